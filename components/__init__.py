@@ -1,0 +1,1 @@
+"""The exo-oauth Pulumi component and its pure helpers."""

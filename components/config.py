@@ -1,0 +1,430 @@
+"""The stack configuration contract: parse and validate one tenant's config into plain, frozen values.
+
+Pure: no Pulumi, no I/O. Both `__main__.py` (under `pulumi up`) and the CLI (before it plans or renders) call
+`parse_stack_config`, so a bad stack file fails the same way everywhere, before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+PROJECT = "exo-oauth"
+"""The Pulumi project name, which is also the namespace of this project's config keys."""
+
+PROTOCOLS = ("imap", "pop", "smtp")
+FLOWS = ("app-only", "delegated")
+CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
+TENANT_SMTP_AUTH = ("report", "enable", "disable")
+
+DEFAULT_LIFETIME_DAYS = 180
+MAX_LIFETIME_DAYS = 730
+DEFAULT_ROTATE_BEFORE_DAYS = 30
+DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_APP_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+_MAX_APP_NAME = 40
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A mailbox an app-only app may open."""
+
+    address: str
+    """The mailbox's SMTP address, normalised by email-validator."""
+    send_as: bool = False
+    """Also grant SendAs (Add-RecipientPermission), so the app may send as this address."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """How the app proves its identity to Entra ID."""
+
+    type: str
+    """One of `secret`, `certificate`, `federated`, or `none` (delegated public clients only)."""
+    lifetime_days: int | None = None
+    """secret: days from creation until the secret expires (1..730)."""
+    rotate_before_days: int | None = None
+    """secret: days before expiry at which the next `pulumi up` replaces the secret."""
+    public_key_pem: str | None = None
+    """certificate: the PEM-encoded public X.509 certificate."""
+    certificate_not_after: datetime | None = None
+    """certificate: when the certificate expires (read from the PEM)."""
+    issuer: str | None = None
+    """federated: the external identity provider's issuer URL."""
+    subject: str | None = None
+    """federated: the subject of the external workload's tokens."""
+    audiences: tuple[str, ...] = ()
+    """federated: accepted audiences."""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """One app registration: who signs in, for which protocols, with which credential."""
+
+    name: str
+    """Stable id (a-z, 0-9, '-'); resource names derive from it."""
+    display_name: str
+    """The name shown in Entra ID."""
+    flow: str
+    """`app-only` (client credentials) or `delegated` (a user signs in)."""
+    protocols: tuple[str, ...]
+    """The chosen protocols, in canonical order imap, pop, smtp."""
+    mailboxes: tuple[Mailbox, ...]
+    """app-only: the mailboxes the app may open."""
+    credential: Credential
+    """The app's credential."""
+    redirect_uris: tuple[str, ...]
+    """HTTPS redirect URIs."""
+    public_client: bool
+    """delegated: allow public-client flows such as device code."""
+    owners: tuple[str, ...]
+    """Object ids of the app's owners."""
+    notes: str
+    """Free text stored on the app registration."""
+    tags: tuple[str, ...]
+    """Tags stored on the app registration."""
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    """How the generated Exchange Online scripts connect and what they may change tenant-wide."""
+
+    organization: str | None = None
+    """The tenant's `*.onmicrosoft.com` domain for `Connect-ExchangeOnline -Organization`."""
+    app_id: str | None = None
+    """Client id for certificate app-only auth to Exchange Online PowerShell."""
+    certificate_thumbprint: str | None = None
+    """Thumbprint of that app's certificate in the local certificate store."""
+    tenant_smtp_auth: str = "report"
+    """`report` (default: only report the tenant-wide SMTP AUTH switch), `enable` or `disable`."""
+    auto_apply: bool = False
+    """Run the apply script with pwsh after `pulumi up` when pwsh is on PATH."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """One tenant's validated configuration."""
+
+    source: str
+    """The stack file the values came from, for messages."""
+    tenant_id: str
+    """The tenant GUID (lower case)."""
+    apps: tuple[AppConfig, ...]
+    """The apps, in file order."""
+    exchange: ExchangeConfig
+    """Exchange Online script settings."""
+
+
+@dataclass(frozen=True)
+class _At:
+    """A value together with where it sits in the stack file."""
+
+    source: str
+    path: str
+    value: Any
+
+    def fail(self, problem: str) -> ConfigError:
+        return ConfigError(self.source, self.path, problem)
+
+    def child(self, key: str) -> _At:
+        value = self.value.get(key) if isinstance(self.value, Mapping) else None
+        return _At(self.source, f"{self.path}.{key}", value)
+
+    def items(self) -> list[_At]:
+        return [_At(self.source, f"{self.path}[{i}]", v) for i, v in enumerate(self.value)]
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), "a mapping" if isinstance(value, Mapping) else type(value).__name__
+    )
+
+
+def _mapping(at: _At, allowed: Sequence[str]) -> Mapping[str, Any]:
+    if not isinstance(at.value, Mapping):
+        raise at.fail(f"must be a mapping with keys {', '.join(allowed)}, not {_type_name(at.value)}")
+    for key in at.value:
+        if key not in allowed:
+            raise at.fail(f"unknown key {key!r}; allowed: {', '.join(allowed)}")
+    return at.value
+
+
+def _str(at: _At, *, max_len: int = 256) -> str:
+    if not isinstance(at.value, str) or not at.value.strip():
+        raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
+    if len(at.value) > max_len:
+        raise at.fail(f"is {len(at.value)} characters long; allowed: at most {max_len}")
+    return at.value
+
+
+def _bool(at: _At, default: bool) -> bool:
+    if at.value is None:
+        return default
+    if not isinstance(at.value, bool):
+        raise at.fail(f"must be true or false, not {_type_name(at.value)}")
+    return at.value
+
+
+def _int(at: _At, low: int, high: int) -> int:
+    if isinstance(at.value, bool) or not isinstance(at.value, int):
+        raise at.fail(f"must be a whole number from {low} to {high}, not {_type_name(at.value)}")
+    if not low <= at.value <= high:
+        raise at.fail(f"{at.value} is out of range; allowed: {low} to {high}")
+    return at.value
+
+
+def _choice(at: _At, allowed: Sequence[str]) -> str:
+    if at.value not in allowed:
+        shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
+        raise at.fail(f"{shown} is not allowed; allowed: {', '.join(allowed)}")
+    return str(at.value)
+
+
+def guid(at: _At) -> str:
+    """Return the value as a lower-case GUID, or raise naming the key."""
+    if not isinstance(at.value, str) or not _GUID.match(at.value):
+        shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
+        raise at.fail(f"{shown} is not a GUID; allowed: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
+    return at.value.lower()
+
+
+def _list(at: _At, item: Callable[[_At], T], *, non_empty: bool = False, unique: bool = True) -> tuple[T, ...]:
+    if at.value is None and not non_empty:
+        return ()
+    if not isinstance(at.value, list):
+        raise at.fail(f"must be a list, not {_type_name(at.value)}")
+    if non_empty and not at.value:
+        raise at.fail("must not be empty")
+    values = tuple(item(entry) for entry in at.items())
+    if unique:
+        seen: set[str] = set()
+        for entry, value in zip(at.items(), values, strict=True):
+            key = str(value).lower()
+            if key in seen:
+                raise entry.fail(f"{value!r} is listed twice; allowed: each value once")
+            seen.add(key)
+    return values
+
+
+def mailbox_address(at: _At) -> str:
+    """Return a normalised mailbox address, or raise naming the key."""
+    # Imported here: email_validator pulls in dnspython, which `exo-oauth --help` does not need.
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(at.value, str):
+        raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
+    try:
+        checked = validate_email(at.value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise at.fail(f"{at.value!r} is not a valid mailbox address ({error}); allowed: user@domain") from None
+    return str(checked.normalized)
+
+
+def _mailbox(at: _At) -> Mailbox:
+    if isinstance(at.value, Mapping):
+        _mapping(at, ("address", "sendAs"))
+        return Mailbox(mailbox_address(at.child("address")), _bool(at.child("sendAs"), default=False))
+    return Mailbox(mailbox_address(at))
+
+
+def https_url(at: _At) -> str:
+    """Return the value if it is an absolute HTTPS URL without a fragment, or raise naming the key."""
+    text = _str(at)
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname:
+        raise at.fail(f"{text!r} is not an HTTPS URL; allowed: https://host/path")
+    if parts.fragment or "#" in text:
+        raise at.fail(f"{text!r} has a fragment; allowed: an HTTPS URL without '#'")
+    return text
+
+
+def _certificate(at: _At, now: datetime) -> tuple[str, datetime]:
+    # Imported here: cryptography's x509 loads OpenSSL bindings, not needed for `--help`.
+    from cryptography import x509
+
+    if not isinstance(at.value, str) or not at.value.strip():
+        raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
+    if "PRIVATE KEY" in at.value:
+        raise at.fail("contains a private key; allowed: only the public certificate (-----BEGIN CERTIFICATE-----)")
+    pem = at.value.strip() + "\n"
+    if not pem.startswith("-----BEGIN CERTIFICATE-----"):
+        raise at.fail("is not a PEM certificate; allowed: text starting with -----BEGIN CERTIFICATE-----")
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise at.fail("is not a valid PEM certificate; allowed: one X.509 certificate in PEM") from None
+    not_after = certificate.not_valid_after_utc
+    if not_after <= now:
+        raise at.fail(f"certificate expired on {not_after:%Y-%m-%d}; allowed: a certificate valid today")
+    return pem, not_after
+
+
+_CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
+    "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
+    "certificate": ("type", "publicKeyPem"),
+    "federated": ("type", "issuer", "subject", "audiences"),
+    "none": ("type",),
+}
+
+
+def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Credential:
+    if at.value is None:
+        return Credential("secret", DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS)
+    _mapping(at, ("type", "lifetimeDays", "rotateBeforeDays", "publicKeyPem", "issuer", "subject", "audiences"))
+    kind = _choice(at.child("type"), CREDENTIAL_TYPES)
+    _mapping(at, _CREDENTIAL_KEYS[kind])
+    if kind == "secret":
+        lifetime = at.child("lifetimeDays")
+        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
+        before = at.child("rotateBeforeDays")
+        default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
+        rotate = default_before if before.value is None else _int(before, 0, days - 1)
+        return Credential(kind, days, rotate)
+    if kind == "certificate":
+        pem, not_after = _certificate(at.child("publicKeyPem"), now)
+        return Credential(kind, public_key_pem=pem, certificate_not_after=not_after)
+    if kind == "federated":
+        audiences = _list(at.child("audiences"), _str) or (DEFAULT_FEDERATED_AUDIENCE,)
+        return Credential(kind, issuer=https_url(at.child("issuer")), subject=_str(at.child("subject"), max_len=600),
+                          audiences=audiences)
+    if flow != "delegated" or not public_client:
+        raise at.child("type").fail("'none' is only for delegated apps with publicClient: true; allowed: "
+                                    "secret, certificate, federated")
+    return Credential(kind)
+
+
+_APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
+             "owners", "notes", "tags")
+
+
+def _app_name(at: _At) -> str:
+    text = _str(at, max_len=_MAX_APP_NAME)
+    if not _APP_NAME.match(text):
+        raise at.fail(f"{text!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
+    return text
+
+
+def _app(at: _At, now: datetime) -> AppConfig:
+    _mapping(at, _APP_KEYS)
+    name = _app_name(at.child("name"))
+    display = at.child("displayName")
+    display_name = name if display.value is None else _str(display)
+    flow = _choice(at.child("flow"), FLOWS)
+    chosen = _list(at.child("protocols"), lambda p: _choice(p, PROTOCOLS), non_empty=True)
+    protocols = tuple(p for p in PROTOCOLS if p in chosen)
+    boxes = at.child("mailboxes")
+    if flow == "delegated" and boxes.value is not None:
+        raise boxes.fail("is not allowed on a delegated app (users open their own mailboxes); allowed: only on "
+                         "app-only apps")
+    mailboxes = _list(boxes, _mailbox, non_empty=flow == "app-only", unique=False)
+    _unique_mailboxes(boxes, mailboxes)
+    public = at.child("publicClient")
+    public_client = _bool(public, default=False)
+    if public_client and flow == "app-only":
+        raise public.fail("must be false on an app-only app; allowed: true only with flow: delegated")
+    notes = at.child("notes")
+    return AppConfig(
+        name=name,
+        display_name=display_name,
+        flow=flow,
+        protocols=protocols,
+        mailboxes=mailboxes,
+        credential=_credential(at.child("credential"), flow, public_client, now),
+        redirect_uris=_list(at.child("redirectUris"), https_url),
+        public_client=public_client,
+        owners=_list(at.child("owners"), guid, non_empty=True),
+        notes="" if notes.value is None else _str(notes, max_len=1024),
+        tags=_list(at.child("tags"), _str),
+    )
+
+
+def _unique_mailboxes(at: _At, mailboxes: tuple[Mailbox, ...]) -> None:
+    seen: set[str] = set()
+    for entry, mailbox in zip(at.items() if mailboxes else [], mailboxes, strict=True):
+        if mailbox.address.lower() in seen:
+            raise entry.fail(f"{mailbox.address!r} is listed twice; allowed: each mailbox once")
+        seen.add(mailbox.address.lower())
+
+
+def _exchange(at: _At) -> ExchangeConfig:
+    if at.value is None:
+        return ExchangeConfig()
+    _mapping(at, ("organization", "appId", "certificateThumbprint", "tenantSmtpAuth", "autoApply"))
+    organization = None
+    if at.child("organization").value is not None:
+        org = at.child("organization")
+        organization = _str(org).lower()
+        if not _DOMAIN.match(organization):
+            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
+    app_id = None if at.child("appId").value is None else guid(at.child("appId"))
+    thumb = at.child("certificateThumbprint")
+    thumbprint = None
+    if thumb.value is not None:
+        thumbprint = _str(thumb)
+        if not _THUMBPRINT.match(thumbprint):
+            raise thumb.fail("is not a certificate thumbprint; allowed: 40 hex digits")
+        thumbprint = thumbprint.upper()
+    if (app_id is None) != (thumbprint is None):
+        missing = "appId" if app_id is None else "certificateThumbprint"
+        raise at.child(missing).fail("is required when the other of appId/certificateThumbprint is set; allowed: "
+                                     "both (certificate app-only auth) or neither (interactive sign-in)")
+    if app_id is not None and organization is None:
+        raise at.child("organization").fail("is required for certificate app-only auth; allowed: the tenant's "
+                                            "*.onmicrosoft.com domain")
+    smtp = at.child("tenantSmtpAuth")
+    return ExchangeConfig(
+        organization=organization,
+        app_id=app_id,
+        certificate_thumbprint=thumbprint,
+        tenant_smtp_auth="report" if smtp.value is None else _choice(smtp, TENANT_SMTP_AUTH),
+        auto_apply=_bool(at.child("autoApply"), default=False),
+    )
+
+
+CONFIG_KEYS = {
+    "azuread:tenantId": "The tenant GUID.",
+    f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
+    f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
+}
+
+
+def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None = None) -> StackConfig:
+    """Validate one stack's config and return it as plain values.
+
+    `raw` maps full config keys (`azuread:tenantId`, `exo-oauth:apps`, ...) to decoded values. Keys of other
+    namespaces (for example `azuread:clientId`) are left to their owners. `now` is the clock for certificate
+    expiry checks. Raises ConfigError naming `source` and the key path on the first problem found.
+    """
+    now = now or datetime.now(UTC)
+    for key in raw:
+        if key.startswith(f"{PROJECT}:") and key not in CONFIG_KEYS:
+            allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
+            raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
+    tenant_id = guid(_At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
+    apps_at = _At(source, f"{PROJECT}:apps", raw.get(f"{PROJECT}:apps"))
+    if apps_at.value is None:
+        raise apps_at.fail("is required; allowed: a list of apps (it may be empty)")
+    apps = _list(apps_at, lambda a: _app(a, now), unique=False)
+    seen: dict[str, int] = {}
+    for index, app in enumerate(apps):
+        if app.name in seen:
+            raise ConfigError(source, f"{PROJECT}:apps[{index}].name",
+                              f"{app.name!r} is already used by {PROJECT}:apps[{seen[app.name]}]; "
+                              "allowed: a name unique in the stack")
+        seen[app.name] = index
+    exchange = _exchange(_At(source, f"{PROJECT}:exchange", raw.get(f"{PROJECT}:exchange")))
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange)

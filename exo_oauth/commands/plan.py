@@ -1,0 +1,48 @@
+"""`exo-oauth plan`: show what `pulumi up` would create, offline, for one stack, several, or all."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import UsageError
+
+FORMATS = ("text", "markdown", "json")
+EXIT_POLICY = 3
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `plan` subcommand."""
+    parser = subparsers.add_parser(
+        "plan",
+        help="show what `pulumi up` would create, offline (no tenant, no network, no pulumi CLI)",
+        description="Run the Pulumi program on the SDK's mock monitor with Microsoft's real first-party IDs and "
+        "stand-in IDs for per-tenant objects. Exit 0 when every mandatory policy passes, 2 on bad input, 3 on a "
+        "mandatory policy violation.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", action="append", metavar="NAME", help="a stack under stacks/ (repeatable)")
+    which.add_argument("--all", action="store_true", help="every stack under stacks/")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large fleets (default: one per core)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate every requested stack, plan them, print the plan; return the exit status."""
+    from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
+    from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
+    from ..project import find_project_dir, list_stacks, load_stack  # noqa: PLC0415
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: allowed: a whole number of at least 1")
+    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    names = list_stacks(project_dir) if args.all else list(dict.fromkeys(args.stack))
+    stacks = [load_stack(project_dir, name) for name in names]
+    plans, mandatory_failed = plan_and_judge(project_dir, stacks, datetime.now(UTC), args.jobs)
+    render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
+    sys.stdout.write(render(plans))
+    return EXIT_POLICY if mandatory_failed else 0

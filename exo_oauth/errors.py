@@ -1,0 +1,7 @@
+"""Errors the CLI turns into one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """The command line or an input file is wrong: the message says what and what is allowed."""

@@ -1,0 +1,168 @@
+"""The offline plan: run the real Pulumi program on the SDK's mock monitor and record what `pulumi up` would do.
+
+No tenant, no network and no pulumi CLI: registrations and look-ups are answered by plan_mocks.PlanMocks.
+Stacks run one after another in a process, the runtime reset between them; large fleets are split over one worker
+process per core.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import PROJECT
+
+from .plan_mocks import PlanMocks
+from .project import LoadedStack
+
+SECRET = "[secret]"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def _engine_urn(urn: str) -> str:
+    """Return the URN as the engine writes it: the mock monitor puts the root stack's type into type chains."""
+    return urn.replace(f"::{STACK_TYPE}$", "::")
+
+
+@dataclass
+class StackPlan:
+    """What `pulumi up` would create for one stack."""
+
+    stack: str
+    tenant_id: str
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    """Per resource: type, name, urn, parent (urn or None), id, and the camelCase wire inputs."""
+    invokes: list[dict[str, Any]] = field(default_factory=list)
+    """The look-ups the program made: token, args, result."""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs, with every secret shown as `[secret]`."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the plan in the `--format json` shape."""
+        return {
+            "stack": self.stack,
+            "tenantId": self.tenant_id,
+            "resources": self.resources,
+            "invokes": self.invokes,
+            "outputs": self.outputs,
+        }
+
+
+def _mask(value: Any) -> Any:
+    """Replace every secret-wrapped value in deserialized wire data by `[secret]`."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also recording each registration's parent and wire inputs."""
+
+    def __init__(self, mocks: PlanMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[dict[str, Any]] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != STACK_TYPE:
+            inputs = rpc.deserialize_properties(request.object, keep_internal=False)
+            parent = _engine_urn(request.parent) if request.parent else ""
+            self.registrations.append(
+                {
+                    "type": request.type,
+                    "name": request.name,
+                    "urn": _engine_urn(response.urn),
+                    "parent": None if parent.split("::")[2:3] == [STACK_TYPE] else parent,
+                    "id": response.id or None,
+                    "inputs": _mask(inputs),
+                }
+            )
+        return response
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    if await output.is_secret():
+        return SECRET
+    return await output.future()
+
+
+def plan_stack(project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None) -> StackPlan:
+    """Run the project's `__main__.py` for `stack` on the mock monitor and return what it registered.
+
+    `mocks` answers registrations and look-ups; the default answers them as every tenant would (PlanMocks).
+    """
+    mocks = mocks or PlanMocks(stack.name, now)
+    monitor = _RecordingMonitor(mocks)
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(stack.pulumi_config())
+    program = str(project_dir / "__main__.py")
+    sys.path.insert(0, str(project_dir))
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__") and None))
+    finally:
+        sys.path.remove(str(project_dir))
+    root = settings.get_root_resource()
+    exported: dict[str, Any] = getattr(root, "outputs", {})
+    outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
+    resources = sorted(monitor.registrations, key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
+    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs)
+
+
+MIN_STACKS_PER_WORKER = 25
+"""Below this many stacks per extra worker, starting a worker (about 1 s of imports) costs more than it saves."""
+
+
+def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime) -> list[StackPlan]:
+    return [plan_stack(project_dir, stack, now) for stack in stacks]
+
+
+def plan_stacks(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None) -> list[StackPlan]:
+    """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core)."""
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(stacks) // MIN_STACKS_PER_WORKER))
+    if workers <= 1:
+        return _plan_chunk(project_dir, stacks, now)
+    chunks = [stacks[i::workers] for i in range(workers)]
+    # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
+    import multiprocessing  # noqa: PLC0415 - only large fleets need it
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_plan_chunk, [project_dir] * workers, chunks, [now] * workers))
+    by_name = {plan.stack: plan for chunk in results for plan in chunk}
+    return [by_name[stack.name] for stack in stacks]
+
+
+def plan_and_judge(
+    project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Plan the stacks and run the policy rules on each plan's resources.
+
+    Returns each plan's JSON shape with a `policy` list of verdicts, and whether any mandatory rule failed.
+    """
+    from .policy_rules import evaluate  # noqa: PLC0415 - keeps plan.py importable without the rules
+
+    judged = []
+    mandatory_failed = False
+    for plan in plan_stacks(project_dir, stacks, now, jobs):
+        verdicts = [v.to_json() for v in evaluate(plan.resources, now)]
+        mandatory_failed = mandatory_failed or any(v["level"] == "mandatory" for v in verdicts)
+        judged.append(plan.to_json() | {"policy": verdicts})
+    return judged, mandatory_failed

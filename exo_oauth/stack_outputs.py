@@ -1,0 +1,62 @@
+"""Read a deployed stack's outputs: from a saved file, or from `pulumi stack output --json` where the CLI exists.
+
+The outputs are what `__main__.py` exports (README "Outputs"): `tenantId`, `apps` (per app: clientId,
+servicePrincipalObjectId, flow, protocols, mailboxes, ...), `clientSecrets` (secret) and `exchange` (scripts).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+PULUMI_TIMEOUT_SECONDS = 120
+
+
+def load_outputs(stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False) -> dict[str, Any]:
+    """Return the stack's outputs as a dict.
+
+    With `outputs_file`, read it (the JSON of `pulumi stack output --json`, with or without `--show-secrets`).
+    Otherwise ask the pulumi CLI; `show_secrets` adds `--show-secrets`, which only `verify` needs. Raises
+    UsageError with what to do when neither source is there.
+    """
+    if outputs_file is not None:
+        try:
+            text = outputs_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"--outputs {outputs_file}: cannot read it ({error.strerror})") from None
+        return _decode(text, f"--outputs {outputs_file}")
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise UsageError(
+            "the pulumi CLI is not on PATH, so the deployed outputs cannot be read; allowed: install it "
+            "(https://www.pulumi.com/docs/install/) or pass --outputs FILE saved with "
+            f"`pulumi stack output --json --stack {stack} > FILE`"
+        )
+    argv = [pulumi, "stack", "output", "--json", "--stack", stack, "--non-interactive"]
+    if show_secrets:
+        argv.append("--show-secrets")
+    try:
+        done = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True, timeout=PULUMI_TIMEOUT_SECONDS,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"`pulumi stack output --stack {stack}` did not answer in {PULUMI_TIMEOUT_SECONDS} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UsageError(f"`pulumi stack output --stack {stack}` failed: {last}")
+    return _decode(done.stdout, f"pulumi stack output --stack {stack}")
+
+
+def _decode(text: str, source: str) -> dict[str, Any]:
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{source}: not JSON (line {error.lineno}); allowed: the output of "
+                         "`pulumi stack output --json`") from None
+    if not isinstance(outputs, dict) or not isinstance(outputs.get("apps"), dict):
+        raise UsageError(f"{source}: has no `apps` output; allowed: outputs of an exo-oauth stack after `pulumi up`")
+    return outputs

@@ -1,0 +1,240 @@
+"""The Pulumi program on the SDK's mock monitor: exactly the Entra objects Microsoft's procedure creates, wired right."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.first_party import lookup_first_party_apis
+from components.mail_app import MailOAuthApp
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, OFFLINE_ACCESS
+from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS
+from exo_oauth.plan import StackPlan, plan_stack
+from exo_oauth.plan_mocks import STANDIN_SECRET, PlanMocks
+from exo_oauth.project import LoadedStack
+from tests.stack_factory import REPO, app, loaded, raw_config
+from tests.test_config_validation import make_certificate_pem
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+T = {
+    "app": "azuread:index/application:Application",
+    "sp": "azuread:index/servicePrincipal:ServicePrincipal",
+    "role": "azuread:index/appRoleAssignment:AppRoleAssignment",
+    "grant": "azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant",
+    "password": "azuread:index/applicationPassword:ApplicationPassword",
+    "cert": "azuread:index/applicationCertificate:ApplicationCertificate",
+    "federated": "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
+    "rotation": "time:index/rotating:Rotating",
+    "component": "exo-oauth:index:MailOAuthApp",
+}
+SUBSETS = [c for n in (1, 2, 3) for c in itertools.combinations(("imap", "pop", "smtp"), n)]
+
+
+class FreshTenantMocks(PlanMocks):
+    """A tenant whose first-party service principals publish random permission ids, unknown to the code."""
+
+    def __init__(self, stack: str, now: datetime) -> None:
+        super().__init__(stack, now)
+        self.ids: dict[str, dict[str, str]] = {}
+
+    def _first_party_principal(self, client_id: str) -> dict[str, Any]:
+        answer = super()._first_party_principal(client_id)
+        for table in ("appRoleIds", "oauth2PermissionScopeIds"):
+            answer[table] = {name: str(uuid.uuid4()) for name in answer[table]}
+            self.ids.setdefault(client_id, {}).update(answer[table])
+        answer["objectId"] = str(uuid.uuid4())
+        self.ids[client_id]["objectId"] = answer["objectId"]
+        return answer
+
+
+def run(stack: LoadedStack, mocks: PlanMocks | None = None) -> StackPlan:
+    return plan_stack(REPO, stack, NOW, mocks)
+
+
+def by_name(plan: StackPlan) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in plan.resources}
+
+
+@pytest.mark.parametrize("protocols", SUBSETS, ids=["+".join(s) for s in SUBSETS])
+@pytest.mark.parametrize("flow", ["app-only", "delegated"])
+def test_resource_set_is_exactly_what_the_flow_and_protocols_need(flow: str, protocols: tuple[str, ...]) -> None:
+    """Each flow and protocol subset registers exactly the app, SP, consent objects and secret it needs."""
+    plan = run(loaded(raw_config(app(flow, protocols, name="mail"))))
+    got = {(r["type"], r["name"]) for r in plan.resources}
+    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp"),
+                (T["rotation"], "mail-secret-rotation"), (T["password"], "mail-secret")}
+    if flow == "app-only":
+        expected |= {(T["role"], f"mail-role-{p}") for p in protocols}
+    else:
+        expected.add((T["grant"], "mail-grant"))
+    assert got == expected
+
+
+@pytest.mark.parametrize("flow", ["app-only", "delegated"])
+def test_permission_ids_come_from_the_tenant_lookup(flow: str) -> None:
+    """The IDs sent to Entra are the ones the tenant's first-party service principal publishes, not constants."""
+    mocks = FreshTenantMocks("test", NOW)
+    plan = run(loaded(raw_config(app(flow, name="mail"))), mocks)
+    resources = by_name(plan)
+    api = PUBLISHED_APP_IDS["Office365ExchangeOnline" if flow == "app-only" else "MicrosoftGraph"]
+    names = list(APP_ONLY_ROLES.values()) if flow == "app-only" else [*DELEGATED_SCOPES.values(), OFFLINE_ACCESS]
+    access = resources["mail-app"]["inputs"]["requiredResourceAccesses"]
+    assert [a["resourceAppId"] for a in access] == [api]
+    assert [(r["id"], r["type"]) for r in access[0]["resourceAccesses"]] == [
+        (mocks.ids[api][n], "Role" if flow == "app-only" else "Scope") for n in names]
+    if flow == "app-only":
+        assigned = [resources[f"mail-role-{p}"]["inputs"] for p in ("imap", "pop", "smtp")]
+        assert [a["appRoleId"] for a in assigned] == [mocks.ids[api][n] for n in names]
+        assert {a["resourceObjectId"] for a in assigned} == {mocks.ids[api]["objectId"]}
+    else:
+        grant = resources["mail-grant"]["inputs"]
+        assert grant["claimValues"] == names
+        assert grant["resourceServicePrincipalObjectId"] == mocks.ids[api]["objectId"]
+
+
+def test_consent_is_wired_to_the_apps_own_service_principal_and_credential_to_the_app() -> None:
+    """Grants name our SP's object id as principal, the SP uses the app's client id, the secret the app's id."""
+    plan = run(loaded(raw_config(app("app-only", name="a"), app("delegated", name="d"))))
+    r = by_name(plan)
+    for name in ("a", "d"):
+        application, principal = r[f"{name}-app"], r[f"{name}-sp"]
+        assert principal["inputs"]["clientId"] == plan.outputs["apps"][name]["clientId"]
+        assert r[f"{name}-secret"]["inputs"]["applicationId"] == application["id"]
+        assert application["id"] == f"/applications/{plan.outputs['apps'][name]['applicationObjectId']}"
+        assert principal["id"] == plan.outputs["apps"][name]["servicePrincipalObjectId"]
+    assert {r[f"a-role-{p}"]["inputs"]["principalObjectId"] for p in ("imap", "pop", "smtp")} == {r["a-sp"]["id"]}
+    assert r["d-grant"]["inputs"]["servicePrincipalObjectId"] == r["d-sp"]["id"]
+    assert r["a-sp"]["id"] != plan.outputs["apps"]["a"]["applicationObjectId"]
+
+
+def test_first_party_apis_are_looked_up_once_per_stack_not_per_app() -> None:
+    """Three apps of both flows cause one published-ids lookup and one service principal lookup per API."""
+    plan = run(loaded(raw_config(app("app-only", name="a"), app("app-only", name="b"), app("delegated", name="c"))))
+    tokens = [i["token"].rsplit(":", 1)[-1] for i in plan.invokes]
+    assert sorted(tokens) == ["getApplicationPublishedAppIds", "getServicePrincipal", "getServicePrincipal"]
+    assert sorted(i["args"]["clientId"] for i in plan.invokes if "clientId" in i["args"]) == sorted(
+        PUBLISHED_APP_IDS.values())
+
+
+def test_app_is_single_tenant_with_only_mail_permissions() -> None:
+    """The app registration is AzureADMyOrg and requests nothing beyond the chosen protocols."""
+    plan = run(loaded(raw_config(app("app-only", ("smtp",), name="s"))))
+    inputs = by_name(plan)["s-app"]["inputs"]
+    assert inputs["signInAudience"] == "AzureADMyOrg"
+    assert [a["id"] for a in inputs["requiredResourceAccesses"][0]["resourceAccesses"]] == [
+        "7146a1f0-8703-45b3-9eae-527a64c00995"]
+    assert inputs["fallbackPublicClientEnabled"] is False
+
+
+def test_secret_value_is_a_secret_in_outputs_and_never_in_the_plan() -> None:
+    """The password value is only in the secret clientSecrets output; the plan shows [secret] and no value."""
+    plan = run(loaded(raw_config(app(name="s"))))
+    assert plan.outputs["clientSecrets"] == "[secret]"
+    assert STANDIN_SECRET not in repr(plan.to_json())
+    credential = plan.outputs["apps"]["s"]["credential"]
+    assert credential["type"] == "secret"
+    assert credential["endDate"] == "2027-05-27T12:00:00Z"
+
+
+@pytest.mark.parametrize("flow", ["app-only", "delegated"])
+def test_component_client_secret_output_is_marked_secret(flow: str) -> None:
+    """MailOAuthApp.client_secret is a Pulumi secret, whatever the credential type."""
+    secrets: list[bool] = []
+    pulumi.runtime.set_mocks(PlanMocks("t", NOW), project="exo-oauth", stack="t", preview=False)
+    stack = loaded(raw_config(app(flow, name="x")))
+
+    @pulumi.runtime.test
+    def check() -> pulumi.Output[Any]:
+        apis = lookup_first_party_apis(["Office365ExchangeOnline", "MicrosoftGraph"])
+        component = MailOAuthApp("x", stack.config.apps[0], stack.config.tenant_id, apis)
+
+        async def record() -> None:
+            secrets.append(await component.client_secret.is_secret())
+
+        return pulumi.Output.from_input(record())
+
+    check()
+    assert secrets == [True]
+
+
+def test_secret_rotation_starts_before_expiry() -> None:
+    """The rotation clock fires rotateBeforeDays before the secret's end date."""
+    raw = raw_config(app(name="s", credential={"type": "secret", "lifetimeDays": 90, "rotateBeforeDays": 14}))
+    r = by_name(run(loaded(raw)))
+    assert r["s-secret-rotation"]["inputs"]["rotationDays"] == 76
+    assert r["s-secret"]["inputs"]["endDate"] == (NOW + timedelta(days=90)).isoformat().replace("+00:00", "Z")
+    assert r["s-secret"]["inputs"]["rotateWhenChanged"] == {"rotation": r["s-secret-rotation"]["id"]}
+
+
+def test_certificate_credential_registers_a_pem_certificate_and_its_expiry() -> None:
+    """A certificate credential registers an AsymmetricX509Cert in PEM, masked in the plan, and reports expiry."""
+    not_after = (NOW + timedelta(days=200)).replace(microsecond=0)
+    raw = raw_config(app(name="c", credential={"type": "certificate", "publicKeyPem": make_certificate_pem(not_after)}))
+    plan = run(loaded(raw))
+    cert = by_name(plan)["c-cert"]["inputs"]
+    assert (cert["type"], cert["encoding"]) == ("AsymmetricX509Cert", "pem")
+    assert cert["value"] == "[secret]"  # the provider treats every certificate value as a secret input
+    assert "c-secret" not in by_name(plan)
+    assert plan.outputs["apps"]["c"]["credential"]["endDate"].startswith(not_after.date().isoformat())
+
+
+def test_federated_credential_registers_issuer_subject_and_default_audience() -> None:
+    """A federated credential trusts exactly the configured issuer and subject, for the Entra token exchange."""
+    credential = {"type": "federated", "issuer": "https://token.actions.githubusercontent.com",
+                  "subject": "repo:contoso/mail:environment:prod"}
+    plan = run(loaded(raw_config(app(name="f", credential=credential))))
+    inputs = by_name(plan)["f-federated"]["inputs"]
+    assert (inputs["issuer"], inputs["subject"]) == (credential["issuer"], credential["subject"])
+    assert inputs["audiences"] == ["api://AzureADTokenExchange"]
+
+
+def test_public_client_app_has_no_credential_and_allows_public_flows() -> None:
+    """A delegated public client with credential none gets no secret and fallbackPublicClientEnabled."""
+    raw = raw_config(app("delegated", name="p", publicClient=True, credential={"type": "none"},
+                         redirectUris=["https://localhost/"]))
+    plan = run(loaded(raw))
+    r = by_name(plan)
+    assert {x["name"] for x in plan.resources} == {"p", "p-app", "p-sp", "p-grant"}
+    assert r["p-app"]["inputs"]["fallbackPublicClientEnabled"] is True
+    assert r["p-app"]["inputs"]["publicClient"] == {"redirectUris": ["https://localhost/"]}
+    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None}
+
+
+def test_every_app_output_is_always_set() -> None:
+    """Every documented per-app output key is present for both flows, including empty mailboxes."""
+    plan = run(loaded(raw_config(app("app-only", name="a"), app("delegated", name="d"))))
+    keys = {"name", "displayName", "flow", "protocols", "tenantId", "clientId", "applicationObjectId",
+            "servicePrincipalObjectId", "permissions", "scopes", "adminConsentUrl", "endpoints", "mailboxes",
+            "credential"}
+    assert {name: set(out) for name, out in plan.outputs["apps"].items()} == {"a": keys, "d": keys}
+    assert plan.outputs["apps"]["d"]["mailboxes"] == []
+
+
+def test_token_scopes_and_consent_url_match_microsofts_procedure() -> None:
+    """App-only asks outlook.office365.com/.default; delegated asks outlook.office.com/<scope> plus offline_access."""
+    raw = raw_config(app("app-only", ("imap",), name="a"),
+                     app("delegated", ("pop", "smtp"), name="d", redirectUris=["https://mail.contoso.com/cb"]))
+    apps = run(loaded(raw)).outputs["apps"]
+    assert apps["a"]["scopes"] == ["https://outlook.office365.com/.default"]
+    assert apps["d"]["scopes"] == ["https://outlook.office.com/POP.AccessAsUser.All",
+                                   "https://outlook.office.com/SMTP.Send", "offline_access"]
+    tenant = "11111111-2222-4333-8444-555555555555"
+    assert apps["d"]["adminConsentUrl"] == (
+        f"https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={apps['d']['clientId']}"
+        "&redirect_uri=https%3A%2F%2Fmail.contoso.com%2Fcb&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
+    assert apps["a"]["endpoints"] == {"imap": {"host": "outlook.office365.com", "port": 993, "security": "tls"}}
+
+
+def test_program_stops_on_bad_config_before_registering_anything() -> None:
+    """Under `pulumi up` the program itself validates: bad config raises RunError naming file and key path."""
+    good = loaded(raw_config(app(name="a")))
+    bad_raw = raw_config(app(name="a", protocols=["imap4"]))
+    mocks = PlanMocks("test", NOW)
+    with pytest.raises(pulumi.RunError, match=r"stacks/Pulumi.test.yaml: exo-oauth:apps\[0\].protocols\[0\]"):
+        run(LoadedStack(good.name, good.path, bad_raw, good.config), mocks)
+    assert mocks.invokes == []

@@ -1,0 +1,223 @@
+"""Stack config validation: every bad input stops with one line naming the file, the key path and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from components.config import DEFAULT_LIFETIME_DAYS, parse_stack_config
+from components.errors import ConfigError
+from tests.stack_factory import app, raw_config
+
+SOURCE = "stacks/Pulumi.test.yaml"
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def make_certificate_pem(not_after: datetime, with_key: bool = False) -> str:
+    """Return a self-signed PEM certificate valid until `not_after`, optionally followed by its private key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exo-oauth test")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_after - timedelta(days=400))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    if with_key:
+        pem += key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+    return pem
+
+
+def parse(raw: dict[str, Any]) -> Any:
+    return parse_stack_config(raw, SOURCE, NOW)
+
+
+def with_app(**overrides: Any) -> dict[str, Any]:
+    return raw_config(app(**overrides))
+
+
+def second_app(**overrides: Any) -> dict[str, Any]:
+    return raw_config(app(name="first"), app(name="second", **overrides))
+
+
+def mutate(raw: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    change(raw)
+    return raw
+
+
+CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("unknown app key", with_app(protocol=["imap"]), "exo-oauth:apps[0]", "unknown key 'protocol'; allowed: name,"),
+    ("unknown project key", raw_config(app()) | {"exo-oauth:appz": []}, "exo-oauth:appz",
+     "unknown key; allowed: exo-oauth:apps, exo-oauth:exchange"),
+    ("apps missing", {"azuread:tenantId": "11111111-2222-4333-8444-555555555555"}, "exo-oauth:apps", "is required"),
+    ("apps wrong type", raw_config() | {"exo-oauth:apps": {"name": "x"}}, "exo-oauth:apps",
+     "must be a list, not a mapping"),
+    ("protocols wrong type", with_app(protocols="imap"), "exo-oauth:apps[0].protocols", "must be a list, not a string"),
+    ("bad tenant GUID", raw_config(app()) | {"azuread:tenantId": "contoso"}, "azuread:tenantId",
+     "'contoso' is not a GUID; allowed: xxxxxxxx-xxxx"),
+    ("tenant missing", {"exo-oauth:apps": []}, "azuread:tenantId", "nothing is not a GUID"),
+    ("bad owner GUID", with_app(owners=["me@contoso.com"]), "exo-oauth:apps[0].owners[0]", "is not a GUID"),
+    ("no owners", with_app(owners=[]), "exo-oauth:apps[0].owners", "must not be empty"),
+    ("unknown flow", with_app(flow="client-credentials"), "exo-oauth:apps[0].flow",
+     "'client-credentials' is not allowed; allowed: app-only, delegated"),
+    ("unknown protocol in second app", second_app(protocols=["imap4"]), "exo-oauth:apps[1].protocols[0]",
+     "'imap4' is not allowed; allowed: imap, pop, smtp"),
+    ("protocol wrong type", with_app(protocols=[993]), "exo-oauth:apps[0].protocols[0]",
+     "a number is not allowed; allowed: imap, pop, smtp"),
+    ("empty protocols", with_app(protocols=[]), "exo-oauth:apps[0].protocols", "must not be empty"),
+    ("duplicate protocol", with_app(protocols=["smtp", "smtp"]), "exo-oauth:apps[0].protocols[1]", "listed twice"),
+    ("duplicate app names", raw_config(app(name="dup"), app(name="dup")), "exo-oauth:apps[1].name",
+     "'dup' is already used by exo-oauth:apps[0]"),
+    ("bad app name", with_app(name="Scanners_1"), "exo-oauth:apps[0].name",
+     "allowed: a-z, 0-9 and single '-' between them"),
+    ("invalid mailbox", with_app(mailboxes=["scanner at contoso.com"]), "exo-oauth:apps[0].mailboxes[0]",
+     "is not a valid mailbox address"),
+    ("invalid mailbox in mapping", with_app(mailboxes=[{"address": "a@b@c", "sendAs": True}]),
+     "exo-oauth:apps[0].mailboxes[0].address", "is not a valid mailbox address"),
+    ("sendAs wrong type", with_app(mailboxes=[{"address": "a@contoso.com", "sendAs": "yes"}]),
+     "exo-oauth:apps[0].mailboxes[0].sendAs", "must be true or false, not a string"),
+    ("duplicate mailbox", with_app(mailboxes=["a@contoso.com", "A@contoso.com"]), "exo-oauth:apps[0].mailboxes[1]",
+     "listed twice"),
+    ("mailboxes on delegated", with_app(flow="delegated", mailboxes=["a@contoso.com"]), "exo-oauth:apps[0].mailboxes",
+     "is not allowed on a delegated app"),
+    ("app-only without mailboxes", with_app(mailboxes=[]), "exo-oauth:apps[0].mailboxes", "must not be empty"),
+    ("http redirect URI", with_app(redirectUris=["http://localhost/"]), "exo-oauth:apps[0].redirectUris[0]",
+     "is not an HTTPS URL"),
+    ("redirect URI with fragment", with_app(redirectUris=["https://app.contoso.com/#x"]),
+     "exo-oauth:apps[0].redirectUris[0]", "has a fragment"),
+    ("lifetime zero", with_app(credential={"type": "secret", "lifetimeDays": 0}),
+     "exo-oauth:apps[0].credential.lifetimeDays", "0 is out of range; allowed: 1 to 730"),
+    ("lifetime too long", with_app(credential={"type": "secret", "lifetimeDays": 731}),
+     "exo-oauth:apps[0].credential.lifetimeDays", "731 is out of range; allowed: 1 to 730"),
+    ("lifetime as text", with_app(credential={"type": "secret", "lifetimeDays": "180"}),
+     "exo-oauth:apps[0].credential.lifetimeDays", "must be a whole number from 1 to 730, not a string"),
+    ("rotation not before expiry", with_app(credential={"type": "secret", "lifetimeDays": 30, "rotateBeforeDays": 30}),
+     "exo-oauth:apps[0].credential.rotateBeforeDays", "30 is out of range; allowed: 0 to 29"),
+    ("unknown credential type", with_app(credential={"type": "password"}), "exo-oauth:apps[0].credential.type",
+     "'password' is not allowed; allowed: secret, certificate, federated, none"),
+    ("lifetime on certificate", with_app(credential={"type": "certificate", "lifetimeDays": 10}),
+     "exo-oauth:apps[0].credential", "unknown key 'lifetimeDays'; allowed: type, publicKeyPem"),
+    ("certificate not PEM", with_app(credential={"type": "certificate", "publicKeyPem": "MIIB..."}),
+     "exo-oauth:apps[0].credential.publicKeyPem", "is not a PEM certificate"),
+    ("certificate garbage", with_app(credential={"type": "certificate",
+                                                 "publicKeyPem": "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                                                                 "-----END CERTIFICATE-----"}),
+     "exo-oauth:apps[0].credential.publicKeyPem", "is not a valid PEM certificate"),
+    ("federated issuer over http", with_app(credential={"type": "federated", "issuer": "http://issuer",
+                                                        "subject": "repo:x"}),
+     "exo-oauth:apps[0].credential.issuer", "is not an HTTPS URL"),
+    ("no credential on app-only", with_app(credential={"type": "none"}), "exo-oauth:apps[0].credential.type",
+     "'none' is only for delegated apps with publicClient: true"),
+    ("public client on app-only", with_app(publicClient=True), "exo-oauth:apps[0].publicClient",
+     "must be false on an app-only app"),
+    ("exchange bad organization", with_app() | {"exo-oauth:exchange": {"organization": "contoso"}},
+     "exo-oauth:exchange.organization", "is not a domain"),
+    ("exchange appId without thumbprint",
+     with_app() | {"exo-oauth:exchange": {"organization": "contoso.onmicrosoft.com",
+                                          "appId": "11111111-2222-4333-8444-555555555555"}},
+     "exo-oauth:exchange.certificateThumbprint", "is required when the other of appId/certificateThumbprint is set"),
+    ("exchange unknown switch", with_app() | {"exo-oauth:exchange": {"tenantSmtpAuth": "on"}},
+     "exo-oauth:exchange.tenantSmtpAuth", "'on' is not allowed; allowed: report, enable, disable"),
+]
+
+
+@pytest.mark.parametrize(("raw", "path", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_config_names_file_key_path_and_allowed_values(raw: dict[str, Any], path: str, fragment: str) -> None:
+    """Each invalid stack config raises one ConfigError line: file, key path, problem and what is allowed."""
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    message = str(caught.value)
+    assert message.startswith(f"{SOURCE}: {path}: "), message
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_private_key_in_certificate_is_refused_without_echoing_it() -> None:
+    """A PEM that carries a private key is refused, and no line of the key appears in the message."""
+    pem = make_certificate_pem(NOW + timedelta(days=90), with_key=True)
+    with pytest.raises(ConfigError) as caught:
+        parse(with_app(credential={"type": "certificate", "publicKeyPem": pem}))
+    assert "contains a private key" in str(caught.value)
+    key_lines = pem.split("-----BEGIN PRIVATE KEY-----")[1].splitlines()[1:3]
+    assert all(line not in str(caught.value) for line in key_lines)
+
+
+def test_expired_certificate_is_refused_with_its_expiry_date() -> None:
+    """A certificate that has expired is refused, naming the day it expired."""
+    pem = make_certificate_pem(NOW - timedelta(days=1))
+    with pytest.raises(ConfigError, match=r"credential.publicKeyPem: certificate expired on 2026-11-27"):
+        parse(with_app(credential={"type": "certificate", "publicKeyPem": pem}))
+
+
+def test_valid_certificate_keeps_its_pem_and_expiry() -> None:
+    """A valid certificate is accepted and its expiry is read from the PEM."""
+    not_after = (NOW + timedelta(days=365)).replace(microsecond=0)
+    config = parse(with_app(credential={"type": "certificate", "publicKeyPem": make_certificate_pem(not_after)}))
+    credential = config.apps[0].credential
+    assert credential.certificate_not_after == not_after
+    assert credential.public_key_pem.startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_apostrophe_mailbox_is_a_valid_address() -> None:
+    """o'brien@contoso.com is a real mailbox address and must be accepted unchanged."""
+    config = parse(with_app(mailboxes=["o'brien@contoso.com"]))
+    assert config.apps[0].mailboxes[0].address == "o'brien@contoso.com"
+
+
+def test_defaults_are_a_180_day_secret_rotated_30_days_early_and_display_name_from_name() -> None:
+    """Without credential and displayName, an app gets a 180-day secret rotated 30 days before expiry."""
+    entry = app(name="scanners")
+    del entry["displayName"]
+    config = parse(raw_config(entry))
+    assert config.apps[0].display_name == "scanners"
+    credential = config.apps[0].credential
+    assert (credential.type, credential.lifetime_days, credential.rotate_before_days) == (
+        "secret", DEFAULT_LIFETIME_DAYS, 30)
+
+
+def test_short_secret_lifetime_rotates_halfway() -> None:
+    """A secret shorter than 60 days rotates at half its lifetime by default, so rotation precedes expiry."""
+    config = parse(with_app(credential={"type": "secret", "lifetimeDays": 10}))
+    assert config.apps[0].credential.rotate_before_days == 5
+
+
+def test_protocols_are_kept_in_canonical_order() -> None:
+    """Protocols come out as imap, pop, smtp whatever order the file lists them in."""
+    config = parse(with_app(protocols=["smtp", "imap"]))
+    assert config.apps[0].protocols == ("imap", "smtp")
+
+
+def test_other_providers_keys_are_left_alone() -> None:
+    """Keys of other namespaces (azuread:clientId, pulumi:tags) pass through without error."""
+    raw = with_app() | {"azuread:clientId": "whatever", "pulumi:tags": {"team": "it"}}
+    assert parse(raw).tenant_id == "11111111-2222-4333-8444-555555555555"
+
+
+def test_empty_app_list_is_a_valid_stack() -> None:
+    """A tenant may have no apps (everything removed before `pulumi destroy`)."""
+    assert parse(raw_config()).apps == ()
+
+
+def test_guids_are_normalised_to_lower_case() -> None:
+    """Upper-case GUIDs are accepted and stored lower case, so comparisons and stand-ins are stable."""
+    raw = raw_config(app(owners=["ABCDEFAB-CDEF-4ABC-8DEF-ABCDEFABCDEF"]))
+    raw["azuread:tenantId"] = "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"
+    config = parse(raw)
+    assert config.tenant_id == "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+    assert config.apps[0].owners == ("abcdefab-cdef-4abc-8def-abcdefabcdef",)
