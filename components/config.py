@@ -23,6 +23,17 @@ FLOWS = ("app-only", "delegated")
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
 
+APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
+            "owners", "notes", "tags")
+MAILBOX_KEYS = ("address", "sendAs")
+CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
+    "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
+    "certificate": ("type", "publicKeyPem"),
+    "federated": ("type", "issuer", "subject", "audiences"),
+    "none": ("type",),
+}
+EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "tenantSmtpAuth", "autoApply")
+
 DEFAULT_LIFETIME_DAYS = 180
 MAX_LIFETIME_DAYS = 730
 DEFAULT_ROTATE_BEFORE_DAYS = 30
@@ -236,7 +247,7 @@ def mailbox_address(at: _At) -> str:
 
 def _mailbox(at: _At) -> Mailbox:
     if isinstance(at.value, Mapping):
-        _mapping(at, ("address", "sendAs"))
+        _mapping(at, MAILBOX_KEYS)
         return Mailbox(mailbox_address(at.child("address")), _bool(at.child("sendAs"), default=False))
     return Mailbox(mailbox_address(at))
 
@@ -273,20 +284,12 @@ def _certificate(at: _At, now: datetime) -> tuple[str, datetime]:
     return pem, not_after
 
 
-_CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
-    "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
-    "certificate": ("type", "publicKeyPem"),
-    "federated": ("type", "issuer", "subject", "audiences"),
-    "none": ("type",),
-}
-
-
 def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Credential:
     if at.value is None:
         return Credential("secret", DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS)
-    _mapping(at, ("type", "lifetimeDays", "rotateBeforeDays", "publicKeyPem", "issuer", "subject", "audiences"))
+    _mapping(at, tuple(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys)))
     kind = _choice(at.child("type"), CREDENTIAL_TYPES)
-    _mapping(at, _CREDENTIAL_KEYS[kind])
+    _mapping(at, CREDENTIAL_KEYS[kind])
     if kind == "secret":
         lifetime = at.child("lifetimeDays")
         days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
@@ -307,10 +310,6 @@ def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Crede
     return Credential(kind)
 
 
-_APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
-             "owners", "notes", "tags")
-
-
 def _app_name(at: _At) -> str:
     text = _str(at, max_len=_MAX_APP_NAME)
     if not _APP_NAME.match(text):
@@ -319,7 +318,7 @@ def _app_name(at: _At) -> str:
 
 
 def _app(at: _At, now: datetime) -> AppConfig:
-    _mapping(at, _APP_KEYS)
+    _mapping(at, APP_KEYS)
     name = _app_name(at.child("name"))
     display = at.child("displayName")
     display_name = name if display.value is None else _str(display)
@@ -363,7 +362,7 @@ def _unique_mailboxes(at: _At, mailboxes: tuple[Mailbox, ...]) -> None:
 def _exchange(at: _At) -> ExchangeConfig:
     if at.value is None:
         return ExchangeConfig()
-    _mapping(at, ("organization", "appId", "certificateThumbprint", "tenantSmtpAuth", "autoApply"))
+    _mapping(at, EXCHANGE_KEYS)
     organization = None
     if at.child("organization").value is not None:
         org = at.child("organization")
@@ -386,12 +385,16 @@ def _exchange(at: _At) -> ExchangeConfig:
         raise at.child("organization").fail("is required for certificate app-only auth; allowed: the tenant's "
                                             "*.onmicrosoft.com domain")
     smtp = at.child("tenantSmtpAuth")
+    auto_apply = _bool(at.child("autoApply"), default=False)
+    if auto_apply and app_id is None:
+        raise at.child("autoApply").fail("needs certificate app-only auth, since `pulumi up` cannot answer a sign-in "
+                                         "prompt; allowed: true only with appId and certificateThumbprint")
     return ExchangeConfig(
         organization=organization,
         app_id=app_id,
         certificate_thumbprint=thumbprint,
         tenant_smtp_auth="report" if smtp.value is None else _choice(smtp, TENANT_SMTP_AUTH),
-        auto_apply=_bool(at.child("autoApply"), default=False),
+        auto_apply=auto_apply,
     )
 
 
