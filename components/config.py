@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from email_validator import EmailNotValidError, validate_email
+
 from .errors import ConfigError
 
 PROJECT = "exo-oauth"
@@ -233,9 +236,6 @@ def _list(at: _At, item: Callable[[_At], T], *, non_empty: bool = False, unique:
 
 def mailbox_address(at: _At) -> str:
     """Return a normalised mailbox address, or raise naming the key."""
-    # Imported here: email_validator pulls in dnspython, which `exo-oauth --help` does not need.
-    from email_validator import EmailNotValidError, validate_email
-
     if not isinstance(at.value, str):
         raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
     try:
@@ -264,9 +264,6 @@ def https_url(at: _At) -> str:
 
 
 def _certificate(at: _At, now: datetime) -> tuple[str, datetime]:
-    # Imported here: cryptography's x509 loads OpenSSL bindings, not needed for `--help`.
-    from cryptography import x509
-
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
     if "PRIVATE KEY" in at.value:

@@ -6,6 +6,7 @@ would try to delete Microsoft's own service principal on `pulumi destroy`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -40,7 +41,9 @@ class FirstPartyApi:
         return table.apply(pick)
 
 
-def lookup_first_party_apis(keys: Iterable[str], opts: pulumi.InvokeOutputOptions | None = None) -> dict[str, FirstPartyApi]:
+def lookup_first_party_apis(
+    keys: Iterable[str], opts: pulumi.InvokeOutputOptions | None = None
+) -> dict[str, FirstPartyApi]:
     """Look up each API named by `keys` (MICROSOFT_GRAPH, EXCHANGE_ONLINE); one published-ids call in all."""
     wanted = sorted(set(keys))
     if not wanted:
@@ -48,7 +51,7 @@ def lookup_first_party_apis(keys: Iterable[str], opts: pulumi.InvokeOutputOption
     published = azuread.get_application_published_app_ids_output(opts=opts)
     apis = {}
     for key in wanted:
-        client_id = published.result.apply(lambda ids, k=key: _published_id(ids, k))
+        client_id = published.result.apply(functools.partial(_published_id, key=key))
         principal = azuread.get_service_principal_output(client_id=client_id, opts=opts)
         apis[key] = FirstPartyApi(
             key=key,

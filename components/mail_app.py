@@ -21,11 +21,11 @@ ENTERPRISE_APP_TAG = "WindowsAzureActiveDirectoryIntegratedApp"
 
 
 class MailOAuthApp(pulumi.ComponentResource):
-    """An app registration, its service principal, exactly the mail permissions it needs with admin consent, and
-    its credential.
+    """An app registration, its service principal, its mail permissions with admin consent, and its credential.
 
-    Children are named `<name>-app`, `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant` (delegated),
-    and `<name>-secret-rotation` + `<name>-secret`, `<name>-cert` or `<name>-federated`.
+    The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
+    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant` (delegated), and `<name>-secret-rotation` with
+    `<name>-secret`, or `<name>-cert`, or `<name>-federated`.
     """
 
     client_id: pulumi.Output[str]
@@ -51,6 +51,7 @@ class MailOAuthApp(pulumi.ComponentResource):
         app: AppConfig,
         tenant_id: str,
         apis: dict[str, FirstPartyApi],
+        *,
         opts: pulumi.ResourceOptions | None = None,
         service_principal_hooks: pulumi.ResourceHookBinding | None = None,
     ) -> None:

@@ -26,6 +26,7 @@ from pulumi.runtime.sync_await import _sync_await
 from components.config import PROJECT
 
 from .plan_mocks import PlanMocks
+from .policy_rules import evaluate
 from .project import LoadedStack
 
 SECRET = "[secret]"
@@ -80,7 +81,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[dict[str, Any]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
             inputs = rpc.deserialize_properties(request.object, keep_internal=False)
             parent = _engine_urn(request.parent) if request.parent else ""
@@ -115,15 +116,21 @@ def plan_stack(project_dir: Path, stack: LoadedStack, now: datetime, mocks: Plan
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
     program = str(project_dir / "__main__.py")
+
+    def run_program() -> None:
+        runpy.run_path(program, run_name="__main__")
+
     sys.path.insert(0, str(project_dir))
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__") and None))
+        _sync_await(run_pulumi_func(run_program))
     finally:
         sys.path.remove(str(project_dir))
     root = settings.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {})
     outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
-    resources = sorted(monitor.registrations, key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
+    # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
+    resources = sorted(monitor.registrations,
+                       key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
     return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs)
 
 
@@ -135,7 +142,9 @@ def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime)
     return [plan_stack(project_dir, stack, now) for stack in stacks]
 
 
-def plan_stacks(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None) -> list[StackPlan]:
+def plan_stacks(
+    project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None
+) -> list[StackPlan]:
     """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core)."""
     workers = min(jobs or os.cpu_count() or 1, max(1, len(stacks) // MIN_STACKS_PER_WORKER))
     if workers <= 1:
@@ -157,8 +166,6 @@ def plan_and_judge(
 
     Returns each plan's JSON shape with a `policy` list of verdicts, and whether any mandatory rule failed.
     """
-    from .policy_rules import evaluate  # noqa: PLC0415 - keeps plan.py importable without the rules
-
     judged = []
     mandatory_failed = False
     for plan in plan_stacks(project_dir, stacks, now, jobs):

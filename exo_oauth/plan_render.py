@@ -5,6 +5,7 @@ Pure: plain dicts (StackPlan.to_json() plus its policy verdicts) in, text out.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -12,12 +13,12 @@ from typing import Any
 
 from .microsoft_ids import API_DISPLAY_NAMES
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def md(text: Any) -> str:
-    """Escape user-supplied text for a markdown table cell, so a display name cannot inject markup."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Escape user-supplied text for markdown (a table cell or a list item), so it cannot inject markup or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
 
 
 def short_type(token: str) -> str:
@@ -81,7 +82,8 @@ def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
             for child in (r for r in plan["resources"] if r["parent"] == component["urn"]):
                 detail = _detail(child, names)
-                lines.append(f"      + {short_type(child['type']):<42} {child['name']}{'  ' + detail if detail else ''}")
+                suffix = f"  {detail}" if detail else ""
+                lines.append(f"      + {short_type(child['type']):<42} {child['name']}{suffix}")
             lines.append(f"      permissions: {_permissions(app)}")
             lines.append(f"      consent: {_consent(app)}")
             if app["mailboxes"]:

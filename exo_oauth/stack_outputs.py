@@ -17,7 +17,9 @@ from .errors import UsageError
 PULUMI_TIMEOUT_SECONDS = 120
 
 
-def load_outputs(stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False) -> dict[str, Any]:
+def load_outputs(
+    stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False
+) -> dict[str, Any]:
     """Return the stack's outputs as a dict.
 
     With `outputs_file`, read it (the JSON of `pulumi stack output --json`, with or without `--show-secrets`).
@@ -44,7 +46,8 @@ def load_outputs(stack: str, project_dir: Path, outputs_file: Path | None, *, sh
         done = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True, timeout=PULUMI_TIMEOUT_SECONDS,
                               check=False)
     except subprocess.TimeoutExpired:
-        raise UsageError(f"`pulumi stack output --stack {stack}` did not answer in {PULUMI_TIMEOUT_SECONDS} s") from None
+        raise UsageError(f"`pulumi stack output --stack {stack}` did not answer in {PULUMI_TIMEOUT_SECONDS} s"
+                         ) from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise UsageError(f"`pulumi stack output --stack {stack}` failed: {last}")

@@ -1,4 +1,4 @@
-"""The Pulumi program on the SDK's mock monitor: exactly the Entra objects Microsoft's procedure creates, wired right."""
+"""The Pulumi program on the SDK's mock monitor: exactly the Entra objects Microsoft's procedure creates."""
 
 from __future__ import annotations
 
@@ -53,10 +53,12 @@ class FreshTenantMocks(PlanMocks):
 
 
 def run(stack: LoadedStack, mocks: PlanMocks | None = None) -> StackPlan:
+    """Plan `stack` with this repo's program at a fixed clock."""
     return plan_stack(REPO, stack, NOW, mocks)
 
 
 def by_name(plan: StackPlan) -> dict[str, dict[str, Any]]:
+    """Index a plan's resources by name."""
     return {r["name"]: r for r in plan.resources}
 
 

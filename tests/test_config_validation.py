@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,21 +42,18 @@ def make_certificate_pem(not_after: datetime, with_key: bool = False) -> str:
 
 
 def parse(raw: dict[str, Any]) -> Any:
+    """Parse `raw` as stacks/Pulumi.test.yaml at a fixed clock."""
     return parse_stack_config(raw, SOURCE, NOW)
 
 
 def with_app(**overrides: Any) -> dict[str, Any]:
+    """Return a stack with one app, changed by `overrides`."""
     return raw_config(app(**overrides))
 
 
 def second_app(**overrides: Any) -> dict[str, Any]:
+    """Return a stack with a valid first app and a second app changed by `overrides`."""
     return raw_config(app(name="first"), app(name="second", **overrides))
-
-
-def mutate(raw: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    raw = copy.deepcopy(raw)
-    change(raw)
-    return raw
 
 
 CASES: list[tuple[str, dict[str, Any], str, str]] = [

@@ -101,7 +101,7 @@ def test_readme_documents_every_app_output_key() -> None:
 def test_every_command_has_help_and_a_readme_mention() -> None:
     """Each subcommand has help text and is shown in the README as `exo-oauth <command>`."""
     parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001 - argparse has no public API
+    subparsers = next(a for a in parser._actions if a.dest == "command")
     text = README.read_text(encoding="utf-8")
     for name in COMMANDS:
         assert subparsers.choices[name].description or subparsers.choices[name].format_help()

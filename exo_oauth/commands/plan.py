@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which.add_argument("--all", action="store_true", help="every stack under stacks/")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for large fleets (default: one per core)")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="worker processes for large fleets (default: one per core)")
     parser.set_defaults(run=run)
 
 

@@ -1,0 +1,134 @@
+"""Who gains or loses access: compare two plans of a tenant by effective access, not by resource.
+
+Pure: the `apps` stack outputs of the base and of the head (plain dicts) in, a list of changes out, then rendered
+as markdown or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .plan_render import md
+
+Apps = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change in effective access."""
+
+    kind: str
+    """app-added, app-removed, app-renamed, permission-added, permission-removed, mailbox-access-added,
+    mailbox-access-removed or credential-changed."""
+    app: str
+    """The app's name (the new name for a rename)."""
+    detail: str
+    """What changed, in words, e.g. `SMTP.SendAsApp` or `new@contoso.com: FullAccess`."""
+
+
+def _access(app: Mapping[str, Any]) -> set[str]:
+    rights = set()
+    for mailbox in app["mailboxes"]:
+        rights.add(f"{mailbox['address']}: FullAccess")
+        if mailbox["sendAs"]:
+            rights.add(f"{mailbox['address']}: SendAs")
+    return rights
+
+
+def _permissions(app: Mapping[str, Any]) -> set[str]:
+    return {p["name"] for p in app["permissions"]}
+
+
+def _credential(app: Mapping[str, Any]) -> str:
+    credential = app["credential"]
+    expiry = f", expires {credential['endDate'][:10]}" if credential.get("endDate") else ""
+    return f"{credential['type']}{expiry}"
+
+
+def _same_access(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return (a["flow"], _permissions(a), _access(a)) == (b["flow"], _permissions(b), _access(b))
+
+
+def _describe(app: Mapping[str, Any]) -> str:
+    parts = [f"{app['flow']}: {', '.join(sorted(_permissions(app)))}"]
+    if app["mailboxes"]:
+        parts.append("; ".join(sorted(_access(app))))
+    return " — ".join(parts)
+
+
+def diff_apps(base: Apps, head: Apps) -> list[Change]:
+    """Return the access changes from `base` to `head`, apps in name order."""
+    changes: list[Change] = []
+    added = sorted(set(head) - set(base))
+    removed = sorted(set(base) - set(head))
+    for new_name in list(added):
+        old_name = next((r for r in removed if _same_access(base[r], head[new_name])), None)
+        if old_name is not None:
+            changes.append(Change("app-renamed", new_name, f"{old_name} -> {new_name}: same access, but a new app "
+                                  "registration and client id; clients need the new id and credential"))
+            added.remove(new_name)
+            removed.remove(old_name)
+    changes += [Change("app-added", name, _describe(head[name])) for name in added]
+    changes += [Change("app-removed", name, _describe(base[name])) for name in removed]
+    for name in sorted(set(base) & set(head)):
+        old, new = base[name], head[name]
+        changes += [Change("permission-added", name, p) for p in sorted(_permissions(new) - _permissions(old))]
+        changes += [Change("permission-removed", name, p) for p in sorted(_permissions(old) - _permissions(new))]
+        changes += [Change("mailbox-access-added", name, r) for r in sorted(_access(new) - _access(old))]
+        changes += [Change("mailbox-access-removed", name, r) for r in sorted(_access(old) - _access(new))]
+        if _credential(old) != _credential(new):
+            changes.append(Change("credential-changed", name, f"{_credential(old)} -> {_credential(new)}"))
+    return changes
+
+
+_SYMBOL = {
+    "app-added": "➕ app added",
+    "app-removed": "➖ app removed",
+    "app-renamed": "✏️ app renamed",
+    "permission-added": "➕ permission",
+    "permission-removed": "➖ permission",
+    "mailbox-access-added": "➕ mailbox access",
+    "mailbox-access-removed": "➖ mailbox access",
+    "credential-changed": "🔑 credential",
+}
+
+
+def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
+    """Return the diff as markdown for a pull-request comment."""
+    lines = [f"## exo-oauth access diff against `{md(base_ref)}`", ""]
+    if not stacks:
+        lines.append("No stack file or program code changed, so no access changes.")
+    for stack in stacks:
+        lines.append(f"### {md(stack['stack'])} ({stack['status']})")
+        lines.append("")
+        lines += [f"- {_SYMBOL[c['kind']]} `{md(c['app'])}`: {md(c['detail'])}" for c in stack["changes"]]
+        if not stack["changes"]:
+            lines.append("- no change in effective access")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_text(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
+    """Return the diff as plain text, one line per change."""
+    lines = [f"access diff against {base_ref}"]
+    for stack in stacks:
+        lines.append(f"{stack['stack']} ({stack['status']})")
+        lines += [f"  {c['kind']:<24} {c['app']}: {c['detail']}" for c in stack["changes"]] or ["  no change"]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
+    """Return the diff as JSON: {"base", "stacks": [{"stack", "status", "changes": [{"kind", "app", "detail"}]}]}."""
+    return json.dumps({"base": base_ref, "stacks": list(stacks)}, indent=2) + "\n"
+
+
+def stack_entry(name: str, base: Apps | None, head: Apps | None) -> dict[str, Any]:
+    """Return one stack's diff: status added, removed, changed or unchanged, and its changes."""
+    status = "added" if base is None else "removed" if head is None else "changed"
+    changes = [asdict(c) for c in diff_apps(base or {}, head or {})]
+    if status == "changed" and not changes:
+        status = "unchanged"
+    return {"stack": name, "status": status, "changes": changes}

@@ -1,0 +1,120 @@
+"""`exo-oauth diff`: per tenant, who gains or loses access between a git ref and the working tree."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exo_oauth.access_diff import diff_apps, render_markdown
+from exo_oauth.cli import main
+from exo_oauth.commands.diff import stacks_to_plan
+from tests.stack_factory import REPO, app, raw_config
+
+
+def git(folder: Path, *argv: str) -> None:
+    """Run git in `folder` as a throwaway identity; fail the test if git fails."""
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *argv], cwd=folder, check=True,
+                   capture_output=True)
+
+
+def write_stack(folder: Path, name: str, raw: dict[str, Any]) -> None:
+    """Write stacks/Pulumi.<name>.yaml with `raw` as its config."""
+    (folder / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": raw}), encoding="utf-8")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """Return a git repo holding this project's code and two stacks, committed once."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for package in ("components", "exo_oauth"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "stacks").mkdir()
+    write_stack(tmp_path, "contoso", raw_config(
+        app(name="scanners", protocols=["smtp"], mailboxes=["scan@contoso.com"]),
+        app(name="helpdesk", protocols=["imap", "pop"], mailboxes=["support@contoso.com"]),
+        app(name="old-name", protocols=["imap"], mailboxes=["archive@contoso.com"]),
+    ))
+    write_stack(tmp_path, "untouched", raw_config(app(name="other", protocols=["smtp"], mailboxes=["x@contoso.com"])))
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    return tmp_path
+
+
+def test_diff_reports_mailbox_added_protocol_removed_and_app_renamed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second commit that adds a mailbox, drops POP and renames an app shows exactly those access changes."""
+    write_stack(repo, "contoso", raw_config(
+        app(name="scanners", protocols=["smtp"],
+            mailboxes=["scan@contoso.com", {"address": "front@contoso.com", "sendAs": True}]),
+        app(name="helpdesk", protocols=["imap"], mailboxes=["support@contoso.com"]),
+        app(name="new-name", protocols=["imap"], mailboxes=["archive@contoso.com"]),
+    ))
+    git(repo, "commit", "-q", "-am", "change access")
+    assert main(["diff", "--project-dir", str(repo), "--base", "HEAD~1", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["stack"] for s in result["stacks"]] == ["contoso"]
+    changes = {(c["kind"], c["app"], c["detail"]) for c in result["stacks"][0]["changes"]}
+    assert changes == {
+        ("mailbox-access-added", "scanners", "front@contoso.com: FullAccess"),
+        ("mailbox-access-added", "scanners", "front@contoso.com: SendAs"),
+        ("permission-removed", "helpdesk", "POP.AccessAsApp"),
+        ("app-renamed", "new-name", "old-name -> new-name: same access, but a new app registration and client id; "
+                                    "clients need the new id and credential"),
+    }
+
+
+def test_diff_of_uncommitted_new_stack_shows_it_added(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An untracked new stack file counts as a change: its apps show as added."""
+    write_stack(repo, "fabrikam", raw_config(app(name="clients", flow="delegated", protocols=["imap"],
+                                                 publicClient=True, credential={"type": "none"})))
+    assert main(["diff", "--project-dir", str(repo), "--base", "HEAD", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "### fabrikam (added)" in out
+    assert "➕ app added `clients`: delegated: IMAP.AccessAsUser.All, offline\\_access" in out
+    assert "untouched" not in out
+
+
+def test_diff_with_unknown_ref_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A base ref git does not know is bad input: exit 2 with git's reason."""
+    assert main(["diff", "--project-dir", str(repo), "--base", "no-such-ref"]) == 2
+    assert "exo-oauth diff: git rev-parse --verify failed" in capsys.readouterr().err
+
+
+def test_only_changed_stacks_are_planned_unless_code_changed() -> None:
+    """Stack-file changes plan just those stacks; a change to the program plans every stack on both sides."""
+    stacks = {"a", "b", "c"}
+    assert stacks_to_plan(["stacks/Pulumi.b.yaml", "README.md"], stacks, stacks) == ["b"]
+    assert stacks_to_plan(["components/mail_app.py"], {"a", "b"}, {"b", "c"}) == ["a", "b", "c"]
+    assert stacks_to_plan(["tests/test_x.py", ".github/workflows/pr.yml"], stacks, stacks) == []
+
+
+def test_credential_change_and_removed_app_are_reported() -> None:
+    """Switching a secret to a certificate and deleting an app both appear in the diff."""
+    def summary(name: str, credential: str, end: str | None) -> dict[str, Any]:
+        return {"name": name, "flow": "app-only", "permissions": [{"name": "SMTP.SendAsApp"}],
+                "mailboxes": [{"address": "a@contoso.com", "sendAs": False}],
+                "credential": {"type": credential, "endDate": end}}
+
+    base = {"a": summary("a", "secret", "2027-05-27T00:00:00Z"), "gone": summary("gone", "secret", None)}
+    base["gone"]["permissions"] = [{"name": "IMAP.AccessAsApp"}]
+    head = {"a": summary("a", "certificate", "2027-11-01T00:00:00Z")}
+    kinds = [(c.kind, c.app, c.detail) for c in diff_apps(base, head)]
+    assert ("credential-changed", "a", "secret, expires 2027-05-27 -> certificate, expires 2027-11-01") in kinds
+    assert ("app-removed", "gone", "app-only: IMAP.AccessAsApp — a@contoso.com: FullAccess") in kinds
+
+
+def test_markdown_escapes_names_from_the_stack_file() -> None:
+    """Details are escaped, so a crafted address or ref cannot inject markup into the PR comment."""
+    out = render_markdown("main<script>", [{"stack": "t", "status": "changed", "changes": [
+        {"kind": "mailbox-access-added", "app": "a", "detail": "<img src=x>@contoso.com: FullAccess"}]}])
+    assert "<script>" not in out
+    assert "<img" not in out

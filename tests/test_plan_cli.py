@@ -1,0 +1,152 @@
+"""`exo-oauth plan`: every example stack plans offline, in three formats, with exit codes a CI job can act on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exo_oauth.cli import main
+from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
+from exo_oauth.plan_mocks import STANDIN_SECRET
+from exo_oauth.project import list_stacks, load_stack
+from tests.stack_factory import REPO, app, raw_config
+
+
+def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
+    """Return a copy of this project whose stacks/ holds exactly the given stack configs."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "stacks").mkdir()
+    for name, raw in stacks.items():
+        (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": raw}), encoding="utf-8")
+    return tmp_path
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    """Run `exo-oauth plan ... --format json`; return the exit status and the parsed plan."""
+    status = main(["plan", *argv, "--format", "json"])
+    return status, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("stack", list_stacks(REPO))
+def test_every_example_stack_plans_and_passes_policy(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each file under stacks/ plans offline with apps, resources and look-ups, and exits 0."""
+    status, plan = plan_json(capsys, "--project-dir", str(REPO), "--stack", stack)
+    assert status == 0
+    [only] = plan["stacks"]
+    assert only["stack"] == stack
+    assert only["outputs"]["apps"]
+    assert {r["type"] for r in only["resources"]} >= {"azuread:index/application:Application",
+                                                       "azuread:index/servicePrincipal:ServicePrincipal"}
+    assert [v for v in only["policy"] if v["level"] == "mandatory"] == []
+
+
+def test_json_plan_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    """--format json gives stacks with resources (type, name, urn, parent, id, inputs), invokes and outputs."""
+    _, plan = plan_json(capsys, "--project-dir", str(REPO), "--all")
+    assert [s["stack"] for s in plan["stacks"]] == list_stacks(REPO)
+    for stack in plan["stacks"]:
+        assert set(stack) >= {"stack", "tenantId", "resources", "invokes", "outputs", "policy"}
+        for resource in stack["resources"]:
+            assert set(resource) == {"type", "name", "urn", "parent", "id", "inputs"}
+        for invoke in stack["invokes"]:
+            assert set(invoke) == {"token", "args", "result"}
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_no_format_ever_shows_a_secret_value(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The plan shows [secret] where a secret is, in every format, so it is safe to post publicly."""
+    assert main(["plan", "--project-dir", str(REPO), "--all", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert STANDIN_SECRET not in out
+    assert "[secret]" in out or fmt != "json"
+
+
+def test_markdown_has_a_table_per_tenant_and_escapes_display_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Markdown gives one table per tenant; names with markup cannot break the table or inject HTML."""
+    hostile = app(name="evil", displayName="x | <img src=x onerror=alert(1)> `y`")
+    folder = project(tmp_path, one=raw_config(hostile), two=raw_config(app(name="plain")))
+    assert main(["plan", "--project-dir", str(folder), "--all", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| App | Flow | Protocols | Permissions | Consent | Mailboxes | Credential expiry |") == 2
+    row = next(line for line in out.splitlines() if line.startswith("| evil "))
+    assert row.count(" | ") == 6
+    assert "<img" not in out
+
+
+def test_text_plan_lists_each_resource_with_permission_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """The readable plan names every resource and the permission each role assignment grants."""
+    assert main(["plan", "--project-dir", str(REPO), "--stack", "contoso"]) == 0
+    out = capsys.readouterr().out
+    assert "scanners-role-smtp  Office 365 Exchange Online SMTP.SendAsApp (7146a1f0-8703-45b3-9eae-527a64c00995)" in out
+    assert "helpdesk-role-imap" in out
+    assert "frontdesk@contoso.com (FullAccess, SendAs)" in out
+
+
+def test_mandatory_policy_violation_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A secret that outlives the policy's maximum is a mandatory violation: the plan prints it and exits 3."""
+    long_lived = app(name="long", credential={"type": "secret", "lifetimeDays": 365})
+    folder = project(tmp_path, t=raw_config(long_lived))
+    status, plan = plan_json(capsys, "--project-dir", str(folder), "--all")
+    assert status == 3
+    assert any(v["level"] == "mandatory" for v in plan["stacks"][0]["policy"])
+
+
+def test_bad_stack_exits_2_with_one_line_and_nothing_on_stdout(tmp_path: Path) -> None:
+    """A bad stack file gives exit 2, one stderr line naming file and key path, no traceback, no partial plan."""
+    folder = project(tmp_path, good=raw_config(app(name="ok")), bad=raw_config(app(name="x", protocols=["imap4"])))
+    done = subprocess.run([sys.executable, "-m", "exo_oauth.cli", "plan", "--all"], cwd=folder,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "exo-oauth plan: stacks/Pulumi.bad.yaml: exo-oauth:apps[0].protocols[0]: 'imap4' is not allowed; "
+        "allowed: imap, pop, smtp"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--stack", "nope"], "--stack 'nope': no file stacks/Pulumi.nope.yaml; allowed: good"),
+        (["--stack", "../etc"], "--stack '../etc' is not a stack name"),
+        (["--all", "--jobs", "0"], "--jobs 0: allowed: a whole number of at least 1"),
+    ],
+)
+def test_bad_arguments_exit_2_with_what_is_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """Unknown or malformed stack names and bad flags exit 2 with a line saying what is allowed."""
+    folder = project(tmp_path, good=raw_config(app(name="ok")))
+    assert main(["plan", "--project-dir", str(folder), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack file that is not YAML is reported with its line number, not a parser traceback."""
+    folder = project(tmp_path)
+    (folder / "stacks" / "Pulumi.broken.yaml").write_text("config:\n  azuread:tenantId: [unclosed\n", encoding="utf-8")
+    assert main(["plan", "--project-dir", str(folder), "--all"]) == 2
+    assert "stacks/Pulumi.broken.yaml: (file): is not valid YAML at line 3" in capsys.readouterr().err
+
+
+def test_parallel_plan_gives_the_same_result_as_one_process(tmp_path: Path) -> None:
+    """Planning a fleet over two worker processes returns the same plans, in stack order, as one process."""
+    count = MIN_STACKS_PER_WORKER * 2
+    folder = project(tmp_path, **{f"t{i:02d}": raw_config(app(name=f"a{i}")) for i in range(count)})
+    stacks = [load_stack(folder, name) for name in list_stacks(folder)]
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    serial = [p.to_json() for p in plan_stacks(folder, stacks, now, jobs=1)]
+    parallel = [p.to_json() for p in plan_stacks(folder, stacks, now, jobs=2)]
+    assert parallel == serial
