@@ -1,21 +1,35 @@
 """The exo-oauth Pulumi program: one stack per tenant, one MailOAuthApp per configured app."""
 
+from pathlib import Path
+
 import pulumi
 
+from components.exchange_hook import ExchangeScriptWriter
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
 from components.permissions import permissions_for
 from components.pulumi_config import read_stack_config
 
+OUT_DIR = Path("out")
+"""`pulumi up` writes out/<stack>/exchange-{apply,verify,remove}.ps1 (README "Exchange Online steps")."""
+
+stack = pulumi.get_stack()
 config = read_stack_config()
+# A preview, and so the offline plan, writes no files: only `pulumi up` knows the deployed IDs.
+writer = ExchangeScriptWriter(stack, config, None if pulumi.runtime.is_dry_run() else OUT_DIR / stack)
 apis = lookup_first_party_apis(p.api for app in config.apps for p in permissions_for(app.flow, app.protocols))
-apps = {app.name: MailOAuthApp(app.name, app, config.tenant_id, apis) for app in config.apps}
+apps = {
+    app.name: MailOAuthApp(app.name, app, config.tenant_id, apis, service_principal_hooks=writer.hooks(app.name))
+    for app in config.apps
+}
+summaries = {name: component.summary for name, component in apps.items()}
 
 pulumi.export("tenantId", config.tenant_id)
-pulumi.export("apps", {name: component.summary for name, component in apps.items()})
+pulumi.export("apps", summaries)
 pulumi.export(
     "clientSecrets",
     pulumi.Output.secret(
         {app.name: apps[app.name].client_secret for app in config.apps if app.credential.type == "secret"}
     ),
 )
+pulumi.export("exchange", pulumi.Output.from_input(summaries).apply(writer.from_outputs))

@@ -210,7 +210,7 @@ def _choice(at: _At, allowed: Sequence[str]) -> str:
 
 def guid(at: _At) -> str:
     """Return the value as a lower-case GUID, or raise naming the key."""
-    if not isinstance(at.value, str) or not _GUID.match(at.value):
+    if not isinstance(at.value, str) or not _GUID.fullmatch(at.value):
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not a GUID; allowed: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
     return at.value.lower()
@@ -309,7 +309,7 @@ def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Crede
 
 def _app_name(at: _At) -> str:
     text = _str(at, max_len=_MAX_APP_NAME)
-    if not _APP_NAME.match(text):
+    if not _APP_NAME.fullmatch(text):
         raise at.fail(f"{text!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
     return text
 
@@ -364,14 +364,14 @@ def _exchange(at: _At) -> ExchangeConfig:
     if at.child("organization").value is not None:
         org = at.child("organization")
         organization = _str(org).lower()
-        if not _DOMAIN.match(organization):
+        if not _DOMAIN.fullmatch(organization):
             raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumb = at.child("certificateThumbprint")
     thumbprint = None
     if thumb.value is not None:
         thumbprint = _str(thumb)
-        if not _THUMBPRINT.match(thumbprint):
+        if not _THUMBPRINT.fullmatch(thumbprint):
             raise thumb.fail("is not a certificate thumbprint; allowed: 40 hex digits")
         thumbprint = thumbprint.upper()
     if (app_id is None) != (thumbprint is None):

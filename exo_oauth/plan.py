@@ -113,7 +113,7 @@ def plan_stack(project_dir: Path, stack: LoadedStack, now: datetime, mocks: Plan
     mocks = mocks or PlanMocks(stack.name, now)
     monitor = _RecordingMonitor(mocks)
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=True, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
     program = str(project_dir / "__main__.py")
 

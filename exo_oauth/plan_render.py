@@ -65,13 +65,22 @@ def _detail(resource: Mapping[str, Any], names: Mapping[str, str]) -> str:
     if kind == "ApplicationPassword":
         return f"expires {str(inputs.get('endDate', ''))[:10]}"
     if kind == "Rotating":
-        return f"rotates every {inputs.get('rotationDays')} days"
+        return f"next secret after {int(inputs.get('rotationDays', 0))} days"
     return ""
+
+
+_CHILD_ORDER = ("Application", "ServicePrincipal", "AppRoleAssignment", "ServicePrincipalDelegatedPermissionGrant",
+                "Rotating", "ApplicationPassword", "ApplicationCertificate", "ApplicationFederatedIdentityCredential")
+
+
+def _child_rank(resource: Mapping[str, Any]) -> tuple[int, str]:
+    kind = short_type(resource["type"])
+    return (_CHILD_ORDER.index(kind) if kind in _CHILD_ORDER else len(_CHILD_ORDER), resource["name"])
 
 
 def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
     """Return the plan as indented text, one block per stack."""
-    lines: list[str] = []
+    lines = ["Offline plan: per-tenant IDs are stand-ins (00000000-<kind>-...), first-party IDs are Microsoft's.", ""]
     for plan in stacks:
         apps: Mapping[str, Any] = plan["outputs"].get("apps", {})
         names = {p["id"]: f"{API_DISPLAY_NAMES.get(p['api'], p['api'])} {p['name']}"
@@ -80,7 +89,7 @@ def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
         for component in (r for r in plan["resources"] if r["parent"] is None):
             app = apps[component["name"]]
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
-            for child in (r for r in plan["resources"] if r["parent"] == component["urn"]):
+            for child in sorted((r for r in plan["resources"] if r["parent"] == component["urn"]), key=_child_rank):
                 detail = _detail(child, names)
                 suffix = f"  {detail}" if detail else ""
                 lines.append(f"      + {short_type(child['type']):<42} {child['name']}{suffix}")
@@ -90,6 +99,10 @@ def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
                 lines.append(f"      mailboxes: {'; '.join(_mailboxes(app))}")
             lines.append(f"      credential: {_credential(app)}")
             lines.append(f"      token scopes: {' '.join(app['scopes'])}")
+        scripts = plan["outputs"].get("exchange") or {}
+        if scripts:
+            counts = ", ".join(f"{action} {len(text.splitlines())} lines" for action, text in scripts.items())
+            lines.append(f"  Exchange Online scripts ({counts}): exo-oauth exchange --stack {plan['stack']}")
         lines.extend(_policy_lines(plan.get("policy", []), indent="  "))
         lines.append("")
     return "\n".join(lines)

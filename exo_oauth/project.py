@@ -48,7 +48,7 @@ def find_project_dir(start: Path | None = None) -> Path:
 
 def stack_path(project_dir: Path, stack: str) -> Path:
     """Return the stack file of `stack`, checking the name first."""
-    if not STACK_NAME.match(stack):
+    if not STACK_NAME.fullmatch(stack):
         raise UsageError(f"--stack {stack!r} is not a stack name; allowed: letters, digits, '-', '_' and '.'")
     return project_dir / STACKS_DIR / f"Pulumi.{stack}.yaml"
 
@@ -56,7 +56,7 @@ def stack_path(project_dir: Path, stack: str) -> Path:
 def list_stacks(project_dir: Path) -> list[str]:
     """Return the names of all stacks under stacks/, sorted."""
     folder = project_dir / STACKS_DIR
-    names = [m.group(1) for p in folder.glob("Pulumi.*.yaml") if (m := STACK_FILE.match(p.name))]
+    names = [m.group(1) for p in folder.glob("Pulumi.*.yaml") if (m := STACK_FILE.fullmatch(p.name))]
     if not names:
         raise UsageError(f"no stack files in {folder}; allowed: stacks/Pulumi.<tenant>.yaml")
     return sorted(names)

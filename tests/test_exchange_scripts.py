@@ -1,0 +1,320 @@
+from typing import Any
+
+import pytest
+
+from components.config import ExchangeConfig
+from components.errors import ConfigError
+from components.exchange_actions import ACTIONS, EXIT_DRIFT
+from components.exchange_scripts import exchange_inputs, render_exchange_scripts
+from tests.exchange_factory import app_only, delegated, example, inputs_for
+from tests.powershell_parse import (
+    Call,
+    calls,
+    functions,
+    parse,
+    single_literal,
+    step_calls,
+    syntax_problems,
+    text,
+)
+
+CHANGES = {"New-ServicePrincipal", "Set-ServicePrincipal", "Remove-ServicePrincipal", "Add-MailboxPermission",
+           "Remove-MailboxPermission", "Add-RecipientPermission", "Remove-RecipientPermission", "Set-CASMailbox",
+           "Set-TransportConfig"}
+"""Every Exchange cmdlet the scripts may use to change something."""
+
+
+def scripts(*apps: dict[str, Any], exchange: ExchangeConfig | None = None) -> dict[str, str]:
+    """Render the three scripts for hand-written app outputs."""
+    return render_exchange_scripts(inputs_for({a["name"]: a for a in apps}, exchange))
+
+
+def steps(script: str) -> list[tuple[str, dict[str, str]]]:
+    """Return each step call with its arguments read as PowerShell reads them."""
+    return [(c.name, _literals(c)) for c in step_calls(parse(script))]
+
+
+def _literals(call: Call) -> dict[str, str]:
+    return {key: single_literal(args) for key, args in call.arguments.items() if key}
+
+
+def commands_in(script: str) -> set[str]:
+    """Return the name of every command the script calls anywhere."""
+    return {c.name for c in calls(parse(script))}
+
+
+def test_app_only_imap_app_registers_grants_full_access_and_enables_imap() -> None:
+    """An app-only IMAP app gets its service principal, FullAccess on each mailbox and IMAP on each mailbox."""
+    app = app_only("reader", ("imap",), mailboxes=[{"address": "shared@contoso.com", "sendAs": False}])
+    assert steps(scripts(app)["apply"]) == [
+        ("Register-ExoOAuthServicePrincipal", {"App": "reader", "AppId": app["clientId"],
+                                               "ObjectId": app["servicePrincipalObjectId"],
+                                               "DisplayName": "reader app"}),
+        ("Grant-ExoOAuthFullAccess", {"App": "reader", "Mailbox": "shared@contoso.com",
+                                      "Trustee": app["servicePrincipalObjectId"]}),
+        ("Enable-ExoOAuthMailboxProtocol", {"Mailbox": "shared@contoso.com", "Protocol": "imap"}),
+        ("Set-ExoOAuthTenantSmtpAuth", {"Setting": "report"}),
+    ]
+
+
+@pytest.mark.parametrize("protocols", [("imap",), ("pop",), ("smtp",), ("imap", "pop", "smtp")])
+def test_each_chosen_protocol_is_switched_on_for_each_mailbox_and_no_other(protocols: tuple[str, ...]) -> None:
+    """Apply enables exactly the app's protocols on each of its mailboxes; verify checks the same pairs."""
+    rendered = scripts(app_only(protocols=protocols))
+    expected = [{"Mailbox": box, "Protocol": p} for box in ("box@contoso.com", "sender@contoso.com") for p in protocols]
+    assert [a for n, a in steps(rendered["apply"]) if n == "Enable-ExoOAuthMailboxProtocol"] == expected
+    assert [a for n, a in steps(rendered["verify"]) if n == "Test-ExoOAuthMailboxProtocol"] == expected
+
+
+def test_smtp_switch_sets_smtp_client_authentication_disabled_false_per_mailbox() -> None:
+    """The SMTP step turns SMTP AUTH on per mailbox by setting SmtpClientAuthenticationDisabled to $false."""
+    apply = parse(scripts(app_only(protocols=("smtp",)))["apply"])
+    switch = text(functions(apply)["Get-ExoOAuthSwitch"])
+    assert "smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false" in switch
+    assert "Set-CASMailbox" in [c.name for c in calls(functions(apply)["Enable-ExoOAuthMailboxProtocol"])]
+
+
+def test_send_as_is_granted_verified_and_revoked_only_where_the_stack_sets_it() -> None:
+    """SendAs steps exist for the sendAs mailbox in all three scripts and for no other mailbox."""
+    rendered = scripts(app_only())
+    for action, name in [("apply", "Grant-ExoOAuthSendAs"), ("verify", "Test-ExoOAuthSendAs"),
+                         ("remove", "Revoke-ExoOAuthSendAs")]:
+        assert [a["Mailbox"] for n, a in steps(rendered[action]) if n == name] == ["sender@contoso.com"]
+
+
+def test_service_principal_object_id_not_application_object_id_goes_to_object_id_and_trustee() -> None:
+    """-ObjectId and every -Trustee carry the service principal's object id; the app object id appears nowhere."""
+    app = app_only()
+    for action, script in scripts(app).items():
+        args = [a for _, a in steps(script)]
+        assert {a["ObjectId"] for a in args if "ObjectId" in a} == {app["servicePrincipalObjectId"]}, action
+        assert {a["Trustee"] for a in args if "Trustee" in a} == {app["servicePrincipalObjectId"]}, action
+        assert {a["AppId"] for a in args if "AppId" in a} == {app["clientId"]}, action
+        assert app["applicationObjectId"] not in script, action
+
+
+def test_delegated_app_only_reports_its_protocols_tenant_wide() -> None:
+    """A delegated app gets no service principal or mailbox step, only a tenant-wide report per protocol."""
+    rendered = scripts(delegated(protocols=("imap", "smtp")))
+    reports = [("Show-ExoOAuthTenantProtocol", {"App": "mail-clients", "Protocol": p}) for p in ("imap", "smtp")]
+    assert steps(rendered["apply"]) == [*reports, ("Set-ExoOAuthTenantSmtpAuth", {"Setting": "report"})]
+    assert steps(rendered["verify"]) == [*reports, ("Test-ExoOAuthTenantSmtpAuth", {"Setting": "report"})]
+    assert steps(rendered["remove"]) == []
+    assert not CHANGES & commands_in(rendered["apply"]) - {"Set-TransportConfig"}
+
+
+def test_delegated_app_with_mailboxes_is_rejected() -> None:
+    """Outputs that give a delegated app mailboxes are refused, naming the key."""
+    app = delegated() | {"mailboxes": [{"address": "a@contoso.com", "sendAs": False}]}
+    with pytest.raises(ConfigError, match=r"apps\.mail-clients\.mailboxes: must be empty for a delegated app"):
+        scripts(app)
+
+
+def test_mailbox_shared_by_two_apps_gets_each_protocol_switch_once() -> None:
+    """Two apps on one mailbox get their own FullAccess, but each protocol switch of the mailbox appears once."""
+    one = app_only("one", ("imap",), mailboxes=[{"address": "shared@contoso.com", "sendAs": False}])
+    two = app_only("two", ("imap", "smtp"), mailboxes=[{"address": "shared@contoso.com", "sendAs": False}])
+    apply = steps(scripts(one, two)["apply"])
+    assert [a["App"] for n, a in apply if n == "Grant-ExoOAuthFullAccess"] == ["one", "two"]
+    assert [a["Protocol"] for n, a in apply if n == "Enable-ExoOAuthMailboxProtocol"] == ["imap", "smtp"]
+
+
+def test_output_does_not_depend_on_the_order_of_the_apps_mapping() -> None:
+    """Apps are rendered sorted by name, so the hook and `exo-oauth exchange` print the same text."""
+    a, b = app_only("alpha"), app_only("beta")
+    assert scripts(a, b) == scripts(b, a)
+
+
+def test_remove_undoes_permissions_before_the_service_principal_and_keeps_switches() -> None:
+    """Remove revokes SendAs and FullAccess, then drops the service principal; switches and tenant stay."""
+    names = [n for n, _ in steps(scripts(app_only(protocols=("smtp",)))["remove"])]
+    assert names == ["Show-ExoOAuthMailboxProtocol", "Show-ExoOAuthMailboxProtocol", "Revoke-ExoOAuthSendAs",
+                     "Revoke-ExoOAuthFullAccess", "Revoke-ExoOAuthFullAccess", "Unregister-ExoOAuthServicePrincipal"]
+
+
+def test_remove_changes_nothing_but_permissions_and_the_service_principal() -> None:
+    """The remove script never adds anything, and never touches protocol switches or tenant-wide SMTP AUTH."""
+    used = commands_in(scripts(app_only(protocols=("imap", "smtp")))["remove"]) & CHANGES
+    assert used == {"Remove-MailboxPermission", "Remove-RecipientPermission", "Remove-ServicePrincipal"}
+
+
+def test_verify_is_read_only_and_exits_with_the_drift_status() -> None:
+    """The verify script calls no changing cmdlet and ends with `exit 3` when it recorded drift."""
+    verify = scripts(app_only(protocols=("imap", "pop", "smtp")), delegated())["verify"]
+    assert not commands_in(verify) & CHANGES
+    assert f"    exit {EXIT_DRIFT}\n" in verify
+
+
+@pytest.mark.parametrize("setting", ["report", "enable", "disable"])
+def test_tenant_smtp_auth_setting_reaches_apply_and_verify_but_not_remove(setting: str) -> None:
+    """The stack's tenantSmtpAuth value is passed to apply and verify; remove leaves the tenant switch alone."""
+    rendered = scripts(app_only(), exchange=ExchangeConfig(tenant_smtp_auth=setting))
+    assert steps(rendered["apply"])[-1] == ("Set-ExoOAuthTenantSmtpAuth", {"Setting": setting})
+    assert steps(rendered["verify"])[-1] == ("Test-ExoOAuthTenantSmtpAuth", {"Setting": setting})
+    assert "Set-TransportConfig" not in commands_in(rendered["remove"])
+
+
+def test_tenant_smtp_auth_is_changed_only_when_the_setting_asks() -> None:
+    """Set-TransportConfig sits after the `report` early return and after comparing the current state."""
+    body = text(functions(parse(scripts(app_only())["apply"]))["Set-ExoOAuthTenantSmtpAuth"])
+    assert body.index("if ($Setting -eq 'report')") < body.index("if ($disabled -eq $wanted)") < body.index(
+        "Set-TransportConfig")
+
+
+def _order(function: str, script: str) -> list[str]:
+    return [c.name for c in calls(functions(parse(script))[function])]
+
+
+@pytest.mark.parametrize(("function", "guard", "change"), [
+    ("Register-ExoOAuthServicePrincipal", "Find-ExoOAuthServicePrincipal", "New-ServicePrincipal"),
+    ("Grant-ExoOAuthFullAccess", "Get-ExoOAuthFullAccess", "Add-MailboxPermission"),
+    ("Grant-ExoOAuthSendAs", "Get-ExoOAuthSendAs", "Add-RecipientPermission"),
+    ("Enable-ExoOAuthMailboxProtocol", "Get-CASMailbox", "Set-CASMailbox"),
+    ("Set-ExoOAuthTenantSmtpAuth", "Get-ExoOAuthTenantSmtpAuthDisabled", "Set-TransportConfig"),
+])
+def test_every_apply_change_is_guarded_by_a_lookup_and_an_early_return(function: str, guard: str, change: str) -> None:
+    """Each apply step looks the current state up first and returns before changing anything when it is right."""
+    apply = scripts(app_only(protocols=("imap", "smtp")), exchange=ExchangeConfig(tenant_smtp_auth="enable"))["apply"]
+    order = _order(function, apply)
+    assert order.index(guard) < order.index(change)
+    body = text(functions(parse(apply))[function])
+    assert body.index("return") < body.index(change)
+
+
+@pytest.mark.parametrize(("function", "guard", "change"), [
+    ("Unregister-ExoOAuthServicePrincipal", "Find-ExoOAuthServicePrincipal", "Remove-ServicePrincipal"),
+    ("Revoke-ExoOAuthFullAccess", "Get-ExoOAuthFullAccess", "Remove-MailboxPermission"),
+    ("Revoke-ExoOAuthSendAs", "Get-ExoOAuthSendAs", "Remove-RecipientPermission"),
+])
+def test_every_remove_change_is_guarded_by_a_lookup(function: str, guard: str, change: str) -> None:
+    """Each remove step checks that the permission or service principal is there before removing it."""
+    order = _order(function, scripts(app_only())["remove"])
+    assert order.index(guard) < order.index(change)
+
+
+def test_exchange_lookups_never_run_without_an_identity_and_keep_exact_matches_only() -> None:
+    """Get-ServicePrincipal and Get-Mailbox always get -Identity, and their results are filtered by exact id."""
+    apply = scripts(app_only())["apply"]
+    lookups = [c for c in calls(parse(apply)) if c.name in {"Get-ServicePrincipal", "Get-Mailbox",
+                                                           "Get-RecipientPermission", "Get-MailboxPermission"}]
+    assert {c.name for c in lookups} == {"Get-ServicePrincipal", "Get-Mailbox", "Get-RecipientPermission",
+                                         "Get-MailboxPermission"}
+    assert all(c.arguments.get("Identity") for c in lookups)
+    found = text(functions(parse(apply))["Find-ExoOAuthServicePrincipal"])
+    assert "ValidatePattern('^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}\\z')" in found
+    assert 'Where-Object { "$($_.$By)" -eq $Id }' in found
+    assert '-contains "smtp:$Address"' in text(functions(parse(apply))["Resolve-ExoOAuthMailbox"])
+
+
+def test_mismatched_service_principal_is_removed_then_recreated() -> None:
+    """When AppId or ObjectId does not match, apply removes the stale service principal before New-ServicePrincipal."""
+    order = _order("Register-ExoOAuthServicePrincipal", scripts(app_only())["apply"])
+    assert order.index("Remove-ServicePrincipal") < order.index("New-ServicePrincipal")
+
+
+def test_every_called_step_function_is_defined_and_unused_ones_are_left_out() -> None:
+    """A script defines each function it calls (with helpers) and none that a delegated-only stack never calls."""
+    for mix in [(app_only(), delegated()), (delegated(),)]:
+        for action, script in scripts(*mix).items():
+            root = parse(script)
+            defined = set(functions(root))
+            called = {c.name for c in calls(root) if "-ExoOAuth" in c.name}
+            assert called <= defined, action
+            assert defined <= called | {"Connect-ExoOAuth"}, action
+    assert "Register-ExoOAuthServicePrincipal" not in functions(parse(scripts(delegated())["apply"]))
+
+
+def test_scripts_require_powershell_7_and_exchange_module_3_and_stop_on_errors() -> None:
+    """Each script starts with the #Requires lines, then param(), strict mode and stop-on-error before any step."""
+    for script in scripts(app_only()).values():
+        assert script.startswith("#Requires -Version 7.0\n#Requires -Modules @{ ModuleName = "
+                                 "'ExchangeOnlineManagement'; ModuleVersion = '3.0.0'; MaximumVersion = '3.*' }\n")
+        head = script[: script.index("\nfunction ")]
+        assert "\nSet-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n" in head
+
+
+def test_connection_defaults_come_from_the_stack_and_can_be_overridden_by_parameters() -> None:
+    """The param() block defaults AppId, CertificateThumbprint and Organization to the stack's exchange settings."""
+    exchange = ExchangeConfig(organization="contoso.onmicrosoft.com", app_id="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+                              certificate_thumbprint="0123456789ABCDEF0123456789ABCDEF01234567")
+    for script in scripts(app_only(), exchange=exchange).values():
+        params = text(next(n for n in parse(script).children if n.type == "param_block"))
+        assert "[string] $AppId = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee'" in params
+        assert "[string] $CertificateThumbprint = '0123456789ABCDEF0123456789ABCDEF01234567'" in params
+        assert "[string] $Organization = 'contoso.onmicrosoft.com'" in params
+        assert "X509Certificate2] $Certificate" in params
+
+
+def test_interactive_sign_in_is_the_default_and_the_tenant_is_checked_before_any_step() -> None:
+    """Without exchange settings the app-only parameters default to '', and Connect-ExoOAuth checks the tenant."""
+    apply = scripts(app_only())["apply"]
+    assert "[string] $AppId = ''" in apply
+    connect = text(functions(parse(apply))["Connect-ExoOAuth"])
+    assert "elseif ($connected -ne $TenantId)" in connect
+    assert apply.index("Connect-ExoOAuth @signIn") < apply.index("Register-ExoOAuthServicePrincipal -App")
+    assert "$TenantId = '11111111-2222-4333-8444-555555555555'" in apply
+
+
+HOSTILE_NAMES = [
+    "it's ‘quoted’ ‚low‛ \"double\"",
+    "$(Remove-Item -Recurse -Force C:\\)",
+    "`$(whoami)` ; Stop-Computer",
+    "line one\nline two\r\n# comment?",
+    "@'\nhere-string\n'@",
+]
+HOSTILE_MAILBOXES = ["o'brien@contoso.com", "o’brien@contoso.com", "a‘‛‚@contoso.com", "$x@contoso.com",
+                     "back`tick@contoso.com", "{braces}|pipe@contoso.com"]
+
+
+@pytest.mark.parametrize("display_name", HOSTILE_NAMES)
+def test_hostile_values_stay_single_literal_arguments_in_every_script(display_name: str) -> None:
+    """Quotes of every kind, $(...), backticks, newlines and ; stay inside one literal that reads back exactly."""
+    app = app_only(displayName=display_name,
+                   mailboxes=[{"address": m, "sendAs": True} for m in HOSTILE_MAILBOXES])
+    for action, script in scripts(app).items():
+        root = parse(script)
+        assert syntax_problems(root) == [], action
+        found = steps(script)
+        mailboxes = [a["Mailbox"] for n, a in found if n.endswith("FullAccess")]
+        assert mailboxes == (HOSTILE_MAILBOXES[::-1] if action == "remove" else HOSTILE_MAILBOXES), action
+        assert [a["DisplayName"] for _, a in found if "DisplayName" in a] == [display_name], action
+        assert {c.name for c in calls(root)}.isdisjoint({"Remove-Item", "Stop-Computer", "whoami"}), action
+
+
+@pytest.mark.parametrize(("change", "key_path"), [
+    ({"clientId": "not-a-guid"}, "apps.scanners.clientId"),
+    ({"servicePrincipalObjectId": "00000000-0000-0000-0000-00000000000g"}, "apps.scanners.servicePrincipalObjectId"),
+    ({"servicePrincipalObjectId": None}, "apps.scanners.servicePrincipalObjectId"),
+    ({"flow": "both"}, "apps.scanners.flow"),
+    ({"protocols": ["imap4"]}, "apps.scanners.protocols[0]"),
+    ({"protocols": []}, "apps.scanners.protocols"),
+    ({"mailboxes": [{"address": "a;b@contoso.com", "sendAs": False}]}, "apps.scanners.mailboxes[0].address"),
+    ({"mailboxes": [{"address": "a@contoso.com\n", "sendAs": False}]}, "apps.scanners.mailboxes[0].address"),
+    ({"mailboxes": [{"address": "a@contoso.com", "sendAs": "yes"}]}, "apps.scanners.mailboxes[0].sendAs"),
+    ({"displayName": ""}, "apps.scanners.displayName"),
+])
+def test_bad_output_values_are_rejected_naming_the_key_path(change: dict[str, Any], key_path: str) -> None:
+    """A value that is not a GUID, address, known flow or protocol fails with the source and key path."""
+    with pytest.raises(ConfigError) as raised:
+        scripts(app_only() | change)
+    assert raised.value.source == "stack outputs"
+    assert raised.value.key_path == key_path
+
+
+def test_bad_tenant_stack_name_and_app_name_are_rejected() -> None:
+    """The tenant id must be a GUID, the stack and app names must be plain names."""
+    with pytest.raises(ConfigError, match=r"^stack outputs: tenantId: 'contoso' is not a GUID"):
+        exchange_inputs("test", "contoso", {}, ExchangeConfig())
+    with pytest.raises(ConfigError, match=r"^stack outputs: stack: 'a b' is not a stack name"):
+        exchange_inputs("a b", "11111111-2222-4333-8444-555555555555", {}, ExchangeConfig())
+    with pytest.raises(ConfigError, match=r"^stack outputs: apps: 'x\\n' is not an app name"):
+        inputs_for({"x\n": app_only()})
+
+
+def test_example_stacks_render_scripts_without_parse_errors() -> None:
+    """Both example stacks render three scripts that tree-sitter-powershell parses without ERROR or MISSING nodes."""
+    for name in ("contoso", "fabrikam"):
+        rendered = render_exchange_scripts(example(name)[1])
+        assert list(rendered) == list(ACTIONS)
+        for action, script in rendered.items():
+            assert syntax_problems(parse(script)) == [], (name, action)
