@@ -31,7 +31,7 @@ APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential
 MAILBOX_KEYS = ("address", "sendAs")
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
-    "certificate": ("type", "publicKeyPem"),
+    "certificate": ("type", "publicKeyPem", "lifetimeDays", "rotateBeforeDays"),
     "federated": ("type", "issuer", "subject", "audiences"),
     "none": ("type",),
 }
@@ -68,9 +68,9 @@ class Credential:
     type: str
     """One of `secret`, `certificate`, `federated`, or `none` (delegated public clients only)."""
     lifetime_days: int | None = None
-    """secret: days from creation until the secret expires (1..730)."""
+    """secret, certificate: days from creation until the credential expires in Entra ID (1..730)."""
     rotate_before_days: int | None = None
-    """secret: days before expiry at which the next `pulumi up` replaces the secret."""
+    """secret, certificate: days before expiry at which the next `pulumi up` replaces the credential."""
     public_key_pem: str | None = None
     """certificate: the PEM-encoded public X.509 certificate."""
     certificate_not_after: datetime | None = None
@@ -287,16 +287,16 @@ def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Crede
     _mapping(at, tuple(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys)))
     kind = _choice(at.child("type"), CREDENTIAL_TYPES)
     _mapping(at, CREDENTIAL_KEYS[kind])
-    if kind == "secret":
+    if kind in ("secret", "certificate"):
         lifetime = at.child("lifetimeDays")
         days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
         rotate = default_before if before.value is None else _int(before, 0, days - 1)
-        return Credential(kind, days, rotate)
-    if kind == "certificate":
+        if kind == "secret":
+            return Credential(kind, days, rotate)
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
-        return Credential(kind, public_key_pem=pem, certificate_not_after=not_after)
+        return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
         audiences = _list(at.child("audiences"), _str) or (DEFAULT_FEDERATED_AUDIENCE,)
         return Credential(kind, issuer=https_url(at.child("issuer")), subject=_str(at.child("subject"), max_len=600),

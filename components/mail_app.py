@@ -24,8 +24,8 @@ class MailOAuthApp(pulumi.ComponentResource):
     """An app registration, its service principal, its mail permissions with admin consent, and its credential.
 
     The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
-    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant` (delegated), and `<name>-secret-rotation` with
-    `<name>-secret`, or `<name>-cert`, or `<name>-federated`.
+    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant` (delegated), and `<name>-rotation` with
+    `<name>-secret` or `<name>-cert`, or `<name>-federated`.
     """
 
     client_id: pulumi.Output[str]
@@ -158,35 +158,38 @@ def _credential(
 ) -> tuple[pulumi.Output[str | None], pulumi.Output[str | None], pulumi.Output[str | None]]:
     """Declare the app's credential; return its key id, end date and secret value (each None where not applicable)."""
     none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
-    if credential.type == "secret":
+    if credential.type in ("secret", "certificate"):
         lifetime = credential.lifetime_days or 0
+        not_after = credential.certificate_not_after
         # The rotation clock is state, not code: its start time is fixed when it is created, so the end date is
-        # stable across runs, and the first `pulumi up` after `rotateBeforeDays` before expiry makes a new secret.
+        # stable across runs, and the first `pulumi up` from `rotateBeforeDays` before expiry replaces the credential.
         rotation = time.Rotating(
-            f"{name}-secret-rotation",
+            f"{name}-rotation",
             rotation_days=lifetime - (credential.rotate_before_days or 0),
             opts=child,
         )
-        password = azuread.ApplicationPassword(
-            f"{name}-secret",
-            application_id=application.id,
-            display_name=f"exo-oauth {name}",
-            end_date=rotation.rfc3339.apply(lambda start: _add_days(start, lifetime)),
-            rotate_when_changed={"rotation": rotation.id},
-            opts=child,
-        )
-        return password.key_id, password.end_date, password.value
-    if credential.type == "certificate":
+        end_date = rotation.rfc3339.apply(lambda start: _end_date(start, lifetime, not_after))
+        if credential.type == "secret":
+            password = azuread.ApplicationPassword(
+                f"{name}-secret",
+                application_id=application.id,
+                display_name=f"exo-oauth {name}",
+                end_date=end_date,
+                rotate_when_changed={"rotation": rotation.id},
+                opts=child,
+            )
+            return password.key_id, password.end_date, password.value
+        # A new end date re-registers the same certificate: the device keeps its key, Entra gets a fresh expiry.
         certificate = azuread.ApplicationCertificate(
             f"{name}-cert",
             application_id=application.id,
             type="AsymmetricX509Cert",
             encoding="pem",
             value=credential.public_key_pem,
+            end_date=end_date,
             opts=child,
         )
-        not_after = credential.certificate_not_after
-        return certificate.key_id, pulumi.Output.from_input(not_after.isoformat() if not_after else None), none
+        return certificate.key_id, certificate.end_date, none
     if credential.type == "federated":
         federated = azuread.ApplicationFederatedIdentityCredential(
             f"{name}-federated",
@@ -201,9 +204,12 @@ def _credential(
     return none, none, none
 
 
-def _add_days(rfc3339: str, days: int) -> str:
-    start = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
-    return (start + timedelta(days=days)).isoformat().replace("+00:00", "Z")
+def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
+    """Return `days` after the RFC 3339 start, but never after the certificate's own expiry."""
+    end = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")) + timedelta(days=days)
+    if not_after is not None:
+        end = min(end, not_after)
+    return end.isoformat().replace("+00:00", "Z")
 
 
 def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any]:

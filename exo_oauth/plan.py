@@ -26,7 +26,7 @@ from pulumi.runtime.sync_await import _sync_await
 from components.config import PROJECT
 
 from .plan_mocks import PlanMocks
-from .policy_rules import evaluate
+from .policy_rules import PolicyConfig, evaluate
 from .project import LoadedStack
 
 SECRET = "[secret]"
@@ -160,16 +160,20 @@ def plan_stacks(
 
 
 def plan_and_judge(
-    project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None
+    project_dir: Path,
+    stacks: Sequence[LoadedStack],
+    now: datetime,
+    jobs: int | None = None,
+    policy: PolicyConfig | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Plan the stacks and run the policy rules on each plan's resources.
+    """Plan the stacks and run the policy rules (with `policy` settings, default the pack's) on each plan.
 
     Returns each plan's JSON shape with a `policy` list of verdicts, and whether any mandatory rule failed.
     """
     judged = []
     mandatory_failed = False
     for plan in plan_stacks(project_dir, stacks, now, jobs):
-        verdicts = [v.to_json() for v in evaluate(plan.resources, now)]
+        verdicts = [v.to_json() for v in evaluate(plan.resources, now, policy)]
         mandatory_failed = mandatory_failed or any(v["level"] == "mandatory" for v in verdicts)
         judged.append(plan.to_json() | {"policy": verdicts})
     return judged, mandatory_failed

@@ -69,7 +69,7 @@ def test_resource_set_is_exactly_what_the_flow_and_protocols_need(flow: str, pro
     plan = run(loaded(raw_config(app(flow, protocols, name="mail"))))
     got = {(r["type"], r["name"]) for r in plan.resources}
     expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp"),
-                (T["rotation"], "mail-secret-rotation"), (T["password"], "mail-secret")}
+                (T["rotation"], "mail-rotation"), (T["password"], "mail-secret")}
     if flow == "app-only":
         expected |= {(T["role"], f"mail-role-{p}") for p in protocols}
     else:
@@ -168,21 +168,30 @@ def test_secret_rotation_starts_before_expiry() -> None:
     """The rotation clock fires rotateBeforeDays before the secret's end date."""
     raw = raw_config(app(name="s", credential={"type": "secret", "lifetimeDays": 90, "rotateBeforeDays": 14}))
     r = by_name(run(loaded(raw)))
-    assert r["s-secret-rotation"]["inputs"]["rotationDays"] == 76
+    assert r["s-rotation"]["inputs"]["rotationDays"] == 76
     assert r["s-secret"]["inputs"]["endDate"] == (NOW + timedelta(days=90)).isoformat().replace("+00:00", "Z")
-    assert r["s-secret"]["inputs"]["rotateWhenChanged"] == {"rotation": r["s-secret-rotation"]["id"]}
+    assert r["s-secret"]["inputs"]["rotateWhenChanged"] == {"rotation": r["s-rotation"]["id"]}
 
 
 def test_certificate_credential_registers_a_pem_certificate_and_its_expiry() -> None:
-    """A certificate credential registers an AsymmetricX509Cert in PEM, masked in the plan, and reports expiry."""
-    not_after = (NOW + timedelta(days=200)).replace(microsecond=0)
-    raw = raw_config(app(name="c", credential={"type": "certificate", "publicKeyPem": make_certificate_pem(not_after)}))
+    """A certificate credential registers an AsymmetricX509Cert in PEM, masked in the plan, ending at lifetimeDays."""
+    not_after = (NOW + timedelta(days=400)).replace(microsecond=0)
+    raw = raw_config(app(name="c", credential={"type": "certificate", "publicKeyPem": make_certificate_pem(not_after),
+                                               "lifetimeDays": 90}))
     plan = run(loaded(raw))
     cert = by_name(plan)["c-cert"]["inputs"]
     assert (cert["type"], cert["encoding"]) == ("AsymmetricX509Cert", "pem")
     assert cert["value"] == "[secret]"  # the provider treats every certificate value as a secret input
+    assert cert["endDate"] == "2027-02-26T12:00:00Z"
     assert "c-secret" not in by_name(plan)
-    assert plan.outputs["apps"]["c"]["credential"]["endDate"].startswith(not_after.date().isoformat())
+    assert plan.outputs["apps"]["c"]["credential"]["endDate"] == "2027-02-26T12:00:00Z"
+
+
+def test_certificate_end_date_never_passes_the_certificates_own_expiry() -> None:
+    """A certificate that expires before lifetimeDays is registered until its own expiry, not beyond."""
+    not_after = (NOW + timedelta(days=20)).replace(microsecond=0)
+    raw = raw_config(app(name="c", credential={"type": "certificate", "publicKeyPem": make_certificate_pem(not_after)}))
+    assert by_name(run(loaded(raw)))["c-cert"]["inputs"]["endDate"] == "2026-12-18T12:00:00Z"
 
 
 def test_federated_credential_registers_issuer_subject_and_default_audience() -> None:

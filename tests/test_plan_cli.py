@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
 from exo_oauth.plan_mocks import STANDIN_SECRET
 from exo_oauth.project import list_stacks, load_stack
 from tests.stack_factory import REPO, app, raw_config
+from tests.test_config_validation import make_certificate_pem
 
 
 def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
@@ -100,6 +101,27 @@ def test_mandatory_policy_violation_exits_3(tmp_path: Path, capsys: pytest.Captu
     status, plan = plan_json(capsys, "--project-dir", str(folder), "--all")
     assert status == 3
     assert any(v["level"] == "mandatory" for v in plan["stacks"][0]["policy"])
+
+
+def test_policy_config_raises_the_maximum_lifetime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--policy-config with a higher maxDays lets a 365-day secret pass; a bad policy file exits 2 naming the key."""
+    folder = project(tmp_path, t=raw_config(app(name="long", credential={"type": "secret", "lifetimeDays": 365})))
+    settings = tmp_path / "policy.json"
+    settings.write_text(json.dumps({"credential-max-lifetime": {"maxDays": 400}}), encoding="utf-8")
+    status, _ = plan_json(capsys, "--project-dir", str(folder), "--all", "--policy-config", str(settings))
+    assert status == 0
+    settings.write_text(json.dumps({"credential-max-lifetime": {"maxdays": 400}}), encoding="utf-8")
+    assert main(["plan", "--project-dir", str(folder), "--all", "--policy-config", str(settings)]) == 2
+    assert f"--policy-config {settings}: credential-max-lifetime.maxdays: unknown key" in capsys.readouterr().err
+
+
+def test_certificate_app_passes_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A certificate valid for years is registered for lifetimeDays only, so the lifetime policy passes."""
+    pem = make_certificate_pem(datetime.now(UTC) + timedelta(days=1000))
+    folder = project(tmp_path, t=raw_config(app(name="c", credential={"type": "certificate", "publicKeyPem": pem})))
+    status, plan = plan_json(capsys, "--project-dir", str(folder), "--all")
+    assert status == 0
+    assert plan["stacks"][0]["policy"] == []
 
 
 def test_bad_stack_exits_2_with_one_line_and_nothing_on_stdout(tmp_path: Path) -> None:

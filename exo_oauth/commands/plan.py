@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which.add_argument("--all", action="store_true", help="every stack under stacks/")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    parser.add_argument("--policy-config", type=Path, metavar="FILE",
+                        help="policy settings, in the JSON of `pulumi preview --policy-pack-config` "
+                        '(for example {"credential-max-lifetime": {"maxDays": 365}})')
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="worker processes for large fleets (default: one per core)")
     parser.set_defaults(run=run)
@@ -36,14 +40,25 @@ def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
+    from ..policy_rules import load_policy_config  # noqa: PLC0415
     from ..project import find_project_dir, list_stacks, load_stack  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: allowed: a whole number of at least 1")
+    policy = None
+    if args.policy_config is not None:
+        source = f"--policy-config {args.policy_config}"
+        try:
+            document = json.loads(args.policy_config.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise UsageError(f"{source}: cannot read it ({error.strerror})") from None
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{source}: not JSON (line {error.lineno}); allowed: a JSON object") from None
+        policy = load_policy_config(document, source)
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     names = list_stacks(project_dir) if args.all else list(dict.fromkeys(args.stack))
     stacks = [load_stack(project_dir, name) for name in names]
-    plans, mandatory_failed = plan_and_judge(project_dir, stacks, datetime.now(UTC), args.jobs)
+    plans, mandatory_failed = plan_and_judge(project_dir, stacks, datetime.now(UTC), args.jobs, policy)
     render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
     sys.stdout.write(render(plans))
     return EXIT_POLICY if mandatory_failed else 0

@@ -1,0 +1,75 @@
+"""`exo-oauth drift`: the three drift checks of one stack, run with whatever this machine has."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+
+CHECKS = ("entra", "exchange", "e2e")
+PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
+"""`exo-oauth verify` options that drift hands on to each end-to-end check."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `drift` subcommand."""
+    parser = subparsers.add_parser(
+        "drift",
+        help="check one stack for drift: Entra (pulumi preview), Exchange (verify script), end to end (verify)",
+        description="Run `pulumi preview --refresh --expect-no-changes` (needs the pulumi CLI), the stack's "
+        "Exchange verify script (needs pwsh and certificate sign-in) and `exo-oauth verify` for each app-only app "
+        "(needs the network), and say which checks could not run and why. Exit 0 clean, 1 drift, 2 usage or "
+        "config error, 4 a check could not run.",
+    )
+    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to check")
+    parser.add_argument("--checks", default=",".join(CHECKS), metavar="LIST",
+                        help=f"comma-separated subset of {','.join(CHECKS)} (default: all)")
+    parser.add_argument("--outputs", type=Path, metavar="FILE",
+                        help="outputs saved with `pulumi stack output --json --show-secrets` (default: ask pulumi)")
+    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    verify = parser.add_argument_group("handed on to exo-oauth verify")
+    verify.add_argument("--cloud", choices=("global", "usgov", "usgov-dod", "china"))
+    verify.add_argument("--authority-host", metavar="URL")
+    verify.add_argument("--imap", metavar="HOST:PORT")
+    verify.add_argument("--pop", metavar="HOST:PORT")
+    verify.add_argument("--smtp", metavar="HOST:PORT")
+    verify.add_argument("--ca-file", type=Path, metavar="PEM")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen checks and print one line each; return 0, 1 or 4."""
+    from ..drift import e2e_checks, entra_check, exchange_check, exit_status, render_json, render_text  # noqa: PLC0415
+    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..stack_outputs import load_outputs  # noqa: PLC0415
+
+    chosen = [c.strip() for c in args.checks.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in CHECKS]
+    if unknown or not chosen:
+        raise UsageError(f"--checks {args.checks!r}: allowed: a non-empty subset of {','.join(CHECKS)}")
+    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    config = load_stack(project_dir, args.stack).config
+    try:
+        outputs = load_outputs(args.stack, project_dir, args.outputs)
+    except UsageError as error:
+        if args.outputs is not None:
+            raise
+        print(f"exo-oauth drift: {error}", file=sys.stderr)
+        outputs = None
+    verify_args: list[str] = []
+    for name in PASS_THROUGH:
+        value = getattr(args, name)
+        if value is not None:
+            verify_args += [f"--{name.replace('_', '-')}", str(value)]
+    results = []
+    if "entra" in chosen:
+        results.append(entra_check(args.stack, project_dir))
+    if "exchange" in chosen:
+        results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None))
+    if "e2e" in chosen:
+        results += e2e_checks(args.stack, project_dir, outputs, verify_args, args.outputs)
+    sys.stdout.write((render_json if args.format == "json" else render_text)(args.stack, results))
+    return exit_status(results)

@@ -1,0 +1,84 @@
+"""`exo-oauth verify`: prove OAuth for IMAP, POP and SMTP end to end, or say exactly why not."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+CLOUD_NAMES = ("global", "usgov", "usgov-dod", "china")
+"""`--cloud` choices; exo_oauth.verify.clouds.CLOUDS holds their hosts (kept out of this light module)."""
+DEFAULT_TIMEOUT = 20.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `verify` subcommand."""
+    parser = subparsers.add_parser(
+        "verify",
+        help="get a token and log in to IMAP, POP and SMTP with XOAUTH2; explain any failure",
+        description="Get one token with msal (client credentials, or device code for delegated apps), log in to "
+        "each protocol concurrently with SASL XOAUTH2, and report per protocol: ok, or failed with cause and fix. "
+        "The credential comes from the stack's secret output, --secret-env or --certificate, never from a "
+        "command-line value. Exit 0 when every check passes, 1 when one fails, 3 when only network failures "
+        "happened, 2 on bad input.",
+    )
+    stack = parser.add_argument_group("from a deployed stack")
+    stack.add_argument("--stack", metavar="NAME", help="read the app from this stack's outputs")
+    stack.add_argument("--app", metavar="NAME", help="the app to verify (default: the stack's only app)")
+    stack.add_argument("--outputs", type=Path, metavar="FILE",
+                       help="outputs saved with `pulumi stack output --json [--show-secrets]` (default: ask pulumi)")
+    stack.add_argument("--project-dir", type=Path, metavar="DIR",
+                       help="the project folder (default: nearest Pulumi.yaml above here)")
+    explicit = parser.add_argument_group("without a stack")
+    explicit.add_argument("--tenant", metavar="ID", help="tenant ID (GUID) or verified domain")
+    explicit.add_argument("--client-id", metavar="ID", help="the app's Application (client) ID")
+    explicit.add_argument("--flow", choices=("app-only", "delegated"),
+                          help="default: app-only with a credential, delegated (device code) without")
+    what = parser.add_argument_group("what to check")
+    what.add_argument("--mailbox", metavar="ADDR",
+                      help="mailbox to log in to (app-only default: the app's first mailbox; delegated: the user's)")
+    what.add_argument("--protocols", metavar="LIST",
+                      help="comma-separated subset of imap,pop,smtp (default: the app's)")
+    what.add_argument("--send-test-to", metavar="ADDR", help="after SMTP AUTH, send one test message here")
+    credential = parser.add_argument_group("credential (never on the command line)")
+    credential.add_argument("--secret-env", metavar="VAR", help="environment variable holding the client secret value")
+    credential.add_argument("--certificate", type=Path, metavar="PEM",
+                            help="PEM file with the app's private key and its certificate")
+    credential.add_argument("--certificate-passphrase-env", metavar="VAR",
+                            help="environment variable holding the private key's passphrase")
+    hosts = parser.add_argument_group("clouds and hosts")
+    hosts.add_argument("--cloud", choices=CLOUD_NAMES, help="Microsoft cloud: login and mail hosts (default: global)")
+    hosts.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
+    hosts.add_argument("--imap", metavar="HOST:PORT", help="override the IMAP endpoint (TLS)")
+    hosts.add_argument("--pop", metavar="HOST:PORT", help="override the POP3 endpoint (TLS)")
+    hosts.add_argument("--smtp", metavar="HOST:PORT", help="override the SMTP submission endpoint (STARTTLS)")
+    hosts.add_argument("--ca-file", type=Path, metavar="PEM", help="trust only these CA certificates (TLS is always "
+                       "verified)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    output.add_argument("--verbose", action="store_true",
+                        help="add protocol transcripts and token claims (tokens and secrets are never shown)")
+    output.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"per network step (default: {DEFAULT_TIMEOUT:g})")
+    output.add_argument("--no-token-cache", action="store_true",
+                        help="neither read nor write the token cache ($XDG_CACHE_HOME/exo-oauth/tokens)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the target, get the token, run the checks, print the report; return the exit status."""
+    from ..verify.diagnosis import diagnose  # noqa: PLC0415 - keep --help fast
+    from ..verify.inputs import resolve_target  # noqa: PLC0415
+    from ..verify.report import exit_status, render_json, render_table  # noqa: PLC0415
+    from ..verify.runner import run_verify  # noqa: PLC0415
+
+    target = resolve_target(args, os.environ)
+    run = run_verify(target, prompt=lambda message: print(message, file=sys.stderr, flush=True))
+    diagnosis = diagnose(target, run.outcome, run.checks, run.mailbox)
+    text = (render_json if args.format == "json" else render_table)(target, diagnosis, args.verbose)
+    # Belt and braces: nothing above puts a secret into the report, and this makes sure of it.
+    for secret in (run.outcome.token, target.credential.value if target.credential else None):
+        text = secret.scrub(text) if secret is not None else text
+    sys.stdout.write(text)
+    return exit_status(diagnosis)

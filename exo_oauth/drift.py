@@ -1,0 +1,162 @@
+"""Drift detection for one stack: Entra (pulumi preview), Exchange (the verify script) and end to end (verify).
+
+Each check runs what this machine has (the pulumi CLI, pwsh, the network) and otherwise says why it could not run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
+EXIT_CLEAN, EXIT_DRIFT, EXIT_NOT_RUN = 0, 1, 4
+EXCHANGE_DRIFT_STATUS = 3
+"""The Exchange verify script's exit status for drift (README "Exchange Online steps")."""
+VERIFY_FAILED, VERIFY_NETWORK = 1, 3
+"""`exo-oauth verify` exit statuses: a check failed, or only network failures happened."""
+NO_CHANGES_EXPECTED = "no changes were expected"
+TIMEOUT_SECONDS = 1800
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One drift check's outcome."""
+
+    check: str
+    """entra, exchange, or e2e:<app>."""
+    status: str
+    """clean, drift, not run, or skipped."""
+    detail: str
+    """What was found, or why it could not run."""
+
+
+def _tail(text: str) -> str:
+    return (text.strip().splitlines() or ["no message"])[-1]
+
+
+def _run(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str] | str:
+    """Run a command; return its result, or a one-line reason if it could not start or finish."""
+    try:
+        return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False,
+                              timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return f"{Path(argv[0]).name} did not finish in {TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return f"{Path(argv[0]).name} could not start ({error.strerror})"
+
+
+def entra_check(stack: str, project_dir: Path) -> CheckResult:
+    """Refresh the stack and preview: any proposed change is Entra drift (someone changed the tenant)."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        return CheckResult("entra", NOT_RUN, "the pulumi CLI is not on PATH")
+    done = _run([pulumi, "preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive",
+                 "--stack", stack], project_dir)
+    if isinstance(done, str):
+        return CheckResult("entra", NOT_RUN, done)
+    if done.returncode == 0:
+        return CheckResult("entra", CLEAN, "pulumi preview --refresh proposes no change")
+    if NO_CHANGES_EXPECTED in done.stdout + done.stderr:
+        return CheckResult("entra", DRIFT, "pulumi preview --refresh proposes changes: run it with --diff to see "
+                           "them, then `pulumi up` to restore the declared state")
+    return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {_tail(done.stderr or done.stdout)}")
+
+
+def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool) -> CheckResult:
+    """Run the stack's Exchange verify script with pwsh: exit 3 means Exchange drifted."""
+    pwsh = shutil.which("pwsh")
+    script = ((outputs or {}).get("exchange") or {}).get("verify")
+    if pwsh is None:
+        reason = "pwsh (PowerShell 7) is not on PATH"
+    elif not isinstance(script, str):
+        reason = "the stack outputs have no exchange.verify script; pass --outputs FILE or install the pulumi CLI"
+    elif not unattended:
+        reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and "
+                  "certificateThumbprint for certificate app-only sign-in")
+    else:
+        with tempfile.TemporaryDirectory(prefix="exo-oauth-drift-") as folder:
+            path = Path(folder) / f"exchange-verify-{stack}.ps1"
+            path.write_text(script, encoding="utf-8")
+            done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path)], project_dir)
+        return _exchange_result(stack, done)
+    return CheckResult("exchange", NOT_RUN, reason)
+
+
+def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -> CheckResult:
+    if isinstance(done, str):
+        return CheckResult("exchange", NOT_RUN, done)
+    if done.returncode == 0:
+        return CheckResult("exchange", CLEAN, "every Exchange item is as apply left it")
+    if done.returncode == EXCHANGE_DRIFT_STATUS:
+        return CheckResult("exchange", DRIFT, f"the verify script found drift: {_tail(done.stdout)}; run "
+                           f"`exo-oauth exchange --stack {stack} --action apply` to restore it")
+    return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {_tail(done.stderr)}")
+
+
+def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, verify_args: Sequence[str],
+               outputs_file: Path | None) -> list[CheckResult]:
+    """Run `exo-oauth verify` per app-only app; delegated apps need a person to sign in, so they are skipped."""
+    if outputs is None:
+        return [CheckResult("e2e", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or install "
+                            "the pulumi CLI")]
+    results = []
+    for name, app in sorted((outputs.get("apps") or {}).items()):
+        check = f"e2e:{name}"
+        if app.get("flow") != "app-only":
+            results.append(CheckResult(check, SKIPPED, "a delegated app needs a user to sign in; run "
+                                       f"`exo-oauth verify --stack {stack} --app {name}` yourself"))
+            continue
+        argv = [sys.executable, "-m", "exo_oauth.cli", "verify", "--stack", stack, "--app", name, "--project-dir",
+                str(project_dir), "--format", "json", *verify_args]
+        if outputs_file is not None:
+            argv += ["--outputs", str(outputs_file)]
+        done = _run(argv, project_dir)
+        if isinstance(done, str):
+            results.append(CheckResult(check, NOT_RUN, done))
+        elif done.returncode == 0:
+            results.append(CheckResult(check, CLEAN, "token, IMAP/POP/SMTP logins as declared all work"))
+        elif done.returncode == VERIFY_FAILED:
+            results.append(CheckResult(check, DRIFT, _verify_summary(done)))
+        else:
+            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {_verify_summary(done)}"))
+    return results
+
+
+def _verify_summary(done: subprocess.CompletedProcess[str]) -> str:
+    """Summarise verify's JSON report as `check: cause` pairs, or its last error line when there is no report."""
+    try:
+        checks = json.loads(done.stdout)["checks"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return _tail(done.stderr or done.stdout)
+    failed = [f"{c['name']}: {(c.get('findings') or [{}])[0].get('cause', c.get('summary', 'failed'))}"
+              for c in checks if c.get("status") == "failed"]
+    return "; ".join(failed) or _tail(done.stderr or done.stdout)
+
+
+def exit_status(results: Sequence[CheckResult]) -> int:
+    """1 when anything drifted, else 4 when a check could not run, else 0 (skipped checks do not count)."""
+    if any(r.status == DRIFT for r in results):
+        return EXIT_DRIFT
+    if any(r.status == NOT_RUN for r in results):
+        return EXIT_NOT_RUN
+    return EXIT_CLEAN
+
+
+def render_text(stack: str, results: Sequence[CheckResult]) -> str:
+    """Return one line per check."""
+    lines = [f"drift check of stack {stack}"]
+    lines += [f"  {r.check:<24} {r.status:<8} {r.detail}" for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(stack: str, results: Sequence[CheckResult]) -> str:
+    """Return {"stack", "exitStatus", "checks": [{"check", "status", "detail"}]}."""
+    document = {"stack": stack, "exitStatus": exit_status(results), "checks": [asdict(r) for r in results]}
+    return json.dumps(document, indent=2) + "\n"

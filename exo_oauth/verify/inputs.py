@@ -1,0 +1,371 @@
+"""Turn `verify`'s command line, and the stack's outputs when `--stack` is given, into one checked `Target`.
+
+Precedence: explicit flags (`--imap`, `--mailbox`, ...) over `--cloud` over the stack's outputs over the global
+cloud's defaults. The credential comes from the stack's `clientSecrets` output, `--secret-env VAR` or
+`--certificate PEM`, never from a command-line value. Every problem raises UsageError naming the flag or output key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from components.config import PROTOCOLS
+
+from ..errors import UsageError
+from .clouds import CLOUDS, Cloud, Endpoint, parse_endpoint
+from .secret import Secret
+from .token_cache import cache_dir, cache_file, secret_partition
+
+HIDDEN_SECRET = "[secret]"
+"""What `pulumi stack output --json` prints for a secret output without `--show-secrets`."""
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+MAX_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class ClientCredential:
+    """The app's own credential for the client-credentials flow."""
+
+    kind: str
+    """`secret` or `certificate`."""
+    source: str
+    """Where it came from, for messages (never the value)."""
+    value: Secret
+    """The client secret, or the private key in PEM."""
+    certificate_pem: str | None = None
+    """certificate: the public certificate in PEM."""
+    passphrase: Secret | None = None
+    """certificate: the private key's passphrase, if it is encrypted."""
+    thumbprint: str | None = None
+    """certificate: SHA-256 thumbprint (hex) of the certificate."""
+
+    def for_msal(self) -> str | dict[str, str]:
+        """Return the `client_credential` argument of msal's ConfidentialClientApplication."""
+        if self.kind == "secret":
+            return self.value.reveal()
+        credential = {"private_key": self.value.reveal(), "public_certificate": self.certificate_pem or ""}
+        if self.passphrase is not None:
+            credential["passphrase"] = self.passphrase.reveal()
+        return credential
+
+    def cache_partition(self) -> str:
+        """Return the token cache partition: the certificate thumbprint, or a one-way fingerprint of the secret."""
+        return f"c{self.thumbprint}" if self.kind == "certificate" else secret_partition(self.value.reveal())
+
+    def looks_like_secret_id(self) -> bool:
+        """Return True if the secret has the shape of a GUID, which is what a secret's *ID* looks like."""
+        return self.kind == "secret" and is_guid(self.value.reveal())
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything one `verify` run needs, checked."""
+
+    description: str
+    """Who is verified, for the report header (never a secret)."""
+    app: str | None
+    """The stack's app name, when `--stack` was given."""
+    tenant: str
+    client_id: str
+    flow: str
+    """`app-only` or `delegated`."""
+    protocols: tuple[str, ...]
+    mailbox: str | None
+    """The mailbox to log in to; delegated runs without `--mailbox` use the signed-in user's."""
+    notes: tuple[str, ...]
+    """Things the user should know about the choices made (which mailbox, which cloud)."""
+    scopes: tuple[str, ...]
+    authority: str
+    """`<login host>/<tenant>`."""
+    custom_authority: bool
+    """True with `--authority-host`: msal then skips Microsoft's instance discovery."""
+    endpoints: Mapping[str, Endpoint]
+    audiences: frozenset[str]
+    credential: ClientCredential | None
+    ca_file: Path | None
+    timeout: float
+    send_test_to: str | None
+    token_cache: Path | None
+    """The msal cache file, or None with `--no-token-cache`."""
+    service_principal_id: str | None = None
+    """The service principal's object ID from the stack outputs, for fix texts."""
+    consent_url: str | None = None
+    """The admin consent URL from the stack outputs, for fix texts."""
+
+
+def is_guid(text: str) -> bool:
+    """Return True if `text` is a GUID in canonical 8-4-4-4-12 form."""
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+def _mailbox(flag: str, text: str) -> str:
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415 - pulls in dnspython
+
+    try:
+        return str(validate_email(text, check_deliverability=False).normalized)
+    except EmailNotValidError as error:
+        raise UsageError(f"{flag} {text!r}: not a mailbox address ({error}); allowed: user@domain") from None
+
+
+@dataclass(frozen=True)
+class _StackApp:
+    """The parts of one app's stack outputs that verify uses."""
+
+    name: str
+    data: Mapping[str, Any]
+    secret: str | None
+    source: str
+
+    def get(self, key: str, kind: type, required: bool = True) -> Any:
+        value = self.data.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, kind):
+            raise UsageError(f"{self.source}: apps.{self.name}.{key}: missing or not a {kind.__name__}; allowed: "
+                             "the outputs of an exo-oauth stack after `pulumi up`")
+        return value
+
+
+def _stack_app(args: argparse.Namespace, project_dir: Path | None) -> _StackApp:
+    from ..stack_outputs import load_outputs  # noqa: PLC0415 - runs pulumi; only `--stack` needs it
+
+    if project_dir is None and args.outputs is None:
+        from ..project import find_project_dir  # noqa: PLC0415
+
+        project_dir = find_project_dir()
+    wants_secret = args.secret_env is None and args.certificate is None
+    outputs = load_outputs(args.stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
+    source = f"--outputs {args.outputs}" if args.outputs else f"stack {args.stack}"
+    apps: Mapping[str, Any] = outputs["apps"]
+    if args.app is None:
+        if len(apps) != 1:
+            raise UsageError(f"--stack {args.stack}: has apps {', '.join(sorted(apps)) or '(none)'}; allowed: "
+                             "--app NAME to choose one")
+        name = next(iter(apps))
+    elif args.app not in apps:
+        raise UsageError(f"--app {args.app!r}: not in {source}; allowed: {', '.join(sorted(apps)) or '(none)'}")
+    else:
+        name = args.app
+    if not isinstance(apps[name], Mapping):
+        raise UsageError(f"{source}: apps.{name}: not a mapping; allowed: the outputs of an exo-oauth stack")
+    secrets = outputs.get("clientSecrets")
+    secret = secrets.get(name) if isinstance(secrets, Mapping) else None
+    return _StackApp(name, apps[name], secret if isinstance(secret, str) else None, source)
+
+
+def _read_certificate(args: argparse.Namespace, environ: Mapping[str, str]) -> ClientCredential:
+    from cryptography import x509  # noqa: PLC0415 - loads OpenSSL bindings; --help must not
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+
+    flag = f"--certificate {args.certificate}"
+    try:
+        data = Path(args.certificate).read_bytes()
+    except OSError as error:
+        raise UsageError(f"{flag}: cannot read it ({error.strerror}); allowed: a PEM file with the private key and "
+                         "the certificate") from None
+    passphrase = _env_secret(args.certificate_passphrase_env, "--certificate-passphrase-env", environ)
+    try:
+        key = serialization.load_pem_private_key(data, passphrase.reveal().encode() if passphrase else None)
+    except TypeError:
+        raise UsageError(f"{flag}: the private key is encrypted; allowed: --certificate-passphrase-env VAR naming "
+                         "the variable that holds its passphrase") from None
+    except ValueError:
+        raise UsageError(f"{flag}: no readable private key (or a wrong passphrase); allowed: a PEM file with "
+                         "-----BEGIN PRIVATE KEY----- and -----BEGIN CERTIFICATE-----") from None
+    try:
+        certificate = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise UsageError(f"{flag}: no certificate; allowed: a PEM file with the private key and the certificate "
+                         "registered on the app") from None
+    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if certificate.public_key().public_bytes(der, spki) != key.public_key().public_bytes(der, spki):
+        raise UsageError(f"{flag}: the certificate does not belong to the private key; allowed: a matching pair")
+    return ClientCredential(
+        kind="certificate", source=flag, value=Secret(data.decode("ascii", errors="replace")),
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        passphrase=passphrase, thumbprint=certificate.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> Secret | None:
+    if variable is None:
+        return None
+    value = environ.get(variable)
+    if not value:
+        raise UsageError(f"{flag} {variable}: the environment variable is {'empty' if value == '' else 'not set'}; "
+                         "allowed: the name of a variable that holds the value")
+    return Secret(value)
+
+
+def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
+                stack: _StackApp | None) -> ClientCredential | None:
+    if args.secret_env is not None and args.certificate is not None:
+        raise UsageError("--secret-env and --certificate: both given; allowed: one credential")
+    if flow == "delegated":
+        if args.secret_env is not None or args.certificate is not None:
+            raise UsageError("--secret-env/--certificate: a delegated check signs a user in with the device code flow "
+                             "as a public client; allowed: no credential (or --flow app-only)")
+        return None
+    if args.certificate is not None:
+        return _read_certificate(args, environ)
+    secret = _env_secret(args.secret_env, "--secret-env", environ)
+    if secret is not None:
+        return ClientCredential("secret", f"environment variable {args.secret_env}", secret)
+    if stack is None:
+        raise UsageError("--flow app-only needs a credential; allowed: --secret-env VAR (a variable holding the client "
+                         "secret value) or --certificate PEM (private key and certificate)")
+    kind = stack.get("credential", Mapping).get("type")
+    if kind != "secret":
+        raise UsageError(f"{stack.source}: apps.{stack.name}.credential.type is {kind!r}, so the stack holds no secret "
+                         "verify could use; allowed: --certificate PEM with the app's private key, or --secret-env VAR")
+    if stack.secret is None or stack.secret == HIDDEN_SECRET:
+        raise UsageError(f"{stack.source}: clientSecrets.{stack.name} is hidden ({HIDDEN_SECRET}); allowed: save the "
+                         "outputs with `pulumi stack output --json --show-secrets` (and keep that file private), or "
+                         "pass --secret-env VAR")
+    return ClientCredential("secret", f"stack output clientSecrets.{stack.name}", Secret(stack.secret))
+
+
+def _protocols(args: argparse.Namespace, available: tuple[str, ...], source: str) -> tuple[str, ...]:
+    if args.protocols is None:
+        return available
+    chosen = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    for protocol in chosen:
+        if protocol not in available:
+            raise UsageError(f"--protocols {args.protocols!r}: {protocol!r} is not allowed; allowed: "
+                             f"{', '.join(available)} ({source})")
+    if not chosen:
+        raise UsageError(f"--protocols {args.protocols!r}: empty; allowed: a comma-separated list of "
+                         f"{', '.join(available)}")
+    return tuple(p for p in available if p in chosen)
+
+
+def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
+               protocols: tuple[str, ...]) -> dict[str, Endpoint]:
+    stack_endpoints = stack.get("endpoints", Mapping, required=False) if stack and args.cloud is None else None
+    endpoints: dict[str, Endpoint] = {}
+    for protocol in protocols:
+        default = cloud.endpoints[protocol]
+        override = getattr(args, protocol)
+        if override is not None:
+            endpoints[protocol] = parse_endpoint(f"--{protocol}", override, default.security)
+        elif isinstance(stack_endpoints, Mapping) and isinstance(stack_endpoints.get(protocol), Mapping):
+            entry = stack_endpoints[protocol]
+            endpoints[protocol] = Endpoint(str(entry.get("host", default.host)), int(entry.get("port", default.port)),
+                                           str(entry.get("security", default.security)))
+        else:
+            endpoints[protocol] = default
+    return endpoints
+
+
+def _authority_host(args: argparse.Namespace, cloud: Cloud) -> str:
+    if args.authority_host is None:
+        return cloud.login_host
+    parts = urlsplit(args.authority_host)
+    if parts.scheme != "https" or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise UsageError(f"--authority-host {args.authority_host!r}: allowed: https://HOST[:PORT] without a path "
+                         "(msal only talks to HTTPS authorities)")
+    return str(args.authority_host).rstrip("/")
+
+
+def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, str, str]:
+    if stack is not None:
+        if args.tenant is not None or args.client_id is not None or args.flow is not None:
+            raise UsageError("--tenant/--client-id/--flow: not allowed with --stack, which supplies them; allowed: "
+                             "either --stack NAME or --tenant and --client-id")
+        tenant, client_id, flow = (str(stack.get(key, str)) for key in ("tenantId", "clientId", "flow"))
+        if flow not in ("app-only", "delegated"):
+            raise UsageError(f"{stack.source}: apps.{stack.name}.flow: {flow!r}; allowed: app-only, delegated")
+        return tenant.lower(), client_id.lower(), flow
+    if args.tenant is None or args.client_id is None:
+        raise UsageError("--tenant and --client-id: required without --stack; allowed: --stack NAME, or both flags")
+    if not (is_guid(args.tenant) or _DOMAIN.match(args.tenant)):
+        raise UsageError(f"--tenant {args.tenant!r}: allowed: the tenant ID (a GUID) or a verified domain such as "
+                         "contoso.onmicrosoft.com")
+    if not is_guid(args.client_id):
+        raise UsageError(f"--client-id {args.client_id!r}: not a GUID; allowed: the app registration's Application "
+                         "(client) ID")
+    has_credential = args.secret_env is not None or args.certificate is not None
+    return args.tenant.lower(), args.client_id.lower(), args.flow or ("app-only" if has_credential else "delegated")
+
+
+def _mailbox_choice(args: argparse.Namespace, flow: str, stack: _StackApp | None) -> tuple[str | None, list[str]]:
+    if args.mailbox is not None:
+        mailbox = _mailbox("--mailbox", args.mailbox)
+        known = [str(m.get("address", "")).lower() for m in (stack.get("mailboxes", list) if stack else [])
+                 if isinstance(m, Mapping)]
+        note = [] if not known or mailbox.lower() in known else [
+            f"{mailbox} is not one of the app's mailboxes in the stack; a failure may just mean it was never granted"]
+        return mailbox, note
+    if flow == "delegated":
+        return None, []
+    addresses = [str(m["address"]) for m in (stack.get("mailboxes", list) if stack else [])
+                 if isinstance(m, Mapping) and isinstance(m.get("address"), str)]
+    if not addresses:
+        raise UsageError("--mailbox: required for an app-only check; allowed: the address of a mailbox the app "
+                         "was granted")
+    note = [] if len(addresses) == 1 else [
+        f"checking {addresses[0]}, the first of the app's {len(addresses)} mailboxes; choose another with --mailbox"]
+    return addresses[0], note
+
+
+def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
+    """Return the checked Target for `args`; raise UsageError on the first problem, naming the flag or key."""
+    project_dir = args.project_dir.resolve() if args.project_dir else None
+    stack = _stack_app(args, project_dir) if args.stack is not None else None
+    if stack is None and (args.app is not None or args.outputs is not None):
+        raise UsageError("--app/--outputs: only with --stack NAME; allowed: --stack NAME [--app NAME] [--outputs FILE]")
+    tenant, client_id, flow = _identity(args, stack)
+    cloud = CLOUDS[args.cloud or "global"]
+    available = tuple(p for p in PROTOCOLS if p in stack.get("protocols", list)) if stack else PROTOCOLS
+    protocols = _protocols(args, available, f"the protocols of app {stack.name}" if stack else "imap, pop, smtp")
+    mailbox, notes = _mailbox_choice(args, flow, stack)
+    if args.send_test_to is not None and "smtp" not in protocols:
+        raise UsageError("--send-test-to: needs the smtp check; allowed: only when smtp is among the protocols")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout {args.timeout}: allowed: seconds, more than 0 and at most {MAX_TIMEOUT:g}")
+    credential = _credential(args, environ, flow, stack)
+    if args.cloud is None and stack is not None and isinstance(stack.data.get("scopes"), list):
+        scopes = tuple(str(s) for s in stack.data["scopes"])
+    else:
+        scopes = cloud.scopes(flow, protocols)
+    authority = f"{_authority_host(args, cloud)}/{tenant}"
+    token_cache = None
+    if not args.no_token_cache:
+        partition = credential.cache_partition() if credential else "public"
+        token_cache = cache_file(cache_dir(environ, project_dir), authority, client_id, partition)
+    ca_file = args.ca_file
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise UsageError(f"--ca-file {ca_file}: no such file; allowed: a PEM file with the CA certificates to trust")
+    return Target(
+        description=(f"app {stack.name} of stack {args.stack}" if stack else f"client {client_id}")
+        + f" ({flow}), tenant {tenant}",
+        app=stack.name if stack else None,
+        tenant=tenant,
+        client_id=client_id,
+        flow=flow,
+        protocols=protocols,
+        mailbox=mailbox,
+        notes=tuple(notes),
+        scopes=scopes,
+        authority=authority,
+        custom_authority=args.authority_host is not None,
+        endpoints=_endpoints(args, cloud, stack, protocols),
+        audiences=cloud.audiences(),
+        credential=credential,
+        ca_file=Path(ca_file) if ca_file else None,
+        timeout=float(args.timeout),
+        send_test_to=_mailbox("--send-test-to", args.send_test_to) if args.send_test_to else None,
+        token_cache=token_cache,
+        service_principal_id=stack.get("servicePrincipalObjectId", str, required=False) if stack else None,
+        consent_url=stack.get("adminConsentUrl", str, required=False) if stack else None,
+    )

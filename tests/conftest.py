@@ -1,0 +1,32 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.mailservers.harness import MailServers
+    from tests.mailservers.pki import ServerTLS
+
+
+@pytest.fixture(scope="session")
+def mail_servers() -> Iterator[MailServers]:
+    """Start the token stand-in, Dovecot and an SMTP sink once per session; stop them all at the end."""
+    from tests.mailservers.harness import running_mail_servers  # noqa: PLC0415 - only sessions that use it pay
+
+    if shutil.which("dovecot") is None and shutil.which("dovecot", path="/usr/sbin") is None:
+        pytest.skip("dovecot is not installed (.ci/run installs dovecot-core, -imapd, -pop3d and -submissiond)")
+    with running_mail_servers() as servers:
+        yield servers
+
+
+@pytest.fixture(scope="session")
+def server_tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTLS:
+    """Return a throwaway test CA and a 127.0.0.1 server certificate, for scripted servers."""
+    from tests.mailservers.pki import make_server_tls  # noqa: PLC0415
+
+    return make_server_tls(tmp_path_factory.mktemp("tls"))

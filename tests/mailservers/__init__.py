@@ -1,0 +1,1 @@
+"""Local stand-ins for Microsoft's login and mail servers: an HTTPS OAuth token endpoint and Dovecot, for `verify`."""

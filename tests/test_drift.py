@@ -1,0 +1,159 @@
+"""`exo-oauth drift`: runs what the machine has, says what it could not run, and exits 0, 1, 2 or 4."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exo_oauth.cli import main
+from exo_oauth.plan import plan_stack
+from exo_oauth.project import load_stack
+from tests.stack_factory import REPO
+
+FAKE_PULUMI = """#!/bin/sh
+# Stands in for the pulumi CLI: FAKE_PULUMI says what `pulumi preview` finds.
+case "$FAKE_PULUMI" in
+  clean) echo "Resources: 13 unchanged"; exit 0 ;;
+  drift) echo "error: no changes were expected but changes were proposed" >&2; exit 255 ;;
+  *) echo "error: failed to log in to the backend" >&2; exit 255 ;;
+esac
+"""
+FAKE_PWSH = """#!/bin/sh
+# Stands in for pwsh running the Exchange verify script: FAKE_PWSH is the script's exit status.
+echo "DRIFT    support@contoso.com: FullAccess missing"
+exit "$FAKE_PWSH"
+"""
+
+
+def tool(folder: Path, name: str, text: str) -> None:
+    """Write an executable stand-in for a command into `folder`."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def deployed_outputs(stack: str) -> dict[str, Any]:
+    """Return a stack's outputs as `pulumi stack output --json --show-secrets` gives them, from the offline plan."""
+    outputs = plan_stack(REPO, load_stack(REPO, stack), datetime.now(UTC)).outputs
+    secret_apps = [name for name, app in outputs["apps"].items() if app["credential"]["type"] == "secret"]
+    return outputs | {"clientSecrets": dict.fromkeys(secret_apps, "stand-in-secret-value")}
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> Path:
+    """Return a saved outputs file of the contoso stack: two app-only apps, scripts, secrets."""
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(deployed_outputs("contoso")), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def path_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return a folder that is the only entry on PATH besides the Python interpreter's."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", os.pathsep.join([str(folder), str(Path(sys.executable).parent)]))
+    return folder
+
+
+def drift(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, str]]:
+    """Run `exo-oauth drift --format json`; return the exit status and each check's status."""
+    status = main(["drift", "--project-dir", str(REPO), "--format", "json", *argv])
+    report = json.loads(capsys.readouterr().out)
+    assert report["exitStatus"] == status
+    return status, {c["check"]: c["status"] for c in report["checks"]}
+
+
+def test_without_pulumi_or_pwsh_each_check_says_why_and_exit_is_4(
+    path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With neither tool on PATH, the Entra and Exchange checks report 'not run' and drift exits 4."""
+    status, checks = drift(capsys, "--stack", "contoso", "--checks", "entra,exchange", "--outputs", str(outputs))
+    assert (status, checks) == (4, {"entra": "not run", "exchange": "not run"})
+
+
+def test_entra_drift_found_by_preview_exits_1(
+    path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A preview that proposes changes is Entra drift: exit 1, even when another check could not run."""
+    tool(path_with, "pulumi", FAKE_PULUMI)
+    monkeypatch.setenv("FAKE_PULUMI", "drift")
+    status, checks = drift(capsys, "--stack", "contoso", "--checks", "entra,exchange", "--outputs", str(outputs))
+    assert (status, checks) == (1, {"entra": "drift", "exchange": "not run"})
+
+
+def test_preview_that_cannot_log_in_is_not_drift(
+    path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A preview failing for another reason (no backend login) means the check could not run, not drift."""
+    tool(path_with, "pulumi", FAKE_PULUMI)
+    monkeypatch.setenv("FAKE_PULUMI", "error")
+    status, checks = drift(capsys, "--stack", "contoso", "--checks", "entra", "--outputs", str(outputs))
+    assert (status, checks) == (4, {"entra": "not run"})
+
+
+@pytest.mark.parametrize(("script_status", "expected"), [("0", "clean"), ("3", "drift"), ("1", "not run")])
+def test_exchange_verify_script_status_maps_to_the_check(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, script_status: str, expected: str,
+) -> None:
+    """The Exchange verify script's 0, 3 and other exit statuses mean clean, drift and could not run."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "stacks").mkdir()
+    (project / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
+    stack = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
+        "organization: contoso.onmicrosoft.com",
+        "organization: contoso.onmicrosoft.com\n    appId: 11111111-2222-4333-8444-555555555555\n"
+        "    certificateThumbprint: 0123456789ABCDEF0123456789ABCDEF01234567")
+    (project / "stacks" / "Pulumi.contoso.yaml").write_text(stack, encoding="utf-8")
+    tool(path_with, "pwsh", FAKE_PWSH)
+    monkeypatch.setenv("FAKE_PWSH", script_status)
+    status = main(["drift", "--project-dir", str(project), "--format", "json", "--stack", "contoso",
+                   "--checks", "exchange", "--outputs", str(outputs)])
+    checks = {c["check"]: c["status"] for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks == {"exchange": expected}
+    assert status == {"clean": 0, "drift": 1, "not run": 4}[expected]
+
+
+def test_exchange_check_needs_unattended_sign_in(
+    path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without exchange.appId the script would prompt, so drift does not start pwsh and says why."""
+    tool(path_with, "pwsh", FAKE_PWSH)
+    monkeypatch.setenv("FAKE_PWSH", "0")
+    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "exchange",
+                 "--outputs", str(outputs)]) == 4
+    assert "certificate app-only sign-in" in capsys.readouterr().out
+
+
+def test_end_to_end_skips_delegated_apps_and_reports_unreachable_login_as_not_run(
+    path_with: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Delegated apps are skipped (they need a person); an unreachable login host is 'not run', not drift."""
+    contoso, fabrikam = deployed_outputs("contoso"), deployed_outputs("fabrikam")
+    saved = tmp_path / "mixed.json"
+    saved.write_text(json.dumps(fabrikam | {"apps": fabrikam["apps"] | contoso["apps"],
+                                            "clientSecrets": contoso["clientSecrets"]}), encoding="utf-8")
+    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "fabrikam", "--checks", "e2e",
+                   "--outputs", str(saved), "--authority-host", "https://127.0.0.1:9"])
+    report = json.loads(capsys.readouterr().out)
+    assert {c["check"]: c["status"] for c in report["checks"]} == {
+        "e2e:mail-clients": "skipped", "e2e:helpdesk": "not run", "e2e:scanners": "not run"}
+    assert status == 4
+    unreachable = [c["detail"] for c in report["checks"] if c["status"] == "not run"]
+    assert all("exo-oauth verify could not check" in d for d in unreachable)
+    assert "stand-in-secret-value" not in json.dumps(report)
+
+
+def test_unknown_check_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """--checks accepts only entra, exchange and e2e."""
+    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "entra,dns"]) == 2
+    assert "allowed: a non-empty subset of entra,exchange,e2e" in capsys.readouterr().err

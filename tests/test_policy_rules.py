@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.errors import ConfigError
+from exo_oauth import policy_rules as rules
+from exo_oauth.policy_rules import PolicyConfig, evaluate, load_policy_config
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+GRAPH = "00000003-0000-0000-c000-000000000000"
+EXCHANGE = "00000002-0000-0ff1-ce00-000000000000"
+IMAP_ROLE = "5e5addcd-3e8d-4e90-baf5-964efab2b20a"
+FULL_ACCESS_AS_APP = "dc890d15-9560-4a4c-9b7f-a736ec74ec40"
+GRAPH_MAIL_READ_ROLE = "810c84a8-4a9e-49e6-bf7d-12d183f40d01"
+URN = "urn:pulumi:contoso::exo-oauth::exo-oauth:index:MailOAuthApp$azuread:index/application:Application::scanners-app"
+
+
+def resource(type_token: str, inputs: dict[str, Any], name: str = "scanners-x") -> dict[str, Any]:
+    """Return a resource as the offline plan records it."""
+    return {"type": type_token, "name": name, "urn": f"urn:pulumi:contoso::exo-oauth::{type_token}::{name}",
+            "inputs": inputs}
+
+
+def app_inputs(**changes: Any) -> dict[str, Any]:
+    """Return an app-only IMAP Application's wire inputs as the component sends them, with `changes` applied."""
+    inputs: dict[str, Any] = {
+        "displayName": "Contoso help desk",
+        "signInAudience": "AzureADMyOrg",
+        "owners": ["7d5c2a9e-1b3f-4e6d-8a0c-2f4b6d8e0a1c"],
+        "requiredResourceAccesses": [
+            {"resourceAppId": EXCHANGE, "resourceAccesses": [{"id": IMAP_ROLE, "type": "Role"}]},
+        ],
+        "fallbackPublicClientEnabled": False,
+    }
+    return inputs | changes
+
+
+def password_inputs(days: float) -> dict[str, Any]:
+    """Return an ApplicationPassword's wire inputs, ending `days` after NOW."""
+    end = NOW + timedelta(days=days)
+    return {"displayName": "exo-oauth x", "applicationId": "/applications/1", "endDate": end.isoformat()}
+
+
+def messages(type_token: str, inputs: dict[str, Any], config: PolicyConfig | None = None) -> dict[str, list[str]]:
+    """Return the violation messages per rule name for one resource."""
+    found: dict[str, list[str]] = {}
+    for violation in evaluate([resource(type_token, inputs)], NOW, config):
+        found.setdefault(violation.policy, []).append(violation.message)
+    return found
+
+
+COMPLIANT = [
+    pytest.param(rules.APPLICATION, app_inputs(), id="app-only-application"),
+    pytest.param(
+        rules.APPLICATION,
+        app_inputs(requiredResourceAccesses=[{"resourceAppId": GRAPH, "resourceAccesses": [
+            {"id": "652390e4-393a-48de-9484-05f9b1212954", "type": "Scope"},
+            {"id": "258f6531-6087-4cc4-bb90-092c5fb3ed3f", "type": "Scope"},
+            {"id": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "type": "Scope"}]}],
+            publicClient={"redirectUris": ["https://login.microsoftonline.com/common/oauth2/nativeclient"]}),
+        id="delegated-application",
+    ),
+    pytest.param(rules.APP_ROLE_ASSIGNMENT, {"appRoleId": IMAP_ROLE, "principalObjectId": "p", "resourceObjectId": "r"},
+                 id="imap-role-assignment"),
+    pytest.param(rules.DELEGATED_GRANT, {"claimValues": ["IMAP.AccessAsUser.All", "SMTP.Send", "offline_access"],
+                                         "resourceServicePrincipalObjectId": "r", "servicePrincipalObjectId": "p"},
+                 id="delegated-grant"),
+    pytest.param(rules.APPLICATION_PASSWORD, password_inputs(180), id="secret-ending-in-180-days"),
+    pytest.param(rules.APPLICATION_CERTIFICATE, password_inputs(90) | {"type": "AsymmetricX509Cert"},
+                 id="certificate-ending-in-90-days"),
+    pytest.param(rules.APPLICATION_API_ACCESS, {"apiClientId": EXCHANGE, "roleIds": [IMAP_ROLE], "scopeIds": []},
+                 id="split-api-access"),
+    pytest.param("azuread:index/servicePrincipal:ServicePrincipal", {"owners": []}, id="type-no-rule-judges"),
+]
+
+
+@pytest.mark.parametrize(("type_token", "inputs"), COMPLIANT)
+def test_what_the_component_declares_passes_every_rule(type_token: str, inputs: dict[str, Any]) -> None:
+    """Resources shaped as the component declares them, with only the mail permissions, raise no violation."""
+    assert evaluate([resource(type_token, inputs)], NOW) == []
+
+
+VIOLATIONS = [
+    pytest.param(rules.APPLICATION, app_inputs(signInAudience="AzureADMultipleOrgs"), "single-tenant-app",
+                 "signInAudience is 'AzureADMultipleOrgs'", id="multi-tenant-app"),
+    pytest.param(rules.APPLICATION_REGISTRATION, {"signInAudience": "AzureADandPersonalMicrosoftAccount"},
+                 "single-tenant-app", "'AzureADMyOrg'", id="multi-tenant-split-registration"),
+    pytest.param(rules.APPLICATION,
+                 app_inputs(requiredResourceAccesses=[{"resourceAppId": EXCHANGE, "resourceAccesses": [
+                     {"id": IMAP_ROLE, "type": "Role"}, {"id": FULL_ACCESS_AS_APP, "type": "Role"}]}]),
+                 "mail-permissions-only", "requests Office 365 Exchange Online full_access_as_app (application",
+                 id="full-access-as-app-requested"),
+    pytest.param(rules.APPLICATION,
+                 app_inputs(requiredResourceAccesses=[{"resourceAppId": GRAPH, "resourceAccesses": [
+                     {"id": "e383f46e-2787-4529-855e-0e479a3ffac0", "type": "Scope"}]}]),
+                 "mail-permissions-only", "requests Microsoft Graph Mail.Send (delegated permission)",
+                 id="graph-mail-send-requested"),
+    pytest.param(rules.APPLICATION,
+                 app_inputs(requiredResourceAccesses=[{"resourceAppId": GRAPH, "resourceAccesses": [
+                     {"id": "652390e4-393a-48de-9484-05f9b1212954", "type": "Role"}]}]),
+                 "mail-permissions-only", "Microsoft Graph IMAP.AccessAsUser.All (application permission)",
+                 id="scope-id-requested-as-role"),
+    pytest.param(rules.APPLICATION,
+                 app_inputs(requiredResourceAccesses=[{"resourceAppId": "11111111-2222-3333-4444-555555555555",
+                                                       "resourceAccesses": [{"id": IMAP_ROLE, "type": "Role"}]}]),
+                 "mail-permissions-only", f"permission {IMAP_ROLE} of API 11111111-2222-3333-4444-555555555555",
+                 id="third-party-api"),
+    pytest.param(rules.APPLICATION_API_ACCESS, {"apiClientId": GRAPH, "roleIds": [GRAPH_MAIL_READ_ROLE]},
+                 "mail-permissions-only", "Microsoft Graph Mail.Read (application permission)",
+                 id="split-api-access-mail-read"),
+    pytest.param(rules.APP_ROLE_ASSIGNMENT, {"appRoleId": FULL_ACCESS_AS_APP, "resourceObjectId": "r"},
+                 "mail-permissions-only", "assigns (admin-consents) Office 365 Exchange Online full_access_as_app",
+                 id="full-access-as-app-assigned"),
+    pytest.param(rules.APP_ROLE_ASSIGNMENT, {"appRoleId": "00000000-0000-0000-0000-000000000000"},
+                 "mail-permissions-only", "app role 00000000-0000-0000-0000-000000000000", id="unknown-role"),
+    pytest.param(rules.DELEGATED_GRANT, {"claimValues": ["IMAP.AccessAsUser.All", "Mail.ReadWrite"]},
+                 "mail-permissions-only", "the delegated permission 'Mail.ReadWrite'", id="mail-readwrite-granted"),
+    pytest.param(rules.APPLICATION, app_inputs(web={"redirectUris": ["http://scanner.contoso.com/callback"]}),
+                 "https-redirect-uris", "web.redirectUris has 'http://scanner.contoso.com/callback'",
+                 id="http-web-redirect"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["ms-appx-web://x"]}),
+                 "https-redirect-uris", "publicClient.redirectUris has 'ms-appx-web://x'", id="custom-scheme"),
+    pytest.param(rules.APPLICATION_REDIRECT_URIS, {"type": "SPA", "redirectUris": ["http://localhost:3000"]},
+                 "https-redirect-uris", "redirectUris (SPA) has 'http://localhost:3000'", id="split-redirect-uris"),
+    pytest.param(rules.APPLICATION, app_inputs(owners=[]), "app-owners-set", "has no owners", id="empty-owners"),
+    pytest.param(rules.APPLICATION, {k: v for k, v in app_inputs().items() if k != "owners"}, "app-owners-set",
+                 "has no owners", id="owners-absent"),
+    pytest.param(rules.APPLICATION_PASSWORD, password_inputs(181 + 0.6), "credential-max-lifetime",
+                 "days from now, later than the allowed 180 days", id="secret-ending-in-181-days"),
+    pytest.param(rules.APPLICATION_CERTIFICATE, {"type": "AsymmetricX509Cert", "value": "-----BEGIN CERTIFICATE-----"},
+                 "credential-max-lifetime", "sets no endDate", id="certificate-without-end-date"),
+    pytest.param(rules.APPLICATION_PASSWORD, {"endDate": "next spring"}, "credential-max-lifetime",
+                 "has endDate 'next spring', which is not an RFC 3339 time", id="unparseable-end-date"),
+    pytest.param(rules.APPLICATION_PASSWORD, password_inputs(12), "credential-expires-soon",
+                 "expires on 2026-12-10, in 12 days", id="secret-ending-in-12-days"),
+    pytest.param(rules.APPLICATION_CERTIFICATE, password_inputs(-3), "credential-expires-soon",
+                 "expired on 2026-11-25", id="certificate-expired"),
+]
+
+
+@pytest.mark.parametrize(("type_token", "inputs", "policy", "fragment"), VIOLATIONS)
+def test_each_rule_names_what_is_wrong(type_token: str, inputs: dict[str, Any], policy: str, fragment: str) -> None:
+    """Each breach is reported by its rule alone, with a message naming the offending value and a Learn link."""
+    found = messages(type_token, inputs)
+    assert list(found) == [policy]
+    (message,) = found[policy]
+    assert fragment in message
+    assert f"See {rules.RULES_BY_NAME[policy].url}" in message
+    assert rules.RULES_BY_NAME[policy].url.startswith("https://learn.microsoft.com/")
+
+
+def test_every_rule_has_a_kebab_case_name_and_one_sentence_description() -> None:
+    """Rule names are unique kebab-case ids and each description is a single sentence."""
+    names = [rule.name for rule in rules.RULES]
+    assert len(set(names)) == len(names)
+    for rule in rules.RULES:
+        assert rule.name.replace("-", "").isalpha()
+        assert rule.name == rule.name.lower()
+        assert rule.description.endswith(".")
+        assert ". " not in rule.description
+
+
+def test_each_breach_of_one_application_is_reported_separately() -> None:
+    """An app breaking several rules gets one violation per breach, in rule order, each with the app's URN."""
+    inputs = app_inputs(
+        signInAudience="AzureADMultipleOrgs",
+        owners=[],
+        web={"redirectUris": ["http://a.example/cb", "https://b.example/cb", "http://c.example/cb"]},
+        requiredResourceAccesses=[{"resourceAppId": EXCHANGE, "resourceAccesses": [
+            {"id": FULL_ACCESS_AS_APP, "type": "Role"},
+            {"id": "dc50a0fb-09a3-484d-be87-e023b12c6440", "type": "Role"},
+        ]}],
+    )
+    found = evaluate([resource(rules.APPLICATION, inputs, name="bad-app")], NOW)
+    assert [v.policy for v in found] == ["single-tenant-app", "mail-permissions-only", "mail-permissions-only",
+                                         "https-redirect-uris", "https-redirect-uris", "app-owners-set"]
+    assert "Exchange.ManageAsApp" in found[2].message
+    assert {v.urn for v in found} == {f"urn:pulumi:contoso::exo-oauth::{rules.APPLICATION}::bad-app"}
+    assert {v.level for v in found} == {"mandatory"}
+
+
+def test_violation_json_has_the_four_keys_the_plan_renders() -> None:
+    """Violation.to_json gives policy, level, urn and message, the shape `exo-oauth plan` prints and exits 3 on."""
+    (violation,) = evaluate([resource(rules.APPLICATION, app_inputs(owners=[]))], NOW)
+    assert violation.to_json() == {"policy": "app-owners-set", "level": "mandatory", "urn": violation.urn,
+                                   "message": violation.message}
+
+
+def test_expiry_warning_is_advisory_and_lifetime_breach_is_mandatory() -> None:
+    """A secret ending soon yields an advisory violation; one ending too late a mandatory one."""
+    soon = evaluate([resource(rules.APPLICATION_PASSWORD, password_inputs(5))], NOW)
+    late = evaluate([resource(rules.APPLICATION_PASSWORD, password_inputs(400))], NOW)
+    assert [(v.policy, v.level) for v in soon] == [("credential-expires-soon", "advisory")]
+    assert [(v.policy, v.level) for v in late] == [("credential-max-lifetime", "mandatory")]
+
+
+def test_lifetime_is_judged_by_utc_calendar_day() -> None:
+    """An end date a few hours past now + maxDays, on the same UTC day, passes; the next day does not."""
+    same_day = NOW.replace(hour=23) + timedelta(days=180)
+    next_day = NOW.replace(hour=0) + timedelta(days=181)
+    assert evaluate([resource(rules.APPLICATION_PASSWORD, {"endDate": same_day.isoformat()})], NOW) == []
+    assert messages(rules.APPLICATION_PASSWORD, {"endDate": next_day.isoformat()}).keys() == {"credential-max-lifetime"}
+
+
+def test_end_date_with_zulu_suffix_or_offset_is_understood() -> None:
+    """RFC 3339 end dates in Z form and with an offset are compared in UTC; a naive `now` counts as UTC."""
+    naive_now = NOW.replace(tzinfo=None)
+    zulu = {"endDate": "2027-05-27T01:22:13Z"}
+    offset = {"endDate": "2027-05-28T01:00:00+02:00"}
+    assert evaluate([resource(rules.APPLICATION_PASSWORD, zulu)], naive_now) == []
+    assert evaluate([resource(rules.APPLICATION_PASSWORD, offset)], naive_now) == []
+
+
+def test_configured_days_change_both_credential_rules() -> None:
+    """The configured maxDays and warnDays move the limits of both credential rules."""
+    config = PolicyConfig(max_credential_days=90, expiry_warning_days=100)
+    found = messages(rules.APPLICATION_PASSWORD, password_inputs(95), config)
+    assert found.keys() == {"credential-max-lifetime", "credential-expires-soon"}
+    assert "later than the allowed 90 days" in found["credential-max-lifetime"][0]
+
+
+def test_configured_levels_demote_or_disable_rules() -> None:
+    """A level in the config replaces the rule's own; `disabled` skips the rule."""
+    inputs = app_inputs(owners=[], signInAudience="AzureADMultipleOrgs")
+    config = PolicyConfig(levels={"app-owners-set": "advisory", "single-tenant-app": "disabled"})
+    found = evaluate([resource(rules.APPLICATION, inputs)], NOW, config)
+    assert [(v.policy, v.level) for v in found] == [("app-owners-set", "advisory")]
+
+
+def test_evaluate_leaves_the_inputs_untouched() -> None:
+    """Evaluating does not change the plan's recorded inputs."""
+    inputs = app_inputs(owners=[])
+    before = copy.deepcopy(inputs)
+    evaluate([resource(rules.APPLICATION, inputs)], NOW)
+    assert inputs == before
+
+
+def test_allowed_permissions_are_exactly_what_the_component_requests() -> None:
+    """The allowed set is the three Exchange Online roles and the Graph and Exchange Online mail scopes."""
+    roles = {IMAP_ROLE, "cb842b43-da6e-4506-86fe-bb12199c656d", "7146a1f0-8703-45b3-9eae-527a64c00995"}
+    assert roles == rules.ALLOWED_ROLE_IDS
+    claims = {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"}
+    assert claims == rules.ALLOWED_CLAIMS
+    assert "7427e0e9-2fba-42fe-b0c0-848c9e6a8182" in rules.ALLOWED_PERMISSIONS[(GRAPH, "Scope")]
+    assert (EXCHANGE, "Scope") in rules.ALLOWED_PERMISSIONS
+    assert "offline_access" not in rules.ALLOWED_PERMISSIONS[(EXCHANGE, "Scope")].values()
+
+
+def test_policy_config_file_sets_levels_and_days() -> None:
+    """A --policy-pack-config document sets days and levels; a rule's own level wins over `all`."""
+    config = load_policy_config({
+        "all": "advisory",
+        "credential-max-lifetime": {"enforcementLevel": "mandatory", "maxDays": 90.0},
+        "credential-expires-soon": {"warnDays": 14},
+        "app-owners-set": "disabled",
+    }, "policy-config.json")
+    assert config.max_credential_days == 90
+    assert config.expiry_warning_days == 14
+    assert config.levels["credential-max-lifetime"] == "mandatory"
+    assert config.levels["app-owners-set"] == "disabled"
+    assert config.levels["single-tenant-app"] == "advisory"
+
+
+def test_empty_policy_config_file_keeps_the_defaults() -> None:
+    """An empty document means every rule at its own level with the default days."""
+    assert load_policy_config({}, "policy-config.json") == PolicyConfig()
+
+
+@pytest.mark.parametrize(("document", "key_path", "problem"), [
+    pytest.param([], "(file)", "is not a JSON object", id="not-an-object"),
+    pytest.param({"no-such-rule": "mandatory"}, "no-such-rule", "unknown policy; allowed: all, single-tenant-app",
+                 id="unknown-policy"),
+    pytest.param({"all": "remediate"}, "all", "'remediate' is not an enforcement level; allowed: mandatory, "
+                 "advisory, disabled", id="remediate-level"),
+    pytest.param({"app-owners-set": {"enforcementLevel": 3}}, "app-owners-set.enforcementLevel",
+                 "int is not an enforcement level", id="level-not-a-string"),
+    pytest.param({"credential-max-lifetime": {"maxDays": 0}}, "credential-max-lifetime.maxDays",
+                 "0 is out of range; allowed: 1 to 3650", id="days-out-of-range"),
+    pytest.param({"credential-max-lifetime": {"maxDays": "90"}}, "credential-max-lifetime.maxDays",
+                 "'90' is not a whole number", id="days-as-text"),
+    pytest.param({"credential-expires-soon": {"warnDays": 7.5}}, "credential-expires-soon.warnDays",
+                 "7.5 is not a whole number; allowed: 1 to 365", id="fractional-days"),
+    pytest.param({"credential-expires-soon": {"maxDays": 7}}, "credential-expires-soon.maxDays",
+                 "unknown key; allowed: enforcementLevel, warnDays", id="setting-of-another-rule"),
+])
+def test_bad_policy_config_names_file_key_and_allowed_values(document: Any, key_path: str, problem: str) -> None:
+    """A wrong policy config raises one ConfigError naming the file, the key path and what is allowed."""
+    with pytest.raises(ConfigError) as raised:
+        load_policy_config(document, "policy-config.json")
+    assert raised.value.source == "policy-config.json"
+    assert raised.value.key_path == key_path
+    assert problem in raised.value.problem
+
+
+def test_readme_rules_table_lists_every_rule_with_its_level() -> None:
+    """The README's policy table has a row per rule, naming its default enforcement level."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for rule in rules.RULES:
+        assert f"| `{rule.name}` | {rule.level} |" in readme, rule.name
+
