@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import StackConfig, parse_stack_config
+import yaml
+
+from components.config import PROJECT, StackConfig, parse_stack_config
 from components.errors import ConfigError
 
 from .errors import UsageError
@@ -32,8 +34,12 @@ class LoadedStack:
     """The validated config."""
 
     def pulumi_config(self) -> dict[str, str]:
-        """Return the config as the engine hands it to a program: strings, structured values as JSON."""
-        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.raw.items()}
+        """Return the keys the program reads as the engine hands them over: strings, structured values as JSON.
+
+        Other namespaces' keys (provider settings) are left out: the offline plan has no provider to read them.
+        """
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.raw.items()
+                if k.startswith(f"{PROJECT}:") or k == "azuread:tenantId"}
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -62,16 +68,30 @@ def list_stacks(project_dir: Path) -> list[str]:
     return sorted(names)
 
 
-def read_stack_text(name: str, text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
-    """Parse a stack file's text and validate its config; `source` names it in errors."""
-    import yaml  # noqa: PLC0415 - PyYAML's C loader is not needed by `exo-oauth --help`
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys (which it would otherwise resolve silently to the last)."""
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
+    """Parse a stack file's text and validate its config; `source` names it in errors."""
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(source, "(file)", f"is not valid YAML{where}; allowed: a Pulumi stack file") from None
+        problem = getattr(error, "problem", None) or "syntax error"
+        raise ConfigError(source, "(file)", f"is not valid YAML{where} ({problem}); allowed: a Pulumi stack file, "
+                          "each key once") from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise ConfigError(source, "config", "is missing or not a mapping; allowed: a `config:` mapping of keys")
     raw = {str(k): v for k, v in document["config"].items()}
@@ -85,5 +105,5 @@ def load_stack(project_dir: Path, name: str) -> LoadedStack:
         raise UsageError(f"--stack {name!r}: no file {path.relative_to(project_dir)}; allowed: "
                          f"{', '.join(list_stacks(project_dir))}")
     source = str(path.relative_to(project_dir))
-    raw, config = read_stack_text(name, path.read_text(encoding="utf-8"), source)
+    raw, config = read_stack_text(path.read_text(encoding="utf-8"), source)
     return LoadedStack(name, path, raw, config)

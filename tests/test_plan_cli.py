@@ -163,6 +163,34 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.Capture
     assert "stacks/Pulumi.broken.yaml: (file): is not valid YAML at line 3" in capsys.readouterr().err
 
 
+def test_duplicate_yaml_key_is_refused_not_silently_overridden(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two `protocols:` keys in one app would silently keep the last; the plan refuses the file, naming the line."""
+    folder = project(tmp_path)
+    (folder / "stacks" / "Pulumi.dup.yaml").write_text(
+        "config:\n  azuread:tenantId: 11111111-2222-4333-8444-555555555555\n  exo-oauth:apps:\n"
+        "    - name: a\n      flow: app-only\n      protocols: [smtp]\n      protocols: [imap, pop, smtp]\n",
+        encoding="utf-8")
+    assert main(["plan", "--project-dir", str(folder), "--all"]) == 2
+    assert "stacks/Pulumi.dup.yaml: (file): is not valid YAML at line 7 (duplicate key 'protocols')" in (
+        capsys.readouterr().err)
+
+
+def test_alias_bomb_under_a_foreign_key_does_not_blow_up_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keys the program does not read (here a nested YAML alias bomb) are not expanded into the plan's config."""
+    lines = ["config:", "  azuread:tenantId: 11111111-2222-4333-8444-555555555555", "  exo-oauth:apps: []",
+             "  other:bomb0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  other:bomb{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    folder = project(tmp_path)
+    (folder / "stacks" / "Pulumi.bomb.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["plan", "--project-dir", str(folder), "--all", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stacks"][0]["resources"] == []
+
+
 def test_parallel_plan_gives_the_same_result_as_one_process(tmp_path: Path) -> None:
     """Planning a fleet over two worker processes returns the same plans, in stack order, as one process."""
     count = MIN_STACKS_PER_WORKER * 2
