@@ -15,9 +15,6 @@ from .permissions import admin_consent_url, endpoints_for, permissions_for, toke
 
 TYPE_TOKEN = "exo-oauth:index:MailOAuthApp"
 SINGLE_TENANT = "AzureADMyOrg"
-# The portal sets this tag on apps it lists under Enterprise applications, where admins look up the service
-# principal's object id for New-ServicePrincipal.
-ENTERPRISE_APP_TAG = "WindowsAzureActiveDirectoryIntegratedApp"
 
 
 class MailOAuthApp(pulumi.ComponentResource):
@@ -95,7 +92,9 @@ class MailOAuthApp(pulumi.ComponentResource):
             client_id=application.client_id,
             owners=list(app.owners),
             app_role_assignment_required=False,
-            tags=[ENTERPRISE_APP_TAG],
+            # enterprise: listed under Enterprise applications, where admins find the object id New-ServicePrincipal
+            # needs; hide: a mail daemon is nothing users should see or launch in My Apps.
+            feature_tags=[azuread.ServicePrincipalFeatureTagArgs(enterprise=True, hide=True)],
             opts=pulumi.ResourceOptions(parent=self, hooks=service_principal_hooks),
         )
 

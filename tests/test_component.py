@@ -114,6 +114,13 @@ def test_consent_is_wired_to_the_apps_own_service_principal_and_credential_to_th
     assert r["a-sp"]["id"] != plan.outputs["apps"]["a"]["applicationObjectId"]
 
 
+def test_service_principal_is_an_enterprise_app_hidden_from_users() -> None:
+    """The SP shows under Enterprise applications (where admins copy its object id) and not in users' My Apps."""
+    r = by_name(run(loaded(raw_config(app(name="a")))))
+    assert r["a-sp"]["inputs"]["featureTags"] == [{"enterprise": True, "hide": True}]
+    assert r["a-sp"]["inputs"]["owners"] == r["a-app"]["inputs"]["owners"]
+
+
 def test_first_party_apis_are_looked_up_once_per_stack_not_per_app() -> None:
     """Three apps of both flows cause one published-ids lookup and one service principal lookup per API."""
     plan = run(loaded(raw_config(app("app-only", name="a"), app("app-only", name="b"), app("delegated", name="c"))))
