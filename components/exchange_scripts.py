@@ -144,8 +144,7 @@ class _Step:
 
 _VERBS: dict[str, dict[str, str]] = {
     "ServicePrincipal": {"apply": "Register", "verify": "Test", "remove": "Unregister"},
-    "FullAccess": {"apply": "Grant", "verify": "Test", "remove": "Revoke"},
-    "SendAs": {"apply": "Grant", "verify": "Test", "remove": "Revoke"},
+    "Right": {"apply": "Grant", "verify": "Test", "remove": "Revoke"},
     "MailboxProtocol": {"apply": "Enable", "verify": "Test", "remove": "Show"},
     "TenantProtocol": {"apply": "Show", "verify": "Show"},
     "TenantSmtpAuth": {"apply": "Set", "verify": "Test"},
@@ -166,9 +165,9 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
                                                 ("ObjectId", trustee), ("DisplayName", app.display_name))))
         for box in app.mailboxes:
             mailbox_args = (("App", app.name), ("Mailbox", box.address), ("Trustee", trustee))
-            steps.append(_Step("FullAccess", mailbox_args))
+            steps.append(_Step("Right", (("Right", "FullAccess"), *mailbox_args)))
             if box.send_as:
-                steps.append(_Step("SendAs", mailbox_args))
+                steps.append(_Step("Right", (("Right", "SendAs"), *mailbox_args)))
             switches.update({(box.address, p): None for p in app.protocols})
     steps += [_Step("MailboxProtocol", (("Mailbox", box), ("Protocol", p))) for box, p in switches]
     steps.append(_Step("TenantSmtpAuth", (("Setting", inputs.exchange.tenant_smtp_auth),)))
@@ -390,20 +389,23 @@ function Find-ExoOAuthServicePrincipal {
     @($found | Where-Object { "$($_.$By)" -eq $Id })
 }
 """, ("Test-ExoOAuthNotFound",)),
-    "Get-ExoOAuthFullAccess": ("""\
-function Get-ExoOAuthFullAccess {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
-            (@($_.AccessRights) -join ',') -match '\\bFullAccess\\b' -and "$($_.Deny)" -ne 'True' -and
-            "$($_.IsInherited)" -ne 'True'
-        })
-}
-""", ()),
-    "Get-ExoOAuthSendAs": ("""\
-function Get-ExoOAuthSendAs {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
-        Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+    "Get-ExoOAuthRight": ("""\
+function Get-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [object] $Box,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    if ($Right -eq 'FullAccess') {
+        @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
+                (@($_.AccessRights) -join ',') -match '\\bFullAccess\\b' -and "$($_.Deny)" -ne 'True' -and
+                "$($_.IsInherited)" -ne 'True'
+            })
+    }
+    else {
+        @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
+            Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+    }
 }
 """, ()),
     "Get-ExoOAuthSwitch": ("""\
@@ -495,27 +497,35 @@ function Unregister-ExoOAuthServicePrincipal {
     Write-ExoOAuthStep 'removed' "app '$App': Exchange service principal AppId $AppId, ObjectId $ObjectId"
 }
 """, ("Find-ExoOAuthServicePrincipal", "Write-ExoOAuthStep")),
-    "Grant-ExoOAuthFullAccess": ("""\
-function Grant-ExoOAuthFullAccess {
+    "Grant-ExoOAuthRight": ("""\
+function Grant-ExoOAuthRight {
     param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
         [Parameter(Mandatory)] [string] $App,
         [Parameter(Mandatory)] [string] $Mailbox,
         [Parameter(Mandatory)] [string] $Trustee
     )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthFullAccess -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': FullAccess on $Mailbox"
+    if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
         return
     }
-    Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess -InheritanceType All |
-        Out-Null
-    Write-ExoOAuthStep 'changed' "app '$App': granted FullAccess on $Mailbox"
+    if ($Right -eq 'FullAccess') {
+        Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess -InheritanceType All |
+            Out-Null
+    }
+    else {
+        Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false |
+            Out-Null
+    }
+    Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
 }
-""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthFullAccess", "Write-ExoOAuthStep")),
-    "Test-ExoOAuthFullAccess": ("""\
-function Test-ExoOAuthFullAccess {
+""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthRight", "Write-ExoOAuthStep")),
+    "Test-ExoOAuthRight": ("""\
+function Test-ExoOAuthRight {
     param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
         [Parameter(Mandatory)] [string] $App,
         [Parameter(Mandatory)] [string] $Mailbox,
         [Parameter(Mandatory)] [string] $Trustee
@@ -525,21 +535,22 @@ function Test-ExoOAuthFullAccess {
         if (-not $box) {
             Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
         }
-        elseif (@(Get-ExoOAuthFullAccess -Box $box -Trustee $Trustee).Count) {
-            Write-ExoOAuthStep 'ok' "app '$App': FullAccess on $Mailbox"
+        elseif (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+            Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
         }
         else {
-            Add-ExoOAuthDrift "app '$App': no FullAccess on $Mailbox"
+            Add-ExoOAuthDrift "app '$App': no $Right on $Mailbox"
         }
     }
     catch {
-        Add-ExoOAuthDrift "app '$App': could not check FullAccess on ${Mailbox}: $($_.Exception.Message)"
+        Add-ExoOAuthDrift "app '$App': could not check $Right on ${Mailbox}: $($_.Exception.Message)"
     }
 }
-""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthFullAccess", "Add-ExoOAuthDrift", "Write-ExoOAuthStep")),
-    "Revoke-ExoOAuthFullAccess": ("""\
-function Revoke-ExoOAuthFullAccess {
+""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthRight", "Add-ExoOAuthDrift", "Write-ExoOAuthStep")),
+    "Revoke-ExoOAuthRight": ("""\
+function Revoke-ExoOAuthRight {
     param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
         [Parameter(Mandatory)] [string] $App,
         [Parameter(Mandatory)] [string] $Mailbox,
         [Parameter(Mandatory)] [string] $Trustee
@@ -548,87 +559,26 @@ function Revoke-ExoOAuthFullAccess {
     $granted = @()
     if ($box) {
         try {
-            $granted = @(Get-ExoOAuthFullAccess -Box $box -Trustee $Trustee)
+            $granted = @(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee)
         }
         catch {
             if (-not (Test-ExoOAuthNotFound $_)) { throw }
         }
     }
     if (-not $granted.Count) {
-        Write-ExoOAuthStep 'absent' "app '$App': no FullAccess on $Mailbox"
+        Write-ExoOAuthStep 'absent' "app '$App': no $Right on $Mailbox"
         return
     }
-    Remove-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess -InheritanceType All `
-        -Confirm:$false
-    Write-ExoOAuthStep 'removed' "app '$App': FullAccess on $Mailbox"
+    if ($Right -eq 'FullAccess') {
+        Remove-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
+            -InheritanceType All -Confirm:$false
+    }
+    else {
+        Remove-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false
+    }
+    Write-ExoOAuthStep 'removed' "app '$App': $Right on $Mailbox"
 }
-""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthFullAccess", "Test-ExoOAuthNotFound", "Write-ExoOAuthStep")),
-    "Grant-ExoOAuthSendAs": ("""\
-function Grant-ExoOAuthSendAs {
-    param(
-        [Parameter(Mandatory)] [string] $App,
-        [Parameter(Mandatory)] [string] $Mailbox,
-        [Parameter(Mandatory)] [string] $Trustee
-    )
-    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
-    if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthSendAs -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': SendAs on $Mailbox"
-        return
-    }
-    Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false | Out-Null
-    Write-ExoOAuthStep 'changed' "app '$App': granted SendAs on $Mailbox"
-}
-""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthSendAs", "Write-ExoOAuthStep")),
-    "Test-ExoOAuthSendAs": ("""\
-function Test-ExoOAuthSendAs {
-    param(
-        [Parameter(Mandatory)] [string] $App,
-        [Parameter(Mandatory)] [string] $Mailbox,
-        [Parameter(Mandatory)] [string] $Trustee
-    )
-    try {
-        $box = Resolve-ExoOAuthMailbox -Address $Mailbox
-        if (-not $box) {
-            Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
-        }
-        elseif (@(Get-ExoOAuthSendAs -Box $box -Trustee $Trustee).Count) {
-            Write-ExoOAuthStep 'ok' "app '$App': SendAs on $Mailbox"
-        }
-        else {
-            Add-ExoOAuthDrift "app '$App': no SendAs on $Mailbox"
-        }
-    }
-    catch {
-        Add-ExoOAuthDrift "app '$App': could not check SendAs on ${Mailbox}: $($_.Exception.Message)"
-    }
-}
-""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthSendAs", "Add-ExoOAuthDrift", "Write-ExoOAuthStep")),
-    "Revoke-ExoOAuthSendAs": ("""\
-function Revoke-ExoOAuthSendAs {
-    param(
-        [Parameter(Mandatory)] [string] $App,
-        [Parameter(Mandatory)] [string] $Mailbox,
-        [Parameter(Mandatory)] [string] $Trustee
-    )
-    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
-    $granted = @()
-    if ($box) {
-        try {
-            $granted = @(Get-ExoOAuthSendAs -Box $box -Trustee $Trustee)
-        }
-        catch {
-            if (-not (Test-ExoOAuthNotFound $_)) { throw }
-        }
-    }
-    if (-not $granted.Count) {
-        Write-ExoOAuthStep 'absent' "app '$App': no SendAs on $Mailbox"
-        return
-    }
-    Remove-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false
-    Write-ExoOAuthStep 'removed' "app '$App': SendAs on $Mailbox"
-}
-""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthSendAs", "Test-ExoOAuthNotFound", "Write-ExoOAuthStep")),
+""", ("Resolve-ExoOAuthMailbox", "Get-ExoOAuthRight", "Test-ExoOAuthNotFound", "Write-ExoOAuthStep")),
     "Enable-ExoOAuthMailboxProtocol": ("""\
 function Enable-ExoOAuthMailboxProtocol {
     param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)

@@ -50,8 +50,8 @@ def test_app_only_imap_app_registers_grants_full_access_and_enables_imap() -> No
         ("Register-ExoOAuthServicePrincipal", {"App": "reader", "AppId": app["clientId"],
                                                "ObjectId": app["servicePrincipalObjectId"],
                                                "DisplayName": "reader app"}),
-        ("Grant-ExoOAuthFullAccess", {"App": "reader", "Mailbox": "shared@contoso.com",
-                                      "Trustee": app["servicePrincipalObjectId"]}),
+        ("Grant-ExoOAuthRight", {"Right": "FullAccess", "App": "reader", "Mailbox": "shared@contoso.com",
+                                 "Trustee": app["servicePrincipalObjectId"]}),
         ("Enable-ExoOAuthMailboxProtocol", {"Mailbox": "shared@contoso.com", "Protocol": "imap"}),
         ("Set-ExoOAuthTenantSmtpAuth", {"Setting": "report"}),
     ]
@@ -77,9 +77,10 @@ def test_smtp_switch_sets_smtp_client_authentication_disabled_false_per_mailbox(
 def test_send_as_is_granted_verified_and_revoked_only_where_the_stack_sets_it() -> None:
     """SendAs steps exist for the sendAs mailbox in all three scripts and for no other mailbox."""
     rendered = scripts(app_only())
-    for action, name in [("apply", "Grant-ExoOAuthSendAs"), ("verify", "Test-ExoOAuthSendAs"),
-                         ("remove", "Revoke-ExoOAuthSendAs")]:
-        assert [a["Mailbox"] for n, a in steps(rendered[action]) if n == name] == ["sender@contoso.com"]
+    for action, name in [("apply", "Grant-ExoOAuthRight"), ("verify", "Test-ExoOAuthRight"),
+                         ("remove", "Revoke-ExoOAuthRight")]:
+        found = steps(rendered[action])
+        assert [a["Mailbox"] for n, a in found if n == name and a["Right"] == "SendAs"] == ["sender@contoso.com"]
 
 
 def test_service_principal_object_id_not_application_object_id_goes_to_object_id_and_trustee() -> None:
@@ -115,7 +116,7 @@ def test_mailbox_shared_by_two_apps_gets_each_protocol_switch_once() -> None:
     one = app_only("one", ("imap",), mailboxes=[{"address": "shared@contoso.com", "sendAs": False}])
     two = app_only("two", ("imap", "smtp"), mailboxes=[{"address": "shared@contoso.com", "sendAs": False}])
     apply = steps(scripts(one, two)["apply"])
-    assert [a["App"] for n, a in apply if n == "Grant-ExoOAuthFullAccess"] == ["one", "two"]
+    assert [a["App"] for n, a in apply if n == "Grant-ExoOAuthRight" and a["Right"] == "FullAccess"] == ["one", "two"]
     assert [a["Protocol"] for n, a in apply if n == "Enable-ExoOAuthMailboxProtocol"] == ["imap", "smtp"]
 
 
@@ -127,9 +128,10 @@ def test_output_does_not_depend_on_the_order_of_the_apps_mapping() -> None:
 
 def test_remove_undoes_permissions_before_the_service_principal_and_keeps_switches() -> None:
     """Remove revokes SendAs and FullAccess, then drops the service principal; switches and tenant stay."""
-    names = [n for n, _ in steps(scripts(app_only(protocols=("smtp",)))["remove"])]
-    assert names == ["Show-ExoOAuthMailboxProtocol", "Show-ExoOAuthMailboxProtocol", "Revoke-ExoOAuthSendAs",
-                     "Revoke-ExoOAuthFullAccess", "Revoke-ExoOAuthFullAccess", "Unregister-ExoOAuthServicePrincipal"]
+    names = [(n, a.get("Right")) for n, a in steps(scripts(app_only(protocols=("smtp",)))["remove"])]
+    assert names == [("Show-ExoOAuthMailboxProtocol", None), ("Show-ExoOAuthMailboxProtocol", None),
+                     ("Revoke-ExoOAuthRight", "SendAs"), ("Revoke-ExoOAuthRight", "FullAccess"),
+                     ("Revoke-ExoOAuthRight", "FullAccess"), ("Unregister-ExoOAuthServicePrincipal", None)]
 
 
 def test_remove_changes_nothing_but_permissions_and_the_service_principal() -> None:
@@ -167,8 +169,8 @@ def _order(function: str, script: str) -> list[str]:
 
 @pytest.mark.parametrize(("function", "guard", "change"), [
     ("Register-ExoOAuthServicePrincipal", "Find-ExoOAuthServicePrincipal", "New-ServicePrincipal"),
-    ("Grant-ExoOAuthFullAccess", "Get-ExoOAuthFullAccess", "Add-MailboxPermission"),
-    ("Grant-ExoOAuthSendAs", "Get-ExoOAuthSendAs", "Add-RecipientPermission"),
+    ("Grant-ExoOAuthRight", "Get-ExoOAuthRight", "Add-MailboxPermission"),
+    ("Grant-ExoOAuthRight", "Get-ExoOAuthRight", "Add-RecipientPermission"),
     ("Enable-ExoOAuthMailboxProtocol", "Get-CASMailbox", "Set-CASMailbox"),
     ("Set-ExoOAuthTenantSmtpAuth", "Get-ExoOAuthTenantSmtpAuthDisabled", "Set-TransportConfig"),
 ])
@@ -183,8 +185,8 @@ def test_every_apply_change_is_guarded_by_a_lookup_and_an_early_return(function:
 
 @pytest.mark.parametrize(("function", "guard", "change"), [
     ("Unregister-ExoOAuthServicePrincipal", "Find-ExoOAuthServicePrincipal", "Remove-ServicePrincipal"),
-    ("Revoke-ExoOAuthFullAccess", "Get-ExoOAuthFullAccess", "Remove-MailboxPermission"),
-    ("Revoke-ExoOAuthSendAs", "Get-ExoOAuthSendAs", "Remove-RecipientPermission"),
+    ("Revoke-ExoOAuthRight", "Get-ExoOAuthRight", "Remove-MailboxPermission"),
+    ("Revoke-ExoOAuthRight", "Get-ExoOAuthRight", "Remove-RecipientPermission"),
 ])
 def test_every_remove_change_is_guarded_by_a_lookup(function: str, guard: str, change: str) -> None:
     """Each remove step checks that the permission or service principal is there before removing it."""
@@ -275,7 +277,7 @@ def test_hostile_values_stay_single_literal_arguments_in_every_script(display_na
         root = parse(script)
         assert syntax_problems(root) == [], action
         found = steps(script)
-        mailboxes = [a["Mailbox"] for n, a in found if n.endswith("FullAccess")]
+        mailboxes = [a["Mailbox"] for _, a in found if a.get("Right") == "FullAccess"]
         assert mailboxes == (HOSTILE_MAILBOXES[::-1] if action == "remove" else HOSTILE_MAILBOXES), action
         assert [a["DisplayName"] for _, a in found if "DisplayName" in a] == [display_name], action
         assert {c.name for c in calls(root)}.isdisjoint({"Remove-Item", "Stop-Computer", "whoami"}), action

@@ -120,18 +120,22 @@ function Find-ExoOAuthServicePrincipal {
     @($found | Where-Object { "$($_.$By)" -eq $Id })
 }
 
-function Get-ExoOAuthFullAccess {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
-            (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
-            "$($_.IsInherited)" -ne 'True'
-        })
-}
-
-function Get-ExoOAuthSendAs {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
-        Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+function Get-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [object] $Box,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    if ($Right -eq 'FullAccess') {
+        @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
+                (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
+                "$($_.IsInherited)" -ne 'True'
+            })
+    }
+    else {
+        @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
+            Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+    }
 }
 
 function Get-ExoOAuthSwitch {
@@ -173,37 +177,28 @@ function Register-ExoOAuthServicePrincipal {
     Write-ExoOAuthStep 'changed' "app '$App': registered Exchange service principal AppId $AppId, ObjectId $ObjectId"
 }
 
-function Grant-ExoOAuthFullAccess {
+function Grant-ExoOAuthRight {
     param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
         [Parameter(Mandatory)] [string] $App,
         [Parameter(Mandatory)] [string] $Mailbox,
         [Parameter(Mandatory)] [string] $Trustee
     )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthFullAccess -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': FullAccess on $Mailbox"
+    if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
         return
     }
-    Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess -InheritanceType All |
-        Out-Null
-    Write-ExoOAuthStep 'changed' "app '$App': granted FullAccess on $Mailbox"
-}
-
-function Grant-ExoOAuthSendAs {
-    param(
-        [Parameter(Mandatory)] [string] $App,
-        [Parameter(Mandatory)] [string] $Mailbox,
-        [Parameter(Mandatory)] [string] $Trustee
-    )
-    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
-    if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthSendAs -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': SendAs on $Mailbox"
-        return
+    if ($Right -eq 'FullAccess') {
+        Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess -InheritanceType All |
+            Out-Null
     }
-    Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false | Out-Null
-    Write-ExoOAuthStep 'changed' "app '$App': granted SendAs on $Mailbox"
+    else {
+        Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false |
+            Out-Null
+    }
+    Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
 }
 
 function Enable-ExoOAuthMailboxProtocol {
@@ -248,11 +243,11 @@ $signIn = @{
 Connect-ExoOAuth @signIn
 try {
     Register-ExoOAuthServicePrincipal -App 'helpdesk' -AppId '00000000-c11e-4000-8000-43ebed4ef7e1' -ObjectId '00000000-5e71-4000-8000-0245e5662213' -DisplayName 'Contoso help desk (IMAP/POP OAuth)'
-    Grant-ExoOAuthFullAccess -App 'helpdesk' -Mailbox 'support@contoso.com' -Trustee '00000000-5e71-4000-8000-0245e5662213'
+    Grant-ExoOAuthRight -Right 'FullAccess' -App 'helpdesk' -Mailbox 'support@contoso.com' -Trustee '00000000-5e71-4000-8000-0245e5662213'
     Register-ExoOAuthServicePrincipal -App 'scanners' -AppId '00000000-c11e-4000-8000-df682075ad9d' -ObjectId '00000000-5e71-4000-8000-1f0e5893bf7c' -DisplayName 'Contoso scanners (SMTP OAuth)'
-    Grant-ExoOAuthFullAccess -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Grant-ExoOAuthFullAccess -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Grant-ExoOAuthSendAs -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Grant-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Grant-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Grant-ExoOAuthRight -Right 'SendAs' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Enable-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'imap'
     Enable-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'pop'
     Enable-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Protocol 'smtp'

@@ -119,18 +119,22 @@ function Find-ExoOAuthServicePrincipal {
     @($found | Where-Object { "$($_.$By)" -eq $Id })
 }
 
-function Get-ExoOAuthFullAccess {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
-            (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
-            "$($_.IsInherited)" -ne 'True'
-        })
-}
-
-function Get-ExoOAuthSendAs {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
-        Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+function Get-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [object] $Box,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    if ($Right -eq 'FullAccess') {
+        @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
+                (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
+                "$($_.IsInherited)" -ne 'True'
+            })
+    }
+    else {
+        @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
+            Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+    }
 }
 
 function Get-ExoOAuthSwitch {
@@ -156,8 +160,9 @@ function Unregister-ExoOAuthServicePrincipal {
     Write-ExoOAuthStep 'removed' "app '$App': Exchange service principal AppId $AppId, ObjectId $ObjectId"
 }
 
-function Revoke-ExoOAuthFullAccess {
+function Revoke-ExoOAuthRight {
     param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
         [Parameter(Mandatory)] [string] $App,
         [Parameter(Mandatory)] [string] $Mailbox,
         [Parameter(Mandatory)] [string] $Trustee
@@ -166,43 +171,24 @@ function Revoke-ExoOAuthFullAccess {
     $granted = @()
     if ($box) {
         try {
-            $granted = @(Get-ExoOAuthFullAccess -Box $box -Trustee $Trustee)
+            $granted = @(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee)
         }
         catch {
             if (-not (Test-ExoOAuthNotFound $_)) { throw }
         }
     }
     if (-not $granted.Count) {
-        Write-ExoOAuthStep 'absent' "app '$App': no FullAccess on $Mailbox"
+        Write-ExoOAuthStep 'absent' "app '$App': no $Right on $Mailbox"
         return
     }
-    Remove-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess -InheritanceType All `
-        -Confirm:$false
-    Write-ExoOAuthStep 'removed' "app '$App': FullAccess on $Mailbox"
-}
-
-function Revoke-ExoOAuthSendAs {
-    param(
-        [Parameter(Mandatory)] [string] $App,
-        [Parameter(Mandatory)] [string] $Mailbox,
-        [Parameter(Mandatory)] [string] $Trustee
-    )
-    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
-    $granted = @()
-    if ($box) {
-        try {
-            $granted = @(Get-ExoOAuthSendAs -Box $box -Trustee $Trustee)
-        }
-        catch {
-            if (-not (Test-ExoOAuthNotFound $_)) { throw }
-        }
+    if ($Right -eq 'FullAccess') {
+        Remove-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
+            -InheritanceType All -Confirm:$false
     }
-    if (-not $granted.Count) {
-        Write-ExoOAuthStep 'absent' "app '$App': no SendAs on $Mailbox"
-        return
+    else {
+        Remove-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false
     }
-    Remove-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false
-    Write-ExoOAuthStep 'removed' "app '$App': SendAs on $Mailbox"
+    Write-ExoOAuthStep 'removed' "app '$App': $Right on $Mailbox"
 }
 
 function Show-ExoOAuthMailboxProtocol {
@@ -223,11 +209,11 @@ try {
     Show-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Protocol 'smtp'
     Show-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'pop'
     Show-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'imap'
-    Revoke-ExoOAuthSendAs -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Revoke-ExoOAuthFullAccess -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Revoke-ExoOAuthFullAccess -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Revoke-ExoOAuthRight -Right 'SendAs' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Revoke-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Revoke-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Unregister-ExoOAuthServicePrincipal -App 'scanners' -AppId '00000000-c11e-4000-8000-df682075ad9d' -ObjectId '00000000-5e71-4000-8000-1f0e5893bf7c' -DisplayName 'Contoso scanners (SMTP OAuth)'
-    Revoke-ExoOAuthFullAccess -App 'helpdesk' -Mailbox 'support@contoso.com' -Trustee '00000000-5e71-4000-8000-0245e5662213'
+    Revoke-ExoOAuthRight -Right 'FullAccess' -App 'helpdesk' -Mailbox 'support@contoso.com' -Trustee '00000000-5e71-4000-8000-0245e5662213'
     Unregister-ExoOAuthServicePrincipal -App 'helpdesk' -AppId '00000000-c11e-4000-8000-43ebed4ef7e1' -ObjectId '00000000-5e71-4000-8000-0245e5662213' -DisplayName 'Contoso help desk (IMAP/POP OAuth)'
 }
 finally {

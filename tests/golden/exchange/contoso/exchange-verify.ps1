@@ -124,18 +124,22 @@ function Find-ExoOAuthServicePrincipal {
     @($found | Where-Object { "$($_.$By)" -eq $Id })
 }
 
-function Get-ExoOAuthFullAccess {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
-            (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
-            "$($_.IsInherited)" -ne 'True'
-        })
-}
-
-function Get-ExoOAuthSendAs {
-    param([Parameter(Mandatory)] [object] $Box, [Parameter(Mandatory)] [string] $Trustee)
-    @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
-        Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+function Get-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [object] $Box,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    if ($Right -eq 'FullAccess') {
+        @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
+                (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
+                "$($_.IsInherited)" -ne 'True'
+            })
+    }
+    else {
+        @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
+            Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+    }
 }
 
 function Get-ExoOAuthSwitch {
@@ -182,8 +186,9 @@ function Test-ExoOAuthServicePrincipal {
     }
 }
 
-function Test-ExoOAuthFullAccess {
+function Test-ExoOAuthRight {
     param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
         [Parameter(Mandatory)] [string] $App,
         [Parameter(Mandatory)] [string] $Mailbox,
         [Parameter(Mandatory)] [string] $Trustee
@@ -193,38 +198,15 @@ function Test-ExoOAuthFullAccess {
         if (-not $box) {
             Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
         }
-        elseif (@(Get-ExoOAuthFullAccess -Box $box -Trustee $Trustee).Count) {
-            Write-ExoOAuthStep 'ok' "app '$App': FullAccess on $Mailbox"
+        elseif (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+            Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
         }
         else {
-            Add-ExoOAuthDrift "app '$App': no FullAccess on $Mailbox"
+            Add-ExoOAuthDrift "app '$App': no $Right on $Mailbox"
         }
     }
     catch {
-        Add-ExoOAuthDrift "app '$App': could not check FullAccess on ${Mailbox}: $($_.Exception.Message)"
-    }
-}
-
-function Test-ExoOAuthSendAs {
-    param(
-        [Parameter(Mandatory)] [string] $App,
-        [Parameter(Mandatory)] [string] $Mailbox,
-        [Parameter(Mandatory)] [string] $Trustee
-    )
-    try {
-        $box = Resolve-ExoOAuthMailbox -Address $Mailbox
-        if (-not $box) {
-            Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
-        }
-        elseif (@(Get-ExoOAuthSendAs -Box $box -Trustee $Trustee).Count) {
-            Write-ExoOAuthStep 'ok' "app '$App': SendAs on $Mailbox"
-        }
-        else {
-            Add-ExoOAuthDrift "app '$App': no SendAs on $Mailbox"
-        }
-    }
-    catch {
-        Add-ExoOAuthDrift "app '$App': could not check SendAs on ${Mailbox}: $($_.Exception.Message)"
+        Add-ExoOAuthDrift "app '$App': could not check $Right on ${Mailbox}: $($_.Exception.Message)"
     }
 }
 
@@ -278,11 +260,11 @@ $signIn = @{
 Connect-ExoOAuth @signIn
 try {
     Test-ExoOAuthServicePrincipal -App 'helpdesk' -AppId '00000000-c11e-4000-8000-43ebed4ef7e1' -ObjectId '00000000-5e71-4000-8000-0245e5662213' -DisplayName 'Contoso help desk (IMAP/POP OAuth)'
-    Test-ExoOAuthFullAccess -App 'helpdesk' -Mailbox 'support@contoso.com' -Trustee '00000000-5e71-4000-8000-0245e5662213'
+    Test-ExoOAuthRight -Right 'FullAccess' -App 'helpdesk' -Mailbox 'support@contoso.com' -Trustee '00000000-5e71-4000-8000-0245e5662213'
     Test-ExoOAuthServicePrincipal -App 'scanners' -AppId '00000000-c11e-4000-8000-df682075ad9d' -ObjectId '00000000-5e71-4000-8000-1f0e5893bf7c' -DisplayName 'Contoso scanners (SMTP OAuth)'
-    Test-ExoOAuthFullAccess -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Test-ExoOAuthFullAccess -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Test-ExoOAuthSendAs -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Test-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Test-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
+    Test-ExoOAuthRight -Right 'SendAs' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Test-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'imap'
     Test-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'pop'
     Test-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Protocol 'smtp'
