@@ -37,9 +37,9 @@ def target(**changes: Any) -> Target:
     cloud = CLOUDS["global"]
     base = Target(description="test app", app="scanners", tenant=TENANT, client_id=CLIENT, flow="app-only",
                   protocols=("imap", "pop", "smtp"), mailbox=MAILBOX, notes=(), scopes=cloud.scopes("app-only", ()),
-                  authority=f"{cloud.login_host}/{TENANT}", custom_authority=False, endpoints=cloud.endpoints,
-                  audiences=cloud.audiences(), credential=None, ca_file=None, timeout=5.0, send_test_to=None,
-                  token_cache=None, service_principal_id=SP)
+                  cloud="global", authority=f"{cloud.login_host}/{TENANT}", custom_authority=False,
+                  endpoints=cloud.endpoints, audiences=cloud.audiences(), credential=None, ca_file=None, timeout=5.0,
+                  send_test_to=None, token_cache=None, service_principal_id=SP)
     return replace(base, **changes)
 
 
@@ -97,7 +97,7 @@ def exchange(server_tls: ServerTLS) -> Iterator[dict[str, Endpoint]]:
             "smtp": stack.enter_context(scripted_server(server_tls, "220 XX.outlook.office365.com Microsoft ESMTP "
                                                         "MAIL Service ready", smtp, implicit_tls=False)),
         }
-        yield {p: Endpoint("127.0.0.1", port, "starttls" if p == "smtp" else "tls") for p, port in ports.items()}
+        yield {p: Endpoint("127.0.0.1", port) for p, port in ports.items()}
 
 
 def test_exchange_replies_through_the_real_checks_get_their_exchange_specific_causes(

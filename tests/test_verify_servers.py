@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from exo_oauth.verify.checks import Login, check_imap, tls_context
 from exo_oauth.verify.clouds import Endpoint
 from exo_oauth.verify.secret import Secret
 from tests.mailservers import pki
+from tests.mailservers.dovecot import free_port
 from tests.mailservers.harness import OTHER_TENANT, MailServers
 from tests.mailservers.token_server import App
 
@@ -81,6 +83,21 @@ def test_second_run_within_the_token_lifetime_sends_no_token_request(
     assert stat.S_IMODE(files[0].parent.stat().st_mode) == 0o700
     assert app.secret is not None
     assert app.secret not in files[0].read_text()
+
+
+def test_an_unreadable_cache_file_is_replaced_not_fatal(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        private_cache: Path) -> None:
+    """A cache file cut short or edited by hand costs one token request, not a crash."""
+    app = mail_servers.app()
+    args = app_only_args(mail_servers, app, monkeypatch)
+    verify(capsys, *args)
+    [cached] = (private_cache / "exo-oauth" / "tokens").iterdir()
+    cached.write_text('{"AccessToken": {', encoding="utf-8")
+    assert verify(capsys, *args)[0] == 0
+    assert mail_servers.tokens.token_requests(app.client_id) == 2
+    assert verify(capsys, *args)[0] == 0
+    assert mail_servers.tokens.token_requests(app.client_id) == 2
 
 
 def test_a_changed_secret_is_tested_instead_of_served_from_the_cache(
@@ -269,8 +286,6 @@ def test_smtp_server_without_starttls_never_gets_the_token(
 def test_closed_port_exits_3_as_unreachable(mail_servers: MailServers, capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """When the only failure is a server that cannot be reached, the exit status is 3, not 1."""
-    from tests.mailservers.dovecot import free_port  # noqa: PLC0415
-
     app = mail_servers.app()
     args = app_only_args(mail_servers, app, monkeypatch, "--protocols", "imap")
     args[args.index("--imap") + 1] = f"127.0.0.1:{free_port()}"
@@ -278,11 +293,33 @@ def test_closed_port_exits_3_as_unreachable(mail_servers: MailServers, capsys: p
     assert (status, codes(report)["imap"]) == (3, ["unreachable"])
 
 
+def test_silent_server_times_out_as_a_network_failure(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts the connection but never answers is cut off by --timeout and reported as a timeout."""
+    app = mail_servers.app()
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        args = app_only_args(mail_servers, app, monkeypatch, "--protocols", "imap", "--timeout", "0.5")
+        args[args.index("--imap") + 1] = f"127.0.0.1:{silent.getsockname()[1]}"
+        status, report, _ = verify(capsys, *args)
+    assert (status, codes(report)["imap"]) == (3, ["timeout"])
+
+
+def test_unreachable_login_host_is_a_network_failure(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the login host cannot be reached, the token row says so and the exit status is 3."""
+    args = app_only_args(mail_servers, mail_servers.app(), monkeypatch)
+    args[args.index("--authority-host") + 1] = f"https://127.0.0.1:{free_port()}"
+    status, report, _ = verify(capsys, *args)
+    assert (status, codes(report)["token"]) == (3, ["login-unreachable"])
+
+
 def test_server_certificate_from_an_untrusted_ca_fails_at_tls(mail_servers: MailServers, tmp_path: Path) -> None:
     """TLS is always verified: Dovecot's certificate is refused when only another CA is trusted."""
     other = pki.make_server_tls(tmp_path)
     login = Login("box@contoso.example", lambda: Secret("not-a-token"), tls_context(other.ca_file), timeout=5)
-    result = check_imap(Endpoint("127.0.0.1", mail_servers.dovecot.ports.imap, "tls"), login)
+    result = check_imap(Endpoint("127.0.0.1", mail_servers.dovecot.ports.imap), login)
     assert (result.ok, result.stage) == (False, "tls")
     assert "certificate verify failed" in result.reply
 

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-CLOUD_NAMES = ("global", "usgov", "usgov-dod", "china")
-"""`--cloud` choices; exo_oauth.verify.clouds.CLOUDS holds their hosts (kept out of this light module)."""
+from ..verify.clouds import CLOUDS
+
 DEFAULT_TIMEOUT = 20.0
 
 
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     credential.add_argument("--certificate-passphrase-env", metavar="VAR",
                             help="environment variable holding the private key's passphrase")
     hosts = parser.add_argument_group("clouds and hosts")
-    hosts.add_argument("--cloud", choices=CLOUD_NAMES, help="Microsoft cloud: login and mail hosts (default: global)")
+    hosts.add_argument("--cloud", choices=tuple(CLOUDS), help="Microsoft cloud: login and mail hosts (default: global)")
     hosts.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
     hosts.add_argument("--imap", metavar="HOST:PORT", help="override the IMAP endpoint (TLS)")
     hosts.add_argument("--pop", metavar="HOST:PORT", help="override the POP3 endpoint (TLS)")

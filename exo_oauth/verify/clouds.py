@@ -14,14 +14,16 @@ EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 """Office 365 Exchange Online's application ID; a v2.0 token names its resource by this ID in `aud`."""
 
 
+SECURITY = {"imap": "tls", "pop": "tls", "smtp": "starttls"}
+"""How each check secures its connection: `tls` from the first byte, or `starttls` before AUTH (checks.py)."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """Where one protocol's server listens."""
+    """Where one protocol's server listens (the protocol fixes the security, see SECURITY)."""
 
     host: str
     port: int
-    security: str
-    """`tls` (TLS from the first byte) or `starttls` (plain, then STARTTLS before AUTH)."""
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -56,8 +58,7 @@ class Cloud:
 
 
 def _mail(imap_pop: str, smtp: str) -> dict[str, Endpoint]:
-    return {"imap": Endpoint(imap_pop, 993, "tls"), "pop": Endpoint(imap_pop, 995, "tls"),
-            "smtp": Endpoint(smtp, 587, "starttls")}
+    return {"imap": Endpoint(imap_pop, 993), "pop": Endpoint(imap_pop, 995), "smtp": Endpoint(smtp, 587)}
 
 
 CLOUDS = {
@@ -75,11 +76,11 @@ CLOUDS = {
 """The clouds `--cloud` accepts; README "Verify" cites the source of every host."""
 
 
-def parse_endpoint(flag: str, text: str, security: str) -> Endpoint:
+def parse_endpoint(flag: str, text: str) -> Endpoint:
     """Parse `HOST:PORT` given to `flag`; raise UsageError naming the flag when it is not one."""
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
         raise UsageError(f"{flag} {text!r}: not HOST:PORT; allowed: a host name or IP address, ':', a port "
                          "from 1 to 65535 (for example 127.0.0.1:10993)")
-    return Endpoint(host, int(port), security)
+    return Endpoint(host, int(port))

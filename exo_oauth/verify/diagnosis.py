@@ -11,13 +11,14 @@ pattern across protocols (only SMTP failed, only IMAP failed), and finally "Exch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from .checks import CheckResult
+from .clouds import CLOUDS
 from .inputs import Target, is_guid
 from .secret import Secret
 from .tokens import TokenFailure, TokenOutcome
@@ -50,7 +51,7 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
     "secret-invalid": (
         "Entra ID rejected the client secret from {credential_source} (AADSTS7000215). The usual reason is the "
         "secret's ID was used instead of its value.{secret_id_hint}",
-        "Use the secret's Value (shown once when it is created; for this stack the output "
+        "Use the secret's Value (shown once when it is created; with a stack, the output "
         "clientSecrets.{app_name}), not its Secret ID."),
     "secret-expired": (
         "The client secret from {credential_source} has expired (AADSTS7000222).",
@@ -119,22 +120,23 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "Add {protocol} to the app's protocols in the stack config, run `pulumi up`, and sign in again."),
     # Mail servers.
     "unreachable": (
-        "Could not connect to {endpoint}: {reply}",
+        "Could not connect to {endpoint}.",
         "Check DNS and that outbound TCP {port} to {host} is allowed."),
     "timeout": (
         "{endpoint} did not answer within {timeout:g} s.",
         "Check the network path, or raise --timeout."),
     "tls-failed": (
-        "TLS to {endpoint} failed: {reply}",
+        "TLS to {endpoint} failed: the server's certificate is not trusted here or does not name the host.",
         "Check the host name; behind TLS inspection pass the inspecting CA with --ca-file."),
     "starttls-missing": (
         "{endpoint} did not offer STARTTLS, so verify did not send the token.",
         "Point --smtp at Exchange Online's submission endpoint ({default_smtp}); something on the path may be "
         "stripping STARTTLS."),
     "smtp-auth-disabled": (
-        "SMTP AUTH is disabled for mailbox {mailbox} or for the whole tenant: {reply}",
-        "Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false (per mailbox; check the "
-        "tenant with Get-TransportConfig | fl SmtpClientAuthenticationDisabled)."),
+        "Exchange says SMTP AUTH is disabled for mailbox {mailbox} or for the whole tenant.",
+        "Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false (per mailbox, which the "
+        "stack's exchange.apply script does for app-only mailboxes; the tenant-wide value: Get-TransportConfig | fl "
+        "SmtpClientAuthenticationDisabled)."),
     "smtp-rejected": (
         "The same token logged in to the other protocols, but SMTP AUTH was refused for {mailbox}: SMTP AUTH is "
         "disabled for the mailbox or tenant, or the service principal may not send as it.",
@@ -164,10 +166,10 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "App-only: Add-MailboxPermission -Identity {mailbox} -User {sp} -AccessRights FullAccess (the stack's "
         "exchange.apply script does this). Delegated: give the user rights on the mailbox, or sign in as it."),
     "mailbox-failed": (
-        "The login worked, but opening the mailbox failed: {reply}",
+        "The login worked, but opening the mailbox failed.",
         "Check that {mailbox} exists and has an Exchange Online licence (Get-Mailbox {mailbox})."),
     "send-failed": (
-        "The login worked, but sending the test message to {send_test_to} failed: {reply}",
+        "The login worked, but sending the test message to {send_test_to} failed.",
         "To send as another address the service principal needs SendAs (Add-RecipientPermission -Identity "
         "<address> -Trustee {sp} -AccessRights SendAs)."),
 }
@@ -209,7 +211,7 @@ class Diagnosis:
     """The token's non-secret claims worth showing (aud, tid, appid, roles, scp, exp), or None."""
     mailbox: str | None = None
     """The mailbox that was checked."""
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def read_claims(token: Secret) -> dict[str, Any] | None:
@@ -252,7 +254,7 @@ def _context(target: Target, **extra: Any) -> _Context:
         app_ref=f"apps.{target.app}" if target.app else "apps.<app>", app_name=target.app or "<app>",
         credential_source=target.credential.source if target.credential else "the app", secret_id_hint="",
         expected_audience=", ".join(sorted(target.audiences)), expected_scopes=" ".join(target.scopes),
-        default_smtp="smtp.office365.com:587", **extra,
+        default_smtp=str(CLOUDS[target.cloud].endpoints["smtp"]), **extra,
     )
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from components.config import PROTOCOLS
 
 from ..errors import UsageError
-from .clouds import CLOUDS, Cloud, Endpoint, parse_endpoint
+from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
 from .secret import Secret
 from .token_cache import cache_dir, cache_file, secret_partition
 
@@ -82,6 +82,8 @@ class Target:
     notes: tuple[str, ...]
     """Things the user should know about the choices made (which mailbox, which cloud)."""
     scopes: tuple[str, ...]
+    cloud: str
+    """The `--cloud` name (default `global`)."""
     authority: str
     """`<login host>/<tenant>`."""
     custom_authority: bool
@@ -140,9 +142,8 @@ def _stack_app(args: argparse.Namespace, project_dir: Path | None) -> _StackApp:
     from ..stack_outputs import load_outputs  # noqa: PLC0415 - runs pulumi; only `--stack` needs it
 
     if project_dir is None and args.outputs is None:
-        from ..project import find_project_dir  # noqa: PLC0415
-
-        project_dir = find_project_dir()
+        raise UsageError(f"--stack {args.stack}: no Pulumi.yaml here or above; allowed: run inside the project, "
+                         "--project-dir DIR, or --outputs FILE")
     wants_secret = args.secret_env is None and args.certificate is None
     outputs = load_outputs(args.stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
     source = f"--outputs {args.outputs}" if args.outputs else f"stack {args.stack}"
@@ -229,9 +230,10 @@ def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
         raise UsageError(f"{stack.source}: apps.{stack.name}.credential.type is {kind!r}, so the stack holds no secret "
                          "verify could use; allowed: --certificate PEM with the app's private key, or --secret-env VAR")
     if stack.secret is None or stack.secret == HIDDEN_SECRET:
-        raise UsageError(f"{stack.source}: clientSecrets.{stack.name} is hidden ({HIDDEN_SECRET}); allowed: save the "
-                         "outputs with `pulumi stack output --json --show-secrets` (and keep that file private), or "
-                         "pass --secret-env VAR")
+        state = "missing" if stack.secret is None else f"hidden ({HIDDEN_SECRET})"
+        raise UsageError(f"{stack.source}: clientSecrets.{stack.name} is {state}; allowed: save the outputs with "
+                         "`pulumi stack output --json --show-secrets` (and keep that file private), or pass "
+                         "--secret-env VAR")
     return ClientCredential("secret", f"stack output clientSecrets.{stack.name}", Secret(stack.secret))
 
 
@@ -249,6 +251,16 @@ def _protocols(args: argparse.Namespace, available: tuple[str, ...], source: str
     return tuple(p for p in available if p in chosen)
 
 
+def _stack_endpoint(stack: _StackApp, protocol: str, entry: Any) -> Endpoint:
+    where = f"{stack.source}: apps.{stack.name}.endpoints.{protocol}"
+    if not (isinstance(entry, Mapping) and isinstance(entry.get("host"), str) and isinstance(entry.get("port"), int)):
+        raise UsageError(f"{where}: not {{host, port}}; allowed: the outputs of an exo-oauth stack")
+    if entry.get("security", SECURITY[protocol]) != SECURITY[protocol]:
+        raise UsageError(f"{where}.security: {entry.get('security')!r} is not supported; allowed: "
+                         f"{SECURITY[protocol]} (Exchange Online's mode)")
+    return Endpoint(entry["host"], entry["port"])
+
+
 def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
                protocols: tuple[str, ...]) -> dict[str, Endpoint]:
     stack_endpoints = stack.get("endpoints", Mapping, required=False) if stack and args.cloud is None else None
@@ -257,11 +269,9 @@ def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
         default = cloud.endpoints[protocol]
         override = getattr(args, protocol)
         if override is not None:
-            endpoints[protocol] = parse_endpoint(f"--{protocol}", override, default.security)
-        elif isinstance(stack_endpoints, Mapping) and isinstance(stack_endpoints.get(protocol), Mapping):
-            entry = stack_endpoints[protocol]
-            endpoints[protocol] = Endpoint(str(entry.get("host", default.host)), int(entry.get("port", default.port)),
-                                           str(entry.get("security", default.security)))
+            endpoints[protocol] = parse_endpoint(f"--{protocol}", override)
+        elif stack is not None and isinstance(stack_endpoints, Mapping) and protocol in stack_endpoints:
+            endpoints[protocol] = _stack_endpoint(stack, protocol, stack_endpoints[protocol])
         else:
             endpoints[protocol] = default
     return endpoints
@@ -318,9 +328,18 @@ def _mailbox_choice(args: argparse.Namespace, flow: str, stack: _StackApp | None
     return addresses[0], note
 
 
+def _nearest_project() -> Path | None:
+    from ..project import find_project_dir  # noqa: PLC0415 - loads the config validator; --help must not
+
+    try:
+        return find_project_dir()
+    except UsageError:
+        return None
+
+
 def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
     """Return the checked Target for `args`; raise UsageError on the first problem, naming the flag or key."""
-    project_dir = args.project_dir.resolve() if args.project_dir else None
+    project_dir = args.project_dir.resolve() if args.project_dir else _nearest_project()
     stack = _stack_app(args, project_dir) if args.stack is not None else None
     if stack is None and (args.app is not None or args.outputs is not None):
         raise UsageError("--app/--outputs: only with --stack NAME; allowed: --stack NAME [--app NAME] [--outputs FILE]")
@@ -357,6 +376,7 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
         mailbox=mailbox,
         notes=tuple(notes),
         scopes=scopes,
+        cloud=cloud.name,
         authority=authority,
         custom_authority=args.authority_host is not None,
         endpoints=_endpoints(args, cloud, stack, protocols),

@@ -9,6 +9,7 @@ a fresh token and is really tested.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -46,7 +47,10 @@ def secret_partition(secret: str) -> str:
 
 
 class TokenCacheFile:
-    """An msal SerializableTokenCache backed by one private file, read on open and written when it changed."""
+    """An msal SerializableTokenCache backed by one private file, read on open and written when it changed.
+
+    A file msal cannot read (cut short, edited by hand) is treated as empty and replaced on the next save.
+    """
 
     def __init__(self, path: Path) -> None:
         import msal  # noqa: PLC0415 - msal is heavy; `exo-oauth --help` must not load it
@@ -55,7 +59,8 @@ class TokenCacheFile:
         self.cache: Any = msal.SerializableTokenCache()
         if path.is_file():
             os.chmod(path, 0o600)
-            self.cache.deserialize(path.read_text(encoding="utf-8"))
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                self.cache.deserialize(path.read_text(encoding="utf-8"))
 
     def save(self) -> None:
         """Write the cache if msal changed it: atomically, mode 0600, in a folder of mode 0700."""

@@ -100,7 +100,8 @@ def acquire_token(target: Target, prompt: Callable[[str], None]) -> TokenOutcome
     import requests  # noqa: PLC0415
 
     cache = TokenCacheFile(target.token_cache) if target.token_cache else None
-    options: dict[str, Any] = {"authority": target.authority, "http_client": _session(target),
+    session = _session(target)
+    options: dict[str, Any] = {"authority": target.authority, "http_client": session,
                                "timeout": target.timeout, "token_cache": cache.cache if cache else None}
     if target.custom_authority:
         options["instance_discovery"] = False
@@ -125,6 +126,7 @@ def acquire_token(target: Target, prompt: Callable[[str], None]) -> TokenOutcome
             failure = TokenFailure((), "msal", str(error).splitlines()[0][:300])
         outcome = TokenOutcome(None, False, failure)
     finally:
+        session.close()
         if cache is not None:
             cache.save()
     return outcome
