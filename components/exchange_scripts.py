@@ -65,7 +65,7 @@ class ExchangeInputs:
 def exchange_inputs(
     stack: str, tenant_id: str, apps: Mapping[str, Any], exchange: ExchangeConfig, source: str = "stack outputs"
 ) -> ExchangeInputs:
-    """Validate the `apps` stack output (shape in CONTRACT.md) and return the renderer's inputs.
+    """Validate the `apps` stack output (README "Outputs") and return the renderer's inputs.
 
     Reads per app `displayName`, `flow`, `protocols`, `clientId`, `servicePrincipalObjectId` and `mailboxes`, and
     ignores the other keys. Raises ConfigError naming `source` and a key path such as `apps.scanners.clientId`.
