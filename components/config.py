@@ -42,10 +42,13 @@ MAX_LIFETIME_DAYS = 730
 DEFAULT_ROTATE_BEFORE_DAYS = 30
 DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_APP_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+"""An app's stable name (use with fullmatch)."""
+STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+"""A stack name as Pulumi allows it, never `.` or `..` (use with fullmatch)."""
+_DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 _MAX_APP_NAME = 40
 
 T = TypeVar("T")
@@ -142,22 +145,28 @@ class StackConfig:
 
 
 @dataclass(frozen=True)
-class _At:
-    """A value together with where it sits in the stack file."""
+class At:
+    """A value together with where it sits: the file (or other source) and the key path, for error messages."""
 
     source: str
+    """The file or other source the value came from, e.g. `stacks/Pulumi.contoso.yaml`."""
     path: str
+    """The key path, e.g. `exo-oauth:apps[1].protocols[0]`."""
     value: Any
+    """The value itself."""
 
     def fail(self, problem: str) -> ConfigError:
+        """Return the error for this value: source, key path and `problem` (which must say what is allowed)."""
         return ConfigError(self.source, self.path, problem)
 
-    def child(self, key: str) -> _At:
+    def child(self, key: str) -> At:
+        """Return the value under `key` of this mapping (None when absent or when this is not a mapping)."""
         value = self.value.get(key) if isinstance(self.value, Mapping) else None
-        return _At(self.source, f"{self.path}.{key}", value)
+        return At(self.source, f"{self.path}.{key}", value)
 
-    def items(self) -> list[_At]:
-        return [_At(self.source, f"{self.path}[{i}]", v) for i, v in enumerate(self.value)]
+    def items(self) -> list[At]:
+        """Return each element of this list with its index in the path."""
+        return [At(self.source, f"{self.path}[{i}]", v) for i, v in enumerate(self.value)]
 
 
 def _type_name(value: Any) -> str:
@@ -168,7 +177,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _mapping(at: _At, allowed: Sequence[str]) -> Mapping[str, Any]:
+def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
     if not isinstance(at.value, Mapping):
         raise at.fail(f"must be a mapping with keys {', '.join(allowed)}, not {_type_name(at.value)}")
     for key in at.value:
@@ -177,7 +186,7 @@ def _mapping(at: _At, allowed: Sequence[str]) -> Mapping[str, Any]:
     return at.value
 
 
-def _str(at: _At, *, max_len: int = 256) -> str:
+def _str(at: At, *, max_len: int = 256) -> str:
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
     if len(at.value) > max_len:
@@ -185,7 +194,7 @@ def _str(at: _At, *, max_len: int = 256) -> str:
     return at.value
 
 
-def _bool(at: _At, default: bool) -> bool:
+def _bool(at: At, default: bool) -> bool:
     if at.value is None:
         return default
     if not isinstance(at.value, bool):
@@ -193,7 +202,7 @@ def _bool(at: _At, default: bool) -> bool:
     return at.value
 
 
-def _int(at: _At, low: int, high: int) -> int:
+def _int(at: At, low: int, high: int) -> int:
     if isinstance(at.value, bool) or not isinstance(at.value, int):
         raise at.fail(f"must be a whole number from {low} to {high}, not {_type_name(at.value)}")
     if not low <= at.value <= high:
@@ -201,14 +210,14 @@ def _int(at: _At, low: int, high: int) -> int:
     return at.value
 
 
-def _choice(at: _At, allowed: Sequence[str]) -> str:
+def _choice(at: At, allowed: Sequence[str]) -> str:
     if at.value not in allowed:
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not allowed; allowed: {', '.join(allowed)}")
     return str(at.value)
 
 
-def guid(at: _At) -> str:
+def guid(at: At) -> str:
     """Return the value as a lower-case GUID, or raise naming the key."""
     if not isinstance(at.value, str) or not _GUID.fullmatch(at.value):
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
@@ -216,7 +225,7 @@ def guid(at: _At) -> str:
     return at.value.lower()
 
 
-def _list(at: _At, item: Callable[[_At], T], *, non_empty: bool = False, unique: bool = True) -> tuple[T, ...]:
+def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: bool = True) -> tuple[T, ...]:
     if at.value is None and not non_empty:
         return ()
     if not isinstance(at.value, list):
@@ -234,7 +243,7 @@ def _list(at: _At, item: Callable[[_At], T], *, non_empty: bool = False, unique:
     return values
 
 
-def mailbox_address(at: _At) -> str:
+def mailbox_address(at: At) -> str:
     """Return a normalised mailbox address, or raise naming the key."""
     if not isinstance(at.value, str):
         raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
@@ -245,14 +254,14 @@ def mailbox_address(at: _At) -> str:
     return str(checked.normalized)
 
 
-def _mailbox(at: _At) -> Mailbox:
+def _mailbox(at: At) -> Mailbox:
     if isinstance(at.value, Mapping):
         _mapping(at, MAILBOX_KEYS)
         return Mailbox(mailbox_address(at.child("address")), _bool(at.child("sendAs"), default=False))
     return Mailbox(mailbox_address(at))
 
 
-def https_url(at: _At) -> str:
+def https_url(at: At) -> str:
     """Return the value if it is an absolute HTTPS URL without a fragment, or raise naming the key."""
     text = _str(at)
     parts = urlsplit(text)
@@ -263,7 +272,7 @@ def https_url(at: _At) -> str:
     return text
 
 
-def _certificate(at: _At, now: datetime) -> tuple[str, datetime]:
+def _certificate(at: At, now: datetime) -> tuple[str, datetime]:
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
     if "PRIVATE KEY" in at.value:
@@ -281,7 +290,7 @@ def _certificate(at: _At, now: datetime) -> tuple[str, datetime]:
     return pem, not_after
 
 
-def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Credential:
+def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Credential:
     if at.value is None:
         return Credential("secret", DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS)
     _mapping(at, tuple(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys)))
@@ -307,14 +316,14 @@ def _credential(at: _At, flow: str, public_client: bool, now: datetime) -> Crede
     return Credential(kind)
 
 
-def _app_name(at: _At) -> str:
+def _app_name(at: At) -> str:
     text = _str(at, max_len=_MAX_APP_NAME)
-    if not _APP_NAME.fullmatch(text):
+    if not APP_NAME.fullmatch(text):
         raise at.fail(f"{text!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
     return text
 
 
-def _app(at: _At, now: datetime) -> AppConfig:
+def _app(at: At, now: datetime) -> AppConfig:
     _mapping(at, APP_KEYS)
     name = _app_name(at.child("name"))
     display = at.child("displayName")
@@ -348,7 +357,7 @@ def _app(at: _At, now: datetime) -> AppConfig:
     )
 
 
-def _unique_mailboxes(at: _At, mailboxes: tuple[Mailbox, ...]) -> None:
+def _unique_mailboxes(at: At, mailboxes: tuple[Mailbox, ...]) -> None:
     seen: set[str] = set()
     for entry, mailbox in zip(at.items() if mailboxes else [], mailboxes, strict=True):
         if mailbox.address.lower() in seen:
@@ -356,7 +365,7 @@ def _unique_mailboxes(at: _At, mailboxes: tuple[Mailbox, ...]) -> None:
         seen.add(mailbox.address.lower())
 
 
-def _exchange(at: _At) -> ExchangeConfig:
+def _exchange(at: At) -> ExchangeConfig:
     if at.value is None:
         return ExchangeConfig()
     _mapping(at, EXCHANGE_KEYS)
@@ -414,8 +423,8 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
         if key.startswith(f"{PROJECT}:") and key not in CONFIG_KEYS:
             allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
             raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
-    tenant_id = guid(_At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
-    apps_at = _At(source, f"{PROJECT}:apps", raw.get(f"{PROJECT}:apps"))
+    tenant_id = guid(At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
+    apps_at = At(source, f"{PROJECT}:apps", raw.get(f"{PROJECT}:apps"))
     if apps_at.value is None:
         raise apps_at.fail("is required; allowed: a list of apps (it may be empty)")
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
@@ -426,5 +435,5 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
                               f"{app.name!r} is already used by {PROJECT}:apps[{seen[app.name]}]; "
                               "allowed: a name unique in the stack")
         seen[app.name] = index
-    exchange = _exchange(_At(source, f"{PROJECT}:exchange", raw.get(f"{PROJECT}:exchange")))
+    exchange = _exchange(At(source, f"{PROJECT}:exchange", raw.get(f"{PROJECT}:exchange")))
     return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange)

@@ -9,12 +9,11 @@ PowerShell function (apply: Register/Grant/Enable/Set, verify: Test, remove: Unr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import FLOWS, PROTOCOLS, ExchangeConfig, Mailbox, _At, guid, mailbox_address
+from .config import APP_NAME, FLOWS, PROTOCOLS, STACK_NAME, At, ExchangeConfig, Mailbox, guid, mailbox_address
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, EXIT_DRIFT
 from .powershell import ps_literal
@@ -22,8 +21,6 @@ from .powershell import ps_literal
 MODULE_VERSIONS = ("3.0.0", "3.*")
 """ExchangeOnlineManagement versions the scripts accept: REST cmdlets and Get-ConnectionInformation need 3.x."""
 
-_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-_APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _MAX_DISPLAY_NAME = 256
 
 
@@ -70,17 +67,17 @@ def exchange_inputs(
     Reads per app `displayName`, `flow`, `protocols`, `clientId`, `servicePrincipalObjectId` and `mailboxes`, and
     ignores the other keys. Raises ConfigError naming `source` and a key path such as `apps.scanners.clientId`.
     """
-    if not _STACK_NAME.fullmatch(stack):
+    if not STACK_NAME.fullmatch(stack):
         raise ConfigError(source, "stack", f"{stack!r} is not a stack name; allowed: letters, digits, '-', '_', '.'")
-    tenant = guid(_At(source, "tenantId", tenant_id))
+    tenant = guid(At(source, "tenantId", tenant_id))
     if not isinstance(apps, Mapping):
         raise ConfigError(source, "apps", "must be a mapping of app name to app outputs")
-    parsed = tuple(_app(_At(source, "apps", apps), name) for name in sorted(apps))
+    parsed = tuple(_app(At(source, "apps", apps), name) for name in sorted(apps))
     return ExchangeInputs(stack, tenant, parsed, exchange)
 
 
-def _app(apps: _At, name: Any) -> ExchangeApp:
-    if not isinstance(name, str) or not _APP_NAME.fullmatch(name):
+def _app(apps: At, name: Any) -> ExchangeApp:
+    if not isinstance(name, str) or not APP_NAME.fullmatch(name):
         raise apps.fail(f"{name!r} is not an app name; allowed: a-z, 0-9 and single '-' between them")
     at = apps.child(name)
     if not isinstance(at.value, Mapping):
@@ -99,7 +96,7 @@ def _app(apps: _At, name: Any) -> ExchangeApp:
     )
 
 
-def _display_name(at: _At, default: str) -> str:
+def _display_name(at: At, default: str) -> str:
     if at.value is None:
         return default
     if not isinstance(at.value, str) or not at.value.strip() or len(at.value) > _MAX_DISPLAY_NAME:
@@ -107,7 +104,7 @@ def _display_name(at: _At, default: str) -> str:
     return at.value
 
 
-def _protocols(at: _At) -> tuple[str, ...]:
+def _protocols(at: At) -> tuple[str, ...]:
     if not isinstance(at.value, list) or not at.value:
         raise at.fail(f"must be a non-empty list; allowed: {', '.join(PROTOCOLS)}")
     for item in at.items():
@@ -116,7 +113,7 @@ def _protocols(at: _At) -> tuple[str, ...]:
     return tuple(p for p in PROTOCOLS if p in at.value)
 
 
-def _mailboxes(at: _At, flow: str) -> tuple[Mailbox, ...]:
+def _mailboxes(at: At, flow: str) -> tuple[Mailbox, ...]:
     if at.value is None:
         return ()
     if not isinstance(at.value, list):

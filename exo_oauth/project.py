@@ -10,13 +10,12 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, StackConfig, parse_stack_config
+from components.config import PROJECT, STACK_NAME, StackConfig, parse_stack_config
 from components.errors import ConfigError
 
 from .errors import UsageError
 
-STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9][A-Za-z0-9_.-]{0,99})\.yaml$")
+STACK_FILE = re.compile(rf"Pulumi\.({STACK_NAME.pattern})\.yaml")
 STACKS_DIR = "stacks"
 
 
