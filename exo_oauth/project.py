@@ -67,7 +67,11 @@ def list_stacks(project_dir: Path) -> list[str]:
     return sorted(names)
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (its wheels are): parsing is most of the time of loading a fleet.
+_SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]  # one of two loader classes, chosen above
     """PyYAML's safe loader, refusing duplicate keys (which it would otherwise resolve silently to the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -78,7 +82,8 @@ class _StrictLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
