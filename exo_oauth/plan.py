@@ -80,12 +80,13 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: PlanMocks) -> None:
         super().__init__(mocks)
+        self.plan_mocks = mocks
         self.registrations: list[dict[str, Any]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
-            inputs = rpc.deserialize_properties(request.object, keep_internal=False)
+            inputs = self.plan_mocks.last_inputs  # deserialized once already, for PlanMocks.new_resource
             parent = _engine_urn(request.parent) if request.parent else ""
             self.registrations.append(
                 {
