@@ -86,7 +86,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
-            inputs = self.plan_mocks.last_inputs  # deserialized once already, for PlanMocks.new_resource
+            # Deserialized once already, for PlanMocks.new_resource; registrations arrive on several threads.
+            inputs = self.plan_mocks.inputs[request.type, request.name]
             parent = _engine_urn(request.parent) if request.parent else ""
             self.registrations.append(
                 {

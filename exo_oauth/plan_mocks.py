@@ -58,8 +58,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         self.stack = stack
         self.now = now
         self.invokes: list[dict[str, Any]] = []
-        self.last_inputs: dict[str, Any] = {}
-        """The wire inputs of the latest registration, for the monitor that records the plan."""
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        """The wire inputs of each registration by (type, name), for the monitor that records the plan."""
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         """Answer getApplicationPublishedAppIds and getServicePrincipal as the tenant would."""
@@ -89,7 +89,7 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Return the stand-in id and state the provider would return for a created resource."""
-        self.last_inputs = args.inputs
+        self.inputs[args.typ, args.name] = args.inputs
         state = dict(args.inputs)
         name = args.name
         if args.typ == _TOKENS["application"]:
