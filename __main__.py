@@ -15,11 +15,13 @@ OUT_DIR = Path("out")
 
 stack = pulumi.get_stack()
 config = read_stack_config()
-# A preview, and so the offline plan, writes no files: only `pulumi up` knows the deployed IDs.
-writer = ExchangeScriptWriter(stack, config, None if pulumi.runtime.is_dry_run() else OUT_DIR / stack)
+preview = pulumi.runtime.is_dry_run()
+# A preview, and so the offline plan, writes no files and needs no hooks: only `pulumi up` creates and knows IDs.
+writer = ExchangeScriptWriter(stack, config, None if preview else OUT_DIR / stack)
 apis = lookup_first_party_apis(p.api for app in config.apps for p in permissions_for(app.flow, app.protocols))
 apps = {
-    app.name: MailOAuthApp(app.name, app, config.tenant_id, apis, service_principal_hooks=writer.hooks(app.name))
+    app.name: MailOAuthApp(app.name, app, config.tenant_id, apis,
+                           service_principal_hooks=None if preview else writer.hooks(app.name))
     for app in config.apps
 }
 summaries = {name: component.summary for name, component in apps.items()}

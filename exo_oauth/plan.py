@@ -52,6 +52,8 @@ class StackPlan:
     """The look-ups the program made: token, args, result."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """The stack outputs, with every secret shown as `[secret]`."""
+    hooks: dict[str, list[str]] = field(default_factory=dict)
+    """Resource hooks bound after create, by resource name (none in a preview: hooks fire only in `pulumi up`)."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the plan in the `--format json` shape."""
@@ -82,12 +84,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.plan_mocks = mocks
         self.registrations: list[dict[str, Any]] = []
+        self.hooks: dict[str, list[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
             # Deserialized once already, for PlanMocks.new_resource; registrations arrive on several threads.
             inputs = self.plan_mocks.inputs[request.type, request.name]
+            if request.HasField("hooks") and request.hooks.after_create:
+                self.hooks[request.name] = list(request.hooks.after_create)
             parent = _engine_urn(request.parent) if request.parent else ""
             self.registrations.append(
                 {
@@ -119,16 +124,19 @@ async def _resolve(value: Any) -> Any:
     return await output.future()
 
 
-def plan_stack(project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None) -> StackPlan:
+def plan_stack(
+    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True
+) -> StackPlan:
     """Run the project's `__main__.py` for `stack` on the mock monitor and return what it registered.
 
     `mocks` answers registrations and look-ups; the default answers them as every tenant would (PlanMocks).
+    `preview=False` runs the program as `pulumi up` would (hooks bound, files written below the working directory).
     """
     mocks = mocks or PlanMocks(stack.name, now)
     _skip_source_positions()
     monitor = _RecordingMonitor(mocks)
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=True, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
     program = str(project_dir / "__main__.py")
 
@@ -146,7 +154,7 @@ def plan_stack(project_dir: Path, stack: LoadedStack, now: datetime, mocks: Plan
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
-    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs)
+    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks)
 
 
 MIN_STACKS_PER_WORKER = 25

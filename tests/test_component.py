@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -246,6 +247,22 @@ def test_token_scopes_and_consent_url_match_microsofts_procedure() -> None:
         f"https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={apps['d']['clientId']}"
         "&redirect_uri=https%3A%2F%2Fmail.contoso.com%2Fcb&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
     assert apps["a"]["endpoints"] == {"imap": {"host": "outlook.office365.com", "port": 993, "security": "tls"}}
+
+
+def test_pulumi_up_binds_script_hooks_and_writes_scripts_but_preview_does_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `pulumi up` each app's SP carries the script hook and out/<stack>/ gets the scripts; a preview has none."""
+    monkeypatch.chdir(tmp_path)
+    stack = loaded(raw_config(app(name="a"), app("delegated", name="d")))
+    preview = plan_stack(REPO, stack, NOW)
+    assert preview.hooks == {}
+    assert not (tmp_path / "out").exists()
+    up = plan_stack(REPO, stack, NOW, preview=False)
+    assert up.hooks == {"a-sp": ["exo-oauth-exchange-scripts-a"], "d-sp": ["exo-oauth-exchange-scripts-d"]}
+    written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out" / "test").iterdir()}
+    assert written == {f"exchange-{action}.ps1": text for action, text in up.outputs["exchange"].items()}
+    assert all(STANDIN_SECRET not in text for text in written.values())
 
 
 def test_program_stops_on_bad_config_before_registering_anything() -> None:
