@@ -7,6 +7,7 @@ process per core.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import sys
@@ -124,6 +125,11 @@ async def _resolve(value: Any) -> Any:
     return await output.future()
 
 
+async def _resolve_all(exported: dict[str, Any]) -> dict[str, Any]:
+    values = await asyncio.gather(*(_resolve(v) for v in exported.values()))
+    return dict(zip(exported, values, strict=True))
+
+
 def plan_stack(
     project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True
 ) -> StackPlan:
@@ -150,7 +156,7 @@ def plan_stack(
         sys.path.remove(str(project_dir))
     root = settings.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {})
-    outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
+    outputs = _sync_await(_resolve_all(exported))
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
