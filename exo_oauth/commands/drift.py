@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..verify.clouds import CLOUDS
 
 CHECKS = ("entra", "exchange", "e2e")
 PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     verify = parser.add_argument_group("handed on to exo-oauth verify")
-    verify.add_argument("--cloud", choices=("global", "usgov", "usgov-dod", "china"))
+    verify.add_argument("--cloud", choices=tuple(CLOUDS))
     verify.add_argument("--authority-host", metavar="URL")
     verify.add_argument("--imap", metavar="HOST:PORT")
     verify.add_argument("--pop", metavar="HOST:PORT")
