@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import last_line
+
 CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
 EXIT_CLEAN, EXIT_DRIFT, EXIT_NOT_RUN = 0, 1, 4
 EXCHANGE_DRIFT_STATUS = 3
@@ -35,10 +37,6 @@ class CheckResult:
     """clean, drift, not run, or skipped."""
     detail: str
     """What was found, or why it could not run."""
-
-
-def _tail(text: str) -> str:
-    return (text.strip().splitlines() or ["no message"])[-1]
 
 
 def _run(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str] | str:
@@ -66,7 +64,7 @@ def entra_check(stack: str, project_dir: Path) -> CheckResult:
     if NO_CHANGES_EXPECTED in done.stdout + done.stderr:
         return CheckResult("entra", DRIFT, "pulumi preview --refresh proposes changes: run it with --diff to see "
                            "them, then `pulumi up` to restore the declared state")
-    return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {_tail(done.stderr or done.stdout)}")
+    return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {last_line(done.stderr or done.stdout)}")
 
 
 def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool) -> CheckResult:
@@ -95,9 +93,9 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
     if done.returncode == 0:
         return CheckResult("exchange", CLEAN, "every Exchange item is as apply left it")
     if done.returncode == EXCHANGE_DRIFT_STATUS:
-        return CheckResult("exchange", DRIFT, f"the verify script found drift: {_tail(done.stdout)}; run "
+        return CheckResult("exchange", DRIFT, f"the verify script found drift: {last_line(done.stdout)}; run "
                            f"`exo-oauth exchange --stack {stack} --action apply` to restore it")
-    return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {_tail(done.stderr)}")
+    return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {last_line(done.stderr)}")
 
 
 def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, verify_args: Sequence[str],
@@ -134,10 +132,10 @@ def _verify_summary(done: subprocess.CompletedProcess[str]) -> str:
     try:
         checks = json.loads(done.stdout)["checks"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        return _tail(done.stderr or done.stdout)
+        return last_line(done.stderr or done.stdout)
     failed = [f"{c['name']}: {(c.get('findings') or [{}])[0].get('cause', c.get('summary', 'failed'))}"
               for c in checks if c.get("status") == "failed"]
-    return "; ".join(failed) or _tail(done.stderr or done.stdout)
+    return "; ".join(failed) or last_line(done.stderr or done.stdout)
 
 
 def exit_status(results: Sequence[CheckResult]) -> int:

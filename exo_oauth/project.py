@@ -58,13 +58,25 @@ def stack_path(project_dir: Path, stack: str) -> Path:
     return project_dir / STACKS_DIR / f"Pulumi.{stack}.yaml"
 
 
-def list_stacks(project_dir: Path) -> list[str]:
-    """Return the names of all stacks under stacks/, sorted."""
+def stack_names(project_dir: Path) -> list[str]:
+    """Return the names of the stack files under stacks/, sorted; empty when there are none."""
     folder = project_dir / STACKS_DIR
-    names = [m.group(1) for p in folder.glob("Pulumi.*.yaml") if (m := STACK_FILE.fullmatch(p.name))]
+    return sorted(m.group(1) for p in folder.glob("Pulumi.*.yaml") if (m := STACK_FILE.fullmatch(p.name)))
+
+
+def stack_of(path: str) -> str | None:
+    """Return the stack whose file is the project-relative `path` (`stacks/Pulumi.<stack>.yaml`), else None."""
+    folder, _, name = path.rpartition("/")
+    match = STACK_FILE.fullmatch(name) if folder == STACKS_DIR else None
+    return match.group(1) if match else None
+
+
+def list_stacks(project_dir: Path) -> list[str]:
+    """Return the names of all stacks under stacks/, sorted; raise UsageError if there is none."""
+    names = stack_names(project_dir)
     if not names:
-        raise UsageError(f"no stack files in {folder}; allowed: stacks/Pulumi.<tenant>.yaml")
-    return sorted(names)
+        raise UsageError(f"no stack files in {project_dir / STACKS_DIR}; allowed: stacks/Pulumi.<tenant>.yaml")
+    return names
 
 
 # libyaml's parser when PyYAML was built with it (its wheels are): parsing is most of the time of loading a fleet.

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, last_line
 
 PULUMI_TIMEOUT_SECONDS = 120
 
@@ -49,8 +49,7 @@ def load_outputs(
         raise UsageError(f"`pulumi stack output --stack {stack}` did not answer in {PULUMI_TIMEOUT_SECONDS} s"
                          ) from None
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise UsageError(f"`pulumi stack output --stack {stack}` failed: {last}")
+        raise UsageError(f"`pulumi stack output --stack {stack}` failed: {last_line(done.stderr)}")
     return _decode(done.stdout, f"pulumi stack output --stack {stack}")
 
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from exo_oauth.access_diff import diff_apps, render_markdown
+from exo_oauth.changes import stacks_to_plan
 from exo_oauth.cli import main
-from exo_oauth.commands.diff import stacks_to_plan
 from tests.stack_factory import REPO, app, raw_config
 
 
