@@ -6,6 +6,7 @@ Pure: no Pulumi, no I/O. Both `__main__.py` (under `pulumi up`) and the CLI (bef
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -411,6 +412,18 @@ CONFIG_KEYS = {
 }
 
 
+def _structured(value: Any) -> Any:
+    """Decode a structured value given as JSON text, as the engine hands it to a program and as
+    `pulumi config set KEY '<json>'` stores it; anything else is returned unchanged for the type checks.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
 def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None = None) -> StackConfig:
     """Validate one stack's config and return it as plain values.
 
@@ -424,7 +437,7 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
             allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
             raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
     tenant_id = guid(At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
-    apps_at = At(source, f"{PROJECT}:apps", raw.get(f"{PROJECT}:apps"))
+    apps_at = At(source, f"{PROJECT}:apps", _structured(raw.get(f"{PROJECT}:apps")))
     if apps_at.value is None:
         raise apps_at.fail("is required; allowed: a list of apps (it may be empty)")
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
@@ -435,5 +448,5 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
                               f"{app.name!r} is already used by {PROJECT}:apps[{seen[app.name]}]; "
                               "allowed: a name unique in the stack")
         seen[app.name] = index
-    exchange = _exchange(At(source, f"{PROJECT}:exchange", raw.get(f"{PROJECT}:exchange")))
+    exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
     return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange)

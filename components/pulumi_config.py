@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
@@ -14,20 +11,10 @@ from .errors import ConfigError
 STACKS_DIR = "stacks"
 
 
-def _decode(text: Any) -> Any:
-    # The engine hands structured values to the program as JSON text and plain strings as they are.
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def read_stack_config() -> StackConfig:
     """Return the current stack's validated config; on bad config, stop the run with one line and no traceback."""
     keys = set(CONFIG.get()) | set(get_config_env())
-    raw = {k: _decode(pulumi.runtime.get_config(k)) for k in keys if k.startswith(f"{PROJECT}:")}
+    raw = {k: pulumi.runtime.get_config(k) for k in keys if k.startswith(f"{PROJECT}:")}
     raw["azuread:tenantId"] = pulumi.runtime.get_config("azuread:tenantId")
     try:
         return parse_stack_config(raw, f"{STACKS_DIR}/Pulumi.{pulumi.get_stack()}.yaml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -203,6 +204,16 @@ def test_protocols_are_kept_in_canonical_order() -> None:
     """Protocols come out as imap, pop, smtp whatever order the file lists them in."""
     config = parse(with_app(protocols=["smtp", "imap"]))
     assert config.apps[0].protocols == ("imap", "smtp")
+
+
+def test_structured_values_may_be_json_text_as_the_engine_passes_them() -> None:
+    """Structured keys as JSON text (how the engine hands them over, or `pulumi config set` stores them) parse alike."""
+    raw = with_app()
+    as_text = raw | {"exo-oauth:apps": json.dumps(raw["exo-oauth:apps"]),
+                     "exo-oauth:exchange": '{"tenantSmtpAuth": "report"}'}
+    assert parse(as_text) == parse(raw)
+    with pytest.raises(ConfigError, match=r"exo-oauth:apps: must be a list, not a string"):
+        parse(raw | {"exo-oauth:apps": "scanners"})
 
 
 def test_other_providers_keys_are_left_alone() -> None:
