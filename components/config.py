@@ -413,8 +413,9 @@ CONFIG_KEYS = {
 
 
 def _structured(value: Any) -> Any:
-    """Decode a structured value given as JSON text, as the engine hands it to a program and as
-    `pulumi config set KEY '<json>'` stores it; anything else is returned unchanged for the type checks.
+    """Decode a structured value given as JSON text; return anything else unchanged, for the type checks.
+
+    The engine hands structured config to a program as JSON text, and `pulumi config set KEY '<json>'` stores it so.
     """
     if not isinstance(value, str):
         return value
