@@ -161,10 +161,27 @@ def test_certificate_file_without_a_private_key_is_refused(tmp_path: Path) -> No
 
 
 def test_token_cache_inside_the_project_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cache folder inside the project (which may be committed) is refused; --no-token-cache still works."""
+    """A cache folder inside the project (which may be committed) is refused; --token-cache off still works."""
     (tmp_path / "Pulumi.yaml").write_text("name: exo-oauth\n", encoding="utf-8")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
     base = ("--tenant", TENANT, "--client-id", CLIENT, "--project-dir", str(tmp_path))
     with pytest.raises(UsageError, match="the token cache would be inside the project"):
         resolve_target(args(*base), {"XDG_CACHE_HOME": str(tmp_path / ".cache")})
-    assert resolve_target(args(*base, "--no-token-cache"), {}).token_cache is None
+    with pytest.raises(UsageError, match="the token cache would be inside the project"):
+        resolve_target(args(*base, "--token-cache", "plain"), {"XDG_CACHE_HOME": str(tmp_path / ".cache")})
+    assert resolve_target(args(*base, "--token-cache", "off"), {}).token_cache is None
+
+
+def test_token_cache_mode_defaults_to_encrypted_and_the_old_flag_is_gone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --token-cache the cache is encrypted; plain must be asked for; --no-token-cache is a usage error."""
+    base = ("--tenant", TENANT, "--client-id", CLIENT, "--secret-env", "S", "--mailbox", "a@contoso.example")
+    environ = {"S": SECRET, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert resolve_target(args(*base), environ).token_cache_mode == "encrypted"
+    plain = resolve_target(args(*base, "--token-cache", "plain"), environ)
+    assert (plain.token_cache_mode, plain.token_cache) == ("plain", resolve_target(args(*base), environ).token_cache)
+    with pytest.raises(SystemExit):
+        args(*base, "--no-token-cache")
+    with pytest.raises(SystemExit):
+        args(*base, "--token-cache", "keyring")
+    assert "invalid choice: 'keyring'" in capsys.readouterr().err

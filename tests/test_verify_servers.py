@@ -45,6 +45,17 @@ def app_only_args(servers: MailServers, app: App, monkeypatch: pytest.MonkeyPatc
             "--mailbox", app.mailbox, *servers.server_args(), *extra]
 
 
+def os_keyring_works(location: Path) -> bool:
+    """Return True if msal-extensions can build its encrypted persistence on this machine."""
+    import msal_extensions  # noqa: PLC0415 - only this test needs it
+
+    try:
+        msal_extensions.build_encrypted_persistence(str(location))
+    except Exception:  # ImportError or RuntimeError: no usable OS keyring
+        return False
+    return True
+
+
 def rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return the report's rows by name (token, imap, pop, smtp)."""
     return {row["name"]: row for row in report["checks"]}
@@ -70,9 +81,9 @@ def test_app_only_secret_passes_all_three_protocols_with_one_token_request(
 def test_second_run_within_the_token_lifetime_sends_no_token_request(
         mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         private_cache: Path) -> None:
-    """The persistent cache answers a second run, and its file is private (0600 in a 0700 folder, no secret)."""
+    """The plain cache answers a second run, and its file is private (0600 in a 0700 folder, no secret)."""
     app = mail_servers.app()
-    args = app_only_args(mail_servers, app, monkeypatch)
+    args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
     verify(capsys, *args)
     status, report, _ = verify(capsys, *args)
     assert status == 0
@@ -90,7 +101,7 @@ def test_an_unreadable_cache_file_is_replaced_not_fatal(
         private_cache: Path) -> None:
     """A cache file cut short or edited by hand costs one token request, not a crash."""
     app = mail_servers.app()
-    args = app_only_args(mail_servers, app, monkeypatch)
+    args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
     verify(capsys, *args)
     [cached] = (private_cache / "exo-oauth" / "tokens").iterdir()
     cached.write_text('{"AccessToken": {', encoding="utf-8")
@@ -100,11 +111,37 @@ def test_an_unreadable_cache_file_is_replaced_not_fatal(
     assert mail_servers.tokens.token_requests(app.client_id) == 2
 
 
+def test_default_cache_without_an_os_keyring_is_off_with_one_line_and_no_file(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        private_cache: Path) -> None:
+    """Without a working OS keyring the default (encrypted) cache writes nothing, says so once, and still works."""
+    if os_keyring_works(private_cache.parent / "probe" / "cache.json"):
+        pytest.skip("this machine has a working OS keyring, so the encrypted cache is used")
+    app = mail_servers.app()
+    args = app_only_args(mail_servers, app, monkeypatch)
+    for run in (1, 2):
+        status, report, err = verify(capsys, *args)
+        assert status == 0
+        assert mail_servers.tokens.token_requests(app.client_id) == run
+        assert "1 request to" in rows(report)["token"]["summary"]
+        [line] = err.splitlines()
+        assert line.startswith("exo-oauth verify: token cache off: no OS keyring for an encrypted cache (")
+        assert line.endswith("; pass --token-cache plain to keep tokens in a private 0600 file, or --token-cache off "
+                             "to silence this")
+        assert app.secret is not None
+        assert app.secret not in err
+        assert not any(token in err for token in mail_servers.tokens.issued_tokens())
+    assert not private_cache.exists() or not any(private_cache.rglob("*"))
+    status, _, err = verify(capsys, *args, "--token-cache", "off")
+    assert (status, err) == (0, "")
+    assert not private_cache.exists() or not any(private_cache.rglob("*"))
+
+
 def test_a_changed_secret_is_tested_instead_of_served_from_the_cache(
         mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A cached token for the right secret does not hide that a different, wrong secret fails."""
     app = mail_servers.app()
-    args = app_only_args(mail_servers, app, monkeypatch)
+    args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
     assert verify(capsys, *args)[0] == 0
     monkeypatch.setenv(SECRET_ENV, "wrong~value")
     status, report, _ = verify(capsys, *args)
@@ -129,7 +166,8 @@ def test_delegated_device_code_passes_and_a_second_run_needs_no_sign_in(
         mail_servers: MailServers, capsys: pytest.CaptureFixture[str]) -> None:
     """Device code sign-in shows the code once; the second run uses the cached token without a prompt or request."""
     app = mail_servers.app(secret=None, roles=(), public_client=True, scopes=DELEGATED)
-    args = ["--tenant", app.tenant_id, "--client-id", app.client_id, *mail_servers.server_args()]
+    args = ["--tenant", app.tenant_id, "--client-id", app.client_id, *mail_servers.server_args(),
+            "--token-cache", "plain"]
     status, report, err = verify(capsys, *args)
     assert (status, report["target"]["mailbox"]) == (0, app.mailbox)
     assert "enter the code" in err

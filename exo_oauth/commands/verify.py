@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..verify.clouds import CLOUDS
+from ..verify.token_cache import MODES
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -61,8 +62,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="add protocol transcripts and token claims (tokens and secrets are never shown)")
     output.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"per network step (default: {DEFAULT_TIMEOUT:g})")
-    output.add_argument("--no-token-cache", action="store_true",
-                        help="neither read nor write the token cache ($XDG_CACHE_HOME/exo-oauth/tokens)")
+    output.add_argument("--token-cache", choices=MODES, default=MODES[0],
+                        help="keep tokens between runs ($XDG_CACHE_HOME/exo-oauth/tokens): encrypted by the OS's "
+                        "secret store (default; without one, no cache and a note on stderr), plain (a private 0600 "
+                        "file, weaker: opt in only where no keyring exists), or off")
     parser.set_defaults(run=run)
 
 

@@ -21,7 +21,7 @@ from components.config import PROTOCOLS
 from ..errors import UsageError
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
 from .secret import Secret
-from .token_cache import cache_dir, cache_file, secret_partition
+from .token_cache import MODES, cache_dir, cache_file, secret_partition
 
 HIDDEN_SECRET = "[secret]"
 """What `pulumi stack output --json` prints for a secret output without `--show-secrets`."""
@@ -95,11 +95,13 @@ class Target:
     timeout: float
     send_test_to: str | None
     token_cache: Path | None
-    """The msal cache file, or None with `--no-token-cache`."""
+    """Where the msal cache is kept (token_cache.py), or None with `--token-cache off`."""
     service_principal_id: str | None = None
     """The service principal's object ID from the stack outputs, for fix texts."""
     consent_url: str | None = None
     """The admin consent URL from the stack outputs, for fix texts."""
+    token_cache_mode: str = MODES[0]
+    """`--token-cache`: `encrypted` (the OS's secret store, else no cache), `plain` (a 0600 file) or `off`."""
 
 
 def is_guid(text: str) -> bool:
@@ -359,7 +361,7 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
         scopes = cloud.scopes(flow, protocols)
     authority = f"{_authority_host(args, cloud)}/{tenant}"
     token_cache = None
-    if not args.no_token_cache:
+    if args.token_cache != "off":
         partition = credential.cache_partition() if credential else "public"
         token_cache = cache_file(cache_dir(environ, project_dir), authority, client_id, partition)
     ca_file = args.ca_file
@@ -386,6 +388,7 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
         timeout=float(args.timeout),
         send_test_to=_mailbox("--send-test-to", args.send_test_to) if args.send_test_to else None,
         token_cache=token_cache,
+        token_cache_mode=args.token_cache,
         service_principal_id=stack.get("servicePrincipalObjectId", str, required=False) if stack else None,
         consent_url=stack.get("adminConsentUrl", str, required=False) if stack else None,
     )

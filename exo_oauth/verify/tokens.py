@@ -1,19 +1,21 @@
 """Get one access token with msal: client credentials (secret or certificate) or device code, through the cache.
 
 One credential, one token request per run at most: every protocol check shares the token, and msal answers from the
-persistent cache (token_cache.py) while the token is valid, so a second run within its lifetime sends none.
+persistent cache (token_cache.py) while the token is valid, so a second run within its lifetime sends none. Notes
+about the cache (no OS keyring, a store that failed mid-run) go to stderr as one line each; never a token.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .inputs import Target
 from .secret import Secret
-from .token_cache import TokenCacheFile
+from .token_cache import open_token_cache
 
 RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 """Scopes msal adds itself and refuses to be given."""
@@ -99,7 +101,9 @@ def acquire_token(target: Target, prompt: Callable[[str], None]) -> TokenOutcome
     import msal  # noqa: PLC0415 - msal is heavy; `exo-oauth --help` must not load it
     import requests  # noqa: PLC0415
 
-    cache = TokenCacheFile(target.token_cache) if target.token_cache else None
+    cache, notice = open_token_cache(target.token_cache, target.token_cache_mode)
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
     session = _session(target)
     options: dict[str, Any] = {"authority": target.authority, "http_client": session,
                                "timeout": target.timeout, "token_cache": cache.cache if cache else None}
@@ -129,6 +133,9 @@ def acquire_token(target: Target, prompt: Callable[[str], None]) -> TokenOutcome
         session.close()
         if cache is not None:
             cache.save()
+            if cache.failure:
+                print(f"exo-oauth verify: token cache not saved: the encrypted store failed during the run "
+                      f"({cache.failure}); this run's token was kept in memory only", file=sys.stderr, flush=True)
     return outcome
 
 
