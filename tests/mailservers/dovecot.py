@@ -94,6 +94,11 @@ class Dovecot:
         self.folder.chmod(0o711)
         (self.folder / "keys").chmod(0o755)
 
+    @property
+    def pid(self) -> int | None:
+        """The master process's ID while it runs (bench/verify_bench.py adds up its processes' CPU time)."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def start(self) -> None:
         """Start Dovecot and return once all three listeners accept connections."""
         dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
