@@ -15,6 +15,8 @@ import pytest
 from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
+from tests.mailservers.harness import MailServers
+from tests.mailservers.token_server import App
 from tests.stack_factory import REPO
 
 FAKE_PULUMI = """#!/bin/sh
@@ -157,3 +159,29 @@ def test_unknown_check_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """--checks accepts only entra, exchange and e2e."""
     assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "entra,dns"]) == 2
     assert "allowed: a non-empty subset of entra,exchange,e2e" in capsys.readouterr().err
+
+
+def test_end_to_end_check_reports_drift_when_a_real_login_is_refused(
+    tmp_path: Path, mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the real stand-in servers, a working app is clean and one whose SMTP AUTH is off is drift (exit 1)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    good, broken = mail_servers.app(), mail_servers.app(smtp_auth_enabled=False)
+    template = deployed_outputs("contoso")["apps"]["scanners"]
+
+    def deployed(app: App) -> dict[str, Any]:
+        return template | {"tenantId": app.tenant_id, "clientId": app.client_id, "protocols": ["imap", "pop", "smtp"],
+                           "mailboxes": [{"address": app.mailbox, "sendAs": False}]}
+
+    saved = tmp_path / "outputs.json"
+    saved.write_text(json.dumps({"tenantId": good.tenant_id, "exchange": {},
+                                 "apps": {"good": deployed(good), "broken": deployed(broken)},
+                                 "clientSecrets": {"good": good.secret, "broken": broken.secret}}), encoding="utf-8")
+    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "contoso", "--checks", "e2e",
+                   "--outputs", str(saved), *mail_servers.server_args()])
+    report = json.loads(capsys.readouterr().out)
+    checks = {c["check"]: c for c in report["checks"]}
+    assert {name: c["status"] for name, c in checks.items()} == {"e2e:good": "clean", "e2e:broken": "drift"}
+    assert checks["e2e:broken"]["detail"].startswith("smtp: ")
+    assert status == 1
+    assert str(good.secret) not in json.dumps(report)
