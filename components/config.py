@@ -187,7 +187,8 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
     return at.value
 
 
-def _str(at: At, *, max_len: int = 256) -> str:
+def non_empty_text(at: At, *, max_len: int = 256) -> str:
+    """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
     if len(at.value) > max_len:
@@ -211,7 +212,8 @@ def _int(at: At, low: int, high: int) -> int:
     return at.value
 
 
-def _choice(at: At, allowed: Sequence[str]) -> str:
+def one_of(at: At, allowed: Sequence[str]) -> str:
+    """Return the value if it is one of `allowed`, or raise naming the key and the allowed values."""
     if at.value not in allowed:
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not allowed; allowed: {', '.join(allowed)}")
@@ -224,6 +226,12 @@ def guid(at: At) -> str:
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not a GUID; allowed: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
     return at.value.lower()
+
+
+def protocol_list(at: At) -> tuple[str, ...]:
+    """Return a non-empty list of distinct protocols in canonical order imap, pop, smtp, or raise naming the key."""
+    chosen = _list(at, lambda p: one_of(p, PROTOCOLS), non_empty=True)
+    return tuple(p for p in PROTOCOLS if p in chosen)
 
 
 def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: bool = True) -> tuple[T, ...]:
@@ -264,7 +272,7 @@ def _mailbox(at: At) -> Mailbox:
 
 def https_url(at: At) -> str:
     """Return the value if it is an absolute HTTPS URL without a fragment, or raise naming the key."""
-    text = _str(at)
+    text = non_empty_text(at)
     parts = urlsplit(text)
     if parts.scheme != "https" or not parts.hostname:
         raise at.fail(f"{text!r} is not an HTTPS URL; allowed: https://host/path")
@@ -295,7 +303,7 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
     if at.value is None:
         return Credential("secret", DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS)
     _mapping(at, tuple(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys)))
-    kind = _choice(at.child("type"), CREDENTIAL_TYPES)
+    kind = one_of(at.child("type"), CREDENTIAL_TYPES)
     _mapping(at, CREDENTIAL_KEYS[kind])
     if kind in ("secret", "certificate"):
         lifetime = at.child("lifetimeDays")
@@ -308,9 +316,9 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
-        audiences = _list(at.child("audiences"), _str) or (DEFAULT_FEDERATED_AUDIENCE,)
-        return Credential(kind, issuer=https_url(at.child("issuer")), subject=_str(at.child("subject"), max_len=600),
-                          audiences=audiences)
+        audiences = _list(at.child("audiences"), non_empty_text) or (DEFAULT_FEDERATED_AUDIENCE,)
+        subject = non_empty_text(at.child("subject"), max_len=600)
+        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences)
     if flow != "delegated" or not public_client:
         raise at.child("type").fail("'none' is only for delegated apps with publicClient: true; allowed: "
                                     "secret, certificate, federated")
@@ -318,7 +326,7 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
 
 
 def _app_name(at: At) -> str:
-    text = _str(at, max_len=_MAX_APP_NAME)
+    text = non_empty_text(at, max_len=_MAX_APP_NAME)
     if not APP_NAME.fullmatch(text):
         raise at.fail(f"{text!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
     return text
@@ -328,10 +336,9 @@ def _app(at: At, now: datetime) -> AppConfig:
     _mapping(at, APP_KEYS)
     name = _app_name(at.child("name"))
     display = at.child("displayName")
-    display_name = name if display.value is None else _str(display)
-    flow = _choice(at.child("flow"), FLOWS)
-    chosen = _list(at.child("protocols"), lambda p: _choice(p, PROTOCOLS), non_empty=True)
-    protocols = tuple(p for p in PROTOCOLS if p in chosen)
+    display_name = name if display.value is None else non_empty_text(display)
+    flow = one_of(at.child("flow"), FLOWS)
+    protocols = protocol_list(at.child("protocols"))
     boxes = at.child("mailboxes")
     if flow == "delegated" and boxes.value is not None:
         raise boxes.fail("is not allowed on a delegated app (users open their own mailboxes); allowed: only on "
@@ -353,8 +360,8 @@ def _app(at: At, now: datetime) -> AppConfig:
         redirect_uris=_list(at.child("redirectUris"), https_url),
         public_client=public_client,
         owners=_list(at.child("owners"), guid, non_empty=True),
-        notes="" if notes.value is None else _str(notes, max_len=1024),
-        tags=_list(at.child("tags"), _str),
+        notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
+        tags=_list(at.child("tags"), non_empty_text),
     )
 
 
@@ -373,14 +380,14 @@ def _exchange(at: At) -> ExchangeConfig:
     organization = None
     if at.child("organization").value is not None:
         org = at.child("organization")
-        organization = _str(org).lower()
+        organization = non_empty_text(org).lower()
         if not _DOMAIN.fullmatch(organization):
             raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumb = at.child("certificateThumbprint")
     thumbprint = None
     if thumb.value is not None:
-        thumbprint = _str(thumb)
+        thumbprint = non_empty_text(thumb)
         if not _THUMBPRINT.fullmatch(thumbprint):
             raise thumb.fail("is not a certificate thumbprint; allowed: 40 hex digits")
         thumbprint = thumbprint.upper()
@@ -400,7 +407,7 @@ def _exchange(at: At) -> ExchangeConfig:
         organization=organization,
         app_id=app_id,
         certificate_thumbprint=thumbprint,
-        tenant_smtp_auth="report" if smtp.value is None else _choice(smtp, TENANT_SMTP_AUTH),
+        tenant_smtp_auth="report" if smtp.value is None else one_of(smtp, TENANT_SMTP_AUTH),
         auto_apply=auto_apply,
     )
 

@@ -13,7 +13,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import APP_NAME, FLOWS, PROTOCOLS, STACK_NAME, At, ExchangeConfig, Mailbox, guid, mailbox_address
+from .config import (
+    APP_NAME,
+    FLOWS,
+    STACK_NAME,
+    At,
+    ExchangeConfig,
+    Mailbox,
+    guid,
+    mailbox_address,
+    non_empty_text,
+    one_of,
+    protocol_list,
+)
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, EXIT_DRIFT
 from .powershell import ps_literal
@@ -21,7 +33,6 @@ from .powershell import ps_literal
 MODULE_VERSIONS = ("3.0.0", "3.*")
 """ExchangeOnlineManagement versions the scripts accept: REST cmdlets and Get-ConnectionInformation need 3.x."""
 
-_MAX_DISPLAY_NAME = 256
 
 
 @dataclass(frozen=True)
@@ -82,35 +93,17 @@ def _app(apps: At, name: Any) -> ExchangeApp:
     at = apps.child(name)
     if not isinstance(at.value, Mapping):
         raise at.fail("must be a mapping of the app's outputs")
-    flow = at.child("flow")
-    if flow.value not in FLOWS:
-        raise flow.fail(f"{flow.value!r} is not allowed; allowed: {', '.join(FLOWS)}")
+    flow = one_of(at.child("flow"), FLOWS)
+    display = at.child("displayName")
     return ExchangeApp(
         name=name,
-        display_name=_display_name(at.child("displayName"), name),
-        flow=flow.value,
-        protocols=_protocols(at.child("protocols")),
+        display_name=name if display.value is None else non_empty_text(display),
+        flow=flow,
+        protocols=protocol_list(at.child("protocols")),
         client_id=guid(at.child("clientId")),
         service_principal_object_id=guid(at.child("servicePrincipalObjectId")),
-        mailboxes=_mailboxes(at.child("mailboxes"), flow.value),
+        mailboxes=_mailboxes(at.child("mailboxes"), flow),
     )
-
-
-def _display_name(at: At, default: str) -> str:
-    if at.value is None:
-        return default
-    if not isinstance(at.value, str) or not at.value.strip() or len(at.value) > _MAX_DISPLAY_NAME:
-        raise at.fail(f"must be a non-empty string of at most {_MAX_DISPLAY_NAME} characters")
-    return at.value
-
-
-def _protocols(at: At) -> tuple[str, ...]:
-    if not isinstance(at.value, list) or not at.value:
-        raise at.fail(f"must be a non-empty list; allowed: {', '.join(PROTOCOLS)}")
-    for item in at.items():
-        if item.value not in PROTOCOLS:
-            raise item.fail(f"{item.value!r} is not allowed; allowed: {', '.join(PROTOCOLS)}")
-    return tuple(p for p in PROTOCOLS if p in at.value)
 
 
 def _mailboxes(at: At, flow: str) -> tuple[Mailbox, ...]:
