@@ -220,9 +220,24 @@ def one_of(at: At, allowed: Sequence[str]) -> str:
     return str(at.value)
 
 
+def is_guid(text: str) -> bool:
+    """Return True if `text` is a GUID in its 8-4-4-4-12 hex form (either case)."""
+    return _GUID.fullmatch(text) is not None
+
+
+def is_domain(text: str) -> bool:
+    """Return True if `text` is a DNS domain name such as contoso.onmicrosoft.com (either case)."""
+    return _DOMAIN.fullmatch(text.lower()) is not None
+
+
+def normalized_mailbox(text: str) -> str:
+    """Return the address as email-validator normalises it; raise EmailNotValidError saying why it is not one."""
+    return str(validate_email(text, check_deliverability=False).normalized)
+
+
 def guid(at: At) -> str:
     """Return the value as a lower-case GUID, or raise naming the key."""
-    if not isinstance(at.value, str) or not _GUID.fullmatch(at.value):
+    if not isinstance(at.value, str) or not is_guid(at.value):
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not a GUID; allowed: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
     return at.value.lower()
@@ -257,10 +272,9 @@ def mailbox_address(at: At) -> str:
     if not isinstance(at.value, str):
         raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
     try:
-        checked = validate_email(at.value, check_deliverability=False)
+        return normalized_mailbox(at.value)
     except EmailNotValidError as error:
         raise at.fail(f"{at.value!r} is not a valid mailbox address ({error}); allowed: user@domain") from None
-    return str(checked.normalized)
 
 
 def _mailbox(at: At) -> Mailbox:
@@ -381,7 +395,7 @@ def _exchange(at: At) -> ExchangeConfig:
     if at.child("organization").value is not None:
         org = at.child("organization")
         organization = non_empty_text(org).lower()
-        if not _DOMAIN.fullmatch(organization):
+        if not is_domain(organization):
             raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumb = at.child("certificateThumbprint")

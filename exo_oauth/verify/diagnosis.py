@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from components.config import is_guid
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from .checks import CheckResult
 from .clouds import CLOUDS
-from .inputs import Target, is_guid
+from .inputs import Target
 from .secret import Secret
 from .tokens import TokenFailure, TokenOutcome
 

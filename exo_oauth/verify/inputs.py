@@ -8,15 +8,15 @@ cloud's defaults. The credential comes from the stack's `clientSecrets` output, 
 from __future__ import annotations
 
 import argparse
-import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.config import PROTOCOLS
+from email_validator import EmailNotValidError
+
+from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
 
 from ..errors import UsageError
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
@@ -25,7 +25,6 @@ from .token_cache import MODES, cache_dir, cache_file, secret_partition
 
 HIDDEN_SECRET = "[secret]"
 """What `pulumi stack output --json` prints for a secret output without `--show-secrets`."""
-_DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 MAX_TIMEOUT = 300.0
 
 
@@ -104,19 +103,9 @@ class Target:
     """`--token-cache`: `encrypted` (the OS's secret store, else no cache), `plain` (a 0600 file) or `off`."""
 
 
-def is_guid(text: str) -> bool:
-    """Return True if `text` is a GUID in canonical 8-4-4-4-12 form."""
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
-
-
 def _mailbox(flag: str, text: str) -> str:
-    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415 - pulls in dnspython
-
     try:
-        return str(validate_email(text, check_deliverability=False).normalized)
+        return normalized_mailbox(text)
     except EmailNotValidError as error:
         raise UsageError(f"{flag} {text!r}: not a mailbox address ({error}); allowed: user@domain") from None
 
@@ -300,7 +289,7 @@ def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, s
         return tenant.lower(), client_id.lower(), flow
     if args.tenant is None or args.client_id is None:
         raise UsageError("--tenant and --client-id: required without --stack; allowed: --stack NAME, or both flags")
-    if not (is_guid(args.tenant) or _DOMAIN.match(args.tenant)):
+    if not (is_guid(args.tenant) or is_domain(args.tenant)):
         raise UsageError(f"--tenant {args.tenant!r}: allowed: the tenant ID (a GUID) or a verified domain such as "
                          "contoso.onmicrosoft.com")
     if not is_guid(args.client_id):
