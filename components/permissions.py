@@ -22,8 +22,12 @@ DELEGATED_SCOPES = {"imap": "IMAP.AccessAsUser.All", "pop": "POP.AccessAsUser.Al
 OFFLINE_ACCESS = "offline_access"
 """Delegated apps also get refresh tokens, so mail clients do not ask users to sign in every hour."""
 
-APP_ONLY_TOKEN_SCOPE = "https://outlook.office365.com/.default"
-DELEGATED_SCOPE_PREFIX = "https://outlook.office.com/"
+EXCHANGE_RESOURCE = "https://outlook.office365.com"
+"""Exchange Online's resource for app-only tokens in the global cloud."""
+DELEGATED_RESOURCE = "https://outlook.office.com"
+"""The resource delegated mail scopes are prefixed with in the global cloud."""
+APP_ONLY_TOKEN_SCOPE = f"{EXCHANGE_RESOURCE}/.default"
+DELEGATED_SCOPE_PREFIX = f"{DELEGATED_RESOURCE}/"
 GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 LOGIN_HOST = "https://login.microsoftonline.com"
 

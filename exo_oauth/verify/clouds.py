@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.permissions import DELEGATED_SCOPES
+from components.permissions import (
+    DELEGATED_RESOURCE,
+    DELEGATED_SCOPES,
+    ENDPOINTS,
+    EXCHANGE_ONLINE,
+    EXCHANGE_RESOURCE,
+    LOGIN_HOST,
+)
 
 from ..errors import UsageError
+from ..microsoft_ids import PUBLISHED_APP_IDS
 
 MAX_PORT = 65535
-EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+EXCHANGE_ONLINE_APP_ID = PUBLISHED_APP_IDS[EXCHANGE_ONLINE]
 """Office 365 Exchange Online's application ID; a v2.0 token names its resource by this ID in `aud`."""
 
 
@@ -62,8 +70,8 @@ def _mail(imap_pop: str, smtp: str) -> dict[str, Endpoint]:
 
 
 CLOUDS = {
-    "global": Cloud("global", "https://login.microsoftonline.com", "https://outlook.office365.com",
-                    "https://outlook.office.com", _mail("outlook.office365.com", "smtp.office365.com"),
+    "global": Cloud("global", LOGIN_HOST, EXCHANGE_RESOURCE, DELEGATED_RESOURCE,
+                    {p: Endpoint(str(e["host"]), int(str(e["port"]))) for p, e in ENDPOINTS.items()},
                     extra_audiences=("https://ps.outlook.com",)),
     "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://outlook.office365.us",
                    "https://outlook.office365.us", _mail("outlook.office365.us", "outlook.office365.us")),
