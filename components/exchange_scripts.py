@@ -175,10 +175,24 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
     return steps
 
 
-def render_exchange_scripts(inputs: ExchangeInputs) -> dict[str, str]:
-    """Return the three scripts of one stack, keyed `apply`, `verify` and `remove`."""
+OFFLINE_BANNER = ("NOT RUNNABLE: rendered by `exo-oauth exchange --offline` from the offline plan; every per-tenant "
+                  "ID is a stand-in (00000000-...). Deploy the stack, then run `exo-oauth exchange` without --offline.")
+"""The first line of an offline script, and what it throws if someone runs it anyway."""
+
+
+def render_exchange_scripts(inputs: ExchangeInputs, *, offline: bool = False) -> dict[str, str]:
+    """Return the three scripts of one stack, keyed `apply`, `verify` and `remove`.
+
+    `offline=True` (IDs are the plan's stand-ins) puts OFFLINE_BANNER on top and makes the script throw it before
+    signing in.
+    """
     steps = _steps(inputs)
-    return {action: _script(inputs, action, steps) for action in ACTIONS}
+    scripts = {action: _script(inputs, action, steps) for action in ACTIONS}
+    if offline:
+        stop = "$ErrorActionPreference = 'Stop'\n"
+        refuse = f"{stop}throw {ps_literal(OFFLINE_BANNER)}\n"
+        scripts = {action: f"# {OFFLINE_BANNER}\n" + text.replace(stop, refuse, 1) for action, text in scripts.items()}
+    return scripts
 
 
 def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step]) -> str:
