@@ -142,3 +142,18 @@ def test_retry_is_bounded_and_ends_with_a_clear_message() -> None:
     assert body.index("if ($null -eq $wait)") < body.index('throw ("$Activity still fails after') < body.index(
         "Start-Sleep -Seconds $wait")
     assert "run \" +\n                    'this script again later" in body
+
+
+def test_retried_blocks_read_no_variable_the_retry_function_shadows() -> None:
+    """A script block sees the caller's variables through Invoke-ExoOAuthRetry's scope, so none may share a name."""
+    root = parse(render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"])
+    automatic = {"$_", "$null", "$true", "$false"}
+    # PowerShell variable names ignore case.
+    retry = {text(n).lower() for n in nodes(functions(root)["Invoke-ExoOAuthRetry"]) if n.type == "variable"}
+    retry -= automatic
+    blocks = [c.arguments[""][-1] for name in ("Register-ExoOAuthServicePrincipal", "Grant-ExoOAuthRight")
+              for c in calls(functions(root)[name]) if c.name == "Invoke-ExoOAuthRetry"]
+    assert len(blocks) == 2
+    read = {text(n).lower() for block in blocks for n in nodes(block) if n.type == "variable"} - automatic
+    assert read
+    assert not read & retry, read & retry
