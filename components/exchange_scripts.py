@@ -187,15 +187,10 @@ def render_exchange_scripts(inputs: ExchangeInputs, *, offline: bool = False) ->
     signing in.
     """
     steps = _steps(inputs)
-    scripts = {action: _script(inputs, action, steps) for action in ACTIONS}
-    if offline:
-        stop = "$ErrorActionPreference = 'Stop'\n"
-        refuse = f"{stop}throw {ps_literal(OFFLINE_BANNER)}\n"
-        scripts = {action: f"# {OFFLINE_BANNER}\n" + text.replace(stop, refuse, 1) for action, text in scripts.items()}
-    return scripts
+    return {action: _script(inputs, action, steps, offline) for action in ACTIONS}
 
 
-def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step]) -> str:
+def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step], offline: bool) -> str:
     ordered = reversed(steps) if action == "remove" else steps
     calls = [(f"{_VERBS[s.noun][action]}-ExoOAuth{s.noun}", s.args) for s in ordered if action in _VERBS[s.noun]]
     lines = [f"{name} " + " ".join(f"-{key} {ps_literal(value)}" for key, value in args) for name, args in calls]
@@ -216,6 +211,9 @@ def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step]) -> str:
         organization=ps_literal(exchange.organization or ""),
         environment=ps_literal(inputs.exchange_environment),
     )
+    if offline:
+        head = f"# {OFFLINE_BANNER}\n{head}"
+        params += f"throw {ps_literal(OFFLINE_BANNER)}\n"
     functions = needed(_CALLED.findall(body))
     return head + params + "".join(f"\n{function.text}" for function in functions) + body
 
