@@ -127,3 +127,11 @@ def test_outputs_that_match_the_stack_file_print_no_note(tmp_path: Path, capsys:
     """No difference, no note: stderr stays empty."""
     assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path))) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_offline_and_outputs_exclude_each_other(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A saved outputs file and --offline are two different sources: asking for both exits 2."""
+    with pytest.raises(SystemExit) as raised:
+        run("--stack", "contoso", "--offline", "--outputs", str(saved_outputs(tmp_path)))
+    assert raised.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

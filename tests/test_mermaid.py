@@ -8,7 +8,7 @@ import pytest
 from exo_oauth.access_diff import render_markdown as diff_markdown
 from exo_oauth.access_diff import stack_entry
 from exo_oauth.mermaid import ADDED, REMOVED, SAME, access_graph, label, render
-from exo_oauth.plan_render import render_markdown
+from exo_oauth.plan_render import MAX_GRAPHS, render_markdown
 from tests.mermaid_parse import mermaid_parse
 
 HOSTILE = ['a "quoted" name', "x]; click n0 call alert(1) %%", "<script>alert(1)</script>", "#quot; & #35;",
@@ -97,3 +97,13 @@ def test_plan_and_diff_markdown_carry_one_graph_per_tenant_that_mermaid_parses()
     assert (len(plan_graphs), len(diff_graphs)) == (2, 2)
     assert all(r["ok"] for r in mermaid_parse(plan_graphs + diff_graphs))
     assert json.loads(json.dumps(entries))[2] == {"stack": "same", "status": "unchanged", "changes": []}
+
+
+def test_plan_of_many_stacks_draws_no_graphs_and_says_where_they_are() -> None:
+    """Past MAX_GRAPHS stacks the plan leaves graphs out (comment size) and points at `exo-oauth diff`."""
+    plans = [{"stack": f"s{i}", "tenantId": "t", "resources": [], "policy": [],
+              "outputs": {"apps": {"a": app("a") | {"protocols": ["smtp"]}}}} for i in range(MAX_GRAPHS + 1)]
+    markdown = render_markdown(plans)
+    assert mermaid_blocks(markdown) == []
+    assert f"_No access graphs: {MAX_GRAPHS + 1} stacks are more than {MAX_GRAPHS}; `exo-oauth diff` draws" in markdown
+    assert len(mermaid_blocks(render_markdown(plans[:MAX_GRAPHS]))) == MAX_GRAPHS
