@@ -36,7 +36,8 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "federated": ("type", "issuer", "subject", "audiences"),
     "none": ("type",),
 }
-EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "tenantSmtpAuth", "autoApply")
+EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateFilePath", "certificatePasswordVariable",
+                 "tenantSmtpAuth", "autoApply")
 
 DEFAULT_LIFETIME_DAYS = 180
 MAX_LIFETIME_DAYS = 730
@@ -50,6 +51,8 @@ STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 """A stack name as Pulumi allows it, never `.` or `..` (use with fullmatch)."""
 _DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_APP_NAME = 40
 
 T = TypeVar("T")
@@ -124,7 +127,11 @@ class ExchangeConfig:
     app_id: str | None = None
     """Client id for certificate app-only auth to Exchange Online PowerShell."""
     certificate_thumbprint: str | None = None
-    """Thumbprint of that app's certificate in the local certificate store."""
+    """Thumbprint of that app's certificate in the local certificate store (Windows only)."""
+    certificate_file_path: str | None = None
+    """Path of that app's certificate as a PFX file (Linux, macOS and Windows)."""
+    certificate_password_variable: str | None = None
+    """Name of the environment variable that holds the PFX file's password (never the password itself)."""
     tenant_smtp_auth: str = "report"
     """`report` (default: only report the tenant-wide SMTP AUTH switch), `enable` or `disable`."""
     auto_apply: bool = False
@@ -398,17 +405,14 @@ def _exchange(at: At) -> ExchangeConfig:
         if not is_domain(organization):
             raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
-    thumb = at.child("certificateThumbprint")
-    thumbprint = None
-    if thumb.value is not None:
-        thumbprint = non_empty_text(thumb)
-        if not _THUMBPRINT.fullmatch(thumbprint):
-            raise thumb.fail("is not a certificate thumbprint; allowed: 40 hex digits")
-        thumbprint = thumbprint.upper()
-    if (app_id is None) != (thumbprint is None):
-        missing = "appId" if app_id is None else "certificateThumbprint"
-        raise at.child(missing).fail("is required when the other of appId/certificateThumbprint is set; allowed: "
-                                     "both (certificate app-only auth) or neither (interactive sign-in)")
+    thumbprint, file_path, password_variable = _exchange_certificate(at)
+    has_certificate = thumbprint is not None or file_path is not None
+    if app_id is None and has_certificate:
+        raise at.child("appId").fail("is required with a certificate; allowed: the client id of the app whose "
+                                     "certificate this is")
+    if app_id is not None and not has_certificate:
+        raise at.child("certificateFilePath").fail("is required with appId, or certificateThumbprint (Windows only); "
+                                                   "allowed: a PFX file path (interactive sign-in: neither key)")
     if app_id is not None and organization is None:
         raise at.child("organization").fail("is required for certificate app-only auth; allowed: the tenant's "
                                             "*.onmicrosoft.com domain")
@@ -416,15 +420,47 @@ def _exchange(at: At) -> ExchangeConfig:
     auto_apply = _bool(at.child("autoApply"), default=False)
     if auto_apply and app_id is None:
         raise at.child("autoApply").fail("needs certificate app-only auth, since `pulumi up` cannot answer a sign-in "
-                                         "prompt; allowed: true only with appId and certificateThumbprint")
+                                         "prompt; allowed: true only with appId and a certificate")
     return ExchangeConfig(
         organization=organization,
         app_id=app_id,
         certificate_thumbprint=thumbprint,
+        certificate_file_path=file_path,
+        certificate_password_variable=password_variable,
         tenant_smtp_auth="report" if smtp.value is None else one_of(smtp, TENANT_SMTP_AUTH),
         auto_apply=auto_apply,
     )
 
+
+
+def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
+    """Return (thumbprint, PFX file path, password variable name); at most one certificate source."""
+    thumb = at.child("certificateThumbprint")
+    thumbprint = None
+    if thumb.value is not None:
+        thumbprint = non_empty_text(thumb)
+        if not _THUMBPRINT.fullmatch(thumbprint):
+            raise thumb.fail("is not a certificate thumbprint; allowed: 40 hex digits")
+        thumbprint = thumbprint.upper()
+    path = at.child("certificateFilePath")
+    file_path = None
+    if path.value is not None:
+        file_path = non_empty_text(path, max_len=1024)
+        if _CONTROL.search(file_path):
+            raise path.fail("holds a control character; allowed: a plain file path")
+        if thumbprint is not None:
+            raise path.fail("is set together with certificateThumbprint; allowed: one of them")
+    variable = at.child("certificatePasswordVariable")
+    password_variable = None
+    if variable.value is not None:
+        password_variable = non_empty_text(variable)
+        if not _ENV_NAME.fullmatch(password_variable):
+            raise variable.fail("is not an environment variable name; allowed: letters, digits and '_', not "
+                                "starting with a digit (the name of the variable, never the password)")
+        if file_path is None:
+            raise variable.fail("needs certificateFilePath; allowed: the name of the variable that holds that "
+                                "PFX file's password")
+    return thumbprint, file_path, password_variable
 
 CONFIG_KEYS = {
     "azuread:tenantId": "The tenant GUID.",

@@ -8,11 +8,14 @@ where a hook is built; everything else is plain Python and testable without the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +27,12 @@ from .exchange_scripts import exchange_inputs, render_exchange_scripts
 if TYPE_CHECKING:
     import pulumi
 
-Runner = Callable[[Path], None]
-"""Runs the apply script at the given path; raises if it fails."""
+Runner = Callable[[Path], bool]
+"""Runs the apply script at the given path: True when it ran and succeeded, False when it could not be started (for
+example pwsh is missing); raises if it ran and failed."""
+
+LAST_RUN_FILE = "exchange-apply.last-run.json"
+"""Beside the scripts: which apply script text ran last (its SHA-256), when, and whether it succeeded. No secrets."""
 
 PWSH_TIMEOUT_SECONDS = 1800
 
@@ -36,7 +43,9 @@ class ExchangeScriptWriter:
     The files are `<out_dir>/exchange-apply.ps1`, `exchange-verify.ps1` and `exchange-remove.ps1`. Each is replaced
     atomically (a temporary file in the same folder, then a rename) and only when its text changed, so no reader ever
     sees half a script. With `out_dir=None` (preview, offline plan) nothing is written or run. When exchange.autoApply
-    is on and the apply script changed, `runner` runs it (default: `run_apply_with_pwsh`).
+    is on, `runner` (default: `run_apply_with_pwsh`) runs the apply script unless `LAST_RUN_FILE` says this exact
+    text already succeeded: a failed or skipped run (say Exchange Online had not yet seen a new service principal)
+    is tried again by the next `pulumi up`, at most once per script text per run.
     """
 
     def __init__(self, stack: str, config: StackConfig, out_dir: Path | None, runner: Runner | None = None) -> None:
@@ -45,6 +54,7 @@ class ExchangeScriptWriter:
         self._out_dir = out_dir
         self._runner = runner or run_apply_with_pwsh
         self._ids: dict[str, dict[str, Any]] = {}
+        self._attempted: set[str] = set()
 
     def hooks(self, app: str) -> pulumi.ResourceHookBinding:
         """Return the hook binding for `app`'s ServicePrincipal: after_create and after_update record its IDs."""
@@ -110,17 +120,45 @@ class ExchangeScriptWriter:
     def _write(self, out_dir: Path, scripts: Mapping[str, str]) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         changed = [action for action in ACTIONS if _replace(out_dir / script_name(action), scripts[action])]
-        if not changed:
-            return
-        _log(f"wrote {', '.join(str(out_dir / script_name(a)) for a in changed)}")
+        if changed:
+            _log(f"wrote {', '.join(str(out_dir / script_name(a)) for a in changed)}")
+        if self._config.exchange.auto_apply:
+            self._auto_apply(out_dir, scripts["apply"])
+
+    def _auto_apply(self, out_dir: Path, text: str) -> None:
         apply = out_dir / script_name("apply")
-        if "apply" in changed and self._config.exchange.auto_apply:
-            if self._config.exchange.app_id is None:
-                # A hook cannot answer an interactive sign-in prompt.
-                _log("exchange.autoApply needs certificate app-only sign-in (exchange.appId, certificateThumbprint, "
-                     f"organization); run it yourself: pwsh -File {apply}", warn=True)
-                return
-            self._runner(apply)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        last = _last_run(out_dir / LAST_RUN_FILE)
+        if digest in self._attempted or (last.get("script") == digest and last.get("result") == "succeeded"):
+            return
+        self._attempted.add(digest)
+        if self._config.exchange.app_id is None:
+            # A hook cannot answer an interactive sign-in prompt (config.py refuses this combination too).
+            _log(f"exchange.autoApply needs certificate app-only sign-in; run it yourself: pwsh -File {apply}",
+                 warn=True)
+            return
+        if last.get("script") == digest:
+            _log(f"the last run of {apply} ({last.get('result')}, {last.get('at')}) did not succeed; running it again")
+        try:
+            ran = self._runner(apply)
+        except BaseException:
+            _save_last_run(out_dir / LAST_RUN_FILE, digest, "failed")
+            raise
+        _save_last_run(out_dir / LAST_RUN_FILE, digest, "succeeded" if ran else "not-run")
+
+
+def _last_run(path: Path) -> dict[str, Any]:
+    """Return the recorded last run, or {} when there is none or it cannot be read (then the script runs again)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _save_last_run(path: Path, digest: str, result: str) -> None:
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    _replace(path, json.dumps({"script": digest, "result": result, "at": at}, indent=2) + "\n")
 
 
 def _known_text(outputs: Mapping[str, Any], key: str, source: str) -> str:
@@ -148,12 +186,15 @@ def _replace(path: Path, text: str) -> bool:
     return True
 
 
-def run_apply_with_pwsh(script: Path) -> None:
-    """Run the apply script with pwsh if it is on PATH (else say how to run it); raise if the script fails."""
+def run_apply_with_pwsh(script: Path) -> bool:
+    """Run the apply script with pwsh; return whether it ran, and raise if it failed.
+
+    Without pwsh on PATH it says how to run the script and returns False.
+    """
     pwsh = shutil.which("pwsh")
     if pwsh is None:
         _log(f"exchange.autoApply is on but pwsh is not on PATH; run it yourself: pwsh -File {script}", warn=True)
-        return
+        return False
     argv = [pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(script)]
     try:
         done = subprocess.run(argv, check=False, timeout=PWSH_TIMEOUT_SECONDS)
@@ -161,8 +202,9 @@ def run_apply_with_pwsh(script: Path) -> None:
         raise RuntimeError(f"{script} did not finish in {PWSH_TIMEOUT_SECONDS} s; run it yourself: "
                            f"pwsh -File {script}") from None
     if done.returncode != 0:
-        raise RuntimeError(f"{script} failed with exit status {done.returncode}; fix the cause it printed and run "
-                           f"it again: pwsh -File {script}")
+        raise RuntimeError(f"{script} failed with exit status {done.returncode}; fix the cause it printed, then "
+                           f"run it yourself (pwsh -File {script}) or let the next pulumi up run it again")
+    return True
 
 
 def _log(message: str, *, warn: bool = False) -> None:

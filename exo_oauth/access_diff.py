@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .plan_render import md
+from . import mermaid
+from .plan_render import HEADING, md
 
 Apps = Mapping[str, Mapping[str, Any]]
 
@@ -98,15 +99,17 @@ _SYMBOL = {
 
 def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
     """Return the diff as markdown for a pull-request comment."""
-    lines = [f"## exo-oauth access diff against `{md(base_ref)}`", ""]
+    lines = [f"**exo-oauth access diff against `{md(base_ref)}`**", ""]
     if not stacks:
         lines.append("No stack file or program code changed, so no access changes.")
     for stack in stacks:
-        lines.append(f"### {md(stack['stack'])} ({stack['status']})")
+        lines.append(f"{HEADING} {md(stack['stack'])} ({stack['status']})")
         lines.append("")
         lines += [f"- {_SYMBOL[c['kind']]} `{md(c['app'])}`: {md(c['detail'])}" for c in stack["changes"]]
         if not stack["changes"]:
             lines.append("- no change in effective access")
+        elif stack.get("graph"):
+            lines += ["", *mermaid.fenced(stack["graph"], legend=True)]
         lines.append("")
     return "\n".join(lines)
 
@@ -126,9 +129,13 @@ def render_json(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
 
 
 def stack_entry(name: str, base: Apps | None, head: Apps | None) -> dict[str, Any]:
-    """Return one stack's diff: status added, removed, changed or unchanged, and its changes."""
+    """Return one stack's diff: status added, removed, changed or unchanged, and its changes.
+
+    When something changed, `graph` holds the Mermaid source of the tenant's access, added and removed edges marked.
+    """
     status = "added" if base is None else "removed" if head is None else "changed"
     changes = [asdict(c) for c in diff_apps(base or {}, head or {})]
     if status == "changed" and not changes:
         status = "unchanged"
-    return {"stack": name, "status": status, "changes": changes}
+    entry = {"stack": name, "status": status, "changes": changes}
+    return {**entry, "graph": mermaid.render(mermaid.access_graph(base or {}, head))} if changes else entry

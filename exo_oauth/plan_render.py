@@ -1,6 +1,6 @@
 """Render offline plans as readable text, as markdown for a pull-request comment, or as JSON.
 
-Pure: plain dicts (StackPlan.to_json() plus its policy verdicts) in, text out.
+Pure: plain dicts (StackPlan.to_json() plus its policy verdicts) and the time to count days from in, text out.
 """
 
 from __future__ import annotations
@@ -9,9 +9,16 @@ import html
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from . import mermaid
+from .days import days_until, parse_time
 from .microsoft_ids import API_DISPLAY_NAMES
+
+MAX_GRAPHS = 20
+"""The markdown draws an access graph for each stack only when it plans at most this many: a pull-request comment
+holds 65,536 characters, and `exo-oauth diff` draws the tenants that change."""
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
@@ -44,15 +51,34 @@ def _mailboxes(app: Mapping[str, Any]) -> list[str]:
     return [f"{m['address']} (FullAccess{', SendAs' if m['sendAs'] else ''})" for m in app["mailboxes"]]
 
 
-def _credential(app: Mapping[str, Any]) -> str:
+def _expiry(end_date: Any, now: datetime) -> str:
+    """`expires 2027-05-27 (in 180 days)`, or `no expiry`."""
+    if not end_date:
+        return "no expiry"
+    end = parse_time(str(end_date))
+    return f"expires {end:%Y-%m-%d} (in {days_until(end, now)} days)"
+
+
+def _credential(app: Mapping[str, Any], now: datetime) -> str:
     credential = app["credential"]
     if credential["type"] == "none":
         return "none (public client)"
-    expiry = f"expires {credential['endDate'][:10]}" if credential.get("endDate") else "no expiry"
-    return f"{credential['type']}, {expiry}"
+    return f"{credential['type']}, {_expiry(credential.get('endDate'), now)}"
 
 
-def _detail(resource: Mapping[str, Any], names: Mapping[str, str]) -> str:
+def _rotation(days: int, credential: Mapping[str, Any], now: datetime) -> str:
+    """Say what the rotation clock renews, and warn when the credential ends before it does."""
+    kind = credential.get("type")
+    text = f"next secret after {days} days" if kind == "secret" else f"registers the {kind} again after {days} days"
+    end = credential.get("endDate")
+    if end and days_until(parse_time(str(end)), now) < days:
+        ends = parse_time(str(end))
+        text += (f", but the {kind} ends first: {ends:%Y-%m-%d} (in {days_until(ends, now)} days)"
+                 + ("; put a renewed certificate in the stack file before then" if kind == "certificate" else ""))
+    return text
+
+
+def _detail(resource: Mapping[str, Any], names: Mapping[str, str], app: Mapping[str, Any], now: datetime) -> str:
     inputs = resource["inputs"]
     kind = short_type(resource["type"])
     if kind == "Application":
@@ -62,10 +88,10 @@ def _detail(resource: Mapping[str, Any], names: Mapping[str, str]) -> str:
         return f"{names.get(role, 'unknown role')} ({role})"
     if kind == "ServicePrincipalDelegatedPermissionGrant":
         return f"claims {' '.join(inputs.get('claimValues', []))}"
-    if kind == "ApplicationPassword":
-        return f"expires {str(inputs.get('endDate', ''))[:10]}"
+    if kind in ("ApplicationPassword", "ApplicationCertificate"):
+        return _expiry(inputs.get("endDate"), now)
     if kind == "Rotating":
-        return f"next secret after {int(inputs.get('rotationDays', 0))} days"
+        return _rotation(int(inputs.get("rotationDays", 0)), app.get("credential", {}), now)
     return ""
 
 
@@ -78,8 +104,9 @@ def _child_rank(resource: Mapping[str, Any]) -> tuple[int, str]:
     return (_CHILD_ORDER.index(kind) if kind in _CHILD_ORDER else len(_CHILD_ORDER), resource["name"])
 
 
-def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
-    """Return the plan as indented text, one block per stack."""
+def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None) -> str:
+    """Return the plan as indented text, one block per stack; day counts run from `now` (default: the clock)."""
+    now = now or datetime.now(UTC)
     lines = ["Offline plan: per-tenant IDs are stand-ins (00000000-<kind>-...), first-party IDs are Microsoft's.", ""]
     for plan in stacks:
         apps: Mapping[str, Any] = plan["outputs"].get("apps", {})
@@ -90,47 +117,58 @@ def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
             app = apps[component["name"]]
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
             for child in sorted((r for r in plan["resources"] if r["parent"] == component["urn"]), key=_child_rank):
-                detail = _detail(child, names)
+                detail = _detail(child, names, app, now)
                 suffix = f"  {detail}" if detail else ""
                 lines.append(f"      + {short_type(child['type']):<42} {child['name']}{suffix}")
             lines.append(f"      permissions: {_permissions(app)}")
             lines.append(f"      consent: {_consent(app)}")
             if app["mailboxes"]:
                 lines.append(f"      mailboxes: {'; '.join(_mailboxes(app))}")
-            lines.append(f"      credential: {_credential(app)}")
+            lines.append(f"      credential: {_credential(app, now)}")
             lines.append(f"      token scopes: {' '.join(app['scopes'])}")
         scripts = plan["outputs"].get("exchange") or {}
         if scripts:
             counts = ", ".join(f"{action} {len(text.splitlines())} lines" for action, text in scripts.items())
             lines.append(f"  Exchange Online scripts ({counts}): exo-oauth exchange --stack {plan['stack']}")
-        lines.extend(_policy_lines(plan.get("policy", []), indent="  "))
+        lines.extend(f"  {line}" for line in _policy_lines(plan.get("policy", []), "policy"))
         lines.append("")
     return "\n".join(lines)
 
 
-def _policy_lines(violations: Sequence[Mapping[str, Any]], indent: str) -> list[str]:
+def _policy_lines(violations: Sequence[Mapping[str, Any]], word: str) -> list[str]:
     if not violations:
-        return [f"{indent}policy: all rules pass"]
-    return [f"{indent}policy {v['level']}: [{v['policy']}] {v['message']}" for v in violations]
+        return [f"{word}: all rules pass"]
+    return [f"{word} {v['level']}: [{v['policy']}] {v['message']}" for v in violations]
 
 
-def render_markdown(stacks: Sequence[Mapping[str, Any]]) -> str:
-    """Return the plan as markdown: one table per tenant, for a pull-request comment."""
-    lines = ["## exo-oauth plan", ""]
+HEADING = "####"
+"""Stack headings in the markdown: it is embedded under the review comment's `##` and `###` headings, so it brings
+no heading of its own above this level."""
+
+
+def render_markdown(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None) -> str:
+    """Return the plan as markdown for a pull-request comment: per tenant a table, an access graph, the policy."""
+    now = now or datetime.now(UTC)
+    lines = ["**exo-oauth plan**", ""]
     for plan in stacks:
-        lines.append(f"### {md(plan['stack'])} (tenant `{plan['tenantId']}`)")
+        lines.append(f"{HEADING} {md(plan['stack'])} (tenant `{plan['tenantId']}`)")
         lines.append("")
         lines.append("| App | Flow | Protocols | Permissions | Consent | Mailboxes | Credential expiry |")
         lines.append("|---|---|---|---|---|---|---|")
         for app in plan["outputs"].get("apps", {}).values():
             cells = [app["name"], app["flow"], ", ".join(app["protocols"]), _permissions(app), _consent(app),
-                     "; ".join(_mailboxes(app)) or "(users' own)", _credential(app)]
+                     "; ".join(_mailboxes(app)) or "(users' own)", _credential(app, now)]
             lines.append("| " + " | ".join(md(c) for c in cells) + " |")
         if not plan["outputs"].get("apps"):
             lines.append("| (no apps) | | | | | | |")
         lines.append("")
-        lines.extend(md(line) for line in _policy_lines(plan.get("policy", []), indent="Policy: "))
+        if plan["outputs"].get("apps") and len(stacks) <= MAX_GRAPHS:
+            lines += [*mermaid.markdown_block(mermaid.access_graph(None, plan["outputs"]["apps"])), ""]
+        lines.extend(md(line) for line in _policy_lines(plan.get("policy", []), "Policy"))
         lines.append("")
+    if len(stacks) > MAX_GRAPHS:
+        lines.append(f"_No access graphs: {len(stacks)} stacks are more than {MAX_GRAPHS}; `exo-oauth diff` draws "
+                     "the tenants that change._")
     return "\n".join(lines)
 
 

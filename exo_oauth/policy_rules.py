@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from components.errors import ConfigError
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH, OFFLINE_ACCESS
 
+from .days import days_until
 from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, permission_name
 
 APPLICATION = "azuread:index/application:Application"
@@ -255,7 +256,7 @@ def _credential_max_lifetime(_type: str, props: Mapping[str, Any], config: Polic
     limit = now + timedelta(days=config.max_credential_days)
     # Compared by UTC calendar day: an end date computed at `pulumi up` time may fall a few hours after this check.
     if problem is None and end is not None and end.date() > limit.date():
-        problem = (f"ends on {end:%Y-%m-%d}, {(end - now).days} days from now, later than the allowed "
+        problem = (f"ends on {end:%Y-%m-%d}, {days_until(end, now)} days from now, later than the allowed "
                    f"{config.max_credential_days} days")
     if problem is not None:
         yield (f"{problem}; set endDate at most {config.max_credential_days} days ahead (for a secret: "
@@ -267,7 +268,7 @@ def _credential_expires_soon(_type: str, props: Mapping[str, Any], config: Polic
     end, _problem = _end_date(props)
     if end is None or end - now > timedelta(days=config.expiry_warning_days):
         return
-    when = f"expired on {end:%Y-%m-%d}" if end <= now else f"expires on {end:%Y-%m-%d}, in {(end - now).days} days"
+    when = f"expired on {end:%Y-%m-%d}" if end <= now else f"expires on {end:%Y-%m-%d}, in {days_until(end, now)} days"
     yield (f"{when}; mail clients using it will fail to sign in. Run `pulumi up` to rotate a secret (it is replaced "
            "rotateBeforeDays before expiry) or put a renewed certificate in the stack file, then hand the new "
            "credential to the mail client.")

@@ -23,29 +23,37 @@ def standin(stack: str, app: str, kind: str) -> str:
     return standin_id(stack, standin_kind, f"{app}-{resource}")
 
 
-def app_output(stack: str, app: AppConfig) -> dict[str, Any]:
-    """Return one app's entry of the `apps` output: what the Exchange scripts read, plus the app object id."""
+def deployed(standin_id: str) -> str:
+    """Return a GUID that looks like a real tenant's object id, derived from a stand-in (same hash, other prefix)."""
+    return "d0d0d0d0" + standin_id[8:]
+
+
+def app_output(stack: str, app: AppConfig, *, real_ids: bool = False) -> dict[str, Any]:
+    """Return one app's entry of the `apps` output: what the Exchange scripts read, plus the app object id.
+
+    IDs are the offline plan's stand-ins, or with `real_ids` GUIDs such as a deployed stack reports.
+    """
+    ids = {kind: standin(stack, app.name, kind) for kind in _STANDIN_KINDS}
     return {
         "name": app.name,
         "displayName": app.display_name,
         "flow": app.flow,
         "protocols": list(app.protocols),
-        "clientId": standin(stack, app.name, "clientId"),
-        "applicationObjectId": standin(stack, app.name, "applicationObjectId"),
-        "servicePrincipalObjectId": standin(stack, app.name, "servicePrincipalObjectId"),
+        **({kind: deployed(value) for kind, value in ids.items()} if real_ids else ids),
         "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in app.mailboxes],
     }
 
 
-def apps_output(stack: str, config: StackConfig) -> dict[str, Any]:
-    """Return the `apps` stack output of a deployed stack."""
-    return {app.name: app_output(stack, app) for app in config.apps}
+def apps_output(stack: str, config: StackConfig, *, real_ids: bool = False) -> dict[str, Any]:
+    """Return the `apps` stack output of a stack (stand-in IDs, or deployed-looking ones with `real_ids`)."""
+    return {app.name: app_output(stack, app, real_ids=real_ids) for app in config.apps}
 
 
-def example(name: str) -> tuple[StackConfig, ExchangeInputs]:
-    """Return an example stack's config and its renderer inputs with stand-in IDs."""
+def example(name: str, *, real_ids: bool = False) -> tuple[StackConfig, ExchangeInputs]:
+    """Return an example stack's config and its renderer inputs (stand-in IDs unless `real_ids`)."""
     config = load_stack(REPO, name).config
-    return config, exchange_inputs(name, config.tenant_id, apps_output(name, config), config.exchange)
+    apps = apps_output(name, config, real_ids=real_ids)
+    return config, exchange_inputs(name, config.tenant_id, apps, config.exchange)
 
 
 def inputs_for(apps: dict[str, Any], exchange: ExchangeConfig | None = None, stack: str = "test") -> ExchangeInputs:

@@ -113,4 +113,8 @@ def _outside_functions(node: Node) -> Iterator[Node]:
 def step_calls(root: Node) -> list[Call]:
     """Return the calls of the scripts' step functions (`<Verb>-ExoOAuth<Noun>`) made outside every function."""
     found = [c for n in _outside_functions(root) for c in calls(n)[:1]]
-    return [c for c in found if "-ExoOAuth" in c.name and c.name not in {"Connect-ExoOAuth", "Write-ExoOAuthStep"}]
+    return [c for c in found if "-ExoOAuth" in c.name and c.name not in HELPERS]
+
+
+HELPERS = {"Connect-ExoOAuth", "Write-ExoOAuthStep", "Exit-ExoOAuthVerify"}
+"""Module functions the scripts call outside the steps: sign-in, a message, verify's exit status."""

@@ -78,7 +78,7 @@ def test_diff_of_uncommitted_new_stack_shows_it_added(repo: Path, capsys: pytest
                                                  publicClient=True, credential={"type": "none"})))
     assert main(["diff", "--project-dir", str(repo), "--base", "HEAD", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert "### fabrikam (added)" in out
+    assert "#### fabrikam (added)" in out
     assert "➕ app added `clients`: delegated: IMAP.AccessAsUser.All, offline\\_access" in out
     assert "untouched" not in out
 

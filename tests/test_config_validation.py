@@ -132,7 +132,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("exchange appId without thumbprint",
      with_app() | {"exo-oauth:exchange": {"organization": "contoso.onmicrosoft.com",
                                           "appId": "11111111-2222-4333-8444-555555555555"}},
-     "exo-oauth:exchange.certificateThumbprint", "is required when the other of appId/certificateThumbprint is set"),
+     "exo-oauth:exchange.certificateFilePath", "is required with appId, or certificateThumbprint (Windows only)"),
     ("exchange autoApply with interactive sign-in", with_app() | {"exo-oauth:exchange": {"autoApply": True}},
      "exo-oauth:exchange.autoApply", "needs certificate app-only auth"),
     ("exchange unknown switch", with_app() | {"exo-oauth:exchange": {"tenantSmtpAuth": "on"}},

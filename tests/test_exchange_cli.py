@@ -5,9 +5,11 @@ from typing import Any
 import pytest
 
 from components.exchange_actions import ACTIONS, script_name
-from components.exchange_scripts import render_exchange_scripts
+from components.exchange_scripts import OFFLINE_BANNER, render_exchange_scripts
+from components.powershell import ps_literal
 from exo_oauth.cli import main
-from tests.exchange_factory import apps_output, example
+from tests.exchange_factory import apps_output, example, standin
+from tests.powershell_parse import nodes, parse, syntax_problems, text
 from tests.stack_factory import REPO
 
 FAKE_SECRET = "Zq8~fake.client-secret_value-42"
@@ -16,7 +18,7 @@ FAKE_SECRET = "Zq8~fake.client-secret_value-42"
 def saved_outputs(tmp_path: Path, stack: str = "contoso", **changes: Any) -> Path:
     """Write a stack's outputs as `pulumi stack output --json --show-secrets` would save them; return the file."""
     config, _ = example(stack)
-    outputs = {"tenantId": config.tenant_id, "apps": apps_output(stack, config),
+    outputs = {"tenantId": config.tenant_id, "apps": apps_output(stack, config, real_ids=True),
                "clientSecrets": {"scanners": FAKE_SECRET}, **changes}
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs), encoding="utf-8")
@@ -32,7 +34,7 @@ def run(*argv: str) -> int:
 def test_action_prints_exactly_that_script(tmp_path: Path, action: str, capsys: pytest.CaptureFixture[str]) -> None:
     """--action prints the one script alone, as the renderer makes it from the saved outputs and the stack file."""
     assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path)), "--action", action) == 0
-    assert capsys.readouterr().out == render_exchange_scripts(example("contoso")[1])[action]
+    assert capsys.readouterr().out == render_exchange_scripts(example("contoso", real_ids=True)[1])[action]
 
 
 def test_default_prints_all_three_scripts_with_separators_and_no_secret(
@@ -40,7 +42,7 @@ def test_default_prints_all_three_scripts_with_separators_and_no_secret(
     """Without --action, apply, verify and remove follow each other under a named separator; secrets stay out."""
     assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path))) == 0
     out = capsys.readouterr().out
-    scripts = render_exchange_scripts(example("contoso")[1])
+    scripts = render_exchange_scripts(example("contoso", real_ids=True)[1])
     expected = "".join(f"# ===== {script_name(a)} (stack contoso) =====\n{scripts[a]}\n" for a in ACTIONS)
     assert out == expected
     assert FAKE_SECRET not in out
@@ -50,7 +52,7 @@ def test_outputs_with_a_bad_id_exit_2_naming_file_and_key(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A non-GUID client id in the outputs file fails with one line naming the file and key path."""
     config, _ = example("contoso")
-    apps = apps_output("contoso", config)
+    apps = apps_output("contoso", config, real_ids=True)
     apps["scanners"]["clientId"] = "scanners"
     path = saved_outputs(tmp_path, apps=apps)
     assert run("--stack", "contoso", "--outputs", str(path)) == 2
@@ -73,3 +75,63 @@ def test_unknown_stack_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     """A stack without a stack file fails with exit 2 and lists the stacks there are."""
     assert run("--stack", "nowhere", "--outputs", str(saved_outputs(tmp_path))) == 2
     assert "--stack 'nowhere': no file stacks/Pulumi.nowhere.yaml" in capsys.readouterr().err
+
+
+def test_offline_renders_the_plans_scripts_with_a_banner_and_refuses_to_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--offline needs no deploy: the plan's stand-in scripts, headed by the banner and a `throw` before sign-in."""
+    assert run("--stack", "contoso", "--offline", "--action", "apply") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"# {OFFLINE_BANNER}\n#Requires -Version 7.0\n")
+    root = parse(out)
+    assert syntax_problems(root) == []
+    throw = next(n for n in nodes(root) if n.type == "flow_control_statement")
+    assert text(throw) == f"throw {ps_literal(OFFLINE_BANNER)}"
+    assert out.index(text(throw)) < out.index("Connect-ExoOAuth @signIn")
+    body = out.replace(f"# {OFFLINE_BANNER}\n", "").replace(f"throw {ps_literal(OFFLINE_BANNER)}\n", "")
+    assert body == render_exchange_scripts(example("contoso")[1])["apply"]
+
+
+@pytest.mark.parametrize("key", ["clientId", "servicePrincipalObjectId", "applicationObjectId"])
+def test_deployed_outputs_with_a_stand_in_id_are_refused(
+        tmp_path: Path, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Outputs carrying an offline-plan stand-in (say, a saved plan) exit 2 naming the key, and print no script."""
+    config, _ = example("contoso")
+    apps = apps_output("contoso", config, real_ids=True)
+    apps["helpdesk"][key] = standin("contoso", "helpdesk", key)
+    path = saved_outputs(tmp_path, apps=apps)
+    assert run("--stack", "contoso", "--outputs", str(path)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"exo-oauth exchange: --outputs {path}: apps.helpdesk.{key}: '00000000-")
+    assert "is a stand-in ID of the offline plan, not a deployed object; allowed:" in captured.err
+
+
+def test_outputs_that_no_longer_match_the_stack_file_are_named_in_one_line_before_rendering(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An app renamed, added or removed, or a mailbox added since the deploy, is said on one stderr line."""
+    config, _ = example("contoso")
+    apps = apps_output("contoso", config, real_ids=True)
+    apps["old-printers"] = apps.pop("helpdesk") | {"name": "old-printers"}
+    apps["scanners"]["mailboxes"] = apps["scanners"]["mailboxes"][:1]
+    assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path, apps=apps))) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("exo-oauth exchange: note: the deployed outputs differ from stacks/Pulumi.contoso.yaml "
+                            "(app 'helpdesk' not deployed yet; app 'old-printers' no longer in the stack file; "
+                            "app 'scanners': mailboxes changed); these scripts follow what is deployed: run pulumi "
+                            "up first to apply the stack file\n")
+    assert "-App 'old-printers'" in captured.out
+
+
+def test_outputs_that_match_the_stack_file_print_no_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No difference, no note: stderr stays empty."""
+    assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path))) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_offline_and_outputs_exclude_each_other(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A saved outputs file and --offline are two different sources: asking for both exits 2."""
+    with pytest.raises(SystemExit) as raised:
+        run("--stack", "contoso", "--offline", "--outputs", str(saved_outputs(tmp_path)))
+    assert raised.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

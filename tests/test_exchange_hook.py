@@ -1,3 +1,5 @@
+import hashlib
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -8,7 +10,7 @@ import pytest
 from components.config import ExchangeConfig, StackConfig
 from components.errors import ConfigError
 from components.exchange_actions import ACTIONS, script_name
-from components.exchange_hook import ExchangeScriptWriter
+from components.exchange_hook import LAST_RUN_FILE, ExchangeScriptWriter
 from components.exchange_scripts import exchange_inputs, render_exchange_scripts
 from exo_oauth.project import load_stack
 from tests.exchange_factory import apps_output, standin
@@ -150,14 +152,97 @@ CERTIFICATE = {"app_id": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
                "certificate_thumbprint": "0123456789ABCDEF0123456789ABCDEF01234567"}
 
 
-def test_auto_apply_runs_the_apply_script_once_when_it_changes(tmp_path: Path) -> None:
-    """With autoApply and certificate sign-in, a new apply script is run once; an unchanged one is not run again."""
-    ran: list[Path] = []
-    writer = ExchangeScriptWriter("contoso", _auto(contoso(), **CERTIFICATE), tmp_path,
-                                  runner=ran.append)
+class Runner:
+    """Stands in for pwsh: records each run and fails the runs listed in `fail_at` (0 = the first run)."""
+
+    def __init__(self, *fail_at: int, started: bool = True) -> None:
+        self.ran: list[Path] = []
+        self.fail_at = set(fail_at)
+        self.started = started
+
+    def __call__(self, script: Path) -> bool:
+        """Run `script` (record it), or raise as a failed pwsh run does."""
+        self.ran.append(script)
+        if len(self.ran) - 1 in self.fail_at:
+            raise RuntimeError(f"{script} failed with exit status 1")
+        return self.started
+
+
+def up(tmp_path: Path, runner: Runner) -> None:
+    """One `pulumi up`: a new writer (as a new program run) and both service principals' hooks."""
+    writer = ExchangeScriptWriter("contoso", _auto(contoso(), **CERTIFICATE), tmp_path, runner=runner)
     for app in ("scanners", "helpdesk", "scanners"):
         writer.on_service_principal(app, hook_args(app))
-    assert ran == [tmp_path / script_name("apply")]
+
+
+def last_run(folder: Path) -> dict[str, object]:
+    """Return the recorded last run of the apply script."""
+    record: dict[str, object] = json.loads((folder / LAST_RUN_FILE).read_text(encoding="utf-8"))
+    return record
+
+
+def test_auto_apply_runs_the_apply_script_once_per_up_and_not_again_after_success(tmp_path: Path) -> None:
+    """With autoApply and certificate sign-in, a new apply script runs once; the next up does not run it again."""
+    runner = Runner()
+    up(tmp_path, runner)
+    assert runner.ran == [tmp_path / script_name("apply")]
+    assert last_run(tmp_path)["result"] == "succeeded"
+    up(tmp_path, runner)
+    assert len(runner.ran) == 1
+
+
+def test_auto_apply_runs_again_on_the_next_up_after_a_failure_until_one_succeeds(tmp_path: Path) -> None:
+    """A failed run fails that up and is recorded; the next ups run the same, unchanged script until it succeeds."""
+    runner = Runner(0, 1)
+    for attempt in range(2):
+        with pytest.raises(RuntimeError, match="failed with exit status 1"):
+            up(tmp_path, runner)
+        assert len(runner.ran) == attempt + 1
+        assert last_run(tmp_path)["result"] == "failed"
+    up(tmp_path, runner)
+    assert len(runner.ran) == 3
+    assert last_run(tmp_path)["result"] == "succeeded"
+    up(tmp_path, runner)
+    assert len(runner.ran) == 3
+
+
+def test_auto_apply_runs_again_when_pwsh_could_not_be_started(tmp_path: Path) -> None:
+    """A run that never started (pwsh missing) is recorded as not-run, so the next up tries again."""
+    runner = Runner(started=False)
+    up(tmp_path, runner)
+    assert last_run(tmp_path)["result"] == "not-run"
+    runner.started = True
+    up(tmp_path, runner)
+    assert len(runner.ran) == 2
+    assert last_run(tmp_path)["result"] == "succeeded"
+
+
+def test_a_changed_apply_script_runs_even_after_the_old_one_succeeded(tmp_path: Path) -> None:
+    """The record is per script text: new IDs give a new script, which runs."""
+    runner = Runner()
+    up(tmp_path, runner)
+    writer = ExchangeScriptWriter("contoso", _auto(contoso(), **CERTIFICATE), tmp_path, runner=runner)
+    writer.on_service_principal("helpdesk", hook_args("helpdesk"))
+    writer.on_service_principal("scanners", hook_args("scanners", object_id="0f0f0f0f-0000-4000-8000-000000000001"))
+    assert len(runner.ran) == 2
+
+
+def test_an_unreadable_last_run_record_means_run_again(tmp_path: Path) -> None:
+    """A damaged record (hand-edited, truncated) is not trusted: the apply script runs again."""
+    runner = Runner()
+    up(tmp_path, runner)
+    (tmp_path / LAST_RUN_FILE).write_text("{not json", encoding="utf-8")
+    up(tmp_path, runner)
+    assert len(runner.ran) == 2
+
+
+def test_last_run_record_holds_no_secret_or_script_text(tmp_path: Path) -> None:
+    """The record has exactly the script's hash, the result and the time."""
+    up(tmp_path, Runner())
+    record = last_run(tmp_path)
+    assert sorted(record) == ["at", "result", "script"]
+    apply = (tmp_path / script_name("apply")).read_bytes()
+    assert record["script"] == hashlib.sha256(apply).hexdigest()
 
 
 @pytest.mark.parametrize(("config_change", "writes"), [({}, True), ({"auto_apply": False, **CERTIFICATE}, True),
@@ -165,12 +250,12 @@ def test_auto_apply_runs_the_apply_script_once_when_it_changes(tmp_path: Path) -
 def test_apply_script_is_not_run_without_autoapply_certificate_sign_in_or_an_out_dir(
         tmp_path: Path, config_change: dict[str, object], writes: bool) -> None:
     """Interactive sign-in, autoApply off, or no out_dir (preview, offline plan) never runs the apply script."""
-    ran: list[Path] = []
+    runner = Runner()
     writer = ExchangeScriptWriter("contoso", _auto(contoso(), **config_change), tmp_path if writes else None,
-                                  runner=ran.append)
+                                  runner=runner)
     for app in ("scanners", "helpdesk"):
         writer.on_service_principal(app, hook_args(app))
-    assert ran == []
+    assert runner.ran == []
 
 
 def test_record_refuses_an_app_the_stack_does_not_have(tmp_path: Path) -> None:

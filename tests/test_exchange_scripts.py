@@ -144,7 +144,10 @@ def test_verify_is_read_only_and_exits_with_the_drift_status() -> None:
     """The verify script calls no changing cmdlet and ends with `exit 3` when it recorded drift."""
     verify = scripts(app_only(protocols=("imap", "pop", "smtp")), delegated())["verify"]
     assert not commands_in(verify) & CHANGES
-    assert f"    exit {EXIT_DRIFT}\n" in verify
+    last = calls(parse(verify))[-1]
+    assert (last.name, [text(a) for a in last.arguments["DriftStatus"]]) == ("Exit-ExoOAuthVerify", [str(EXIT_DRIFT)])
+    exit_body = text(functions(parse(verify))["Exit-ExoOAuthVerify"])
+    assert exit_body.index("if ($script:ExoOAuthDrift.Count)") < exit_body.index("exit $DriftStatus")
 
 
 @pytest.mark.parametrize("setting", ["report", "enable", "disable"])

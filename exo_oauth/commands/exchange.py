@@ -1,14 +1,26 @@
-"""`exo-oauth exchange`: print a deployed stack's Exchange Online scripts (apply, verify, remove)."""
+"""`exo-oauth exchange`: print a stack's Exchange Online scripts (apply, verify, remove), deployed or offline."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from components.exchange_actions import ACTIONS, EXIT_DRIFT, script_name
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
+
+    from ..project import LoadedStack
+
+STANDIN_ID = re.compile(r"00000000-[0-9a-f]{4}-4000-8000-[0-9a-f]{12}", re.IGNORECASE)
+"""The offline plan's stand-in IDs (plan_mocks.standin_id): never the ID of a deployed object."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,38 +31,109 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Render the stack's Exchange Online scripts from its deployed IDs (`pulumi stack output --json`, "
         "or a saved copy given with --outputs) and its exo-oauth:exchange settings. With --action, print that one "
         "script alone, ready to save as a .ps1 file and run with pwsh -File; without it, print all three with "
-        f"separators, for reading. verify exits {EXIT_DRIFT} when something drifted.",
+        f"separators, for reading. verify exits {EXIT_DRIFT} when something drifted. --offline renders from the "
+        "offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
     )
     parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
     parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
-    parser.add_argument("--outputs", type=Path, metavar="FILE",
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--outputs", type=Path, metavar="FILE",
                         help="the saved output of `pulumi stack output --json` (default: ask the pulumi CLI)")
+    source.add_argument("--offline", action="store_true",
+                        help="render from the offline plan (stand-in IDs, not runnable), e.g. for review before a "
+                        "deploy")
     parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the stack file and the deployed outputs, render the scripts and print the requested ones."""
+    """Read the stack file and the deployed outputs (or plan it offline), render the scripts, print them."""
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
     from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
     from ..project import find_project_dir, load_stack  # noqa: PLC0415
-    from ..stack_outputs import load_outputs  # noqa: PLC0415
 
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     stack = load_stack(project_dir, args.stack)
-    outputs = load_outputs(args.stack, project_dir, args.outputs)
-    source = f"--outputs {args.outputs}" if args.outputs else f"pulumi stack output --stack {args.stack}"
-    deployed_tenant = outputs.get("tenantId", stack.config.tenant_id)
-    if str(deployed_tenant).lower() != stack.config.tenant_id:
-        raise UsageError(f"{source}: tenantId {deployed_tenant!r} is not the tenant of {stack.config.source} "
-                         f"({stack.config.tenant_id}); allowed: the outputs of stack {args.stack}")
-    scripts = render_exchange_scripts(
-        exchange_inputs(args.stack, stack.config.tenant_id, outputs["apps"], stack.config.exchange, source=source)
-    )
+    if args.offline:
+        source = f"offline plan of stack {args.stack}"
+        apps = _planned_apps(project_dir, stack)
+    else:
+        source, apps = _deployed_apps(project_dir, stack, args.outputs)
+        stale = stale_outputs(stack.config, apps)
+        if stale:
+            print(f"exo-oauth exchange: note: the deployed outputs differ from {stack.config.source} ({stale}); "
+                  "these scripts follow what is deployed: run pulumi up first to apply the stack file",
+                  file=sys.stderr)
+    inputs = exchange_inputs(args.stack, stack.config.tenant_id, apps, stack.config.exchange, source=source)
+    scripts = render_exchange_scripts(inputs, offline=args.offline)
     if args.action:
         sys.stdout.write(scripts[args.action])
         return 0
     for action in ACTIONS:
         sys.stdout.write(f"# ===== {script_name(action)} (stack {args.stack}) =====\n{scripts[action]}\n")
     return 0
+
+
+def _planned_apps(project_dir: Path, stack: LoadedStack) -> Any:
+    from ..plan import plan_stack  # noqa: PLC0415 - imports Pulumi
+
+    return plan_stack(project_dir, stack, datetime.now(UTC)).outputs.get("apps", {})
+
+
+def _deployed_apps(project_dir: Path, stack: LoadedStack, outputs_file: Path | None) -> tuple[str, Any]:
+    """Return where the outputs came from and their `apps`; refuse another tenant's outputs and stand-in IDs."""
+    from ..stack_outputs import load_outputs  # noqa: PLC0415
+
+    outputs = load_outputs(stack.name, project_dir, outputs_file)
+    source = f"--outputs {outputs_file}" if outputs_file else f"pulumi stack output --stack {stack.name}"
+    deployed_tenant = outputs.get("tenantId", stack.config.tenant_id)
+    if str(deployed_tenant).lower() != stack.config.tenant_id:
+        raise UsageError(f"{source}: tenantId {deployed_tenant!r} is not the tenant of {stack.config.source} "
+                         f"({stack.config.tenant_id}); allowed: the outputs of stack {stack.name}")
+    if "apps" not in outputs:
+        raise UsageError(f"{source}: has no `apps` output; allowed: the outputs of a deployed exo-oauth stack")
+    apps = outputs["apps"]
+    standin = _first_standin(apps, "apps")
+    if standin is not None:
+        raise UsageError(f"{source}: {standin[0]}: {standin[1]!r} is a stand-in ID of the offline plan, not a "
+                         "deployed object; allowed: the outputs of a deployed stack, or --offline for a preview")
+    return source, apps
+
+
+def _first_standin(value: Any, path: str) -> tuple[str, str] | None:
+    """Return the key path and value of the first stand-in ID anywhere in `value`, or None."""
+    if isinstance(value, str):
+        return (path, value) if STANDIN_ID.fullmatch(value) else None
+    if isinstance(value, Mapping):
+        items: list[tuple[str, Any]] = [(f"{path}.{key}", item) for key, item in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    else:
+        return None
+    return next((found for key, item in items if (found := _first_standin(item, key)) is not None), None)
+
+
+def stale_outputs(config: StackConfig, apps: Any) -> str:
+    """Say in a few words how the deployed `apps` output differs from the stack file; '' when it does not."""
+    if not isinstance(apps, Mapping):
+        return ""
+    wanted = {app.name: app for app in config.apps}
+    notes = [f"app {name!r} not deployed yet" for name in sorted(set(wanted) - set(apps))]
+    notes += [f"app {name!r} no longer in the stack file" for name in sorted(set(apps) - set(wanted), key=str)]
+    for name in sorted(set(wanted) & set(apps)):
+        deployed, app = apps[name], wanted[name]
+        if not isinstance(deployed, Mapping):
+            continue
+        boxes = {(m.address.lower(), m.send_as) for m in app.mailboxes}
+        deployed_boxes = {(str(m.get("address", "")).lower(), m.get("sendAs"))
+                          for m in deployed.get("mailboxes") or [] if isinstance(m, Mapping)}
+        changed = [label for label, same in (
+            ("display name", deployed.get("displayName", name) == app.display_name),
+            ("flow", deployed.get("flow") == app.flow),
+            ("protocols", list(deployed.get("protocols") or []) == list(app.protocols)),
+            ("mailboxes", deployed_boxes == boxes),
+        ) if not same]
+        if changed:
+            notes.append(f"app {name!r}: {', '.join(changed)} changed")
+    return "; ".join(notes)

@@ -1,0 +1,444 @@
+# exo-oauth's Exchange Online steps: one function per step and verb (apply: Register/Grant/Enable/Set, verify: Test,
+# remove: Unregister/Revoke/Show), with the helpers they share.
+#
+# exo-oauth inlines the functions each generated script calls (see components/exchange_module.py), so the scripts stay
+# self-contained; the lines directly above a function (no blank line between) belong to it. Values reach these
+# functions only as parameters: the generated scripts pass every per-stack value as a single-quoted literal.
+
+function Write-ExoOAuthStep {
+    param([Parameter(Mandatory)] [string] $Status, [Parameter(Mandatory)] [string] $Message)
+    Write-Host ('{0,-8} {1}' -f $Status, $Message)
+}
+
+$script:ExoOAuthDrift = [System.Collections.Generic.List[string]]::new()
+function Add-ExoOAuthDrift {
+    param([Parameter(Mandatory)] [string] $Message)
+    $script:ExoOAuthDrift.Add($Message)
+    Write-ExoOAuthStep 'DRIFT' $Message
+}
+
+function Test-ExoOAuthNotFound {
+    param([Parameter(Mandatory)] [System.Management.Automation.ErrorRecord] $ErrorRecord)
+    ("$($ErrorRecord.CategoryInfo.Reason)" -eq 'ManagementObjectNotFoundException') -or
+        ("$($ErrorRecord.Exception.Message)" -match "couldn't be found")
+}
+
+function Connect-ExoOAuth {
+    param(
+        [string] $AppId, [string] $CertificateThumbprint,
+        [System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate,
+        [string] $CertificateFilePath, [string] $CertificatePasswordVariable,
+        [string] $Organization, [string] $DelegatedOrganization,
+        [Parameter(Mandatory)] [string] $ExchangeEnvironmentName,
+        [Parameter(Mandatory)] [string] $TenantId
+    )
+    $connect = @{ ShowBanner = $false; ExchangeEnvironmentName = $ExchangeEnvironmentName }
+    if ($AppId -or $Certificate -or $CertificateFilePath -or $CertificateThumbprint) {
+        if (-not ($AppId -and $Organization -and ($Certificate -or $CertificateFilePath -or $CertificateThumbprint))) {
+            throw ('Certificate app-only sign-in needs -AppId, -Organization and one of -Certificate, ' +
+                '-CertificateFilePath or -CertificateThumbprint (Windows only).')
+        }
+        $connect.AppId = $AppId
+        $connect.Organization = $Organization
+        # One certificate source, most explicit first: an object, then a file, then the Windows certificate store.
+        if ($Certificate) {
+            $connect.Certificate = $Certificate
+        }
+        elseif ($CertificateFilePath) {
+            $connect.CertificateFilePath = $CertificateFilePath
+            if ($CertificatePasswordVariable) {
+                $password = [Environment]::GetEnvironmentVariable($CertificatePasswordVariable)
+                if (-not $password) {
+                    throw ("Environment variable $CertificatePasswordVariable (the password of " +
+                        "$CertificateFilePath) is not set.")
+                }
+                $connect.CertificatePassword = ConvertTo-SecureString -String $password -AsPlainText -Force
+            }
+        }
+        else {
+            if (-not $IsWindows) {
+                throw ('Connect-ExchangeOnline takes -CertificateThumbprint only on Windows; on Linux and macOS ' +
+                    'give -CertificateFilePath (exchange.certificateFilePath) or -Certificate.')
+            }
+            $connect.CertificateThumbprint = $CertificateThumbprint
+        }
+        Write-ExoOAuthStep 'connect' ("certificate app-only sign-in as app $AppId to $Organization " +
+            "($ExchangeEnvironmentName)")
+    }
+    else {
+        if ($DelegatedOrganization) {
+            $connect.DelegatedOrganization = $DelegatedOrganization
+        }
+        Write-ExoOAuthStep 'connect' ("interactive sign-in to tenant $TenantId in $ExchangeEnvironmentName " +
+            '(role group: Organization Management)')
+    }
+    Connect-ExchangeOnline @connect
+    # An interactive sign-in can land in any tenant the account belongs to: check before changing anything.
+    $connection = Get-ConnectionInformation | Where-Object { "$($_.State)" -eq 'Connected' } | Select-Object -Last 1
+    $connected = ''
+    if ($connection -and $connection.PSObject.Properties['TenantID']) {
+        $connected = "$($connection.TenantID)"
+    }
+    if (-not $connected) {
+        Write-Warning "Could not read the connected tenant's id; this script is for tenant $TenantId."
+    }
+    elseif ($connected -ne $TenantId) {
+        Disconnect-ExchangeOnline -Confirm:$false
+        throw "Signed in to tenant $connected, but this script is for tenant $TenantId. Nothing was changed."
+    }
+}
+
+# Exchange Online learns of a new Entra service principal some minutes after it appears (directory replication), so
+# the first New-ServicePrincipal or permission grant may fail; waits double, about four minutes in all.
+$script:ExoOAuthRetrySeconds = @(15, 30, 60, 120)
+function Invoke-ExoOAuthRetry {
+    param([Parameter(Mandatory)] [string] $Activity, [Parameter(Mandatory)] [scriptblock] $Action)
+    $waited = 0
+    foreach ($wait in @($script:ExoOAuthRetrySeconds) + @($null)) {
+        try {
+            return & $Action
+        }
+        catch {
+            if ($null -eq $wait) {
+                throw ("$Activity still fails after $(@($script:ExoOAuthRetrySeconds).Count + 1) attempts over " +
+                    "$waited s: $($_.Exception.Message). A new app can take longer to reach Exchange Online: run " +
+                    'this script again later (with exchange.autoApply, the next pulumi up does).')
+            }
+            Write-ExoOAuthStep 'retry' "$Activity failed ($($_.Exception.Message)); next attempt in $wait s"
+            Start-Sleep -Seconds $wait
+            $waited += $wait
+        }
+    }
+}
+
+$script:ExoOAuthMailboxes = @{}
+function Resolve-ExoOAuthMailbox {
+    param([Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string] $Address)
+    if (-not $script:ExoOAuthMailboxes.ContainsKey($Address)) {
+        try {
+            $found = @(Get-Mailbox -Identity $Address -ErrorAction Stop)
+        }
+        catch {
+            if (-not (Test-ExoOAuthNotFound $_)) { throw }
+            $found = @()
+        }
+        # Exact matches only: an Exchange Get- cmdlet may answer an unknown identity with every object.
+        $exact = @($found | Where-Object { @($_.EmailAddresses) -contains "smtp:$Address" })
+        if ($exact.Count -gt 1) {
+            throw "More than one mailbox has the address $Address."
+        }
+        $script:ExoOAuthMailboxes[$Address] = if ($exact.Count) { $exact[0] } else { $null }
+    }
+    $script:ExoOAuthMailboxes[$Address]
+}
+
+function Find-ExoOAuthServicePrincipal {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('AppId', 'ObjectId')] [string] $By,
+        [Parameter(Mandatory)] [ValidatePattern('^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}\z')] [string] $Id
+    )
+    try {
+        $found = @(Get-ServicePrincipal -Identity $Id -ErrorAction Stop)
+    }
+    catch {
+        if (-not (Test-ExoOAuthNotFound $_)) { throw }
+        $found = @()
+    }
+    # Exact matches only: Get-ServicePrincipal answers an empty or unknown -Identity with every service principal.
+    @($found | Where-Object { "$($_.$By)" -eq $Id })
+}
+
+function Get-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [object] $Box,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    if ($Right -eq 'FullAccess') {
+        @(Get-MailboxPermission -Identity "$($Box.Guid)" -User $Trustee -ErrorAction Stop | Where-Object {
+                (@($_.AccessRights) -join ',') -match '\bFullAccess\b' -and "$($_.Deny)" -ne 'True' -and
+                "$($_.IsInherited)" -ne 'True'
+            })
+    }
+    else {
+        @(Get-RecipientPermission -Identity "$($Box.Guid)" -Trustee $Trustee -AccessRights SendAs -ErrorAction Stop |
+            Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+    }
+}
+
+function Get-ExoOAuthSwitch {
+    param([Parameter(Mandatory)] [ValidateSet('imap', 'pop', 'smtp')] [string] $Protocol)
+    @{
+        imap = @{ Property = 'ImapEnabled'; Wanted = $true; Label = 'IMAP' }
+        pop  = @{ Property = 'PopEnabled'; Wanted = $true; Label = 'POP' }
+        smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false; Label = 'SMTP AUTH' }
+    }[$Protocol]
+}
+
+function Get-ExoOAuthTenantSmtpAuthDisabled {
+    "$((Get-TransportConfig).SmtpClientAuthenticationDisabled)" -eq 'True'
+}
+
+function Register-ExoOAuthServicePrincipal {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $AppId,
+        [Parameter(Mandatory)] [string] $ObjectId, [Parameter(Mandatory)] [string] $DisplayName
+    )
+    $byObjectId = @(Find-ExoOAuthServicePrincipal -By ObjectId -Id $ObjectId)
+    $byAppId = @(Find-ExoOAuthServicePrincipal -By AppId -Id $AppId)
+    $current = @($byObjectId | Where-Object { "$($_.AppId)" -eq $AppId })
+    if ($current.Count -eq 1 -and $byAppId.Count -eq 1) {
+        if ("$($current[0].DisplayName)" -ne $DisplayName) {
+            Set-ServicePrincipal -Identity $ObjectId -DisplayName $DisplayName
+            Write-ExoOAuthStep 'changed' "app '$App': renamed its Exchange service principal to '$DisplayName'"
+        }
+        Write-ExoOAuthStep 'ok' "app '$App': Exchange service principal AppId $AppId, ObjectId $ObjectId is registered"
+        return
+    }
+    # A service principal with the wrong ObjectId (often the app registration's) or AppId cannot be fixed in place.
+    foreach ($stale in @(@($byObjectId) + @($byAppId) | Sort-Object -Property ObjectId -Unique)) {
+        Remove-ServicePrincipal -Identity "$($stale.ObjectId)" -Confirm:$false
+        $was = "AppId $($stale.AppId), ObjectId $($stale.ObjectId)"
+        Write-ExoOAuthStep 'removed' "app '$App': mismatched Exchange service principal $was"
+    }
+    Invoke-ExoOAuthRetry "app '$App': New-ServicePrincipal" {
+        New-ServicePrincipal -AppId $AppId -ObjectId $ObjectId -DisplayName $DisplayName | Out-Null
+    }
+    Write-ExoOAuthStep 'changed' "app '$App': registered Exchange service principal AppId $AppId, ObjectId $ObjectId"
+}
+
+function Test-ExoOAuthServicePrincipal {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $AppId,
+        [Parameter(Mandatory)] [string] $ObjectId, [Parameter(Mandatory)] [string] $DisplayName
+    )
+    try {
+        $byAppId = @(Find-ExoOAuthServicePrincipal -By AppId -Id $AppId)
+        $current = @(Find-ExoOAuthServicePrincipal -By ObjectId -Id $ObjectId |
+                Where-Object { "$($_.AppId)" -eq $AppId })
+        if ($current.Count -eq 1 -and $byAppId.Count -eq 1) {
+            $name = "$($current[0].DisplayName)"
+            if ($name -ne $DisplayName) {
+                Add-ExoOAuthDrift "app '$App': Exchange service principal is named '$name', not '$DisplayName'"
+            }
+            else {
+                Write-ExoOAuthStep 'ok' "app '$App': Exchange service principal AppId $AppId, ObjectId $ObjectId"
+            }
+        }
+        elseif ($byAppId.Count) {
+            $found = ($byAppId | ForEach-Object { "$($_.ObjectId)" }) -join ', '
+            Add-ExoOAuthDrift "app '$App': the Exchange service principal of AppId $AppId is $found, not $ObjectId"
+        }
+        else {
+            Add-ExoOAuthDrift "app '$App': no Exchange service principal with AppId $AppId and ObjectId $ObjectId"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not check its Exchange service principal: $($_.Exception.Message)"
+    }
+}
+
+function Unregister-ExoOAuthServicePrincipal {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $AppId,
+        [Parameter(Mandatory)] [string] $ObjectId, [Parameter(Mandatory)] [string] $DisplayName
+    )
+    $current = @(Find-ExoOAuthServicePrincipal -By ObjectId -Id $ObjectId | Where-Object { "$($_.AppId)" -eq $AppId })
+    if (-not $current.Count) {
+        Write-ExoOAuthStep 'absent' "app '$App': no Exchange service principal AppId $AppId, ObjectId $ObjectId"
+        return
+    }
+    Remove-ServicePrincipal -Identity $ObjectId -Confirm:$false
+    Write-ExoOAuthStep 'removed' "app '$App': Exchange service principal AppId $AppId, ObjectId $ObjectId"
+}
+
+function Grant-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [string] $App,
+        [Parameter(Mandatory)] [string] $Mailbox,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+    if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
+    if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
+        return
+    }
+    Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+        if ($Right -eq 'FullAccess') {
+            Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
+                -InheritanceType All | Out-Null
+        }
+        else {
+            Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs `
+                -Confirm:$false | Out-Null
+        }
+    }
+    Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+}
+
+function Test-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [string] $App,
+        [Parameter(Mandatory)] [string] $Mailbox,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    try {
+        $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+        if (-not $box) {
+            Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
+        }
+        elseif (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+            Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
+        }
+        else {
+            Add-ExoOAuthDrift "app '$App': no $Right on $Mailbox"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not check $Right on ${Mailbox}: $($_.Exception.Message)"
+    }
+}
+
+function Revoke-ExoOAuthRight {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [string] $App,
+        [Parameter(Mandatory)] [string] $Mailbox,
+        [Parameter(Mandatory)] [string] $Trustee
+    )
+    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+    $granted = @()
+    if ($box) {
+        try {
+            $granted = @(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee)
+        }
+        catch {
+            if (-not (Test-ExoOAuthNotFound $_)) { throw }
+        }
+    }
+    if (-not $granted.Count) {
+        Write-ExoOAuthStep 'absent' "app '$App': no $Right on $Mailbox"
+        return
+    }
+    if ($Right -eq 'FullAccess') {
+        Remove-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
+            -InheritanceType All -Confirm:$false
+    }
+    else {
+        Remove-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false
+    }
+    Write-ExoOAuthStep 'removed' "app '$App': $Right on $Mailbox"
+}
+
+function Enable-ExoOAuthMailboxProtocol {
+    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
+    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+    if (-not $box) { throw "Mailbox $Mailbox does not exist in Exchange Online." }
+    $current = (Get-CASMailbox -Identity "$($box.Guid)").($switch.Property)
+    if ("$current" -eq "$($switch.Wanted)") {
+        Write-ExoOAuthStep 'ok' "$($switch.Label) is on for $Mailbox ($($switch.Property) $current)"
+        return
+    }
+    $change = @{ Identity = "$($box.Guid)" }
+    $change[$switch.Property] = $switch.Wanted
+    Set-CASMailbox @change
+    Write-ExoOAuthStep 'changed' "$($switch.Label) turned on for $Mailbox ($($switch.Property) was '$current')"
+}
+
+function Test-ExoOAuthMailboxProtocol {
+    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
+    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    try {
+        $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+        if (-not $box) {
+            Add-ExoOAuthDrift "mailbox $Mailbox does not exist"
+            return
+        }
+        $current = (Get-CASMailbox -Identity "$($box.Guid)").($switch.Property)
+        if ("$current" -eq "$($switch.Wanted)") {
+            Write-ExoOAuthStep 'ok' "$($switch.Label) is on for $Mailbox"
+        }
+        else {
+            Add-ExoOAuthDrift "$($switch.Label) is off for $Mailbox ($($switch.Property) is '$current')"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "could not check $($switch.Label) for ${Mailbox}: $($_.Exception.Message)"
+    }
+}
+
+function Show-ExoOAuthMailboxProtocol {
+    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
+    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    # Other apps and people may rely on the switch, and apply does not record what it was before.
+    Write-ExoOAuthStep 'kept' "$($switch.Property) on $Mailbox is left as it is"
+}
+
+function Show-ExoOAuthTenantProtocol {
+    param([Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Protocol)
+    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    if ($Protocol -eq 'smtp') {
+        $state = if (Get-ExoOAuthTenantSmtpAuthDisabled) { 'off' } else { 'on' }
+        Write-ExoOAuthStep 'report' "app '$App' (delegated): SMTP AUTH is $state tenant-wide (mailboxes may override)"
+        return
+    }
+    $plans = @(Get-CASMailboxPlan)
+    $off = @($plans | Where-Object { "$($_.($switch.Property))" -ne 'True' } | ForEach-Object { "$($_.Name)" })
+    $status = if ($off.Count) { 'warn' } else { 'report' }
+    $where = if ($off.Count) { " (off in $($off -join ', '))" } else { '' }
+    $on = $plans.Count - $off.Count
+    Write-ExoOAuthStep $status ("app '$App' (delegated): $($switch.Label) is on in $on of $($plans.Count) CAS " +
+        "mailbox plans$where; these set new mailboxes, and each mailbox's own $($switch.Property) decides")
+}
+
+function Set-ExoOAuthTenantSmtpAuth {
+    param([Parameter(Mandatory)] [ValidateSet('report', 'enable', 'disable')] [string] $Setting)
+    $disabled = Get-ExoOAuthTenantSmtpAuthDisabled
+    $state = if ($disabled) { 'off' } else { 'on' }
+    if ($Setting -eq 'report') {
+        Write-ExoOAuthStep 'report' "SMTP AUTH is $state tenant-wide (left as is: exchange.tenantSmtpAuth is report)"
+        return
+    }
+    $wanted = $Setting -eq 'disable'
+    if ($disabled -eq $wanted) {
+        Write-ExoOAuthStep 'ok' "SMTP AUTH is $state tenant-wide"
+        return
+    }
+    Set-TransportConfig -SmtpClientAuthenticationDisabled $wanted
+    $now = if ($wanted) { 'off' } else { 'on' }
+    Write-ExoOAuthStep 'changed' "SMTP AUTH turned $now tenant-wide (SmtpClientAuthenticationDisabled $wanted)"
+}
+
+function Test-ExoOAuthTenantSmtpAuth {
+    param([Parameter(Mandatory)] [ValidateSet('report', 'enable', 'disable')] [string] $Setting)
+    try {
+        $disabled = Get-ExoOAuthTenantSmtpAuthDisabled
+        $state = if ($disabled) { 'off' } else { 'on' }
+        if ($Setting -eq 'report') {
+            Write-ExoOAuthStep 'report' "SMTP AUTH is $state tenant-wide (exchange.tenantSmtpAuth is report)"
+        }
+        elseif ($disabled -eq ($Setting -eq 'disable')) {
+            Write-ExoOAuthStep 'ok' "SMTP AUTH is $state tenant-wide"
+        }
+        else {
+            Add-ExoOAuthDrift "SMTP AUTH is $state tenant-wide, but exchange.tenantSmtpAuth is $Setting"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "could not check tenant-wide SMTP AUTH: $($_.Exception.Message)"
+    }
+}
+
+function Exit-ExoOAuthVerify {
+    param([Parameter(Mandatory)] [int] $DriftStatus)
+    if ($script:ExoOAuthDrift.Count) {
+        Write-Host "$($script:ExoOAuthDrift.Count) drifted item(s):"
+        foreach ($item in $script:ExoOAuthDrift) { Write-Host "  - $item" }
+        exit $DriftStatus
+    }
+    Write-Host 'No drift.'
+}

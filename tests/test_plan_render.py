@@ -1,0 +1,83 @@
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from exo_oauth.access_diff import render_markdown as diff_markdown
+from exo_oauth.access_diff import stack_entry
+from exo_oauth.cli import main
+from exo_oauth.days import days_until, parse_time
+from exo_oauth.policy_rules import evaluate
+from tests.stack_factory import app, raw_config
+from tests.test_config_validation import make_certificate_pem
+from tests.test_plan_cli import project
+
+
+def plan_text(capsys: pytest.CaptureFixture[str], folder: Path, fmt: str = "text") -> str:
+    """Run `exo-oauth plan --all` in `folder` and return what it printed."""
+    main(["plan", "--project-dir", str(folder), "--all", "--format", fmt])
+    return capsys.readouterr().out
+
+
+def test_day_count_is_whole_utc_calendar_days_not_a_floored_timedelta() -> None:
+    """An end 180 calendar days ahead, reached a few seconds early, counts 180 (a timedelta's .days says 179)."""
+    now = parse_time("2026-11-28T10:00:05Z")
+    end = parse_time("2027-05-27T10:00:00Z")
+    assert (end - now).days == 179
+    assert days_until(end, now) == 180
+    assert days_until(parse_time("2026-11-29T00:00:00+01:00"), now) == 0
+    assert days_until(parse_time("2026-11-27T23:59:59"), now) == -1
+
+
+def test_policy_warning_counts_days_the_same_way() -> None:
+    """The expiry warning's "in N days" agrees with its date, whatever the time of day."""
+    now = parse_time("2026-11-28T10:00:05Z")
+    secret = {"type": "azuread:index/applicationPassword:ApplicationPassword", "name": "s", "urn": "u",
+              "inputs": {"endDate": "2026-12-08T10:00:00Z"}}
+    messages = [v.message for v in evaluate([secret], now)]
+    assert any("expires on 2026-12-08, in 10 days" in m for m in messages), messages
+
+
+def test_text_plan_shows_certificate_expiry_and_warns_it_ends_before_the_rotation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A certificate ending in 20 days: its line shows the expiry, the rotation line says it ends first."""
+    not_after = datetime.now(UTC) + timedelta(days=20, hours=1)
+    pem = make_certificate_pem(not_after)
+    folder = project(tmp_path, t=raw_config(app(name="c", credential={"type": "certificate", "publicKeyPem": pem})))
+    out = plan_text(capsys, folder)
+    end = f"{not_after:%Y-%m-%d}"
+    rotating = next(line for line in out.splitlines() if "Rotating" in line)
+    assert "next secret" not in rotating
+    assert f"registers the certificate again after 150 days, but the certificate ends first: {end} (in 20 days)" \
+        in rotating
+    certificate = next(line for line in out.splitlines() if "ApplicationCertificate" in line)
+    assert certificate.endswith(f"expires {end} (in 20 days)")
+    assert f"credential: certificate, expires {end} (in 20 days)" in out
+
+
+def test_text_plan_of_a_default_secret_says_next_secret_and_180_days(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A secret's rotation line names the next secret; its expiry reads "in 180 days", not 179."""
+    out = plan_text(capsys, project(tmp_path, t=raw_config(app(name="s"))))
+    assert re.search(r"Rotating +s-rotation  next secret after 150 days\n", out)
+    assert re.search(r"ApplicationPassword +s-secret  expires \d{4}-\d\d-\d\d \(in 180 days\)\n", out)
+
+
+def test_policy_verdict_is_said_once_in_text_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """"Policy: all rules pass", never "Policy: policy: ..."."""
+    folder = project(tmp_path, t=raw_config(app(name="s")))
+    assert "\n  policy: all rules pass\n" in plan_text(capsys, folder)
+    markdown = plan_text(capsys, folder, "markdown")
+    assert "\nPolicy: all rules pass\n" in markdown
+    assert "olicy: policy" not in markdown
+
+
+def test_plan_and_diff_markdown_bring_no_heading_above_level_four(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both are pasted under the review comment's `###` headings, so their own headings start at `####`."""
+    markdown = plan_text(capsys, project(tmp_path, t=raw_config(app(name="s"))), "markdown")
+    markdown += diff_markdown("main", [stack_entry("t", None, {})])
+    headings = [line for line in markdown.splitlines() if line.startswith("#")]
+    assert headings
+    assert all(line.startswith("#### ") for line in headings), headings
