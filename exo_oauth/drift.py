@@ -15,14 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from components.exit_codes import ExitCode
+
 from .errors import last_line
 
 CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
-EXIT_CLEAN, EXIT_DRIFT, EXIT_NOT_RUN = 0, 1, 4
-EXCHANGE_DRIFT_STATUS = 3
-"""The Exchange verify script's exit status for drift (README "Exchange Online steps")."""
-VERIFY_FAILED, VERIFY_NETWORK = 1, 3
-"""`exo-oauth verify` exit statuses: a check failed, or only network failures happened."""
 NO_CHANGES_EXPECTED = "no changes were expected"
 TIMEOUT_SECONDS = 1800
 
@@ -68,7 +65,7 @@ def entra_check(stack: str, project_dir: Path) -> CheckResult:
 
 
 def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool) -> CheckResult:
-    """Run the stack's Exchange verify script with pwsh: exit 3 means Exchange drifted."""
+    """Run the stack's Exchange verify script with pwsh: exit `ExitCode.DRIFT` means Exchange drifted."""
     pwsh = shutil.which("pwsh")
     script = ((outputs or {}).get("exchange") or {}).get("verify")
     if pwsh is None:
@@ -92,7 +89,7 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
         return CheckResult("exchange", NOT_RUN, done)
     if done.returncode == 0:
         return CheckResult("exchange", CLEAN, "every Exchange item is as apply left it")
-    if done.returncode == EXCHANGE_DRIFT_STATUS:
+    if done.returncode == ExitCode.DRIFT:
         return CheckResult("exchange", DRIFT, f"the verify script found drift: {last_line(done.stdout)}; run "
                            f"`exo-oauth exchange --stack {stack} --action apply` to restore it")
     return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {last_line(done.stderr)}")
@@ -120,7 +117,7 @@ def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None,
             results.append(CheckResult(check, NOT_RUN, done))
         elif done.returncode == 0:
             results.append(CheckResult(check, CLEAN, "token, IMAP/POP/SMTP logins as declared all work"))
-        elif done.returncode == VERIFY_FAILED:
+        elif done.returncode == ExitCode.FAILED:
             results.append(CheckResult(check, DRIFT, _verify_summary(done)))
         else:
             results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {_verify_summary(done)}"))
@@ -138,13 +135,13 @@ def _verify_summary(done: subprocess.CompletedProcess[str]) -> str:
     return "; ".join(failed) or last_line(done.stderr or done.stdout)
 
 
-def exit_status(results: Sequence[CheckResult]) -> int:
-    """1 when anything drifted, else 4 when a check could not run, else 0 (skipped checks do not count)."""
+def exit_status(results: Sequence[CheckResult]) -> ExitCode:
+    """DRIFT when anything drifted, else NOT_RUN when a check could not run, else OK (skipped checks do not count)."""
     if any(r.status == DRIFT for r in results):
-        return EXIT_DRIFT
+        return ExitCode.DRIFT
     if any(r.status == NOT_RUN for r in results):
-        return EXIT_NOT_RUN
-    return EXIT_CLEAN
+        return ExitCode.NOT_RUN
+    return ExitCode.OK
 
 
 def render_text(stack: str, results: Sequence[CheckResult]) -> str:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from components.exchange_actions import ACTIONS, EXIT_DRIFT, script_name
+from components.exchange_actions import ACTIONS, script_name
+from components.exit_codes import ExitCode
 
 from ..errors import UsageError
 
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Render the stack's Exchange Online scripts from its deployed IDs (`pulumi stack output --json`, "
         "or a saved copy given with --outputs) and its exo-oauth:exchange settings. With --action, print that one "
         "script alone, ready to save as a .ps1 file and run with pwsh -File; without it, print all three with "
-        f"separators, for reading. verify exits {EXIT_DRIFT} when something drifted.",
+        f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted.",
     )
     parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
     parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.action:
         sys.stdout.write(scripts[args.action])
-        return 0
+        return ExitCode.OK
     for action in ACTIONS:
         sys.stdout.write(f"# ===== {script_name(action)} (stack {args.stack}) =====\n{scripts[action]}\n")
-    return 0
+    return ExitCode.OK

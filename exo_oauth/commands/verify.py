@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..verify.clouds import CLOUDS
 from ..verify.token_cache import MODES
 
@@ -21,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Get one token with msal (client credentials, or device code for delegated apps), log in to "
         "each protocol concurrently with SASL XOAUTH2, and report per protocol: ok, or failed with cause and fix. "
         "The credential comes from the stack's secret output, --secret-env or --certificate, never from a "
-        "command-line value. Exit 0 when every check passes, 1 when one fails, 3 when only network failures "
-        "happened, 2 on bad input.",
+        "command-line value. "
+        + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     stack = parser.add_argument_group("from a deployed stack")
     stack.add_argument("--stack", metavar="NAME", help="read the app from this stack's outputs")
