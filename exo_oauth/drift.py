@@ -10,12 +10,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from components.exit_codes import ExitCode
+from components.outputs import StackOutputs
 
 from .errors import last_line
 
@@ -64,13 +64,13 @@ def entra_check(stack: str, project_dir: Path) -> CheckResult:
     return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {last_line(done.stderr or done.stdout)}")
 
 
-def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool) -> CheckResult:
+def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, unattended: bool) -> CheckResult:
     """Run the stack's Exchange verify script with pwsh: exit `ExitCode.DRIFT` means Exchange drifted."""
     pwsh = shutil.which("pwsh")
-    script = ((outputs or {}).get("exchange") or {}).get("verify")
+    script = outputs.exchange.get("verify") if outputs else None
     if pwsh is None:
         reason = "pwsh (PowerShell 7) is not on PATH"
-    elif not isinstance(script, str):
+    elif script is None:
         reason = "the stack outputs have no exchange.verify script; pass --outputs FILE or install the pulumi CLI"
     elif not unattended:
         reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and "
@@ -95,16 +95,16 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
     return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {last_line(done.stderr)}")
 
 
-def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, verify_args: Sequence[str],
+def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, verify_args: Sequence[str],
                outputs_file: Path | None) -> list[CheckResult]:
     """Run `exo-oauth verify` per app-only app; delegated apps need a person to sign in, so they are skipped."""
     if outputs is None:
         return [CheckResult("e2e", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or install "
                             "the pulumi CLI")]
     results = []
-    for name, app in sorted((outputs.get("apps") or {}).items()):
+    for name, app in sorted(outputs.apps.items()):
         check = f"e2e:{name}"
-        if app.get("flow") != "app-only":
+        if app.flow != "app-only":
             results.append(CheckResult(check, SKIPPED, "a delegated app needs a user to sign in; run "
                                        f"`exo-oauth verify --stack {stack} --app {name}` yourself"))
             continue

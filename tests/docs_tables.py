@@ -6,6 +6,8 @@ that each block equals what its generator returns; `EXO_OAUTH_UPDATE_DOCS=1 pyte
 
 from __future__ import annotations
 
+import ast
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from components.exit_codes import MEANINGS
+from components.outputs import wire_key
 from exo_oauth.verify.diagnosis import AADSTS_CODES, CATALOGUE, REPLY_PATTERNS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +101,28 @@ def finding_codes_table() -> str:
     return fenced("FINDING_CODES", [*header, *rows])
 
 
+def field_docs(path: Path, class_name: str) -> dict[str, str]:
+    """Return each field's docstring (the string right after its annotation) of a dataclass in a source file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name).body
+    docs = {}
+    for field, doc in itertools.pairwise(body):
+        if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
+            docs[field.target.id] = " ".join(doc.value.value.split())
+    return docs
+
+
+def app_outputs_table() -> str:
+    """Return the per-app outputs table, generated from the field docstrings of components.outputs.AppOutputs."""
+    header = ["| key | what |", "|---|---|"]
+    rows = [f"| `{wire_key(name)}` | {cell(doc)} |"
+            for name, doc in field_docs(REPO / "components" / "outputs.py", "AppOutputs").items()]
+    return fenced("APP_OUTPUTS", [*header, *rows])
+
+
 GENERATED: dict[str, tuple[Path, Callable[[], str]]] = {
+    "APP_OUTPUTS": (REPO / "docs" / "reference.md", app_outputs_table),
     "INPUTS": (REPO / "docs" / "reference.md", inputs_table),
     "FINDING_CODES": (REPO / "docs" / "verify.md", finding_codes_table),
 }

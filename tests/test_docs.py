@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from components import config
 from exo_oauth.cli import COMMANDS, build_parser
-from exo_oauth.plan import plan_stack
 from tests.docs_tables import GENERATED, SCHEMA, current_block
-from tests.stack_factory import REPO, app, loaded, raw_config
+from tests.stack_factory import REPO
 
 PAGES = sorted([REPO / "README.md", REPO / "CONTRIBUTING.md", REPO / "CHANGELOG.md", *(REPO / "docs").rglob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -51,15 +49,6 @@ def test_schema_lists_exactly_the_keys_the_validator_accepts() -> None:
     assert defs["app"]["properties"]["protocols"]["items"]["enum"] == list(config.PROTOCOLS)
     assert defs["credential"]["properties"]["type"]["enum"] == list(config.CREDENTIAL_TYPES)
     assert defs["credential"]["properties"]["lifetimeDays"]["maximum"] == config.MAX_LIFETIME_DAYS
-
-
-def test_reference_documents_every_app_output_key() -> None:
-    """The reference's per-app outputs table lists exactly the keys the program exports for each app."""
-    text = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")
-    table = text[text.index("<!-- BEGIN_APP_OUTPUTS -->"): text.index("<!-- END_APP_OUTPUTS -->")]
-    documented = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
-    plan = plan_stack(REPO, loaded(raw_config(app(name="a"))), datetime.now(UTC))
-    assert documented == set(plan.outputs["apps"]["a"])
 
 
 def test_every_command_has_help_and_a_docs_mention() -> None:

@@ -22,8 +22,10 @@ SECRET = "Abc8Q~s3cr3t-value-for-tests"
 
 def outputs(tmp_path: Path, stored: str = SECRET, **app: Any) -> Path:
     """Write a stack outputs file with one app-only app `scanners` (two mailboxes) and return its path."""
-    entry = {"name": "scanners", "flow": "app-only", "protocols": ["imap", "smtp"], "tenantId": TENANT,
-             "clientId": CLIENT, "servicePrincipalObjectId": "33333333-4444-4555-8666-777777777777",
+    entry = {"name": "scanners", "displayName": "Scanners", "flow": "app-only", "protocols": ["imap", "smtp"],
+             "tenantId": TENANT, "clientId": CLIENT, "applicationObjectId": "55555555-6666-4777-8888-999999999999",
+             "servicePrincipalObjectId": "33333333-4444-4555-8666-777777777777", "permissions": [],
+             "adminConsentUrl": f"https://login.microsoftonline.com/{TENANT}/v2.0/adminconsent?client_id={CLIENT}",
              "scopes": ["https://outlook.office365.com/.default"],
              "endpoints": {"imap": {"host": "outlook.office365.com", "port": 993, "security": "tls"},
                            "smtp": {"host": "smtp.office365.com", "port": 587, "security": "starttls"}},
@@ -137,8 +139,9 @@ def test_hidden_stack_secret_says_how_to_fix_it(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"credential": {"type": "certificate"}}, "credential.type is 'certificate'"),
-    ({"clientId": None}, "apps.scanners.clientId: missing"),
+    ({"credential": {"type": "certificate", "keyId": None, "endDate": None}}, "credential.type is 'certificate'"),
+    ({"clientId": None}, "apps.scanners.clientId: nothing is not a GUID"),
+    ({"endpoints": None}, "apps.scanners.endpoints: must be a mapping"),
 ])
 def test_unusable_stack_outputs_name_the_output_key(tmp_path: Path, change: dict[str, Any], expected: str) -> None:
     """A certificate app without --certificate, or outputs missing a key, fail naming the output key."""

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Read the stack file and the deployed outputs, render the scripts and print the requested ones."""
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
-    from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
+    from components.exchange_scripts import ExchangeApp, build_exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
     from ..project import find_project_dir, load_stack  # noqa: PLC0415
     from ..stack_outputs import load_outputs  # noqa: PLC0415
@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     stack = load_stack(project_dir, args.stack)
     outputs = load_outputs(args.stack, project_dir, args.outputs)
     source = f"--outputs {args.outputs}" if args.outputs else f"pulumi stack output --stack {args.stack}"
-    deployed_tenant = outputs.get("tenantId", stack.config.tenant_id)
-    if str(deployed_tenant).lower() != stack.config.tenant_id:
-        raise UsageError(f"{source}: tenantId {deployed_tenant!r} is not the tenant of {stack.config.source} "
+    if outputs.tenant_id != stack.config.tenant_id:
+        raise UsageError(f"{source}: tenantId {outputs.tenant_id!r} is not the tenant of {stack.config.source} "
                          f"({stack.config.tenant_id}); allowed: the outputs of stack {args.stack}")
+    apps = [ExchangeApp.from_outputs(app) for app in outputs.apps.values()]
     scripts = render_exchange_scripts(
-        exchange_inputs(args.stack, stack.config.tenant_id, outputs["apps"], stack.config.exchange, source=source)
+        build_exchange_inputs(args.stack, stack.config.tenant_id, apps, stack.config.exchange, source)
     )
     if args.action:
         sys.stdout.write(scripts[args.action])
