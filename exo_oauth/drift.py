@@ -6,18 +6,23 @@ Each check runs what this machine has (the pulumi CLI, pwsh, the network) and ot
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from components.errors import ConfigError
 from components.exit_codes import ExitCode
 from components.outputs import StackOutputs
 
-from .errors import last_line
+from .errors import UsageError, last_line
+from .verify.request import VerifyRequest
+from .verify.service import Verification, verify
 
 CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
 NO_CHANGES_EXPECTED = "no changes were expected"
@@ -95,9 +100,12 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
     return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {last_line(done.stderr)}")
 
 
-def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, verify_args: Sequence[str],
+def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, overrides: Mapping[str, Any],
                outputs_file: Path | None) -> list[CheckResult]:
-    """Run `exo-oauth verify` per app-only app; delegated apps need a person to sign in, so they are skipped."""
+    """Run verify in-process per app-only app; delegated apps need a person to sign in, so they are skipped.
+
+    `overrides` are VerifyRequest fields handed on as they are (cloud, authority_host, imap, pop, smtp, ca_file).
+    """
     if outputs is None:
         return [CheckResult("e2e", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or install "
                             "the pulumi CLI")]
@@ -108,31 +116,26 @@ def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, veri
             results.append(CheckResult(check, SKIPPED, "a delegated app needs a user to sign in; run "
                                        f"`exo-oauth verify --stack {stack} --app {name}` yourself"))
             continue
-        argv = [sys.executable, "-m", "exo_oauth.cli", "verify", "--stack", stack, "--app", name, "--project-dir",
-                str(project_dir), "--format", "json", *verify_args]
-        if outputs_file is not None:
-            argv += ["--outputs", str(outputs_file)]
-        done = _run(argv, project_dir)
-        if isinstance(done, str):
-            results.append(CheckResult(check, NOT_RUN, done))
-        elif done.returncode == 0:
+        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file, **overrides)
+        try:
+            result = verify(request, os.environ, prompt=lambda message: print(message, file=sys.stderr, flush=True))
+        except (UsageError, ConfigError) as error:
+            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {error}"))
+            continue
+        if result.exit_status == ExitCode.OK:
             results.append(CheckResult(check, CLEAN, "token, IMAP/POP/SMTP logins as declared all work"))
-        elif done.returncode == ExitCode.FAILED:
-            results.append(CheckResult(check, DRIFT, _verify_summary(done)))
+        elif result.exit_status == ExitCode.FAILED:
+            results.append(CheckResult(check, DRIFT, _verify_summary(result)))
         else:
-            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {_verify_summary(done)}"))
+            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {_verify_summary(result)}"))
     return results
 
 
-def _verify_summary(done: subprocess.CompletedProcess[str]) -> str:
-    """Summarise verify's JSON report as `check: cause` pairs, or its last error line when there is no report."""
-    try:
-        checks = json.loads(done.stdout)["checks"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return last_line(done.stderr or done.stdout)
-    failed = [f"{c['name']}: {(c.get('findings') or [{}])[0].get('cause', c.get('summary', 'failed'))}"
-              for c in checks if c.get("status") == "failed"]
-    return "; ".join(failed) or last_line(done.stderr or done.stdout)
+def _verify_summary(result: Verification) -> str:
+    """Summarise the failed rows as `check: cause` pairs (the first finding's cause, else the row's summary)."""
+    failed = [f"{row.name}: {row.findings[0].cause if row.findings else row.summary}"
+              for row in result.diagnosis.rows if row.status == "failed"]
+    return result.scrub("; ".join(failed) or "failed")
 
 
 def exit_status(results: Sequence[CheckResult]) -> ExitCode:

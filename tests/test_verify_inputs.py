@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -11,8 +10,10 @@ from typing import Any
 import pytest
 
 from exo_oauth.cli import build_parser, main
+from exo_oauth.commands.verify import request_from
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.inputs import resolve_target
+from exo_oauth.verify.request import VerifyRequest
 from exo_oauth.verify.token_cache import cache_file, secret_partition
 
 TENANT = "11111111-2222-4333-8444-555555555555"
@@ -39,9 +40,9 @@ def outputs(tmp_path: Path, stored: str = SECRET, **app: Any) -> Path:
     return path
 
 
-def args(*argv: str) -> argparse.Namespace:
-    """Parse `exo-oauth verify argv`."""
-    return build_parser().parse_args(["verify", *argv])
+def args(*argv: str) -> VerifyRequest:
+    """Parse `exo-oauth verify argv` into the request the command builds."""
+    return request_from(build_parser().parse_args(["verify", *argv]))
 
 
 @pytest.fixture(autouse=True)

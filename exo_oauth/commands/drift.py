@@ -62,17 +62,13 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"exo-oauth drift: {error}", file=sys.stderr)
         outputs = None
-    verify_args: list[str] = []
-    for name in PASS_THROUGH:
-        value = getattr(args, name)
-        if value is not None:
-            verify_args += [f"--{name.replace('_', '-')}", str(value)]
+    overrides = {name: getattr(args, name) for name in PASS_THROUGH}
     results = []
     if "entra" in chosen:
         results.append(entra_check(args.stack, project_dir))
     if "exchange" in chosen:
         results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None))
     if "e2e" in chosen:
-        results += e2e_checks(args.stack, project_dir, outputs, verify_args, args.outputs)
+        results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs)
     sys.stdout.write((render_json if args.format == "json" else render_text)(args.stack, results))
     return exit_status(results)

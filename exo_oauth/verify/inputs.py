@@ -7,7 +7,6 @@ cloud's defaults. The credential comes from the stack's `clientSecrets` output, 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,10 @@ from components.outputs import HIDDEN, AppOutputs, EndpointOutput
 
 from ..errors import UsageError
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
+from .request import VerifyRequest
 from .secret import Secret
 from .token_cache import MODES, cache_dir, cache_file, secret_partition
 
-"""What `pulumi stack output --json` prints for a secret output without `--show-secrets`."""
 MAX_TIMEOUT = 300.0
 
 
@@ -123,14 +122,14 @@ class _StackApp:
         return self.app.name
 
 
-def _stack_app(args: argparse.Namespace, project_dir: Path | None) -> _StackApp:
+def _stack_app(args: VerifyRequest, stack: str, project_dir: Path | None) -> _StackApp:
     from ..stack_outputs import load_outputs  # noqa: PLC0415 - runs pulumi; only `--stack` needs it
 
     if project_dir is None and args.outputs is None:
         raise UsageError(f"--stack {args.stack}: no Pulumi.yaml here or above; allowed: run inside the project, "
                          "--project-dir DIR, or --outputs FILE")
     wants_secret = args.secret_env is None and args.certificate is None
-    outputs = load_outputs(args.stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
+    outputs = load_outputs(stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
     source = f"--outputs {args.outputs}" if args.outputs else f"stack {args.stack}"
     apps = outputs.apps
     if args.app is None:
@@ -145,13 +144,13 @@ def _stack_app(args: argparse.Namespace, project_dir: Path | None) -> _StackApp:
     return _StackApp(apps[name], outputs.client_secrets.get(name), source)
 
 
-def _read_certificate(args: argparse.Namespace, environ: Mapping[str, str]) -> ClientCredential:
+def _read_certificate(args: VerifyRequest, pem_file: Path, environ: Mapping[str, str]) -> ClientCredential:
     from cryptography import x509  # noqa: PLC0415 - loads OpenSSL bindings; --help must not
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
 
     flag = f"--certificate {args.certificate}"
     try:
-        data = Path(args.certificate).read_bytes()
+        data = pem_file.read_bytes()
     except OSError as error:
         raise UsageError(f"{flag}: cannot read it ({error.strerror}); allowed: a PEM file with the private key and "
                          "the certificate") from None
@@ -189,7 +188,7 @@ def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> 
     return Secret(value)
 
 
-def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
+def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str,
                 stack: _StackApp | None) -> ClientCredential | None:
     if args.secret_env is not None and args.certificate is not None:
         raise UsageError("--secret-env and --certificate: both given; allowed: one credential")
@@ -199,7 +198,7 @@ def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
                              "as a public client; allowed: no credential (or --flow app-only)")
         return None
     if args.certificate is not None:
-        return _read_certificate(args, environ)
+        return _read_certificate(args, args.certificate, environ)
     secret = _env_secret(args.secret_env, "--secret-env", environ)
     if secret is not None:
         return ClientCredential("secret", f"environment variable {args.secret_env}", secret)
@@ -218,7 +217,7 @@ def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
     return ClientCredential("secret", f"stack output clientSecrets.{stack.name}", Secret(stack.secret))
 
 
-def _protocols(args: argparse.Namespace, available: tuple[str, ...], source: str) -> tuple[str, ...]:
+def _protocols(args: VerifyRequest, available: tuple[str, ...], source: str) -> tuple[str, ...]:
     if args.protocols is None:
         return available
     chosen = [p.strip() for p in args.protocols.split(",") if p.strip()]
@@ -239,7 +238,7 @@ def _stack_endpoint(stack: _StackApp, protocol: str, entry: EndpointOutput) -> E
     return Endpoint(entry.host, entry.port)
 
 
-def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
+def _endpoints(args: VerifyRequest, cloud: Cloud, stack: _StackApp | None,
                protocols: tuple[str, ...]) -> dict[str, Endpoint]:
     stack_endpoints = stack.app.endpoints if stack and args.cloud is None else None
     endpoints: dict[str, Endpoint] = {}
@@ -255,7 +254,7 @@ def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
     return endpoints
 
 
-def _authority_host(args: argparse.Namespace, cloud: Cloud) -> str:
+def _authority_host(args: VerifyRequest, cloud: Cloud) -> str:
     if args.authority_host is None:
         return cloud.login_host
     parts = urlsplit(args.authority_host)
@@ -265,7 +264,7 @@ def _authority_host(args: argparse.Namespace, cloud: Cloud) -> str:
     return str(args.authority_host).rstrip("/")
 
 
-def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, str, str]:
+def _identity(args: VerifyRequest, stack: _StackApp | None) -> tuple[str, str, str]:
     if stack is not None:
         if args.tenant is not None or args.client_id is not None or args.flow is not None:
             raise UsageError("--tenant/--client-id/--flow: not allowed with --stack, which supplies them; allowed: "
@@ -283,7 +282,7 @@ def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, s
     return args.tenant.lower(), args.client_id.lower(), args.flow or ("app-only" if has_credential else "delegated")
 
 
-def _mailbox_choice(args: argparse.Namespace, flow: str, stack: _StackApp | None) -> tuple[str | None, list[str]]:
+def _mailbox_choice(args: VerifyRequest, flow: str, stack: _StackApp | None) -> tuple[str | None, list[str]]:
     if args.mailbox is not None:
         mailbox = _mailbox("--mailbox", args.mailbox)
         known = [m.address.lower() for m in (stack.app.mailboxes if stack else ())]
@@ -310,10 +309,10 @@ def _nearest_project() -> Path | None:
         return None
 
 
-def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
+def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
     """Return the checked Target for `args`; raise UsageError on the first problem, naming the flag or key."""
     project_dir = args.project_dir.resolve() if args.project_dir else _nearest_project()
-    stack = _stack_app(args, project_dir) if args.stack is not None else None
+    stack = _stack_app(args, args.stack, project_dir) if args.stack is not None else None
     if stack is None and (args.app is not None or args.outputs is not None):
         raise UsageError("--app/--outputs: only with --stack NAME; allowed: --stack NAME [--app NAME] [--outputs FILE]")
     tenant, client_id, flow = _identity(args, stack)
