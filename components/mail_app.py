@@ -41,7 +41,7 @@ class MailOAuthApp(pulumi.ComponentResource):
     client_secret: pulumi.Output[str | None]
     """The client secret value, always a Pulumi secret; None unless the credential type is `secret`."""
     summary: pulumi.Output[dict[str, Any]]
-    """Everything above except the secret, as the `apps.<name>` stack output (README "Outputs")."""
+    """Everything above except the secret, as the `apps.<name>` stack output (docs/reference.md "Outputs")."""
 
     def __init__(
         self,

@@ -86,6 +86,11 @@ def test_relative_links_in_the_docs_resolve(page: Path) -> None:
     assert broken == []
 
 
+def test_readme_stays_a_short_introduction() -> None:
+    """The README is what it is, the two commands, scenarios and links: under 15 KB, the rest lives in docs/."""
+    assert len((REPO / "README.md").read_bytes()) < 15_000
+
+
 def test_docs_cite_no_file_outside_the_repository() -> None:
     """The docs cite public sources, not the maintainers' private notes or issue numbers of another tracker."""
     for page in PAGES:

@@ -69,7 +69,7 @@ def render_table(target: Target, diagnosis: Diagnosis, verbose: bool) -> str:
 
 
 def render_json(target: Target, diagnosis: Diagnosis, verbose: bool) -> str:
-    """Return the same report as one JSON object (README "Verify" documents its keys)."""
+    """Return the same report as one JSON object (docs/verify.md documents its keys)."""
 
     def row(r: Row) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": r.name, "status": r.status, "summary": r.summary,
