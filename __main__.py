@@ -11,7 +11,7 @@ from components.permissions import permissions_for
 from components.pulumi_config import read_stack_config
 
 OUT_DIR = Path("out")
-"""`pulumi up` writes out/<stack>/exchange-{apply,verify,remove}.ps1 (README "Exchange Online steps")."""
+"""`pulumi up` writes out/<stack>/exchange-{apply,verify,remove}.ps1 (docs/exchange.md)."""
 
 stack = pulumi.get_stack()
 config = read_stack_config()

@@ -2,7 +2,7 @@
 
 For each fleet size (default 1, 100 and 1,000 tenants with 3 apps each) it times one `exo-oauth plan --all` command,
 then times separate `exo-oauth plan --stack NAME` processes for up to `--sample` of those stacks, and prints ms per
-tenant for both and their ratio. Targets (README "Development"): 1,000 tenants in under 60 s, and at least 10x
+tenant for both and their ratio. Targets (CONTRIBUTING.md "Benchmarks"): 1,000 tenants in under 60 s, and at least 10x
 faster than a process per stack.
 
     .venv/bin/python bench/plan_fleet.py [--sizes 1 100 1000] [--sample 100]

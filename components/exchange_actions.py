@@ -5,10 +5,12 @@ Kept apart from the renderer so `exo-oauth --help` can list the actions without 
 
 from __future__ import annotations
 
+from .exit_codes import ExitCode
+
 ACTIONS = ("apply", "verify", "remove")
 """The three scripts, in the order they are printed."""
-EXIT_DRIFT = 3
-"""verify's exit status when something drifted (1 means the script itself failed, for example the sign-in)."""
+EXIT_DRIFT = int(ExitCode.DRIFT)
+"""verify's exit status when something drifted (`ExitCode.FAILED` means the script itself failed, e.g. the sign-in)."""
 
 
 def script_name(action: str) -> str:

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import StackConfig
+from .config import At, StackConfig, guid
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, script_name
-from .exchange_scripts import exchange_inputs, render_exchange_scripts
+from .exchange_scripts import ExchangeApp, build_exchange_inputs, render_exchange_scripts
 
 if TYPE_CHECKING:
     import pulumi
@@ -100,18 +100,17 @@ class ExchangeScriptWriter:
         self._ids[app] = {"clientId": client_id, "servicePrincipalObjectId": service_principal_object_id}
 
     def _flush(self) -> dict[str, str]:
-        apps = {
-            app.name: {
-                "displayName": app.display_name,
-                "flow": app.flow,
-                "protocols": list(app.protocols),
-                "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in app.mailboxes],
-                **self._ids[app.name],
-            }
+        # The typed config plus the two deployed IDs is all the scripts need: no round trip through the outputs.
+        source = f"pulumi up of stack {self._stack}"
+        apps = [
+            ExchangeApp(app.name, app.display_name, app.flow, app.protocols,
+                        client_id=guid(At(source, f"apps.{app.name}.clientId", self._ids[app.name]["clientId"])),
+                        service_principal_object_id=guid(At(source, f"apps.{app.name}.servicePrincipalObjectId",
+                                                            self._ids[app.name]["servicePrincipalObjectId"])),
+                        mailboxes=app.mailboxes)
             for app in self._config.apps
-        }
-        inputs = exchange_inputs(self._stack, self._config.tenant_id, apps, self._config.exchange,
-                                 source=f"pulumi up of stack {self._stack}")
+        ]
+        inputs = build_exchange_inputs(self._stack, self._config.tenant_id, apps, self._config.exchange, source)
         scripts = render_exchange_scripts(inputs)
         if self._out_dir is not None:
             self._write(self._out_dir, scripts)

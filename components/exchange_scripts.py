@@ -16,22 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import (
-    APP_NAME,
-    FLOWS,
-    STACK_NAME,
-    At,
-    ExchangeConfig,
-    Mailbox,
-    guid,
-    mailbox_address,
-    non_empty_text,
-    one_of,
-    protocol_list,
-)
+from .config import STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, EXIT_DRIFT
 from .exchange_module import needed
+from .outputs import AppOutputs
 from .powershell import ps_literal
 
 MODULE_VERSIONS = ("3.0.0", "3.*")
@@ -62,6 +51,12 @@ class ExchangeApp:
     mailboxes: tuple[Mailbox, ...]
     """app-only: the mailboxes the app may open; delegated: empty."""
 
+    @classmethod
+    def from_outputs(cls, app: AppOutputs) -> ExchangeApp:
+        """Return what the Exchange steps need from one app's validated stack outputs."""
+        return cls(app.name, app.display_name, app.flow, app.protocols, app.client_id,
+                   app.service_principal_object_id, app.mailboxes)
+
 
 @dataclass(frozen=True)
 class ExchangeInputs:
@@ -83,56 +78,27 @@ def exchange_inputs(
     stack: str, tenant_id: str, apps: Mapping[str, Any], exchange: ExchangeConfig, source: str = "stack outputs",
     *, exchange_environment: str = EXCHANGE_ENVIRONMENTS[0],
 ) -> ExchangeInputs:
-    """Validate the `apps` stack output (README "Outputs") and return the renderer's inputs.
+    """Validate the `apps` stack output with the outputs model (components.outputs) and return the renderer's inputs.
 
-    Reads per app `displayName`, `flow`, `protocols`, `clientId`, `servicePrincipalObjectId` and `mailboxes`, and
-    ignores the other keys. Raises ConfigError naming `source` and a key path such as `apps.scanners.clientId`.
+    Raises ConfigError naming `source` and a key path such as `apps.scanners.clientId`.
     """
+    if not isinstance(apps, Mapping):
+        raise ConfigError(source, "apps", "must be a mapping of app name to app outputs")
+    parsed = [ExchangeApp.from_outputs(AppOutputs.from_wire(apps[name], source, name)) for name in apps]
+    return build_exchange_inputs(stack, tenant_id, parsed, exchange, source,
+                                 exchange_environment=exchange_environment)
+
+
+def build_exchange_inputs(
+    stack: str, tenant_id: str, apps: Sequence[ExchangeApp], exchange: ExchangeConfig, source: str,
+    *, exchange_environment: str = EXCHANGE_ENVIRONMENTS[0],
+) -> ExchangeInputs:
+    """Check the stack name and tenant GUID and return the renderer's inputs, apps sorted by name."""
     if not STACK_NAME.fullmatch(stack):
         raise ConfigError(source, "stack", f"{stack!r} is not a stack name; allowed: letters, digits, '-', '_', '.'")
     tenant = guid(At(source, "tenantId", tenant_id))
-    if not isinstance(apps, Mapping):
-        raise ConfigError(source, "apps", "must be a mapping of app name to app outputs")
     environment = one_of(At(source, "exchangeEnvironmentName", exchange_environment), EXCHANGE_ENVIRONMENTS)
-    parsed = tuple(_app(At(source, "apps", apps), name) for name in sorted(apps))
-    return ExchangeInputs(stack, tenant, parsed, exchange, environment)
-
-
-def _app(apps: At, name: Any) -> ExchangeApp:
-    if not isinstance(name, str) or not APP_NAME.fullmatch(name):
-        raise apps.fail(f"{name!r} is not an app name; allowed: a-z, 0-9 and single '-' between them")
-    at = apps.child(name)
-    if not isinstance(at.value, Mapping):
-        raise at.fail("must be a mapping of the app's outputs")
-    flow = one_of(at.child("flow"), FLOWS)
-    display = at.child("displayName")
-    return ExchangeApp(
-        name=name,
-        display_name=name if display.value is None else non_empty_text(display),
-        flow=flow,
-        protocols=protocol_list(at.child("protocols")),
-        client_id=guid(at.child("clientId")),
-        service_principal_object_id=guid(at.child("servicePrincipalObjectId")),
-        mailboxes=_mailboxes(at.child("mailboxes"), flow),
-    )
-
-
-def _mailboxes(at: At, flow: str) -> tuple[Mailbox, ...]:
-    if at.value is None:
-        return ()
-    if not isinstance(at.value, list):
-        raise at.fail("must be a list of {address, sendAs}")
-    if flow == "delegated" and at.value:
-        raise at.fail("must be empty for a delegated app (users open their own mailboxes)")
-    boxes = []
-    for item in at.items():
-        if not isinstance(item.value, Mapping):
-            raise item.fail("must be a mapping {address, sendAs}")
-        send_as = item.child("sendAs")
-        if not isinstance(send_as.value, bool):
-            raise send_as.fail("must be true or false")
-        boxes.append(Mailbox(mailbox_address(item.child("address")), send_as.value))
-    return tuple(boxes)
+    return ExchangeInputs(stack, tenant, tuple(sorted(apps, key=lambda app: app.name)), exchange, environment)
 
 
 @dataclass(frozen=True)

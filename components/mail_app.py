@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_azuread as azuread
@@ -11,6 +11,7 @@ import pulumiverse_time as time
 
 from .config import AppConfig, Credential
 from .first_party import FirstPartyApi
+from .outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput
 from .permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
 
 TYPE_TOKEN = "exo-oauth:index:MailOAuthApp"
@@ -40,7 +41,7 @@ class MailOAuthApp(pulumi.ComponentResource):
     client_secret: pulumi.Output[str | None]
     """The client secret value, always a Pulumi secret; None unless the credential type is `secret`."""
     summary: pulumi.Output[dict[str, Any]]
-    """Everything above except the secret, as the `apps.<name>` stack output (README "Outputs")."""
+    """Everything above except the secret, as the `apps.<name>` stack output (docs/reference.md "Outputs")."""
 
     def __init__(
         self,
@@ -214,22 +215,20 @@ def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
 def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any]:
     client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date = values
     permissions = permissions_for(app.flow, app.protocols)
-    return {
-        "name": app.name,
-        "displayName": app.display_name,
-        "flow": app.flow,
-        "protocols": list(app.protocols),
-        "tenantId": tenant_id,
-        "clientId": client_id,
-        "applicationObjectId": object_id,
-        "servicePrincipalObjectId": sp_object_id,
-        "permissions": [
-            {"api": p.api, "name": p.name, "kind": p.kind, "id": pid}
-            for p, pid in zip(permissions, permission_ids, strict=True)
-        ],
-        "scopes": list(token_scopes(app.flow, app.protocols)),
-        "adminConsentUrl": consent_url,
-        "endpoints": endpoints_for(app.protocols),
-        "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in app.mailboxes],
-        "credential": {"type": app.credential.type, "keyId": key_id, "endDate": end_date},
-    }
+    return AppOutputs(
+        name=app.name,
+        display_name=app.display_name,
+        flow=app.flow,
+        protocols=app.protocols,
+        tenant_id=tenant_id,
+        client_id=client_id,
+        application_object_id=object_id,
+        service_principal_object_id=sp_object_id,
+        permissions=tuple(PermissionOutput(p.api, p.name, p.kind, pid)
+                          for p, pid in zip(permissions, permission_ids, strict=True)),
+        scopes=token_scopes(app.flow, app.protocols),
+        admin_consent_url=consent_url,
+        endpoints={p: EndpointOutput(**cast("dict[str, Any]", e)) for p, e in endpoints_for(app.protocols).items()},
+        mailboxes=app.mailboxes,
+        credential=CredentialOutput(app.credential.type, key_id, end_date),
+    ).to_wire()

@@ -12,13 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from components.errors import ConfigError
+from components.exit_codes import ExitCode
 
 from .errors import UsageError
 
 COMMANDS = ("plan", "diff", "exchange", "verify", "drift")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
-
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args)
     except (UsageError, ConfigError) as error:
         print(f"exo-oauth {args.command}: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     return status
 
 

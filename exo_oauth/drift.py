@@ -6,6 +6,7 @@ Each check runs what this machine has (the pulumi CLI, pwsh, the network) and ot
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,14 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import last_line
+from components.errors import ConfigError
+from components.exit_codes import ExitCode
+from components.outputs import StackOutputs
+
+from .errors import UsageError, last_line
+from .verify.request import VerifyRequest
+from .verify.service import Verification, verify
 
 CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
-EXIT_CLEAN, EXIT_DRIFT, EXIT_NOT_RUN = 0, 1, 4
-EXCHANGE_DRIFT_STATUS = 3
-"""The Exchange verify script's exit status for drift (README "Exchange Online steps")."""
-VERIFY_FAILED, VERIFY_NETWORK = 1, 3
-"""`exo-oauth verify` exit statuses: a check failed, or only network failures happened."""
 NO_CHANGES_EXPECTED = "no changes were expected"
 TIMEOUT_SECONDS = 1800
 
@@ -67,13 +69,13 @@ def entra_check(stack: str, project_dir: Path) -> CheckResult:
     return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {last_line(done.stderr or done.stdout)}")
 
 
-def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool) -> CheckResult:
-    """Run the stack's Exchange verify script with pwsh: exit 3 means Exchange drifted."""
+def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, unattended: bool) -> CheckResult:
+    """Run the stack's Exchange verify script with pwsh: exit `ExitCode.DRIFT` means Exchange drifted."""
     pwsh = shutil.which("pwsh")
-    script = ((outputs or {}).get("exchange") or {}).get("verify")
+    script = outputs.exchange.get("verify") if outputs else None
     if pwsh is None:
         reason = "pwsh (PowerShell 7) is not on PATH"
-    elif not isinstance(script, str):
+    elif script is None:
         reason = "the stack outputs have no exchange.verify script; pass --outputs FILE or install the pulumi CLI"
     elif not unattended:
         reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and "
@@ -92,59 +94,57 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
         return CheckResult("exchange", NOT_RUN, done)
     if done.returncode == 0:
         return CheckResult("exchange", CLEAN, "every Exchange item is as apply left it")
-    if done.returncode == EXCHANGE_DRIFT_STATUS:
+    if done.returncode == ExitCode.DRIFT:
         return CheckResult("exchange", DRIFT, f"the verify script found drift: {last_line(done.stdout)}; run "
                            f"`exo-oauth exchange --stack {stack} --action apply` to restore it")
     return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {last_line(done.stderr)}")
 
 
-def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, verify_args: Sequence[str],
+def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, overrides: Mapping[str, Any],
                outputs_file: Path | None) -> list[CheckResult]:
-    """Run `exo-oauth verify` per app-only app; delegated apps need a person to sign in, so they are skipped."""
+    """Run verify in-process per app-only app; delegated apps need a person to sign in, so they are skipped.
+
+    `overrides` are VerifyRequest fields handed on as they are (cloud, authority_host, imap, pop, smtp, ca_file).
+    """
     if outputs is None:
         return [CheckResult("e2e", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or install "
                             "the pulumi CLI")]
     results = []
-    for name, app in sorted((outputs.get("apps") or {}).items()):
+    for name, app in sorted(outputs.apps.items()):
         check = f"e2e:{name}"
-        if app.get("flow") != "app-only":
+        if app.flow != "app-only":
             results.append(CheckResult(check, SKIPPED, "a delegated app needs a user to sign in; run "
                                        f"`exo-oauth verify --stack {stack} --app {name}` yourself"))
             continue
-        argv = [sys.executable, "-m", "exo_oauth.cli", "verify", "--stack", stack, "--app", name, "--project-dir",
-                str(project_dir), "--format", "json", *verify_args]
-        if outputs_file is not None:
-            argv += ["--outputs", str(outputs_file)]
-        done = _run(argv, project_dir)
-        if isinstance(done, str):
-            results.append(CheckResult(check, NOT_RUN, done))
-        elif done.returncode == 0:
+        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file, **overrides)
+        try:
+            result = verify(request, os.environ, prompt=lambda message: print(message, file=sys.stderr, flush=True))
+        except (UsageError, ConfigError) as error:
+            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {error}"))
+            continue
+        if result.exit_status == ExitCode.OK:
             results.append(CheckResult(check, CLEAN, "token, IMAP/POP/SMTP logins as declared all work"))
-        elif done.returncode == VERIFY_FAILED:
-            results.append(CheckResult(check, DRIFT, _verify_summary(done)))
+        elif result.exit_status == ExitCode.FAILED:
+            results.append(CheckResult(check, DRIFT, _verify_summary(result)))
         else:
-            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {_verify_summary(done)}"))
+            results.append(CheckResult(check, NOT_RUN, f"exo-oauth verify could not check: {_verify_summary(result)}"))
     return results
 
 
-def _verify_summary(done: subprocess.CompletedProcess[str]) -> str:
-    """Summarise verify's JSON report as `check: cause` pairs, or its last error line when there is no report."""
-    try:
-        checks = json.loads(done.stdout)["checks"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return last_line(done.stderr or done.stdout)
-    failed = [f"{c['name']}: {(c.get('findings') or [{}])[0].get('cause', c.get('summary', 'failed'))}"
-              for c in checks if c.get("status") == "failed"]
-    return "; ".join(failed) or last_line(done.stderr or done.stdout)
+def _verify_summary(result: Verification) -> str:
+    """Summarise the failed rows as `check: cause` pairs (the first finding's cause, else the row's summary)."""
+    failed = [f"{row.name}: {row.findings[0].cause if row.findings else row.summary}"
+              for row in result.diagnosis.rows if row.status == "failed"]
+    return result.scrub("; ".join(failed) or "failed")
 
 
-def exit_status(results: Sequence[CheckResult]) -> int:
-    """1 when anything drifted, else 4 when a check could not run, else 0 (skipped checks do not count)."""
+def exit_status(results: Sequence[CheckResult]) -> ExitCode:
+    """DRIFT when anything drifted, else NOT_RUN when a check could not run, else OK (skipped checks do not count)."""
     if any(r.status == DRIFT for r in results):
-        return EXIT_DRIFT
+        return ExitCode.DRIFT
     if any(r.status == NOT_RUN for r in results):
-        return EXIT_NOT_RUN
-    return EXIT_CLEAN
+        return ExitCode.NOT_RUN
+    return ExitCode.OK
 
 
 def render_text(stack: str, results: Sequence[CheckResult]) -> str:

@@ -1,4 +1,4 @@
-"""Microsoft's first-party IDs, which are the same in every tenant (exchange-oauth-facts.md section 2).
+"""Microsoft's first-party IDs, which are the same in every tenant (sources in docs/decisions/0002).
 
 The component never uses these: it looks the IDs up in the tenant at deploy time. The offline plan answers its
 lookups with them, so the plan shows what `pulumi up` will send, and the policy rules use them to name the

@@ -1,7 +1,7 @@
 """The offline plan's stand-in for the engine and the azuread provider.
 
 Look-ups are answered with Microsoft's real first-party IDs (the same in every tenant), so the plan shows the
-permission IDs `pulumi up` will send. Only per-tenant objects get stand-in IDs (README "Offline plan").
+permission IDs `pulumi up` will send. Only per-tenant objects get stand-in IDs (docs/reference.md "Offline plan").
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def _allowed_permissions() -> dict[tuple[str, str], dict[str, str]]:
     Derived from components.permissions, so the policy allows exactly what the component requests: the Exchange
     Online app roles for app-only, the Microsoft Graph scopes plus offline_access for delegated. The IMAP, POP and
     SMTP scopes that Exchange Online itself publishes (other GUIDs, same names) are allowed too: Microsoft's guide
-    has named both APIs over time (README "Sources and decisions").
+    has named both APIs over time (docs/decisions/0015).
     """
     graph, exchange = PUBLISHED_APP_IDS[MICROSOFT_GRAPH], PUBLISHED_APP_IDS[EXCHANGE_ONLINE]
     roles = APP_ONLY_ROLES.values()

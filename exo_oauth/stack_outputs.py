@@ -1,7 +1,6 @@
 """Read a deployed stack's outputs: from a saved file, or from `pulumi stack output --json` where the CLI exists.
 
-The outputs are what `__main__.py` exports (README "Outputs"): `tenantId`, `apps` (per app: clientId,
-servicePrincipalObjectId, flow, protocols, mailboxes, ...), `clientSecrets` (secret) and `exchange` (scripts).
+The outputs are what `__main__.py` exports, modelled by components.outputs.StackOutputs (docs/reference.md).
 """
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+
+from components.errors import ConfigError
+from components.outputs import StackOutputs
 
 from .errors import UsageError, last_line
 
@@ -19,8 +20,8 @@ PULUMI_TIMEOUT_SECONDS = 120
 
 def load_outputs(
     stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False
-) -> dict[str, Any]:
-    """Return the stack's outputs as a dict.
+) -> StackOutputs:
+    """Return the stack's outputs, checked by the outputs model (one UsageError for a bad or old file).
 
     With `outputs_file`, read it (the JSON of `pulumi stack output --json`, with or without `--show-secrets`).
     Otherwise ask the pulumi CLI; `show_secrets` adds `--show-secrets`, which only `verify` needs. Raises
@@ -53,12 +54,13 @@ def load_outputs(
     return _decode(done.stdout, f"pulumi stack output --stack {stack}")
 
 
-def _decode(text: str, source: str) -> dict[str, Any]:
+def _decode(text: str, source: str) -> StackOutputs:
     try:
         outputs = json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(f"{source}: not JSON (line {error.lineno}); allowed: the output of "
                          "`pulumi stack output --json`") from None
-    if not isinstance(outputs, dict) or not isinstance(outputs.get("apps"), dict):
-        raise UsageError(f"{source}: has no `apps` output; allowed: outputs of an exo-oauth stack after `pulumi up`")
-    return outputs
+    try:
+        return StackOutputs.from_wire(outputs, source)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from components.config import AppConfig, ExchangeConfig, StackConfig
+from components.config import AppConfig, ExchangeConfig, Mailbox, StackConfig
 from components.exchange_scripts import ExchangeInputs, exchange_inputs
+from components.outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput
+from components.permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
 from exo_oauth.plan_mocks import standin_id
 from exo_oauth.project import load_stack
 from tests.stack_factory import REPO
 
+TENANT = "11111111-2222-4333-8444-555555555555"
 _STANDIN_KINDS = {
     "clientId": ("client", "app"),
     "applicationObjectId": ("application", "app"),
@@ -28,25 +33,45 @@ def deployed(standin_id: str) -> str:
     return "d0d0d0d0" + standin_id[8:]
 
 
-def app_output(stack: str, app: AppConfig, *, real_ids: bool = False) -> dict[str, Any]:
-    """Return one app's entry of the `apps` output: what the Exchange scripts read, plus the app object id.
+def wire_output(stack: str, tenant_id: str, name: str, display_name: str, flow: str, protocols: Sequence[str],
+                mailboxes: Sequence[Mailbox], *, real_ids: bool = False) -> dict[str, Any]:
+    """Return one app's complete entry of the `apps` output, built through the outputs model.
 
     IDs are the offline plan's stand-ins, or with `real_ids` GUIDs such as a deployed stack reports.
     """
-    ids = {kind: standin(stack, app.name, kind) for kind in _STANDIN_KINDS}
-    return {
-        "name": app.name,
-        "displayName": app.display_name,
-        "flow": app.flow,
-        "protocols": list(app.protocols),
-        **({kind: deployed(value) for kind, value in ids.items()} if real_ids else ids),
-        "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in app.mailboxes],
-    }
+    def object_id(kind: str) -> str:
+        value = standin(stack, name, kind)
+        return deployed(value) if real_ids else value
+
+    client_id = object_id("clientId")
+    return AppOutputs(
+        name=name,
+        display_name=display_name,
+        flow=flow,
+        protocols=tuple(protocols),
+        tenant_id=tenant_id,
+        client_id=client_id,
+        application_object_id=object_id("applicationObjectId"),
+        service_principal_object_id=object_id("servicePrincipalObjectId"),
+        permissions=tuple(PermissionOutput(p.api, p.name, p.kind, str(uuid.uuid5(uuid.NAMESPACE_URL, p.name)))
+                          for p in permissions_for(flow, protocols)),
+        scopes=token_scopes(flow, protocols),
+        admin_consent_url=admin_consent_url(tenant_id, client_id, flow, None),
+        endpoints={p: EndpointOutput(**e) for p, e in endpoints_for(protocols).items()},  # type: ignore[arg-type]
+        mailboxes=tuple(mailboxes),
+        credential=CredentialOutput("none", None, None),
+    ).to_wire()
+
+
+def app_output(stack: str, app: AppConfig, tenant_id: str = TENANT, *, real_ids: bool = False) -> dict[str, Any]:
+    """Return one app's entry of the `apps` output of `stack` (stand-in IDs unless `real_ids`)."""
+    return wire_output(stack, tenant_id, app.name, app.display_name, app.flow, app.protocols, app.mailboxes,
+                       real_ids=real_ids)
 
 
 def apps_output(stack: str, config: StackConfig, *, real_ids: bool = False) -> dict[str, Any]:
     """Return the `apps` stack output of a stack (stand-in IDs, or deployed-looking ones with `real_ids`)."""
-    return {app.name: app_output(stack, app, real_ids=real_ids) for app in config.apps}
+    return {app.name: app_output(stack, app, config.tenant_id, real_ids=real_ids) for app in config.apps}
 
 
 def example(name: str, *, real_ids: bool = False) -> tuple[StackConfig, ExchangeInputs]:
@@ -58,22 +83,14 @@ def example(name: str, *, real_ids: bool = False) -> tuple[StackConfig, Exchange
 
 def inputs_for(apps: dict[str, Any], exchange: ExchangeConfig | None = None, stack: str = "test") -> ExchangeInputs:
     """Return renderer inputs for hand-written `apps` outputs."""
-    return exchange_inputs(stack, "11111111-2222-4333-8444-555555555555", apps, exchange or ExchangeConfig())
+    return exchange_inputs(stack, TENANT, apps, exchange or ExchangeConfig())
 
 
 def app_only(name: str = "scanners", protocols: tuple[str, ...] = ("smtp",), **overrides: Any) -> dict[str, Any]:
     """Return one app-only app's output entry with two mailboxes, the second with sendAs."""
-    entry = {
-        "name": name,
-        "displayName": f"{name} app",
-        "flow": "app-only",
-        "protocols": list(protocols),
-        "clientId": standin("test", name, "clientId"),
-        "applicationObjectId": standin("test", name, "applicationObjectId"),
-        "servicePrincipalObjectId": standin("test", name, "servicePrincipalObjectId"),
-        "mailboxes": [{"address": "box@contoso.com", "sendAs": False},
-                      {"address": "sender@contoso.com", "sendAs": True}],
-    }
+    flow = overrides.get("flow", "app-only")
+    mailboxes = () if flow == "delegated" else (Mailbox("box@contoso.com"), Mailbox("sender@contoso.com", True))
+    entry = wire_output("test", TENANT, name, f"{name} app", flow, protocols, mailboxes)
     return entry | overrides
 
 

@@ -18,8 +18,8 @@ from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS
 from exo_oauth.plan import StackPlan, plan_stack
 from exo_oauth.plan_mocks import STANDIN_SECRET, PlanMocks
 from exo_oauth.project import LoadedStack
+from tests.certificates import make_certificate_pem
 from tests.stack_factory import REPO, app, loaded, raw_config
-from tests.test_config_validation import make_certificate_pem
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 T = {

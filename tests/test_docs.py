@@ -1,73 +1,35 @@
-"""The README's inputs and outputs tables, and the config schema, stay true to the code.
+"""The docs stay true to the code: generated tables, the config schema, every command and every link.
 
-`EXO_OAUTH_UPDATE_DOCS=1 pytest tests/test_docs.py` rewrites the generated inputs table in README.md.
+`EXO_OAUTH_UPDATE_DOCS=1 pytest tests/test_docs.py` rewrites the generated tables (see tests/docs_tables.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+
+import pytest
 
 from components import config
 from exo_oauth.cli import COMMANDS, build_parser
-from exo_oauth.plan import plan_stack
-from tests.stack_factory import REPO, app, loaded, raw_config
+from tests.docs_tables import GENERATED, SCHEMA, current_block
+from tests.stack_factory import REPO
 
-SCHEMA = json.loads((REPO / "stack-config.schema.json").read_text(encoding="utf-8"))
-README = REPO / "README.md"
-BEGIN, END = "<!-- BEGIN_INPUTS -->", "<!-- END_INPUTS -->"
-
-
-def _type(node: dict[str, Any]) -> str:
-    if "$ref" in node:
-        return "object"
-    if "enum" in node:
-        return " \\| ".join(f"`{v}`" for v in node["enum"])
-    if "oneOf" in node:
-        return " or ".join(_type(n) for n in node["oneOf"])
-    if node.get("type") == "array":
-        return f"list of {_type(node['items'])}"
-    return str(node.get("type", ""))
+PAGES = sorted([REPO / "README.md", REPO / "CONTRIBUTING.md", REPO / "CHANGELOG.md", *(REPO / "docs").rglob("*.md")])
+LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
-def _rows(prefix: str, node: dict[str, Any], required: list[str]) -> list[str]:
-    rows = []
-    for key, child in node.get("properties", {}).items():
-        path = f"{prefix}{key}"
-        resolved = SCHEMA["$defs"][child["$ref"].rsplit("/", 1)[-1]] if "$ref" in child else child
-        default = resolved.get("default")
-        shown = "required" if key in required else ("" if default is None else f"`{json.dumps(default)}`")
-        description = resolved.get("description", "")
-        rows.append(f"| `{path}` | {_type(child)} | {shown} | {description} |")
-        if resolved.get("type") == "object":
-            rows += _rows(f"{path}.", resolved, resolved.get("required", []))
-        items = resolved.get("items", {})
-        if "$ref" in items:
-            item = SCHEMA["$defs"][items["$ref"].rsplit("/", 1)[-1]]
-            object_form = next((n for n in item.get("oneOf", [item]) if n.get("type") == "object"), None)
-            if object_form:
-                rows += _rows(f"{path}[].", object_form, object_form.get("required", []))
-    return rows
-
-
-def inputs_table() -> str:
-    """Return the README inputs table generated from stack-config.schema.json."""
-    config_node = SCHEMA["properties"]["config"]
-    header = ["| key | type | default | description |", "|---|---|---|---|"]
-    return "\n".join([BEGIN, *header, *_rows("", config_node, config_node["required"]), END])
-
-
-def test_readme_inputs_table_is_generated_from_the_schema() -> None:
-    """The README's inputs table is exactly what the schema generates (update with EXO_OAUTH_UPDATE_DOCS=1)."""
-    text = README.read_text(encoding="utf-8")
-    current = text[text.index(BEGIN): text.index(END) + len(END)]
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_doc_tables_match_their_source(name: str) -> None:
+    """Each generated table is exactly what its generator returns (update with EXO_OAUTH_UPDATE_DOCS=1)."""
+    page, generate = GENERATED[name]
+    text = page.read_text(encoding="utf-8")
+    current = current_block(text, name)
     if os.environ.get("EXO_OAUTH_UPDATE_DOCS") == "1":
-        README.write_text(text.replace(current, inputs_table()), encoding="utf-8")
+        page.write_text(text.replace(current, generate()), encoding="utf-8")
         return
-    assert current == inputs_table()
+    assert current == generate()
 
 
 def test_schema_lists_exactly_the_keys_the_validator_accepts() -> None:
@@ -89,20 +51,49 @@ def test_schema_lists_exactly_the_keys_the_validator_accepts() -> None:
     assert defs["credential"]["properties"]["lifetimeDays"]["maximum"] == config.MAX_LIFETIME_DAYS
 
 
-def test_readme_documents_every_app_output_key() -> None:
-    """The README's per-app outputs table lists exactly the keys the program exports for each app."""
-    text = README.read_text(encoding="utf-8")
-    table = text[text.index("<!-- BEGIN_APP_OUTPUTS -->"): text.index("<!-- END_APP_OUTPUTS -->")]
-    documented = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
-    plan = plan_stack(REPO, loaded(raw_config(app(name="a"))), datetime.now(UTC))
-    assert documented == set(plan.outputs["apps"]["a"])
-
-
-def test_every_command_has_help_and_a_readme_mention() -> None:
-    """Each subcommand has help text and is shown in the README as `exo-oauth <command>`."""
+def test_every_command_has_help_and_a_docs_mention() -> None:
+    """Each subcommand has help text and is shown in the README or a docs page as `exo-oauth <command>`."""
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    text = README.read_text(encoding="utf-8")
+    text = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)
     for name in COMMANDS:
         assert subparsers.choices[name].description or subparsers.choices[name].format_help()
         assert f"exo-oauth {name}" in text, name
+
+
+def _anchor(heading: str) -> str:
+    """Return GitHub's anchor for a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {_anchor(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_relative_links_in_the_docs_resolve(page: Path) -> None:
+    """Every relative link in the docs names a file of the repository, and an anchor names one of its headings."""
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+            broken.append(target)
+    assert broken == []
+
+
+def test_readme_stays_a_short_introduction() -> None:
+    """The README is what it is, the two commands, scenarios and links: under 15 KB, the rest lives in docs/."""
+    assert len((REPO / "README.md").read_bytes()) < 15_000
+
+
+def test_docs_cite_no_file_outside_the_repository() -> None:
+    """The docs cite public sources, not the maintainers' private notes or issue numbers of another tracker."""
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        assert "exchange-oauth-facts.md" not in text, page
+        assert not re.search(r"\bissue \d+\b", text), page

@@ -88,7 +88,7 @@ def test_entra_drift_found_by_preview_exits_1(
     tool(path_with, "pulumi", FAKE_PULUMI)
     monkeypatch.setenv("FAKE_PULUMI", "drift")
     status, checks = drift(capsys, "--stack", "contoso", "--checks", "entra,exchange", "--outputs", str(outputs))
-    assert (status, checks) == (1, {"entra": "drift", "exchange": "not run"})
+    assert (status, checks) == (5, {"entra": "drift", "exchange": "not run"})
 
 
 def test_preview_that_cannot_log_in_is_not_drift(
@@ -101,12 +101,12 @@ def test_preview_that_cannot_log_in_is_not_drift(
     assert (status, checks) == (4, {"entra": "not run"})
 
 
-@pytest.mark.parametrize(("script_status", "expected"), [("0", "clean"), ("3", "drift"), ("1", "not run")])
+@pytest.mark.parametrize(("script_status", "expected"), [("0", "clean"), ("5", "drift"), ("1", "not run")])
 def test_exchange_verify_script_status_maps_to_the_check(
     tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch, script_status: str, expected: str,
 ) -> None:
-    """The Exchange verify script's 0, 3 and other exit statuses mean clean, drift and could not run."""
+    """The Exchange verify script's 0, 5 and other exit statuses mean clean, drift and could not run."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "stacks").mkdir()
@@ -122,7 +122,7 @@ def test_exchange_verify_script_status_maps_to_the_check(
                    "--checks", "exchange", "--outputs", str(outputs)])
     checks = {c["check"]: c["status"] for c in json.loads(capsys.readouterr().out)["checks"]}
     assert checks == {"exchange": expected}
-    assert status == {"clean": 0, "drift": 1, "not run": 4}[expected]
+    assert status == {"clean": 0, "drift": 5, "not run": 4}[expected]
 
 
 def test_exchange_check_needs_unattended_sign_in(
@@ -183,5 +183,5 @@ def test_end_to_end_check_reports_drift_when_a_real_login_is_refused(
     checks = {c["check"]: c for c in report["checks"]}
     assert {name: c["status"] for name, c in checks.items()} == {"e2e:good": "clean", "e2e:broken": "drift"}
     assert checks["e2e:broken"]["detail"].startswith("smtp: ")
-    assert status == 1
+    assert status == 5
     assert str(good.secret) not in json.dumps(report)

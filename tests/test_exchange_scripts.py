@@ -141,7 +141,7 @@ def test_remove_changes_nothing_but_permissions_and_the_service_principal() -> N
 
 
 def test_verify_is_read_only_and_exits_with_the_drift_status() -> None:
-    """The verify script calls no changing cmdlet and ends with `exit 3` when it recorded drift."""
+    """The verify script calls no changing cmdlet and ends with `exit <ExitCode.DRIFT>` when it recorded drift."""
     verify = scripts(app_only(protocols=("imap", "pop", "smtp")), delegated())["verify"]
     assert not commands_in(verify) & CHANGES
     last = calls(parse(verify))[-1]

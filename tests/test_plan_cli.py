@@ -17,8 +17,8 @@ from exo_oauth.cli import main
 from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
 from exo_oauth.plan_mocks import STANDIN_SECRET
 from exo_oauth.project import list_stacks, load_stack
+from tests.certificates import make_certificate_pem
 from tests.stack_factory import REPO, app, raw_config
-from tests.test_config_validation import make_certificate_pem
 
 
 def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:

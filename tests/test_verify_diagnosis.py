@@ -207,13 +207,13 @@ def test_secret_id_hint_only_for_guid_shaped_secrets() -> None:
     assert ["shape of a GUID" in cause for cause in causes] == [True, False]
 
 
-def test_network_only_failures_exit_3_and_mixed_failures_exit_1() -> None:
-    """Unreachable servers alone give exit 3; any real failure next to them gives 1."""
+def test_network_only_failures_exit_4_and_mixed_failures_exit_1() -> None:
+    """Unreachable servers alone give exit 4 (could not look); any real failure next to them gives 1."""
     unreachable = failed("imap", "[Errno 111] Connection refused", stage="connect", network=True)
     alone = diagnose(target(protocols=("imap",)), ok_token(), [unreachable], MAILBOX)
     mixed = diagnose(target(protocols=("imap", "pop")), ok_token(),
                      [unreachable, failed("pop", "-ERR Authentication failure")], MAILBOX)
-    assert (exit_status(alone), codes(alone)["imap"], exit_status(mixed)) == (3, ["unreachable"], 1)
+    assert (exit_status(alone), codes(alone)["imap"], exit_status(mixed)) == (4, ["unreachable"], 1)
 
 
 def test_every_catalogue_entry_renders_without_unfilled_placeholders() -> None:

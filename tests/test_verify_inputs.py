@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -11,8 +10,10 @@ from typing import Any
 import pytest
 
 from exo_oauth.cli import build_parser, main
+from exo_oauth.commands.verify import request_from
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.inputs import resolve_target
+from exo_oauth.verify.request import VerifyRequest
 from exo_oauth.verify.token_cache import cache_file, secret_partition
 
 TENANT = "11111111-2222-4333-8444-555555555555"
@@ -22,8 +23,10 @@ SECRET = "Abc8Q~s3cr3t-value-for-tests"
 
 def outputs(tmp_path: Path, stored: str = SECRET, **app: Any) -> Path:
     """Write a stack outputs file with one app-only app `scanners` (two mailboxes) and return its path."""
-    entry = {"name": "scanners", "flow": "app-only", "protocols": ["imap", "smtp"], "tenantId": TENANT,
-             "clientId": CLIENT, "servicePrincipalObjectId": "33333333-4444-4555-8666-777777777777",
+    entry = {"name": "scanners", "displayName": "Scanners", "flow": "app-only", "protocols": ["imap", "smtp"],
+             "tenantId": TENANT, "clientId": CLIENT, "applicationObjectId": "55555555-6666-4777-8888-999999999999",
+             "servicePrincipalObjectId": "33333333-4444-4555-8666-777777777777", "permissions": [],
+             "adminConsentUrl": f"https://login.microsoftonline.com/{TENANT}/v2.0/adminconsent?client_id={CLIENT}",
              "scopes": ["https://outlook.office365.com/.default"],
              "endpoints": {"imap": {"host": "outlook.office365.com", "port": 993, "security": "tls"},
                            "smtp": {"host": "smtp.office365.com", "port": 587, "security": "starttls"}},
@@ -37,9 +40,9 @@ def outputs(tmp_path: Path, stored: str = SECRET, **app: Any) -> Path:
     return path
 
 
-def args(*argv: str) -> argparse.Namespace:
-    """Parse `exo-oauth verify argv`."""
-    return build_parser().parse_args(["verify", *argv])
+def args(*argv: str) -> VerifyRequest:
+    """Parse `exo-oauth verify argv` into the request the command builds."""
+    return request_from(build_parser().parse_args(["verify", *argv]))
 
 
 @pytest.fixture(autouse=True)
@@ -137,8 +140,9 @@ def test_hidden_stack_secret_says_how_to_fix_it(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"credential": {"type": "certificate"}}, "credential.type is 'certificate'"),
-    ({"clientId": None}, "apps.scanners.clientId: missing"),
+    ({"credential": {"type": "certificate", "keyId": None, "endDate": None}}, "credential.type is 'certificate'"),
+    ({"clientId": None}, "apps.scanners.clientId: nothing is not a GUID"),
+    ({"endpoints": None}, "apps.scanners.endpoints: must be a mapping"),
 ])
 def test_unusable_stack_outputs_name_the_output_key(tmp_path: Path, change: dict[str, Any], expected: str) -> None:
     """A certificate app without --certificate, or outputs missing a key, fail naming the output key."""

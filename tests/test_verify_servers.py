@@ -321,14 +321,14 @@ def test_smtp_server_without_starttls_never_gets_the_token(
     assert not [line for line in smtp["transcript"] if line.startswith("C: AUTH")]
 
 
-def test_closed_port_exits_3_as_unreachable(mail_servers: MailServers, capsys: pytest.CaptureFixture[str],
+def test_closed_port_exits_4_as_unreachable(mail_servers: MailServers, capsys: pytest.CaptureFixture[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the only failure is a server that cannot be reached, the exit status is 3, not 1."""
+    """When the only failure is a server that cannot be reached, the exit status is 4 (could not look), not 1."""
     app = mail_servers.app()
     args = app_only_args(mail_servers, app, monkeypatch, "--protocols", "imap")
     args[args.index("--imap") + 1] = f"127.0.0.1:{free_port()}"
     status, report, _ = verify(capsys, *args)
-    assert (status, codes(report)["imap"]) == (3, ["unreachable"])
+    assert (status, codes(report)["imap"]) == (4, ["unreachable"])
 
 
 def test_silent_server_times_out_as_a_network_failure(
@@ -341,7 +341,7 @@ def test_silent_server_times_out_as_a_network_failure(
         args = app_only_args(mail_servers, app, monkeypatch, "--protocols", "imap", "--timeout", "0.5")
         args[args.index("--imap") + 1] = f"127.0.0.1:{silent.getsockname()[1]}"
         status, report, _ = verify(capsys, *args)
-    assert (status, codes(report)["imap"]) == (3, ["timeout"])
+    assert (status, codes(report)["imap"]) == (4, ["timeout"])
 
 
 def test_unreachable_login_host_is_a_network_failure(
@@ -350,7 +350,7 @@ def test_unreachable_login_host_is_a_network_failure(
     args = app_only_args(mail_servers, mail_servers.app(), monkeypatch)
     args[args.index("--authority-host") + 1] = f"https://127.0.0.1:{free_port()}"
     status, report, _ = verify(capsys, *args)
-    assert (status, codes(report)["token"]) == (3, ["login-unreachable"])
+    assert (status, codes(report)["token"]) == (4, ["login-unreachable"])
 
 
 def test_server_certificate_from_an_untrusted_ca_fails_at_tls(mail_servers: MailServers, tmp_path: Path) -> None:
@@ -385,10 +385,12 @@ def test_stack_outputs_supply_app_mailbox_and_secret(
     """`--stack --outputs` reads client ID, tenant, protocols, mailboxes and the secret, and says which mailbox."""
     app = mail_servers.app(roles=("IMAP.AccessAsApp",))
     outputs = {"tenantId": app.tenant_id, "apps": {"scanners": {
-        "name": "scanners", "flow": "app-only", "protocols": ["imap"], "tenantId": app.tenant_id,
-        "clientId": app.client_id, "servicePrincipalObjectId": app.object_id,
+        "name": "scanners", "displayName": "Scanners", "flow": "app-only", "protocols": ["imap"],
+        "tenantId": app.tenant_id, "clientId": app.client_id, "applicationObjectId": app.object_id,
+        "servicePrincipalObjectId": app.object_id, "permissions": [], "endpoints": {},
+        "adminConsentUrl": "https://login.microsoftonline.com/common/v2.0/adminconsent",
         "scopes": ["https://outlook.office365.com/.default"],
-        "mailboxes": [{"address": app.mailbox, "sendAs": False}, {"address": "other@contoso.example"}],
+        "mailboxes": [{"address": app.mailbox, "sendAs": False}, {"address": "other@contoso.example", "sendAs": False}],
         "credential": {"type": "secret", "keyId": app.secret_id, "endDate": None}}},
         "clientSecrets": {"scanners": app.secret}}
     saved = tmp_path / "outputs.json"

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 FORMATS = ("markdown", "json", "text")
 
 
@@ -15,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "diff",
         help="show who gains or loses access between a git ref and the working tree, per tenant",
         description="Plan, offline, the stacks whose files or code changed since REF, at REF and in the working "
-        "tree, and list apps, permissions, mailbox rights and credentials that change. Exit 0, or 2 on bad input.",
+        "tree, and list apps, permissions, mailbox rights and credentials that change. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     parser.add_argument("--base", default="origin/main", metavar="REF", help="git ref to compare with (default: "
                         "origin/main)")
@@ -34,4 +37,4 @@ def run(args: argparse.Namespace) -> int:
     entries = access_changes(project_dir, args.base)
     render = {"markdown": render_markdown, "json": render_json, "text": render_text}[args.format]
     sys.stdout.write(render(args.base, entries))
-    return 0
+    return ExitCode.OK

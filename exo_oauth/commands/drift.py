@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
 from ..verify.clouds import CLOUDS
 
@@ -21,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check one stack for drift: Entra (pulumi preview), Exchange (verify script), end to end (verify)",
         description="Run `pulumi preview --refresh --expect-no-changes` (needs the pulumi CLI), the stack's "
         "Exchange verify script (needs pwsh and certificate sign-in) and `exo-oauth verify` for each app-only app "
-        "(needs the network), and say which checks could not run and why. Exit 0 clean, 1 drift, 2 usage or "
-        "config error, 4 a check could not run.",
+        "(needs the network), and say which checks could not run and why. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
     )
     parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to check")
     parser.add_argument("--checks", default=",".join(CHECKS), metavar="LIST",
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen checks and print one line each; return 0, 1 or 4."""
+    """Run the chosen checks and print one line each; return OK, DRIFT or NOT_RUN (components.exit_codes)."""
     from ..drift import e2e_checks, entra_check, exchange_check, exit_status, render_json, render_text  # noqa: PLC0415
     from ..project import find_project_dir, load_stack  # noqa: PLC0415
     from ..stack_outputs import load_outputs  # noqa: PLC0415
@@ -60,17 +62,13 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"exo-oauth drift: {error}", file=sys.stderr)
         outputs = None
-    verify_args: list[str] = []
-    for name in PASS_THROUGH:
-        value = getattr(args, name)
-        if value is not None:
-            verify_args += [f"--{name.replace('_', '-')}", str(value)]
+    overrides = {name: getattr(args, name) for name in PASS_THROUGH}
     results = []
     if "entra" in chosen:
         results.append(entra_check(args.stack, project_dir))
     if "exchange" in chosen:
         results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None))
     if "e2e" in chosen:
-        results += e2e_checks(args.stack, project_dir, outputs, verify_args, args.outputs)
+        results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs)
     sys.stdout.write((render_json if args.format == "json" else render_text)(args.stack, results))
     return exit_status(results)

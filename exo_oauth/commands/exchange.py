@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components.exchange_actions import ACTIONS, EXIT_DRIFT, script_name
+from components.exchange_actions import ACTIONS, script_name
+from components.exit_codes import ExitCode
 
 from ..errors import UsageError
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Render the stack's Exchange Online scripts from its deployed IDs (`pulumi stack output --json`, "
         "or a saved copy given with --outputs) and its exo-oauth:exchange settings. With --action, print that one "
         "script alone, ready to save as a .ps1 file and run with pwsh -File; without it, print all three with "
-        f"separators, for reading. verify exits {EXIT_DRIFT} when something drifted. --offline renders from the "
+        f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders from the "
         "offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
     )
     parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
@@ -69,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
     scripts = render_exchange_scripts(inputs, offline=args.offline)
     if args.action:
         sys.stdout.write(scripts[args.action])
-        return 0
+        return ExitCode.OK
     for action in ACTIONS:
         sys.stdout.write(f"# ===== {script_name(action)} (stack {args.stack}) =====\n{scripts[action]}\n")
-    return 0
+    return ExitCode.OK
 
 
 def _planned_apps(project_dir: Path, stack: LoadedStack) -> Any:
@@ -87,13 +88,10 @@ def _deployed_apps(project_dir: Path, stack: LoadedStack, outputs_file: Path | N
 
     outputs = load_outputs(stack.name, project_dir, outputs_file)
     source = f"--outputs {outputs_file}" if outputs_file else f"pulumi stack output --stack {stack.name}"
-    deployed_tenant = outputs.get("tenantId", stack.config.tenant_id)
-    if str(deployed_tenant).lower() != stack.config.tenant_id:
-        raise UsageError(f"{source}: tenantId {deployed_tenant!r} is not the tenant of {stack.config.source} "
+    if outputs.tenant_id != stack.config.tenant_id:
+        raise UsageError(f"{source}: tenantId {outputs.tenant_id!r} is not the tenant of {stack.config.source} "
                          f"({stack.config.tenant_id}); allowed: the outputs of stack {stack.name}")
-    if "apps" not in outputs:
-        raise UsageError(f"{source}: has no `apps` output; allowed: the outputs of a deployed exo-oauth stack")
-    apps = outputs["apps"]
+    apps = {name: app.to_wire() for name, app in outputs.apps.items()}
     standin = _first_standin(apps, "apps")
     if standin is not None:
         raise UsageError(f"{source}: {standin[0]}: {standin[1]!r} is a stand-in ID of the offline plan, not a "

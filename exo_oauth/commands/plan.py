@@ -8,10 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
 
 FORMATS = ("text", "markdown", "json")
-EXIT_POLICY = 3
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "plan",
         help="show what `pulumi up` would create, offline (no tenant, no network, no pulumi CLI)",
         description="Run the Pulumi program on the SDK's mock monitor with Microsoft's real first-party IDs and "
-        "stand-in IDs for per-tenant objects. Exit 0 when every mandatory policy passes, 2 on bad input, 3 on a "
-        "mandatory policy violation.",
+        "stand-in IDs for per-tenant objects. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.POLICY),
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", action="append", metavar="NAME", help="a stack under stacks/ (repeatable)")
@@ -61,4 +62,4 @@ def run(args: argparse.Namespace) -> int:
     plans, mandatory_failed = plan_and_judge(project_dir, stacks, datetime.now(UTC), args.jobs, policy)
     render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
     sys.stdout.write(render(plans))
-    return EXIT_POLICY if mandatory_failed else 0
+    return ExitCode.POLICY if mandatory_failed else ExitCode.OK

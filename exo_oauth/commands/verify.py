@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from ..verify.clouds import CLOUDS
-from ..verify.token_cache import MODES
+from components.exit_codes import ExitCode, exit_help
 
-DEFAULT_TIMEOUT = 20.0
+from ..verify.clouds import CLOUDS
+from ..verify.request import DEFAULT_TIMEOUT, VerifyRequest
+from ..verify.token_cache import MODES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Get one token with msal (client credentials, or device code for delegated apps), log in to "
         "each protocol concurrently with SASL XOAUTH2, and report per protocol: ok, or failed with cause and fix. "
         "The credential comes from the stack's secret output, --secret-env or --certificate, never from a "
-        "command-line value. Exit 0 when every check passes, 1 when one fails, 3 when only network failures "
-        "happened, 2 on bad input.",
+        "command-line value. "
+        + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     stack = parser.add_argument_group("from a deployed stack")
     stack.add_argument("--stack", metavar="NAME", help="read the app from this stack's outputs")
@@ -69,19 +71,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
+def request_from(args: argparse.Namespace) -> VerifyRequest:
+    """Return the typed request for the parsed `exo-oauth verify` flags (each field is the flag of that name)."""
+    return VerifyRequest(**{field.name: getattr(args, field.name) for field in fields(VerifyRequest)})
+
+
 def run(args: argparse.Namespace) -> int:
     """Resolve the target, get the token, run the checks, print the report; return the exit status."""
-    from ..verify.diagnosis import diagnose  # noqa: PLC0415 - keep --help fast
-    from ..verify.inputs import resolve_target  # noqa: PLC0415
-    from ..verify.report import exit_status, render_json, render_table  # noqa: PLC0415
-    from ..verify.runner import run_verify  # noqa: PLC0415
+    from ..verify.report import render_json, render_table  # noqa: PLC0415 - keep --help fast
+    from ..verify.service import verify  # noqa: PLC0415 - loads msal and the checks
 
-    target = resolve_target(args, os.environ)
-    run = run_verify(target, prompt=lambda message: print(message, file=sys.stderr, flush=True))
-    diagnosis = diagnose(target, run.outcome, run.checks, run.mailbox)
-    text = (render_json if args.format == "json" else render_table)(target, diagnosis, args.verbose)
-    # Belt and braces: nothing above puts a secret into the report, and this makes sure of it.
-    for secret in (run.outcome.token, target.credential.value if target.credential else None):
-        text = secret.scrub(text) if secret is not None else text
-    sys.stdout.write(text)
-    return exit_status(diagnosis)
+    result = verify(request_from(args), os.environ, prompt=lambda message: print(message, file=sys.stderr, flush=True))
+    render = render_json if args.format == "json" else render_table
+    sys.stdout.write(result.scrub(render(result.target, result.diagnosis, args.verbose)))
+    return result.exit_status

@@ -1,4 +1,4 @@
-"""Login host, token scopes, accepted token audiences and mail endpoints of each Microsoft cloud (README "Verify")."""
+"""Login host, token scopes, accepted token audiences and mail endpoints of each Microsoft cloud (docs/verify.md)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ CLOUDS = {
     "china": Cloud("china", "https://login.partner.microsoftonline.cn", "https://partner.outlook.cn",
                    "https://partner.outlook.cn", _mail("partner.outlook.cn", "smtp.partner.outlook.cn")),
 }
-"""The clouds `--cloud` accepts; README "Verify" cites the source of every host."""
+"""The clouds `--cloud` accepts; docs/verify.md cites the source of every host."""
 
 
 def parse_endpoint(flag: str, text: str) -> Endpoint:

@@ -1,7 +1,7 @@
 """Explain the run: token claims, AADSTS codes and server replies, each mapped to a cause and a fix.
 
 The token's claims are decoded for reading only (never verified, never printed whole), and every explanation comes
-from one catalogue (exchange-oauth-facts.md section 4).
+from one catalogue (the failures docs/verify.md lists with their sources).
 
 A failed check gets exactly one primary finding, chosen in this order: a reply text only Exchange gives for one
 cause, a problem with the whole token (expiry, audience, tenant), a missing role or scope for that protocol, the
@@ -32,7 +32,7 @@ class Finding:
     """One known cause of a failure and what to do about it."""
 
     code: str
-    """Stable identifier, for scripts (README "Verify" lists them)."""
+    """Stable identifier, for scripts (docs/verify.md lists them, generated)."""
     cause: str
     fix: str
 

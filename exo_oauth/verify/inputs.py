@@ -7,24 +7,22 @@ cloud's defaults. The credential comes from the stack's `clientSecrets` output, 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError
 
 from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
+from components.outputs import HIDDEN, AppOutputs, EndpointOutput
 
 from ..errors import UsageError
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
+from .request import VerifyRequest
 from .secret import Secret
 from .token_cache import MODES, cache_dir, cache_file, secret_partition
 
-HIDDEN_SECRET = "[secret]"
-"""What `pulumi stack output --json` prints for a secret output without `--show-secrets`."""
 MAX_TIMEOUT = 300.0
 
 
@@ -112,33 +110,28 @@ def _mailbox(flag: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class _StackApp:
-    """The parts of one app's stack outputs that verify uses."""
+    """One app's validated stack outputs, its secret output and where they came from."""
 
-    name: str
-    data: Mapping[str, Any]
+    app: AppOutputs
     secret: str | None
     source: str
 
-    def get(self, key: str, kind: type, required: bool = True) -> Any:
-        value = self.data.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, kind):
-            raise UsageError(f"{self.source}: apps.{self.name}.{key}: missing or not a {kind.__name__}; allowed: "
-                             "the outputs of an exo-oauth stack after `pulumi up`")
-        return value
+    @property
+    def name(self) -> str:
+        """The app's name in the stack."""
+        return self.app.name
 
 
-def _stack_app(args: argparse.Namespace, project_dir: Path | None) -> _StackApp:
+def _stack_app(args: VerifyRequest, stack: str, project_dir: Path | None) -> _StackApp:
     from ..stack_outputs import load_outputs  # noqa: PLC0415 - runs pulumi; only `--stack` needs it
 
     if project_dir is None and args.outputs is None:
         raise UsageError(f"--stack {args.stack}: no Pulumi.yaml here or above; allowed: run inside the project, "
                          "--project-dir DIR, or --outputs FILE")
     wants_secret = args.secret_env is None and args.certificate is None
-    outputs = load_outputs(args.stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
+    outputs = load_outputs(stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
     source = f"--outputs {args.outputs}" if args.outputs else f"stack {args.stack}"
-    apps: Mapping[str, Any] = outputs["apps"]
+    apps = outputs.apps
     if args.app is None:
         if len(apps) != 1:
             raise UsageError(f"--stack {args.stack}: has apps {', '.join(sorted(apps)) or '(none)'}; allowed: "
@@ -148,20 +141,16 @@ def _stack_app(args: argparse.Namespace, project_dir: Path | None) -> _StackApp:
         raise UsageError(f"--app {args.app!r}: not in {source}; allowed: {', '.join(sorted(apps)) or '(none)'}")
     else:
         name = args.app
-    if not isinstance(apps[name], Mapping):
-        raise UsageError(f"{source}: apps.{name}: not a mapping; allowed: the outputs of an exo-oauth stack")
-    secrets = outputs.get("clientSecrets")
-    secret = secrets.get(name) if isinstance(secrets, Mapping) else None
-    return _StackApp(name, apps[name], secret if isinstance(secret, str) else None, source)
+    return _StackApp(apps[name], outputs.client_secrets.get(name), source)
 
 
-def _read_certificate(args: argparse.Namespace, environ: Mapping[str, str]) -> ClientCredential:
+def _read_certificate(args: VerifyRequest, pem_file: Path, environ: Mapping[str, str]) -> ClientCredential:
     from cryptography import x509  # noqa: PLC0415 - loads OpenSSL bindings; --help must not
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
 
     flag = f"--certificate {args.certificate}"
     try:
-        data = Path(args.certificate).read_bytes()
+        data = pem_file.read_bytes()
     except OSError as error:
         raise UsageError(f"{flag}: cannot read it ({error.strerror}); allowed: a PEM file with the private key and "
                          "the certificate") from None
@@ -199,7 +188,7 @@ def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> 
     return Secret(value)
 
 
-def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
+def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str,
                 stack: _StackApp | None) -> ClientCredential | None:
     if args.secret_env is not None and args.certificate is not None:
         raise UsageError("--secret-env and --certificate: both given; allowed: one credential")
@@ -209,26 +198,26 @@ def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
                              "as a public client; allowed: no credential (or --flow app-only)")
         return None
     if args.certificate is not None:
-        return _read_certificate(args, environ)
+        return _read_certificate(args, args.certificate, environ)
     secret = _env_secret(args.secret_env, "--secret-env", environ)
     if secret is not None:
         return ClientCredential("secret", f"environment variable {args.secret_env}", secret)
     if stack is None:
         raise UsageError("--flow app-only needs a credential; allowed: --secret-env VAR (a variable holding the client "
                          "secret value) or --certificate PEM (private key and certificate)")
-    kind = stack.get("credential", Mapping).get("type")
+    kind = stack.app.credential.type
     if kind != "secret":
         raise UsageError(f"{stack.source}: apps.{stack.name}.credential.type is {kind!r}, so the stack holds no secret "
                          "verify could use; allowed: --certificate PEM with the app's private key, or --secret-env VAR")
-    if stack.secret is None or stack.secret == HIDDEN_SECRET:
-        state = "missing" if stack.secret is None else f"hidden ({HIDDEN_SECRET})"
+    if stack.secret is None or stack.secret == HIDDEN:
+        state = "missing" if stack.secret is None else f"hidden ({HIDDEN})"
         raise UsageError(f"{stack.source}: clientSecrets.{stack.name} is {state}; allowed: save the outputs with "
                          "`pulumi stack output --json --show-secrets` (and keep that file private), or pass "
                          "--secret-env VAR")
     return ClientCredential("secret", f"stack output clientSecrets.{stack.name}", Secret(stack.secret))
 
 
-def _protocols(args: argparse.Namespace, available: tuple[str, ...], source: str) -> tuple[str, ...]:
+def _protocols(args: VerifyRequest, available: tuple[str, ...], source: str) -> tuple[str, ...]:
     if args.protocols is None:
         return available
     chosen = [p.strip() for p in args.protocols.split(",") if p.strip()]
@@ -242,33 +231,30 @@ def _protocols(args: argparse.Namespace, available: tuple[str, ...], source: str
     return tuple(p for p in available if p in chosen)
 
 
-def _stack_endpoint(stack: _StackApp, protocol: str, entry: Any) -> Endpoint:
-    where = f"{stack.source}: apps.{stack.name}.endpoints.{protocol}"
-    if not (isinstance(entry, Mapping) and isinstance(entry.get("host"), str) and isinstance(entry.get("port"), int)):
-        raise UsageError(f"{where}: not {{host, port}}; allowed: the outputs of an exo-oauth stack")
-    if entry.get("security", SECURITY[protocol]) != SECURITY[protocol]:
-        raise UsageError(f"{where}.security: {entry.get('security')!r} is not supported; allowed: "
-                         f"{SECURITY[protocol]} (Exchange Online's mode)")
-    return Endpoint(entry["host"], entry["port"])
+def _stack_endpoint(stack: _StackApp, protocol: str, entry: EndpointOutput) -> Endpoint:
+    if entry.security != SECURITY[protocol]:
+        raise UsageError(f"{stack.source}: apps.{stack.name}.endpoints.{protocol}.security: {entry.security!r} is not "
+                         f"supported; allowed: {SECURITY[protocol]} (Exchange Online's mode)")
+    return Endpoint(entry.host, entry.port)
 
 
-def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
+def _endpoints(args: VerifyRequest, cloud: Cloud, stack: _StackApp | None,
                protocols: tuple[str, ...]) -> dict[str, Endpoint]:
-    stack_endpoints = stack.get("endpoints", Mapping, required=False) if stack and args.cloud is None else None
+    stack_endpoints = stack.app.endpoints if stack and args.cloud is None else None
     endpoints: dict[str, Endpoint] = {}
     for protocol in protocols:
         default = cloud.endpoints[protocol]
         override = getattr(args, protocol)
         if override is not None:
             endpoints[protocol] = parse_endpoint(f"--{protocol}", override)
-        elif stack is not None and isinstance(stack_endpoints, Mapping) and protocol in stack_endpoints:
+        elif stack is not None and stack_endpoints is not None and protocol in stack_endpoints:
             endpoints[protocol] = _stack_endpoint(stack, protocol, stack_endpoints[protocol])
         else:
             endpoints[protocol] = default
     return endpoints
 
 
-def _authority_host(args: argparse.Namespace, cloud: Cloud) -> str:
+def _authority_host(args: VerifyRequest, cloud: Cloud) -> str:
     if args.authority_host is None:
         return cloud.login_host
     parts = urlsplit(args.authority_host)
@@ -278,15 +264,12 @@ def _authority_host(args: argparse.Namespace, cloud: Cloud) -> str:
     return str(args.authority_host).rstrip("/")
 
 
-def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, str, str]:
+def _identity(args: VerifyRequest, stack: _StackApp | None) -> tuple[str, str, str]:
     if stack is not None:
         if args.tenant is not None or args.client_id is not None or args.flow is not None:
             raise UsageError("--tenant/--client-id/--flow: not allowed with --stack, which supplies them; allowed: "
                              "either --stack NAME or --tenant and --client-id")
-        tenant, client_id, flow = (str(stack.get(key, str)) for key in ("tenantId", "clientId", "flow"))
-        if flow not in ("app-only", "delegated"):
-            raise UsageError(f"{stack.source}: apps.{stack.name}.flow: {flow!r}; allowed: app-only, delegated")
-        return tenant.lower(), client_id.lower(), flow
+        return stack.app.tenant_id, stack.app.client_id, stack.app.flow
     if args.tenant is None or args.client_id is None:
         raise UsageError("--tenant and --client-id: required without --stack; allowed: --stack NAME, or both flags")
     if not (is_guid(args.tenant) or is_domain(args.tenant)):
@@ -299,18 +282,16 @@ def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, s
     return args.tenant.lower(), args.client_id.lower(), args.flow or ("app-only" if has_credential else "delegated")
 
 
-def _mailbox_choice(args: argparse.Namespace, flow: str, stack: _StackApp | None) -> tuple[str | None, list[str]]:
+def _mailbox_choice(args: VerifyRequest, flow: str, stack: _StackApp | None) -> tuple[str | None, list[str]]:
     if args.mailbox is not None:
         mailbox = _mailbox("--mailbox", args.mailbox)
-        known = [str(m.get("address", "")).lower() for m in (stack.get("mailboxes", list) if stack else [])
-                 if isinstance(m, Mapping)]
+        known = [m.address.lower() for m in (stack.app.mailboxes if stack else ())]
         note = [] if not known or mailbox.lower() in known else [
             f"{mailbox} is not one of the app's mailboxes in the stack; a failure may just mean it was never granted"]
         return mailbox, note
     if flow == "delegated":
         return None, []
-    addresses = [str(m["address"]) for m in (stack.get("mailboxes", list) if stack else [])
-                 if isinstance(m, Mapping) and isinstance(m.get("address"), str)]
+    addresses = [m.address for m in (stack.app.mailboxes if stack else ())]
     if not addresses:
         raise UsageError("--mailbox: required for an app-only check; allowed: the address of a mailbox the app "
                          "was granted")
@@ -328,15 +309,15 @@ def _nearest_project() -> Path | None:
         return None
 
 
-def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
+def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
     """Return the checked Target for `args`; raise UsageError on the first problem, naming the flag or key."""
     project_dir = args.project_dir.resolve() if args.project_dir else _nearest_project()
-    stack = _stack_app(args, project_dir) if args.stack is not None else None
+    stack = _stack_app(args, args.stack, project_dir) if args.stack is not None else None
     if stack is None and (args.app is not None or args.outputs is not None):
         raise UsageError("--app/--outputs: only with --stack NAME; allowed: --stack NAME [--app NAME] [--outputs FILE]")
     tenant, client_id, flow = _identity(args, stack)
     cloud = CLOUDS[args.cloud or "global"]
-    available = tuple(p for p in PROTOCOLS if p in stack.get("protocols", list)) if stack else PROTOCOLS
+    available = stack.app.protocols if stack else PROTOCOLS
     protocols = _protocols(args, available, f"the protocols of app {stack.name}" if stack else "imap, pop, smtp")
     mailbox, notes = _mailbox_choice(args, flow, stack)
     if args.send_test_to is not None and "smtp" not in protocols:
@@ -344,10 +325,7 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
     if not 0 < args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout {args.timeout}: allowed: seconds, more than 0 and at most {MAX_TIMEOUT:g}")
     credential = _credential(args, environ, flow, stack)
-    if args.cloud is None and stack is not None and isinstance(stack.data.get("scopes"), list):
-        scopes = tuple(str(s) for s in stack.data["scopes"])
-    else:
-        scopes = cloud.scopes(flow, protocols)
+    scopes = stack.app.scopes if args.cloud is None and stack is not None else cloud.scopes(flow, protocols)
     authority = f"{_authority_host(args, cloud)}/{tenant}"
     token_cache = None
     if args.token_cache != "off":
@@ -378,6 +356,6 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
         send_test_to=_mailbox("--send-test-to", args.send_test_to) if args.send_test_to else None,
         token_cache=token_cache,
         token_cache_mode=args.token_cache,
-        service_principal_id=stack.get("servicePrincipalObjectId", str, required=False) if stack else None,
-        consent_url=stack.get("adminConsentUrl", str, required=False) if stack else None,
+        service_principal_id=stack.app.service_principal_object_id if stack else None,
+        consent_url=stack.app.admin_consent_url if stack else None,
     )

@@ -1,8 +1,9 @@
 """Render a Diagnosis as a table or as JSON, and choose the exit status.
 
-Exit status: 0 when the token and every requested check passed; 1 when something failed (each failure carries a
-cause and a fix); 3 when the only failures are network ones (a host unreachable or silent), so monitoring can tell
-"broken" from "could not look"; 2 (bad input) comes from the CLI before anything runs.
+Exit status (components.exit_codes): OK when the token and every requested check passed; FAILED when something
+failed (each failure carries a cause and a fix); NOT_RUN when the only failures are network ones (a host unreachable
+or silent), so monitoring can tell "broken" from "could not look"; USAGE (bad input) comes from the CLI before anything
+runs.
 """
 
 from __future__ import annotations
@@ -11,23 +12,22 @@ import json
 import textwrap
 from typing import Any
 
+from components.exit_codes import ExitCode
+
 from .diagnosis import Diagnosis, Row
 from .inputs import Target
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_UNREACHABLE = 3
 WIDTH = 116
 INDENT = 7
 LABEL = 9
 
 
-def exit_status(diagnosis: Diagnosis) -> int:
-    """Return 0 if every row passed, 3 if only network failures happened, otherwise 1."""
+def exit_status(diagnosis: Diagnosis) -> ExitCode:
+    """Return OK if every row passed, NOT_RUN if only network failures happened, otherwise FAILED."""
     failed = [row for row in diagnosis.rows if row.status == "failed"]
     if not failed:
-        return EXIT_OK
-    return EXIT_UNREACHABLE if all(row.network for row in failed) else EXIT_FAILED
+        return ExitCode.OK
+    return ExitCode.NOT_RUN if all(row.network for row in failed) else ExitCode.FAILED
 
 
 def _header(target: Target, diagnosis: Diagnosis) -> str:
@@ -69,7 +69,7 @@ def render_table(target: Target, diagnosis: Diagnosis, verbose: bool) -> str:
 
 
 def render_json(target: Target, diagnosis: Diagnosis, verbose: bool) -> str:
-    """Return the same report as one JSON object (README "Verify" documents its keys)."""
+    """Return the same report as one JSON object (docs/verify.md documents its keys)."""
 
     def row(r: Row) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": r.name, "status": r.status, "summary": r.summary,
@@ -82,7 +82,7 @@ def render_json(target: Target, diagnosis: Diagnosis, verbose: bool) -> str:
         return entry
 
     document = {
-        "ok": exit_status(diagnosis) == EXIT_OK,
+        "ok": exit_status(diagnosis) == ExitCode.OK,
         "exitStatus": exit_status(diagnosis),
         "target": {"app": target.app, "tenant": target.tenant, "clientId": target.client_id, "flow": target.flow,
                    "mailbox": diagnosis.mailbox, "authority": target.authority, "protocols": list(target.protocols)},

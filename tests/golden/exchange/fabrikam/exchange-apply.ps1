@@ -14,7 +14,7 @@
     -Certificate, -CertificateFilePath (its password read from the environment variable named by
     -CertificatePasswordVariable) or -CertificateThumbprint (Windows only). Defaults come from the stack's
     exo-oauth:exchange.
-    Exit status: 0 done, 1 error, 3 drift found (verify only).
+    Exit status: 0 done, 1 error, 5 drift found (verify only).
 #>
 [CmdletBinding()]
 param(

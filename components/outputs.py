@@ -1,0 +1,271 @@
+"""The stack outputs as one typed model: what `pulumi up` exports, and what every reader reads back.
+
+Pure: no Pulumi, no I/O. `mail_app` builds each app's `AppOutputs` and exports `to_wire()`; the CLI's readers
+(`exo-oauth exchange`, `verify`, `drift`) turn `pulumi stack output --json` back into a `StackOutputs` with
+`StackOutputs.from_wire`, which checks every key and raises one ConfigError naming the source and the key path for a
+bad outputs file, or one written by an older version. The per-app field docstrings below are the outputs reference
+(docs/reference.md is generated from them); each field's wire key is its name in camelCase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .config import (
+    APP_NAME,
+    CREDENTIAL_TYPES,
+    FLOWS,
+    PROTOCOLS,
+    At,
+    Mailbox,
+    guid,
+    https_url,
+    mailbox_address,
+    non_empty_text,
+    one_of,
+    protocol_list,
+)
+
+SECURITY = ("tls", "starttls")
+"""How a mail endpoint is protected: TLS from the first byte, or STARTTLS after the greeting."""
+HIDDEN = "[secret]"
+"""How `pulumi stack output --json` shows a secret output saved without `--show-secrets`."""
+PERMISSION_KINDS = ("Role", "Scope")
+"""Application permission (app role) or delegated permission (scope), as in requiredResourceAccess."""
+_UPGRADE = ("allowed: the outputs of this exo-oauth version: run `pulumi up`, then save `pulumi stack output --json` "
+            "again")
+
+
+def wire_key(name: str) -> str:
+    """Return the camelCase output key of a snake_case field name, e.g. `client_id` -> `clientId`."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _present(at: At, keys: tuple[str, ...]) -> None:
+    """Raise for the first key this version writes that the value lacks: the sign of a bad or old outputs file."""
+    if not isinstance(at.value, Mapping):
+        raise at.fail(f"must be a mapping with keys {', '.join(keys)}; {_UPGRADE}")
+    for key in keys:
+        if key not in at.value:
+            raise at.child(key).fail(f"missing; {_UPGRADE}")
+
+
+def _text_or_none(at: At) -> str | None:
+    return None if at.value is None else non_empty_text(at, max_len=4096)
+
+
+def _texts(at: At) -> tuple[str, ...]:
+    if not isinstance(at.value, list):
+        raise at.fail("must be a list of strings")
+    return tuple(non_empty_text(item, max_len=4096) for item in at.items())
+
+
+@dataclass(frozen=True)
+class PermissionOutput:
+    """One granted permission, as looked up in the tenant."""
+
+    api: str
+    """The first-party API: `MicrosoftGraph` or `Office365ExchangeOnline`."""
+    name: str
+    """The permission's value, e.g. `SMTP.SendAsApp`."""
+    kind: str
+    """`Role` (application permission) or `Scope` (delegated permission)."""
+    id: str
+    """The permission's GUID in that API."""
+
+    @classmethod
+    def from_wire(cls, at: At) -> PermissionOutput:
+        """Return the permission at `at`, or raise naming the key path."""
+        _present(at, ("api", "name", "kind", "id"))
+        return cls(non_empty_text(at.child("api")), non_empty_text(at.child("name")),
+                   one_of(at.child("kind"), PERMISSION_KINDS), guid(at.child("id")))
+
+
+@dataclass(frozen=True)
+class EndpointOutput:
+    """One protocol's mail endpoint."""
+
+    host: str
+    port: int
+    security: str
+    """`tls` or `starttls`."""
+
+    @classmethod
+    def from_wire(cls, at: At) -> EndpointOutput:
+        """Return the endpoint at `at`, or raise naming the key path."""
+        _present(at, ("host", "port", "security"))
+        port = at.child("port")
+        if isinstance(port.value, bool) or not isinstance(port.value, int) or not 0 < port.value < 65536:  # noqa: PLR2004
+            raise port.fail("must be a TCP port; allowed: a whole number from 1 to 65535")
+        return cls(non_empty_text(at.child("host")), port.value, one_of(at.child("security"), SECURITY))
+
+
+@dataclass(frozen=True)
+class CredentialOutput:
+    """The app's credential, without any secret."""
+
+    type: str
+    """`secret`, `certificate`, `federated` or `none`."""
+    key_id: str | None
+    """The credential's key id in Entra ID; None where it does not apply."""
+    end_date: str | None
+    """When it expires, RFC 3339; None where it does not apply."""
+
+    @classmethod
+    def from_wire(cls, at: At) -> CredentialOutput:
+        """Return the credential at `at`, or raise naming the key path."""
+        _present(at, ("type", "keyId", "endDate"))
+        return cls(one_of(at.child("type"), CREDENTIAL_TYPES), _text_or_none(at.child("keyId")),
+                   _text_or_none(at.child("endDate")))
+
+
+@dataclass(frozen=True)
+class AppOutputs:
+    """One app's outputs: `apps.<name>` of the stack outputs."""
+
+    name: str
+    """the app's stable id from the stack file"""
+    display_name: str
+    """the name shown in Entra ID"""
+    flow: str
+    """`app-only` or `delegated`"""
+    protocols: tuple[str, ...]
+    """the chosen protocols, in the order imap, pop, smtp"""
+    tenant_id: str
+    """the tenant GUID"""
+    client_id: str
+    """the application (client) id that mail clients sign in with"""
+    application_object_id: str
+    """the app registration's object id (App registrations > Overview); **not** for New-ServicePrincipal"""
+    service_principal_object_id: str
+    """the enterprise app's (service principal's) object id: the `-ObjectId` of New-ServicePrincipal"""
+    permissions: tuple[PermissionOutput, ...]
+    """each granted permission: `api`, `name`, `kind` (Role or Scope) and `id` as looked up in the tenant"""
+    scopes: tuple[str, ...]
+    """the scopes a client requests: `https://outlook.office365.com/.default` app-only;
+    `https://outlook.office.com/<scope>` and `offline_access` delegated"""
+    admin_consent_url: str
+    """Microsoft's v2.0 admin consent URL for the app (consent is already granted as code; this is the manual
+    fallback)"""
+    endpoints: Mapping[str, EndpointOutput]
+    """`host`, `port` and `security` per chosen protocol: outlook.office365.com 993 and 995 (`tls`),
+    smtp.office365.com 587 (`starttls`)"""
+    mailboxes: tuple[Mailbox, ...]
+    """app-only: each `address` with `sendAs`; `[]` for delegated apps"""
+    credential: CredentialOutput
+    """`type`, `keyId` and `endDate` (RFC 3339; `null` where it does not apply)"""
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""
+        return {
+            "name": self.name,
+            "displayName": self.display_name,
+            "flow": self.flow,
+            "protocols": list(self.protocols),
+            "tenantId": self.tenant_id,
+            "clientId": self.client_id,
+            "applicationObjectId": self.application_object_id,
+            "servicePrincipalObjectId": self.service_principal_object_id,
+            "permissions": [{"api": p.api, "name": p.name, "kind": p.kind, "id": p.id} for p in self.permissions],
+            "scopes": list(self.scopes),
+            "adminConsentUrl": self.admin_consent_url,
+            "endpoints": {p: {"host": e.host, "port": e.port, "security": e.security}
+                          for p, e in self.endpoints.items()},
+            "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in self.mailboxes],
+            "credential": {"type": self.credential.type, "keyId": self.credential.key_id,
+                           "endDate": self.credential.end_date},
+        }
+
+    @classmethod
+    def from_wire(cls, data: Any, source: str, name: Any) -> AppOutputs:
+        """Return app `name`'s outputs from their JSON form; raise ConfigError naming `source` and the key path."""
+        at = At(source, f"apps.{name}", data)
+        if not isinstance(name, str) or not APP_NAME.fullmatch(name):
+            raise At(source, "apps", data).fail(f"{name!r} is not an app name; allowed: a-z, 0-9 and single '-'")
+        _present(at, tuple(wire_key(f.name) for f in fields(cls)))
+        non_empty_text(at.child("name"))  # the key is the app's name; a saved file may have been re-keyed
+        flow = one_of(at.child("flow"), FLOWS)
+        protocols = protocol_list(at.child("protocols"))
+        endpoints = at.child("endpoints")
+        if not isinstance(endpoints.value, Mapping):
+            raise endpoints.fail("must be a mapping of protocol to {host, port, security}")
+        for protocol in endpoints.value:
+            one_of(At(source, f"{endpoints.path} key", protocol), PROTOCOLS)
+        mailboxes = at.child("mailboxes")
+        if not isinstance(mailboxes.value, list):
+            raise mailboxes.fail("must be a list of {address, sendAs}")
+        if flow == "delegated" and mailboxes.value:
+            raise mailboxes.fail("must be empty for a delegated app (users open their own mailboxes)")
+        permissions = at.child("permissions")
+        if not isinstance(permissions.value, list):
+            raise permissions.fail("must be a list of {api, name, kind, id}")
+        return cls(
+            name=name,
+            display_name=non_empty_text(at.child("displayName")),
+            flow=flow,
+            protocols=protocols,
+            tenant_id=guid(at.child("tenantId")),
+            client_id=guid(at.child("clientId")),
+            application_object_id=guid(at.child("applicationObjectId")),
+            service_principal_object_id=guid(at.child("servicePrincipalObjectId")),
+            permissions=tuple(PermissionOutput.from_wire(item) for item in permissions.items()),
+            scopes=_texts(at.child("scopes")),
+            admin_consent_url=https_url(at.child("adminConsentUrl")),
+            endpoints={p: EndpointOutput.from_wire(endpoints.child(p)) for p in PROTOCOLS if p in endpoints.value},
+            mailboxes=tuple(_mailbox(item) for item in mailboxes.items()),
+            credential=CredentialOutput.from_wire(at.child("credential")),
+        )
+
+
+def _mailbox(at: At) -> Mailbox:
+    _present(at, ("address", "sendAs"))
+    send_as = at.child("sendAs")
+    if not isinstance(send_as.value, bool):
+        raise send_as.fail("must be true or false")
+    return Mailbox(mailbox_address(at.child("address")), send_as.value)
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """A deployed stack's outputs (`pulumi stack output --json`)."""
+
+    tenant_id: str
+    """the tenant GUID"""
+    apps: Mapping[str, AppOutputs]
+    """per app name, the app's outputs"""
+    client_secrets: Mapping[str, str]
+    """per app with a `secret` credential, the secret value, or `[secret]` when saved without `--show-secrets`"""
+    exchange: Mapping[str, str]
+    """the generated Exchange Online scripts: `apply`, `verify`, `remove`"""
+
+    @classmethod
+    def from_wire(cls, data: Any, source: str) -> StackOutputs:
+        """Return the outputs from their JSON form; raise one ConfigError naming `source` and the key path.
+
+        `clientSecrets` and `exchange` may be absent (a stack without secrets; outputs saved by hand).
+        """
+        _present(At(source, "outputs", data), ("tenantId", "apps"))
+        apps = At(source, "apps", data["apps"])
+        if not isinstance(apps.value, Mapping):
+            raise apps.fail(f"must be a mapping of app name to the app's outputs; {_UPGRADE}")
+        secrets = At(source, "clientSecrets", data.get("clientSecrets"))
+        return cls(
+            tenant_id=guid(At(source, "tenantId", data["tenantId"])),
+            apps={str(name): AppOutputs.from_wire(value, source, name) for name, value in apps.value.items()},
+            # Saved without --show-secrets, the whole secret output reads `[secret]`: every app's secret is hidden.
+            client_secrets=(dict.fromkeys(apps.value, HIDDEN) if secrets.value == HIDDEN else _strings(secrets)),
+            exchange=_strings(At(source, "exchange", data.get("exchange"))),
+        )
+
+
+def _strings(at: At) -> Mapping[str, str]:
+    if at.value is None:
+        return {}
+    if not isinstance(at.value, Mapping) or not all(isinstance(v, str) for v in at.value.values()):
+        # Never show the value: this may be the clientSecrets output.
+        raise at.fail("must be a mapping of names to strings")
+    return dict(at.value)
+
