@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from components.config import parse_stack_config
 from exo_oauth.project import LoadedStack
@@ -38,3 +41,13 @@ def loaded(raw: dict[str, Any], name: str = "test") -> LoadedStack:
     """Return a validated stack as if read from stacks/Pulumi.<name>.yaml."""
     source = f"stacks/Pulumi.{name}.yaml"
     return LoadedStack(name, REPO / source, raw, parse_stack_config(raw, source))
+
+
+def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
+    """Return a copy of this project whose stacks/ holds exactly the given stack configs."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "stacks").mkdir()
+    for name, raw in stacks.items():
+        (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": raw}), encoding="utf-8")
+    return tmp_path

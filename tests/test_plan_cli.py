@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,24 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from exo_oauth.cli import main
 from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
 from exo_oauth.plan_mocks import STANDIN_SECRET
 from exo_oauth.project import list_stacks, load_stack
 from tests.certificates import make_certificate_pem
-from tests.stack_factory import REPO, app, raw_config
-
-
-def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
-    """Return a copy of this project whose stacks/ holds exactly the given stack configs."""
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "stacks").mkdir()
-    for name, raw in stacks.items():
-        (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": raw}), encoding="utf-8")
-    return tmp_path
+from tests.stack_factory import REPO, app, project, raw_config
 
 
 def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:

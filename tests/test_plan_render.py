@@ -9,9 +9,8 @@ from exo_oauth.access_diff import stack_entry
 from exo_oauth.cli import main
 from exo_oauth.days import days_until, parse_time
 from exo_oauth.policy_rules import evaluate
-from tests.stack_factory import app, raw_config
-from tests.test_config_validation import make_certificate_pem
-from tests.test_plan_cli import project
+from tests.certificates import make_certificate_pem
+from tests.stack_factory import app, project, raw_config
 
 
 def plan_text(capsys: pytest.CaptureFixture[str], folder: Path, fmt: str = "text") -> str:

@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Render the stack's Exchange Online scripts from its deployed IDs (`pulumi stack output --json`, "
         "or a saved copy given with --outputs) and its exo-oauth:exchange settings. With --action, print that one "
         "script alone, ready to save as a .ps1 file and run with pwsh -File; without it, print all three with "
-        f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders from the "
-        "offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
+        f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders "
+        "from the offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
     )
     parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
     parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
