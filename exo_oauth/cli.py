@@ -15,7 +15,7 @@ from components.errors import ConfigError
 
 from .errors import UsageError
 
-COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "audit")
+COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "audit", "adopt")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
 
 EXIT_USAGE = 2

@@ -154,17 +154,19 @@ def fleet(now: datetime, count: int) -> GraphData:
 
 
 def write_export(data: GraphData, path: Path) -> Path:
-    """Write the Exchange export of the test tenant: the correct app, the ObjectId mix-up, and an orphan."""
+    """Write the Exchange export of the test tenant: two right registrations, the ObjectId mix-up, and an orphan."""
     apps = {a["displayName"]: a for a in data.applications}
     sps = {s["displayName"]: s for s in data.servicePrincipals}
     principals = [
         {"appId": apps[CORRECT]["appId"], "objectId": sps[CORRECT]["id"], "displayName": CORRECT},
         {"appId": apps[BLOG]["appId"], "objectId": apps[BLOG]["id"], "displayName": BLOG},
+        {"appId": apps[MULTI]["appId"], "objectId": sps[MULTI]["id"], "displayName": MULTI},
         {"appId": DELETED_APP, "objectId": oid("sp", "deleted app"), "displayName": "Old scanner"},
     ]
     permissions = [
         {"mailbox": "scanner@contoso.example", "principalObjectId": sps[CORRECT]["id"], "rights": ["FullAccess"]},
         {"mailbox": "scanner@contoso.example", "principalObjectId": sps[CORRECT]["id"], "rights": ["SendAs"]},
+        {"mailbox": "relay@contoso.example", "principalObjectId": sps[MULTI]["id"], "rights": ["FullAccess"]},
         {"mailbox": "old-scans@contoso.example", "principalObjectId": oid("sp", "deleted app"),
          "rights": ["FullAccess"]},
     ]

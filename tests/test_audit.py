@@ -37,14 +37,14 @@ class Graph:
                 str(self.tls.ca_file), "--timeout", "10", "--deadline", "60"]
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> pki.ServerTLS:
+@pytest.fixture(scope="module", name="tls")
+def tls_fixture(tmp_path_factory: pytest.TempPathFactory) -> pki.ServerTLS:
     """Return a test CA and server certificate for the module."""
     return pki.make_server_tls(tmp_path_factory.mktemp("graph-tls"))
 
 
-@pytest.fixture(scope="module")
-def tokens(tls: pki.ServerTLS) -> Iterator[TokenServer]:
+@pytest.fixture(scope="module", name="tokens")
+def tokens_fixture(tls: pki.ServerTLS) -> Iterator[TokenServer]:
     """Run the token server for the module."""
     server = TokenServer(tls, pki.rsa_key())
     server.start()
@@ -60,8 +60,8 @@ def start(tls: pki.ServerTLS, tokens: TokenServer, data: GraphData, page_size: i
     return standin
 
 
-@pytest.fixture
-def graph(tls: pki.ServerTLS, tokens: TokenServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Graph]:
+@pytest.fixture(name="graph")
+def graph_fixture(tls: pki.ServerTLS, tokens: TokenServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Graph]:
     """Serve the planted tenant; put the auditor's secret in the environment."""
     standin = start(tls, tokens, planted(datetime.now(UTC)))
     auditor = standin.auditor  # type: ignore[attr-defined]

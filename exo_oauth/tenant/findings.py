@@ -23,6 +23,8 @@ from .exchange_export import ExchangeExport
 from .inventory import Application, KeyCredential, Permission, ServicePrincipal, Tenant
 
 SINGLE_TENANT = "AzureADMyOrg"
+_UNREQUESTED = ("removes it from the app's requested permissions; an app role assignment the stack does not declare "
+                "stays until revoked by hand")
 EWS_SCOPE = "EWS.AccessAsUser.All"
 FULL_ACCESS_AS_APP = "full_access_as_app"
 
@@ -47,15 +49,14 @@ RULES = {r.code: r for r in (
          "requests and grants the scope on Office 365 Exchange Online and removes the Microsoft Graph one"),
     Rule("full-access-as-app", "high", "full_access_as_app (EWS full access to every mailbox)",
          "Remove it; IMAP.AccessAsApp, POP.AccessAsApp or SMTP.SendAsApp plus per-mailbox Exchange permissions give "
-         "a mail client what it needs.", "removes the permission and its consent"),
+         "a mail client what it needs.", _UNREQUESTED),
     Rule("graph-mail-permission", "high", "Microsoft Graph Mail.* permission",
-         "Remove it: IMAP, POP and SMTP AUTH never use it, and it opens mail through Graph.",
-         "removes the permission and its consent"),
+         "Remove it: IMAP, POP and SMTP AUTH never use it, and it opens mail through Graph.", _UNREQUESTED),
     Rule("ews-permission", "medium", "EWS permission", "Remove it unless the app really uses EWS; IMAP, POP and "
-         "SMTP AUTH do not.", "removes the permission and its consent"),
+         "SMTP AUTH do not.", _UNREQUESTED),
     Rule("extra-permission", "medium", "a permission beyond the app's mail protocols",
          "Remove it, or keep it out of this app: least privilege is one job per app.",
-         "removes the permission from the request (a consent stays until revoked by hand)"),
+         _UNREQUESTED),
     Rule("multi-tenant", "high", "multi-tenant app holds mail access",
          "Set the sign-in audience to 'My organization only' (AzureADMyOrg), or for another tenant's app review "
          "whether it should hold mail access here.", "sets the sign-in audience to AzureADMyOrg"),
@@ -76,7 +77,7 @@ RULES = {r.code: r for r in (
          "Grant admin consent for it, or stop requesting it.", "grants admin consent as code"),
     Rule("consented-not-requested", "medium", "consent without a requested permission",
          "Revoke the consent, or add the permission to the app registration so reviewers see it.",
-         "keeps the consent for the adopted protocols and revokes the rest"),
+         "leaves a consent it does not declare; revoke it by hand"),
     Rule("exchange-sp-app-object-id", "high", "Exchange service principal uses the application's object id",
          "Remove-ServicePrincipal it and run New-ServicePrincipal with the enterprise app's (service principal's) "
          "object id; the generated exchange-apply.ps1 does that.",
@@ -88,6 +89,13 @@ RULES = {r.code: r for r in (
          "exists in Entra ID",
          "Remove-MailboxPermission / Remove-RecipientPermission it, then Remove-ServicePrincipal.",
          "nothing: it is not part of the stack"),
+    Rule("adopt-skipped", "low", "app not adopted", "Add what the finding names and run adopt again, or manage the "
+         "app by hand.", "nothing: the stack leaves the app alone"),
+    Rule("adopt-new-secret", "low", "secret cannot be imported", "Move devices to the new secret (stack output "
+         "clientSecrets) before the old one's end date.",
+         "adds a new secret; the existing one stays valid until its own end date"),
+    Rule("adopt-not-imported", "medium", "object missing in the tenant", "Nothing to do: `pulumi up` creates it.",
+         "creates the object"),
 )}
 """Every finding code, in report order."""
 

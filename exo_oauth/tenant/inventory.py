@@ -286,3 +286,13 @@ def lookup_principals(client: GraphClient, tenant: Tenant, app_ids: set[str]) ->
     found = [sp for app_id in sorted(app_ids - known)
              for sp in client.get_all("servicePrincipals", {"$filter": f"appId eq '{app_id}'", "$select": SP_FIELDS})]
     return frozenset(str(sp["appId"]).lower() for sp in found), frozenset(str(sp["id"]) for sp in found)
+
+
+def certificate_keys(client: GraphClient, applications: tuple[Application, ...]) -> dict[str, str]:
+    """Return the base64 DER of the apps' certificates by key id (Graph returns `key` only for one object)."""
+    keys: dict[str, str] = {}
+    for app in applications:
+        if any(c.kind == "certificate" for c in app.credentials):
+            raw = client.get(f"applications/{app.object_id}", {"$select": "keyCredentials"})
+            keys.update((str(c["keyId"]), str(c["key"])) for c in raw.get("keyCredentials") or [] if c.get("key"))
+    return keys

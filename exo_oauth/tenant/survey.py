@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..errors import UsageError
 from ..policy_rules import PolicyConfig
 from .exchange_export import ExchangeExport, load_export
 from .findings import Finding, audit
-from .inventory import Tenant, lookup_principals, read_tenant
+from .inventory import Tenant, certificate_keys, lookup_principals, read_tenant
 from .signin import open_graph
 
 MAX_POLICY_DAYS = 3650
@@ -26,6 +26,8 @@ class Survey:
     findings: tuple[Finding, ...]
     calls: int
     """Graph requests sent (retries included)."""
+    certificates: Mapping[str, str] = field(default_factory=dict)
+    """adopt: base64 DER of the mail apps' certificates, by key id."""
 
 
 def policy_from(args: argparse.Namespace) -> PolicyConfig:
@@ -40,15 +42,17 @@ def policy_from(args: argparse.Namespace) -> PolicyConfig:
     return PolicyConfig(**values)
 
 
-def survey(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -> Survey:
-    """Check the flags, read the export file, sign in, read the tenant and judge it."""
+def survey(args: argparse.Namespace, environ: Mapping[str, str], now: datetime, *,
+           certificates: bool = False) -> Survey:
+    """Check the flags, read the export file, sign in, read the tenant and judge it (`certificates`: fetch keys)."""
     policy = policy_from(args)
     export = load_export(args.exchange_export) if args.exchange_export is not None else None
     client = open_graph(args, environ)
     try:
         tenant = read_tenant(client, args.tenant.lower())
         entra = lookup_principals(client, tenant, {p.app_id for p in export.principals}) if export else None
+        keys = certificate_keys(client, tenant.applications) if certificates else {}
     finally:
         client.session.close()
     findings = audit(tenant, now, policy, export, entra) if entra else audit(tenant, now, policy, export)
-    return Survey(tenant, export, tuple(findings), client.calls)
+    return Survey(tenant, export, tuple(findings), client.calls, keys)
