@@ -119,3 +119,30 @@ def test_adopt_never_writes_to_the_tenant(graph: Graph, tmp_path: Path, capsys: 
     """Only GET requests reach Graph."""
     adopt(graph, project(tmp_path), capsys)
     assert set(graph.graph.requests()) == {"GET"}
+
+
+def test_plan_of_the_adopted_stack_shows_each_import(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`exo-oauth plan` reads the import file: text marks imported objects with `=` and their id, JSON has `import`."""
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    assert main(["plan", "--stack", "adopted", "--project-dir", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert f"(import /applications/{oid('app', CORRECT)})" in text
+    assert "to import (stacks/adopted.import.json)" in text
+    assert "      + ApplicationPassword" in text
+    assert main(["plan", "--stack", "adopted", "--project-dir", str(folder), "--format", "json"]) == 0
+    resources = json.loads(capsys.readouterr().out)["stacks"][0]["resources"]
+    assert {r["name"]: r.get("import") for r in resources}["scanner-sp"] == oid("sp", CORRECT)
+
+
+def test_a_broken_import_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     graph: Graph) -> None:
+    """The plan refuses an import file it cannot read, with exit 2."""
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    (folder / "stacks" / "adopted.import.json").write_text("{\"resources\": 3}", encoding="utf-8")
+    assert main(["plan", "--stack", "adopted", "--project-dir", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "adopted.import.json: resources: missing or not a list" in err
+    assert len(err.strip().splitlines()) == 1

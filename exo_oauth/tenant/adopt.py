@@ -161,17 +161,18 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
     api_keys = _api_keys(stack)
     entries: list[dict[str, Any]] = []
     created: list[str] = []
-    for resource in resources:
-        kind, name = resource["type"], resource["name"]
-        if kind == TYPE_TOKEN:
-            entries.append({"type": kind, "name": name, "component": True})
-            continue
-        owner = by_name.get(str(resource.get("parent") or "").rsplit("::", 1)[-1])
-        import_id = _import_id(kind, resource["inputs"], owner, tenant, api_keys) if owner else None
-        if owner is None or import_id is None:
-            created.append(name)
-            continue
-        entries.append({"type": kind, "name": name, "id": import_id, "parent": owner.config["name"]})
+    children = [r for r in resources if r["type"] != TYPE_TOKEN]
+    for component in (r for r in resources if r["type"] == TYPE_TOKEN):
+        # The component first: `pulumi import` creates it empty, as the parent of what follows (Pulumi 3.94).
+        entries.append({"type": component["type"], "name": component["name"], "component": True})
+        owner = by_name.get(component["name"])
+        for resource in (r for r in children if r.get("parent") == component["urn"]):
+            import_id = _import_id(resource["type"], resource["inputs"], owner, tenant, api_keys) if owner else None
+            if import_id is None:
+                created.append(resource["name"])
+            else:
+                entries.append({"type": resource["type"], "name": resource["name"], "id": import_id,
+                                "parent": component["name"]})
     return {"resources": entries}, created
 
 

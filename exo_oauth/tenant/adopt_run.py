@@ -107,6 +107,7 @@ def adopt(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -
             adopted.append(entry)
             findings += [f for f in result.findings if f.subject.startswith(f"application {app.display_name!r} "
                                                                            f"(appId {app.app_id},")]
+    findings += [f for f in result.findings if f.code.startswith("exchange-")]
     document = stack_document(tenant.tenant_id, adopted, args.organization)
     text = HEADER.format(tenant=tenant.tenant_id, day=f"{now:%Y-%m-%d}", stack=args.stack) + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True, width=120)

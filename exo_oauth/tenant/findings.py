@@ -72,7 +72,7 @@ RULES = {r.code: r for r in (
          "Use an https:// URI; only public clients may use http://localhost or http://127.0.0.1.",
          "keeps the URI out of the stack, so `pulumi up` removes it"),
     Rule("no-owners", "low", "no owners", "Add at least one owner who answers for the app.",
-         "nothing until owners are set in the stack; `owners` is required"),
+         "sets the owners the stack names (adopt's --default-owner for an app without)"),
     Rule("requested-not-consented", "medium", "requested permission without admin consent",
          "Grant admin consent for it, or stop requesting it.", "grants admin consent as code"),
     Rule("consented-not-requested", "medium", "consent without a requested permission",
