@@ -296,3 +296,12 @@ def audit(tenant: Tenant, now: datetime, policy: PolicyConfig, export: ExchangeE
         found.extend(_exchange_findings(tenant, export, app_ids, principal_ids))
     order = list(RULES)
     return sorted(dict.fromkeys(found), key=lambda f: (order.index(f.code), f.subject, f.detail))
+
+
+def codes_table() -> str:
+    """Return the markdown table of every finding code, for docs/adopting.md (checked by a test)."""
+    from ..plan_render import md  # noqa: PLC0415 - only the docs need it
+
+    lines = ["| Code | Severity | Finding | Fix | First `pulumi up` of an adopted stack |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| `{r.code}` | {r.severity} | {md(r.title)} | {md(r.fix)} | {md(r.adopt)} |" for r in RULES.values()]
+    return "\n".join(lines) + "\n"
