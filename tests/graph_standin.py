@@ -151,11 +151,19 @@ class _Handler(BaseHTTPRequestHandler):
         start = int(query.get("$skiptoken", "0"))
         page = items[start:start + top]
         body: dict[str, Any] = {"@odata.context": f"{self._origin()}/v1.0/$metadata#{name}",
-                                "value": [_select(i, query) for i in page]}
+                                "value": [_listed(i, query) for i in page]}
         if start + top < len(items):
             following = dict(query) | {"$skiptoken": str(start + top)}
             body["@odata.nextLink"] = f"{self._origin()}/v1.0/{name}?{urlencode(following)}"
         self._send(200, body)
+
+
+def _listed(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """Return an item as a collection shows it: a keyCredential's `key` only comes with a single object."""
+    shown = _select(item, query)
+    if "keyCredentials" in shown:
+        shown["keyCredentials"] = [c | {"key": None} for c in shown["keyCredentials"]]
+    return shown
 
 
 def _select(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:

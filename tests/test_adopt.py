@@ -5,6 +5,7 @@ So the first `pulumi up` creates only the new secret and its rotation clock.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from datetime import UTC, datetime
@@ -13,11 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
 
 from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, OWNER, oid, write_export
+from tests.mailservers import pki
 from tests.stack_factory import REPO
 from tests.test_audit import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
 
@@ -146,3 +149,43 @@ def test_a_broken_import_file_is_one_line_naming_it(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert "adopted.import.json: resources: missing or not a list" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_certificate_is_adopted_with_its_public_key_and_imported(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Graph gives a certificate's key only for one object; adopt fetches it, writes the PEM and imports the key id."""
+    data = graph.graph.state.data
+    certificate = pki.self_signed(pki.rsa_key(), "printer")
+    der = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+    correct = next(a for a in data.applications if a["displayName"] == CORRECT)
+    correct["passwordCredentials"] = []
+    correct["keyCredentials"] = [{"customKeyIdentifier": None, "displayName": "CN=printer", "key": der,
+                                  "keyId": oid("cert", "printer"), "type": "AsymmetricX509Cert", "usage": "Verify",
+                                  "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": "2099-01-01T00:00:00Z"}]
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    app = next(a for a in load_stack(folder, "adopted").config.apps if a.display_name == CORRECT)
+    assert app.credential.type == "certificate"
+    assert app.credential.public_key_pem == certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    imports = json.loads((folder / "stacks" / "adopted.import.json").read_text(encoding="utf-8"))["resources"]
+    assert {"type": "azuread:index/applicationCertificate:ApplicationCertificate", "name": f"{app.name}-cert",
+            "id": f"{oid('app', CORRECT)}/certificate/{oid('cert', 'printer')}", "parent": app.name} in imports
+    assert any(p.endswith("?%24select=keyCredentials") for p in graph.graph.paths())
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--default-owner", "nobody"], "--default-owner 'nobody': not a GUID"),
+    (["--organization", "not a domain"], "--organization 'not a domain': not a domain"),
+    (["--stack", "../x"], "is not a stack name"),
+])
+def test_bad_adopt_flags_exit_2_before_signing_in(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  flags: list[str], message: str) -> None:
+    """Bad flags are one line, no Graph call, nothing written."""
+    folder = project(tmp_path)
+    before = graph.graph.requests()["GET"]
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), *flags])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert graph.graph.requests()["GET"] == before
+    assert list((folder / "stacks").iterdir()) == []

@@ -13,6 +13,7 @@ import pytest
 
 from exo_oauth.cli import main
 from exo_oauth.tenant.findings import RULES
+from exo_oauth.tenant.signin import GRAPH_COMMAND_LINE_TOOLS
 from tests.graph_standin import GraphData, GraphStandin
 from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, TENANT, planted, write_export
 from tests.mailservers import pki
@@ -188,3 +189,41 @@ def test_unknown_graph_host_fails_in_one_line(graph: Graph, capsys: pytest.Captu
     args[args.index("--graph-host") + 1] = "https://127.0.0.1:9"
     assert main(["audit", *args]) == 3
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_an_admin_signs_in_with_device_code(graph: Graph, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a credential, audit signs in as Graph Command Line Tools with device code; the prompt goes to stderr."""
+    graph.tokens.register(App(client_id=GRAPH_COMMAND_LINE_TOOLS, tenant_id=TENANT, public_client=True,
+                              scopes=("Application.Read.All", "Directory.Read.All")))
+    args = graph.args()
+    for flag in ("--client-id", "--secret-env"):
+        del args[args.index(flag):args.index(flag) + 2]
+    status = main(["audit", *args, "--format", "json"])
+    out = capsys.readouterr()
+    assert status == 1
+    assert "To sign in, use a web browser" in out.err
+    assert BLOG in out.out
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--tenant", "contoso"], "--tenant 'contoso': not a GUID"),
+    (["--timeout", "0"], "--timeout 0.0: allowed"),
+    (["--deadline", "100000"], "--deadline 100000.0: allowed"),
+    (["--graph-host", "http://127.0.0.1:1"], "--graph-host 'http://127.0.0.1:1': allowed: https://"),
+    (["--max-days", "0"], "--max-days 0: allowed"),
+])
+def test_bad_audit_flags_exit_2_without_a_request(graph: Graph, capsys: pytest.CaptureFixture[str],
+                                                  flags: list[str], message: str) -> None:
+    """Bad flags are one line on stderr, exit 2, and no request reaches Graph."""
+    args = graph.args()
+    for flag, value in zip(flags[::2], flags[1::2], strict=True):
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    status = main(["audit", *args])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert graph.graph.requests()["GET"] == 0
