@@ -8,14 +8,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_UNREACHABLE = 3
+from ..tenant import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREACHABLE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `adopt` subcommand."""
-    from ..tenant.signin import add_signin_arguments  # noqa: PLC0415
+    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415
 
     parser = subparsers.add_parser(
         "adopt",

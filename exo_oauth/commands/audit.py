@@ -8,15 +8,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_UNREACHABLE = 3
-"""Graph or the login host could not be read (network, refusal, throttled past the deadline)."""
+from ..tenant import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREACHABLE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `audit` subcommand."""
-    from ..tenant.signin import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
+    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
 
     parser = subparsers.add_parser(
         "audit",

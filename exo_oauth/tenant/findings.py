@@ -302,6 +302,7 @@ def codes_table() -> str:
     """Return the markdown table of every finding code, for docs/adopting.md (checked by a test)."""
     from ..plan_render import md  # noqa: PLC0415 - only the docs need it
 
-    lines = ["| Code | Severity | Finding | Fix | First `pulumi up` of an adopted stack |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| Code | Severity | Finding | Fix | First `pulumi up` of an adopted stack |",
+             "| --- | --- | --- | --- | --- |"]
     lines += [f"| `{r.code}` | {r.severity} | {md(r.title)} | {md(r.fix)} | {md(r.adopt)} |" for r in RULES.values()]
     return "\n".join(lines) + "\n"
