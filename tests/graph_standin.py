@@ -3,7 +3,8 @@
 It serves what those commands read, in the response shapes of Microsoft's Graph v1.0 reference examples:
 applications (with owners and federatedIdentityCredentials), servicePrincipals (with appRoleAssignedTo) and
 oauth2PermissionGrants; collections with `@odata.context`, `value` and `@odata.nextLink` (an opaque `$skiptoken`),
-`$select`, `$top`, and `$filter` of the form `<property> eq '<value>'` on appId, clientId, resourceId and id.
+`$select`, `$top`, and `$filter` of the form `<property> eq '<value>'` on appId, clientId, resourceId and id, or
+`id in ('<value>', ...)` with at most 15 values.
 Only tokens the test token server issued are accepted. Any method but GET is refused with 405 and recorded, so a
 test can assert that a command never tried to write. `throttle(n, seconds)` answers the next n requests with 429 and
 Retry-After, as Graph does when throttling.
@@ -25,6 +26,8 @@ from tests.mailservers.pki import ServerTLS
 from tests.mailservers.token_server import TokenServer
 
 _FILTER = re.compile(r"(appId|clientId|resourceId|id) eq '([0-9A-Za-z-]*)'")
+_IN = re.compile(r"id in \(('[0-9A-Za-z-]+'(?:,'[0-9A-Za-z-]+'){0,14})\)")
+"""Graph's `in` filter, at most 15 values."""
 COLLECTIONS = ("applications", "servicePrincipals", "oauth2PermissionGrants")
 
 
@@ -143,10 +146,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _collection(self, name: str, items: list[dict[str, Any]], query: dict[str, str]) -> None:
         if "$filter" in query:
-            match = _FILTER.fullmatch(query["$filter"])
-            if match is None:
+            match, within = _FILTER.fullmatch(query["$filter"]), _IN.fullmatch(query["$filter"])
+            if within is not None:
+                wanted = {v.strip("'").lower() for v in within[1].split(",")}
+                items = [i for i in items if str(i.get("id", "")).lower() in wanted]
+            elif match is not None:
+                items = [i for i in items if str(i.get(match[1], "")).lower() == match[2].lower()]
+            else:
                 raise ValueError(f"Unsupported or invalid query filter clause: {query['$filter']}")
-            items = [i for i in items if str(i.get(match[1], "")).lower() == match[2].lower()]
         top = min(int(query.get("$top", self.state.page_size)), self.state.page_size)
         start = int(query.get("$skiptoken", "0"))
         page = items[start:start + top]

@@ -15,7 +15,7 @@ from exo_oauth.cli import main
 from exo_oauth.tenant.findings import RULES
 from exo_oauth.tenant.signin import GRAPH_COMMAND_LINE_TOOLS
 from tests.graph_standin import GraphData, GraphStandin
-from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, TENANT, planted, write_export
+from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, TENANT, fleet, planted, write_export
 from tests.mailservers import pki
 from tests.mailservers.token_server import App, TokenServer
 
@@ -227,3 +227,20 @@ def test_bad_audit_flags_exit_2_without_a_request(graph: Graph, capsys: pytest.C
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert graph.graph.requests()["GET"] == 0
+
+
+def test_twenty_correct_apps_are_read_with_principals_fifteen_per_request(
+        tls: pki.ServerTLS, tokens: TokenServer, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Principals holding consent are read with `id in (...)`, 15 per request, and a fleet of right apps is clean."""
+    standin = start(tls, tokens, fleet(datetime.now(UTC), 20), page_size=999)
+    try:
+        monkeypatch.setenv(SECRET_VAR, standin.auditor.secret)  # type: ignore[attr-defined]
+        graph = Graph(tokens, standin, tls, standin.auditor)  # type: ignore[attr-defined]
+        status, report = audit_json(graph, capsys)
+    finally:
+        standin.stop()
+    assert status == 0
+    in_filters = [p for p in standin.paths() if "id+in+" in p or "id%20in%20" in p]
+    assert len(in_filters) == 2
+    assert report["graphCalls"] == 2 + 4 + 2 + 1 + 2 * 20

@@ -1,8 +1,8 @@
 """What a tenant holds for mail apps, read from Microsoft Graph v1.0 with GET requests only.
 
 Calls for a tenant with N app registrations, M of them mail apps (docs/adopting.md, "Cost"): the two first-party
-service principals (2), their delegated grants and app role assignments (4 collections, paged), each principal
-holding mail consent (one GET each), the applications collection (N/999 pages), and per mail app its owners and
+service principals (2), their delegated grants and app role assignments (4 collections, paged), the principals
+holding mail consent (15 per GET), the applications collection (N/999 pages), and per mail app its owners and
 federated credentials, plus its service principal when it holds no consent (2 or 3 per mail app).
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from components.config import is_guid
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH
 
 from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS, SCOPES
@@ -21,6 +22,8 @@ from .graph import PAGE_SIZE, GraphClient
 APPLICATION_FIELDS = ("id,appId,displayName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,"
                       "web,spa,publicClient,isFallbackPublicClient,notes,tags")
 SP_FIELDS = "id,appId,displayName,appOwnerOrganizationId"
+IN_FILTER_MAX = 15
+"""Graph takes at most 15 values in an `in` filter (docs/decisions/0081)."""
 MAIL_NAMES = frozenset({*APP_ONLY_ROLES.values(), *DELEGATED_SCOPES.values()})
 """The IMAP, POP and SMTP permission names, on either API."""
 
@@ -253,10 +256,13 @@ def read_tenant(client: GraphClient, tenant_id: str) -> Tenant:
     grants, assignments = _consents(client, apis)
     draft = Tenant(tenant_id, apis, (), {}, grants, assignments)
     principals: dict[str, ServicePrincipal] = {}
-    holders = {g.client_id for g in grants} | {a.principal_id for a in assignments}
-    for object_id in sorted(holders):
-        if any(is_mail_permission(p) for p in draft.consented(ServicePrincipal(object_id, "", "", ""))):
-            principals[object_id] = _principal(client.get(f"servicePrincipals/{object_id}", {"$select": SP_FIELDS}))
+    holding = {g.client_id for g in grants} | {a.principal_id for a in assignments}
+    holders = sorted(h for h in holding if is_guid(h) and any(
+        is_mail_permission(p) for p in draft.consented(ServicePrincipal(h, "", "", ""))))
+    for start in range(0, len(holders), IN_FILTER_MAX):
+        ids = ",".join(f"'{h}'" for h in holders[start:start + IN_FILTER_MAX])
+        for raw in client.get_all("servicePrincipals", {"$filter": f"id in ({ids})", "$select": SP_FIELDS}):
+            principals[str(raw["id"])] = _principal(raw)
     consented_apps = {p.app_id for p in principals.values()}
     applications = []
     for raw in client.get_all("applications", {"$select": APPLICATION_FIELDS, "$top": str(PAGE_SIZE)}):
