@@ -189,3 +189,30 @@ def test_bad_adopt_flags_exit_2_before_signing_in(graph: Graph, tmp_path: Path, 
     assert message in err
     assert graph.graph.requests()["GET"] == before
     assert list((folder / "stacks").iterdir()) == []
+
+
+def test_a_missing_consent_is_created_and_reported(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The EWS daemon requests IMAP.AccessAsApp without consent: adopt imports the app, and `pulumi up` creates the
+    role assignment; full_access_as_app is not declared, so it is not imported and stays until revoked by hand."""
+    folder = project(tmp_path)
+    export = write_export(graph.graph.state.data, folder / "export.json")
+    document = json.loads(export.read_text(encoding="utf-8"))
+    document["mailboxPermissions"].append({"mailbox": "archive@contoso.example",
+                                           "principalObjectId": oid("sp", FULL_ACCESS), "rights": ["FullAccess"]})
+    export.write_text(json.dumps(document), encoding="utf-8")
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), "--exchange-export",
+                   str(export), "--format", "json"])
+    review = json.loads(capsys.readouterr().out)
+    assert status == 1
+    daemon = next(a for a in load_stack(folder, "adopted").config.apps if a.display_name == FULL_ACCESS)
+    assert (daemon.flow, daemon.protocols) == ("app-only", ("imap",))
+    assert f"{daemon.name}-role-imap" in review["creates"]
+    assert {"code": "adopt-not-imported", "object": f"resource {daemon.name}-role-imap",
+            "detail": "azuread:index/appRoleAssignment:AppRoleAssignment",
+            "pulumiUp": "creates the object"} in review["findings"]
+    full = [f for f in review["findings"] if f["code"] == "full-access-as-app"]
+    assert full
+    assert "stays until revoked by hand" in full[0]["pulumiUp"]
+    assert not any(i.get("id", "").endswith(oid("assignment", oid("sp", FULL_ACCESS), "full_access_as_app"))
+                   for i in review["imports"])

@@ -130,8 +130,6 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
         entry["notes"] = app.notes[:MAX_NOTES]
     if app.tags:
         entry["tags"] = list(dict.fromkeys(t for t in app.tags if t.strip()))
-    if principal is None:
-        found.append(Finding("adopt-not-imported", subject, "no service principal: `pulumi up` creates it"))
     return Adopted(app, entry, certificate_key_id), found
 
 

@@ -117,12 +117,7 @@ def adopt(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -
     imports, created = import_file(args.stack, plan.resources, adopted, tenant)
     names = {r["name"]: r["type"] for r in plan.resources}
     findings += [Finding("adopt-not-imported", f"resource {name}", names[name]) for name in created
-                 if names[name] not in CREATED_ON_PURPOSE and not _known_missing(name, findings)]
+                 if names[name] not in CREATED_ON_PURPOSE]
     _write_atomically({target: text, import_path: json.dumps(imports, indent=2) + "\n"})
     return AdoptResult(target, import_path, tuple(a.config["name"] for a in adopted), tuple(imports["resources"]),
                        tuple(created), tuple(dict.fromkeys(findings)), result.calls)
-
-
-def _known_missing(name: str, findings: list[Finding]) -> bool:
-    """Return True for a service principal adopt already reported as missing."""
-    return name.endswith("-sp") and any(f.code == "adopt-not-imported" for f in findings)

@@ -50,9 +50,10 @@ def survey(args: argparse.Namespace, environ: Mapping[str, str], now: datetime, 
     client = open_graph(args, environ)
     try:
         tenant = read_tenant(client, args.tenant.lower())
-        entra = lookup_principals(client, tenant, {p.app_id for p in export.principals}) if export else None
+        entra = lookup_principals(client, tenant, {p.app_id for p in export.principals}) if export else (
+            frozenset(), frozenset())
         keys = certificate_keys(client, tenant.applications) if certificates else {}
     finally:
         client.session.close()
-    findings = audit(tenant, now, policy, export, entra) if entra else audit(tenant, now, policy, export)
+    findings = audit(tenant, now, policy, export, entra)
     return Survey(tenant, export, tuple(findings), client.calls, keys)
