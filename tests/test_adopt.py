@@ -193,8 +193,10 @@ def test_bad_adopt_flags_exit_2_before_signing_in(graph: Graph, tmp_path: Path, 
 
 def test_a_missing_consent_is_created_and_reported(
         graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The EWS daemon requests IMAP.AccessAsApp without consent: adopt imports the app, and `pulumi up` creates the
-    role assignment; full_access_as_app is not declared, so it is not imported and stays until revoked by hand."""
+    """A requested but unconsented role is created by `pulumi up`; an undeclared full_access_as_app is left alone.
+
+    The EWS daemon requests IMAP.AccessAsApp without consent and holds full_access_as_app.
+    """
     folder = project(tmp_path)
     export = write_export(graph.graph.state.data, folder / "export.json")
     document = json.loads(export.read_text(encoding="utf-8"))
