@@ -57,6 +57,8 @@ def test_export_reads_utf16_and_a_single_object_where_powershell_drops_the_array
      "servicePrincipals[0].appId: \"x' or 1 eq 1\" is not a GUID"),
     (_export(mailboxPermissions=[{"mailbox": "a@b.example", "principalObjectId": SP, "rights": "FullAccess"}]),
      "mailboxPermissions[0].rights: not a list"),
+    (_export(mailboxPermissions=[{"mailbox": "Büro", "principalObjectId": SP, "rights": ["FullAccess"]}]),
+     "mailboxPermissions[0].mailbox: 'Büro' is not a mailbox address"),
 ])
 def test_bad_export_is_one_line_naming_the_key(tmp_path: Path, data: dict[str, object], message: str) -> None:
     """A bad file names the flag, the file and the key path; a non-GUID never reaches a Graph filter."""

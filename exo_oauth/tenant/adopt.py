@@ -26,11 +26,12 @@ from components.mail_app import TYPE_TOKEN
 
 from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS
 from .exchange_export import ExchangeExport
-from .findings import Finding, mail_use, redirect_problem
+from .findings import Finding, describe_application, mail_use, redirect_problem
 from .inventory import Application, Tenant
 
 MAX_NAME = 40
 MAX_NOTES = 1024
+MAX_TAG = 256
 PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword"
 ROTATING_TYPE = "time:index/rotating:Rotating"
 CREATED_ON_PURPOSE = frozenset({PASSWORD_TYPE, ROTATING_TYPE})
@@ -45,6 +46,7 @@ class Adopted:
     config: dict[str, Any]
     """The app's entry under `exo-oauth:apps`."""
     certificate_key_id: str | None = None
+    """The key id of the certificate the stack declares, when it is the app's existing one."""
 
 
 def slug(display_name: str, taken: set[str]) -> str:
@@ -98,7 +100,7 @@ def _credential(app: Application, flow: str, certificates: Mapping[str, str],
 def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, taken: set[str], *,
               default_owner: str | None, certificates: Mapping[str, str]) -> tuple[Adopted | None, list[Finding]]:
     """Return the app's stack entry, or None with the reason as a finding; also the adopt-only findings."""
-    subject = f"application {app.display_name!r} (appId {app.app_id}, object id {app.object_id})"
+    subject = describe_application(app)
     principal = tenant.principal_of(app)
     flow, protocols = mail_use((*app.requested, *(tenant.consented(principal) if principal else ())))
     if not protocols:
@@ -128,8 +130,9 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
     entry["owners"] = owners
     if app.notes:
         entry["notes"] = app.notes[:MAX_NOTES]
-    if app.tags:
-        entry["tags"] = list(dict.fromkeys(t for t in app.tags if t.strip()))
+    tags = {t.lower(): t for t in reversed(app.tags) if t.strip() and len(t) <= MAX_TAG}
+    if tags:
+        entry["tags"] = list(reversed(tags.values()))
     return Adopted(app, entry, certificate_key_id), found
 
 

@@ -19,7 +19,7 @@ from components.config import is_domain, is_guid
 from ..errors import UsageError
 from ..project import LoadedStack, find_project_dir, read_stack_text, stack_path
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
-from .findings import Finding
+from .findings import Finding, describe_application
 from .survey import survey
 
 HEADER = """# yaml-language-server: $schema=../stack-config.schema.json
@@ -105,8 +105,7 @@ def adopt(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -
         findings += found
         if entry is not None:
             adopted.append(entry)
-            findings += [f for f in result.findings if f.subject.startswith(f"application {app.display_name!r} "
-                                                                           f"(appId {app.app_id},")]
+            findings += [f for f in result.findings if f.subject == describe_application(app)]
     findings += [f for f in result.findings if f.code.startswith("exchange-")]
     document = stack_document(tenant.tenant_id, adopted, args.organization)
     text = HEADER.format(tenant=tenant.tenant_id, day=f"{now:%Y-%m-%d}", stack=args.stack) + yaml.safe_dump(

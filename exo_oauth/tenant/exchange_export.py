@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import is_guid
+from email_validator import EmailNotValidError
+
+from components.config import is_guid, normalized_mailbox
 from components.powershell import ps_literal
 
 from ..errors import UsageError
@@ -100,6 +102,15 @@ def _guid(entry: Mapping[str, Any], key: str, where: str) -> str:
     return value.lower()
 
 
+def _mailbox(entry: Mapping[str, Any], where: str) -> str:
+    value = _text(entry, "mailbox", where)
+    try:
+        return normalized_mailbox(value)
+    except EmailNotValidError as error:
+        raise UsageError(f"{where}.mailbox: {value!r} is not a mailbox address ({error}); allowed: the primary SMTP "
+                         "address the export script writes") from None
+
+
 def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
     value = entry.get(key)
     if not isinstance(value, str):
@@ -136,7 +147,7 @@ def load_export(path: Path) -> ExchangeExport:
         rights = entry.get("rights")
         if not isinstance(rights, list) or not all(isinstance(r, str) for r in rights):
             raise UsageError(f"{where}.rights: not a list of text; allowed: e.g. [\"FullAccess\"]")
-        permissions.append(MailboxPermission(_text(entry, "mailbox", where),
+        permissions.append(MailboxPermission(_mailbox(entry, where),
                                              _guid(entry, "principalObjectId", where),
                                              tuple(r.strip() for r in rights)))
     return ExchangeExport(source, tuple(principals), tuple(permissions))
