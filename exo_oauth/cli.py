@@ -16,7 +16,7 @@ from components.exit_codes import ExitCode
 
 from .errors import UsageError
 
-COMMANDS = ("plan", "diff", "exchange", "verify", "drift")
+COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "audit", "adopt")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
 
 

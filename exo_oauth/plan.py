@@ -31,6 +31,7 @@ from components.config import PROJECT
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .project import LoadedStack
+from .tenant.import_file import read_imports
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -48,7 +49,8 @@ class StackPlan:
     stack: str
     tenant_id: str
     resources: list[dict[str, Any]] = field(default_factory=list)
-    """Per resource: type, name, urn, parent (urn or None), id, and the camelCase wire inputs."""
+    """Per resource: type, name, urn, parent (urn or None), id, the camelCase wire inputs, and `import` (the
+    provider id `pulumi import` takes it over from) for an adopted object."""
     invokes: list[dict[str, Any]] = field(default_factory=list)
     """The look-ups the program made: token, args, result."""
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -160,6 +162,10 @@ def plan_stack(
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
+    imports = read_imports(stack.path, stack.name)  # adopt's `pulumi import --file` document, if any
+    for resource in resources:
+        if (resource["type"], resource["name"]) in imports:
+            resource["import"] = imports[resource["type"], resource["name"]]
     return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks)
 
 

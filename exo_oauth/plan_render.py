@@ -112,14 +112,19 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
         apps: Mapping[str, Any] = plan["outputs"].get("apps", {})
         names = {p["id"]: f"{API_DISPLAY_NAMES.get(p['api'], p['api'])} {p['name']}"
                  for app in apps.values() for p in app["permissions"]}
-        lines.append(f"Stack {plan['stack']} (tenant {plan['tenantId']}): {len(plan['resources'])} resources to create")
+        imported = sum("import" in r for r in plan["resources"])
+        counts = f"{len(plan['resources']) - imported} resources to create" + (
+            f", {imported} to import (stacks/{plan['stack']}.import.json)" if imported else "")
+        lines.append(f"Stack {plan['stack']} (tenant {plan['tenantId']}): {counts}")
         for component in (r for r in plan["resources"] if r["parent"] is None):
             app = apps[component["name"]]
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
             for child in sorted((r for r in plan["resources"] if r["parent"] == component["urn"]), key=_child_rank):
                 detail = _detail(child, names, app, now)
-                suffix = f"  {detail}" if detail else ""
-                lines.append(f"      + {short_type(child['type']):<42} {child['name']}{suffix}")
+                suffix = (f"  {detail}" if detail else "") + (f"  (import {child['import']})" if "import" in child
+                                                              else "")
+                mark = "=" if "import" in child else "+"
+                lines.append(f"      {mark} {short_type(child['type']):<42} {child['name']}{suffix}")
             lines.append(f"      permissions: {_permissions(app)}")
             lines.append(f"      consent: {_consent(app)}")
             if app["mailboxes"]:

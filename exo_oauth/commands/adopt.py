@@ -1,0 +1,51 @@
+"""`exo-oauth adopt`: write a stack for a tenant's existing mail apps, and the import file that takes them over."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..tenant import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREACHABLE
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `adopt` subcommand."""
+    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415
+
+    parser = subparsers.add_parser(
+        "adopt",
+        help="write stacks/Pulumi.NAME.yaml for a tenant's existing mail apps, and the file that imports them",
+        description="Read the tenant's mail apps from Microsoft Graph (GET only), write the stack file that declares "
+        "them and stacks/NAME.import.json for `pulumi import --file`, so the first `pulumi up` takes the objects over "
+        "instead of creating them. Prints what `pulumi up` will then change. Exit 0 when written without findings, "
+        "1 when written with findings, 3 when Graph could not be read, 2 on bad input (nothing written).",
+    )
+    parser.add_argument("--tenant", required=True, metavar="GUID", help="the tenant ID")
+    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to write (stacks/Pulumi.NAME.yaml)")
+    parser.add_argument("--exchange-export", type=Path, metavar="FILE",
+                        help="the Exchange export (see `exo-oauth audit --print-export-script`): app-only mailboxes")
+    parser.add_argument("--default-owner", metavar="GUID", help="owner object id for apps that have none")
+    parser.add_argument("--organization", metavar="DOMAIN",
+                        help="the tenant's *.onmicrosoft.com domain for the Exchange scripts")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing stack file")
+    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    add_signin_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the target, read the tenant, write the two files, print the review; return the exit status."""
+    from ..tenant.adopt_run import adopt  # noqa: PLC0415 - imports Pulumi for the plan; --help must not
+    from ..tenant.graph import GraphError  # noqa: PLC0415
+
+    try:
+        result = adopt(args, os.environ, datetime.now(UTC))
+    except GraphError as error:
+        print(f"exo-oauth adopt: {error}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    sys.stdout.write(result.render(args.format))
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

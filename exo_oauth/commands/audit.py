@@ -1,0 +1,66 @@
+"""`exo-oauth audit`: read a tenant's mail apps from Microsoft Graph (read-only) and say what is wrong with them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..tenant import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREACHABLE
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `audit` subcommand."""
+    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
+
+    parser = subparsers.add_parser(
+        "audit",
+        help="find every app that requests or holds IMAP/POP/SMTP access in a tenant and report what is wrong",
+        description="Sign in to Microsoft Graph (device code for an admin, or client credentials of a read-only app "
+        "with Application.Read.All and Directory.Read.All), read every app registration and service principal that "
+        "requests or holds IMAP, POP or SMTP access, and report findings with a code, the object and the fix. Only "
+        "GET requests: the tenant is never changed. Exit 0 without findings, 1 with findings, 3 when Graph could not "
+        "be read, 2 on bad input.",
+    )
+    parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --print-export-script)")
+    parser.add_argument("--exchange-export", type=Path, metavar="FILE",
+                        help="also judge Exchange Online's side, from the JSON the export script wrote")
+    parser.add_argument("--print-export-script", action="store_true",
+                        help="print the read-only Exchange Online PowerShell export script and exit")
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
+    parser.add_argument("--warn-days", type=int, metavar="DAYS",
+                        help="report credentials that end within this many days (default: the policy's, 30)")
+    parser.add_argument("--max-days", type=int, metavar="DAYS",
+                        help="report credentials that live longer than this (default: the policy's, 180)")
+    add_signin_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the export script, or sign in, read, judge and report; return the exit status."""
+    from ..errors import UsageError  # noqa: PLC0415
+    from ..tenant.exchange_export import export_script  # noqa: PLC0415
+
+    if args.print_export_script:
+        sys.stdout.write(export_script())
+        return EXIT_CLEAN
+    if args.tenant is None:
+        raise UsageError("--tenant: required; allowed: the tenant ID (a GUID)")
+    from ..tenant.graph import GraphError  # noqa: PLC0415
+    from ..tenant.report import render_json, render_markdown, render_text  # noqa: PLC0415
+    from ..tenant.survey import survey  # noqa: PLC0415
+
+    try:
+        result = survey(args, os.environ, datetime.now(UTC))
+    except GraphError as error:
+        print(f"exo-oauth audit: {error}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    tenant_id = result.tenant.tenant_id
+    if args.format == "json":
+        text = render_json(tenant_id, result.findings, result.calls)
+    else:
+        text = (render_markdown if args.format == "markdown" else render_text)(tenant_id, result.findings)
+    sys.stdout.write(text)
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

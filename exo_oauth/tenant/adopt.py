@@ -1,0 +1,224 @@
+"""Turn a tenant's mail apps into a stack file and a `pulumi import` file, so the first `pulumi up` takes them over.
+
+The stack file says what the apps should be, in the stack config's own terms; the import file lists the provider
+IDs of the objects that already exist, one entry per resource the program declares for them (docs/decisions/0082).
+Whatever the config cannot express becomes a finding that says what `pulumi up` will change.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from components.config import (
+    APP_NAME,
+    DEFAULT_FEDERATED_AUDIENCE,
+    DEFAULT_LIFETIME_DAYS,
+    PROJECT,
+    At,
+    https_url,
+)
+from components.errors import ConfigError
+from components.mail_app import TYPE_TOKEN
+
+from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS
+from .exchange_export import ExchangeExport
+from .findings import Finding, describe_application, mail_use, redirect_problem
+from .inventory import Application, Tenant
+
+MAX_NAME = 40
+MAX_NOTES = 1024
+MAX_TAG = 256
+PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword"
+ROTATING_TYPE = "time:index/rotating:Rotating"
+CREATED_ON_PURPOSE = frozenset({PASSWORD_TYPE, ROTATING_TYPE})
+"""Resources the first `pulumi up` creates even for an adopted app: a secret's value cannot be imported."""
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """One app as the stack will declare it, and the tenant objects it takes over."""
+
+    app: Application
+    config: dict[str, Any]
+    """The app's entry under `exo-oauth:apps`."""
+    certificate_key_id: str | None = None
+    """The key id of the certificate the stack declares, when it is the app's existing one."""
+
+
+def slug(display_name: str, taken: set[str]) -> str:
+    """Return a stack app name derived from a display name: a-z, 0-9 and single '-', unique among `taken`."""
+    base = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:MAX_NAME].strip("-") or "app"
+    name, n = base, 2
+    while name in taken:
+        suffix = f"-{n}"
+        name, n = f"{base[:MAX_NAME - len(suffix)].rstrip('-')}{suffix}", n + 1
+    taken.add(name)
+    assert APP_NAME.fullmatch(name), name  # noqa: S101 - the regex above guarantees it
+    return name
+
+
+def _mailboxes(app: Application, tenant: Tenant, export: ExchangeExport | None) -> list[Any]:
+    if export is None:
+        return []
+    holders = {p.object_id for p in export.principals if p.app_id == app.app_id}
+    principal = tenant.principal_of(app)
+    if principal is not None:
+        holders.add(principal.object_id)
+    rights: dict[str, set[str]] = {}
+    for permission in export.permissions:
+        if permission.principal_object_id in holders:
+            rights.setdefault(permission.mailbox.lower(), set()).update(permission.rights)
+    return [{"address": box, "sendAs": True} if "SendAs" in held else box
+            for box, held in sorted(rights.items()) if "FullAccess" in held]
+
+
+def _pem(der_base64: str) -> str:
+    body = "\n".join(textwrap.wrap(der_base64, 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+def _credential(app: Application, flow: str, certificates: Mapping[str, str],
+                found: list[Finding], subject: str) -> tuple[dict[str, Any], str | None]:
+    if app.federated:
+        fic = app.federated[0]
+        audiences = list(fic.audiences) if fic.audiences != (DEFAULT_FEDERATED_AUDIENCE,) else []
+        return {"type": "federated", "issuer": fic.issuer, "subject": fic.subject,
+                **({"audiences": audiences} if audiences else {})}, None
+    for credential in app.credentials:
+        if credential.kind == "certificate" and credential.key_id in certificates:
+            return {"type": "certificate", "publicKeyPem": _pem(certificates[credential.key_id])}, credential.key_id
+    if flow == "delegated" and app.public_client and not app.credentials:
+        return {"type": "none"}, None
+    found.append(Finding("adopt-new-secret", subject, "secret values cannot be imported"))
+    return {"type": "secret", "lifetimeDays": DEFAULT_LIFETIME_DAYS}, None
+
+
+def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, taken: set[str], *,
+              default_owner: str | None, certificates: Mapping[str, str]) -> tuple[Adopted | None, list[Finding]]:
+    """Return the app's stack entry, or None with the reason as a finding; also the adopt-only findings."""
+    subject = describe_application(app)
+    principal = tenant.principal_of(app)
+    flow, protocols = mail_use((*app.requested, *(tenant.consented(principal) if principal else ())))
+    if not protocols:
+        return None, [Finding("adopt-skipped", subject, "it holds no IMAP, POP or SMTP permission to adopt")]
+    owners = list(app.owners) or ([default_owner] if default_owner else [])
+    if not owners:
+        return None, [Finding("adopt-skipped", subject, "it has no owners; pass --default-owner GUID")]
+    found: list[Finding] = []
+    entry: dict[str, Any] = {"name": slug(app.display_name, taken), "displayName": app.display_name[:256],
+                             "flow": flow, "protocols": list(protocols)}
+    if flow == "app-only":
+        mailboxes = _mailboxes(app, tenant, export)
+        if not mailboxes:
+            taken.discard(entry["name"])
+            return None, [Finding("adopt-skipped", subject, "no mailbox permissions found for it; pass the "
+                                  "Exchange export (--exchange-export) or add them by hand")]
+        entry["mailboxes"] = mailboxes
+    public = flow == "delegated" and app.public_client
+    if public:
+        entry["publicClient"] = True
+    credential, certificate_key_id = _credential(app, flow, certificates, found, subject)
+    entry["credential"] = credential
+    redirects = [u for u in (*app.web_redirects, *app.public_redirects) if redirect_problem(u, public) is None
+                 and _config_accepts(u)]
+    if redirects:
+        entry["redirectUris"] = redirects
+    entry["owners"] = owners
+    if app.notes:
+        entry["notes"] = app.notes[:MAX_NOTES]
+    tags = {t.lower(): t for t in reversed(app.tags) if t.strip() and len(t) <= MAX_TAG}
+    if tags:
+        entry["tags"] = list(reversed(tags.values()))
+    return Adopted(app, entry, certificate_key_id), found
+
+
+def _config_accepts(uri: str) -> bool:
+    try:
+        https_url(At("", "", uri))
+    except ConfigError:
+        return False
+    return True
+
+
+def _api_keys(stack: str) -> dict[str, str]:
+    """Map the plan's stand-in object ids of the first-party service principals back to their API keys."""
+    from ..plan_mocks import standin_id  # noqa: PLC0415 - imports Pulumi
+
+    return {standin_id(stack, "first-party-service-principal", key): key for key in PUBLISHED_APP_IDS}
+
+
+def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Sequence[Adopted],
+                tenant: Tenant) -> tuple[dict[str, Any], list[str]]:
+    """Return the `pulumi import --file` document for the planned `resources`, and the names left to create.
+
+    `resources` are the registrations of the adopted stack's offline plan (plan.StackPlan.resources), so every
+    entry has exactly the type, name and parent the program declares.
+    """
+    by_name = {a.config["name"]: a for a in adopted}
+    api_keys = _api_keys(stack)
+    entries: list[dict[str, Any]] = []
+    created: list[str] = []
+    children = [r for r in resources if r["type"] != TYPE_TOKEN]
+    for component in (r for r in resources if r["type"] == TYPE_TOKEN):
+        # The component first: `pulumi import` creates it empty, as the parent of what follows (Pulumi 3.94).
+        entries.append({"type": component["type"], "name": component["name"], "component": True})
+        owner = by_name.get(component["name"])
+        for resource in (r for r in children if r.get("parent") == component["urn"]):
+            import_id = _import_id(resource["type"], resource["inputs"], owner, tenant, api_keys) if owner else None
+            if import_id is None:
+                created.append(resource["name"])
+            else:
+                entries.append({"type": resource["type"], "name": resource["name"], "id": import_id,
+                                "parent": component["name"]})
+    return {"resources": entries}, created
+
+
+def _import_id(kind: str, inputs: Mapping[str, Any], adopted: Adopted, tenant: Tenant,
+               api_keys: Mapping[str, str]) -> str | None:
+    app = adopted.app
+    principal = tenant.principal_of(app)
+    token = kind.rsplit(":", 1)[-1]
+    fic = app.federated[0].id if app.federated else None
+    own = {
+        "Application": f"/applications/{app.object_id}",
+        "ServicePrincipal": principal.object_id if principal else None,
+        "ApplicationCertificate": f"{app.object_id}/certificate/{adopted.certificate_key_id}"
+        if adopted.certificate_key_id else None,
+        "ApplicationFederatedIdentityCredential": f"{app.object_id}/federatedIdentityCredential/{fic}" if fic else None,
+    }
+    if token in own:
+        return own[token]
+    if principal is None:
+        return None
+    if token == "AppRoleAssignment":
+        return _assignment_id(tenant, principal.object_id, api_keys.get(str(inputs.get("resourceObjectId")), ""),
+                              str(inputs.get("appRoleId")))
+    if token == "ServicePrincipalDelegatedPermissionGrant":
+        api = tenant.apis.get(api_keys.get(str(inputs.get("resourceServicePrincipalObjectId")), ""))
+        return next((f"/oauth2PermissionGrants/{g.id}" for g in tenant.grants if api is not None
+                     and g.client_id == principal.object_id and g.resource_id == api.object_id
+                     and g.consent_type == "AllPrincipals"), None)
+    return None
+
+
+def _assignment_id(tenant: Tenant, principal_id: str, api_key: str, role_id: str) -> str | None:
+    """Return the import id of the principal's existing assignment of the role the plan declares (by value)."""
+    api = tenant.apis.get(api_key)
+    role = {v: k for k, v in APP_ROLES.get(api_key, {}).items()}.get(role_id)
+    if api is None or role is None:
+        return None
+    return next((f"/servicePrincipals/{a.resource_id}/appRoleAssignedTo/{a.id}" for a in tenant.assignments
+                 if a.principal_id == principal_id and a.resource_id == api.object_id
+                 and api.roles.get(a.app_role_id) == role), None)
+
+
+def stack_document(tenant_id: str, apps: Sequence[Adopted], organization: str | None) -> dict[str, Any]:
+    """Return the stack file's document."""
+    config: dict[str, Any] = {"azuread:tenantId": tenant_id, f"{PROJECT}:apps": [a.config for a in apps]}
+    if organization:
+        config[f"{PROJECT}:exchange"] = {"organization": organization}
+    return {"config": config}

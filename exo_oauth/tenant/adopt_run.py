@@ -1,0 +1,122 @@
+"""Run `adopt`: check the target first, read the tenant, build both files, prove them on the offline plan, write."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.config import is_domain, is_guid
+
+from ..errors import UsageError
+from ..project import LoadedStack, find_project_dir, read_stack_text, stack_path
+from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
+from .findings import Finding, describe_application
+from .survey import survey
+
+HEADER = """# yaml-language-server: $schema=../stack-config.schema.json
+# Written by `exo-oauth adopt` from tenant {tenant} on {day}. Review it, then take the objects over:
+#   pulumi import --stack {stack} --file stacks/{stack}.import.json --generate-code=false --protect=false
+#   pulumi up --stack {stack}
+"""
+
+
+@dataclass(frozen=True)
+class AdoptResult:
+    """What adopt wrote and what the first `pulumi up` will change."""
+
+    stack_file: Path
+    import_file: Path
+    adopted: tuple[str, ...]
+    imports: tuple[Mapping[str, Any], ...]
+    created: tuple[str, ...]
+    """Resources the first `pulumi up` creates (a new secret and its rotation clock; anything missing)."""
+    findings: tuple[Finding, ...]
+    calls: int
+
+    def render(self, fmt: str) -> str:
+        """Return the review as text or JSON."""
+        if fmt == "json":
+            return json.dumps({"stackFile": str(self.stack_file), "importFile": str(self.import_file),
+                               "apps": list(self.adopted), "imports": list(self.imports), "creates": list(self.created),
+                               "graphCalls": self.calls, "findings": [
+                                   {"code": f.code, "object": f.subject, "detail": f.detail,
+                                    "pulumiUp": f.rule.adopt} for f in self.findings]}, indent=2) + "\n"
+        lines = [f"wrote {self.stack_file} ({len(self.adopted)} app{'s' if len(self.adopted) != 1 else ''}: "
+                 f"{', '.join(self.adopted) or 'none'})",
+                 f"wrote {self.import_file} ({sum('id' in i for i in self.imports)} objects to import)",
+                 f"the first `pulumi up` creates: {', '.join(self.created) or 'nothing'}"]
+        if self.findings:
+            lines += ["", "what `pulumi up` will change or leave alone:"]
+            lines += [f"  {f.code}: {f.subject}: {f.detail}\n      pulumi up: {f.rule.adopt}" for f in self.findings]
+        return "\n".join(lines) + "\n"
+
+
+def _check(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    target = stack_path(project_dir, args.stack)
+    if target.exists() and not args.force:
+        raise UsageError(f"--stack {args.stack}: {target.relative_to(project_dir)} exists; allowed: another stack "
+                         "name, or --force to overwrite it")
+    if args.default_owner is not None and not is_guid(args.default_owner):
+        raise UsageError(f"--default-owner {args.default_owner!r}: not a GUID; allowed: a user's object id")
+    if args.organization is not None and not is_domain(args.organization):
+        raise UsageError(f"--organization {args.organization!r}: not a domain; allowed: e.g. contoso.onmicrosoft.com")
+    return project_dir, target, target.with_name(f"{args.stack}.import.json")
+
+
+def _write_atomically(files: Mapping[Path, str]) -> None:
+    """Write every file to a temporary sibling first, then move them all into place."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files.items():
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+                stream.write(text)
+            staged.append((Path(name), path))
+        for temp, path in staged:
+            os.replace(temp, path)
+    finally:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+
+
+def adopt(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -> AdoptResult:
+    """Read the tenant and write the stack file and import file; raise UsageError before any write on bad input."""
+    from ..plan import plan_stack  # noqa: PLC0415 - imports Pulumi
+
+    project_dir, target, import_path = _check(args)
+    result = survey(args, environ, now, certificates=True)
+    tenant = result.tenant
+    taken: set[str] = set()
+    adopted: list[Adopted] = []
+    findings: list[Finding] = []
+    for app in tenant.applications:
+        entry, found = adopt_app(app, tenant, result.export, taken, default_owner=args.default_owner,
+                                 certificates=result.certificates)
+        findings += found
+        if entry is not None:
+            adopted.append(entry)
+            findings += [f for f in result.findings if f.subject == describe_application(app)]
+    findings += [f for f in result.findings if f.code.startswith("exchange-")]
+    document = stack_document(tenant.tenant_id, adopted, args.organization)
+    text = HEADER.format(tenant=tenant.tenant_id, day=f"{now:%Y-%m-%d}", stack=args.stack) + yaml.safe_dump(
+        document, sort_keys=False, allow_unicode=True, width=120)
+    source = str(target.relative_to(project_dir))
+    raw, config = read_stack_text(text, source)
+    plan = plan_stack(project_dir, LoadedStack(args.stack, target, raw, config), now)
+    imports, created = import_file(args.stack, plan.resources, adopted, tenant)
+    names = {r["name"]: r["type"] for r in plan.resources}
+    findings += [Finding("adopt-not-imported", f"resource {name}", names[name]) for name in created
+                 if names[name] not in CREATED_ON_PURPOSE]
+    _write_atomically({target: text, import_path: json.dumps(imports, indent=2) + "\n"})
+    return AdoptResult(target, import_path, tuple(a.config["name"] for a in adopted), tuple(imports["resources"]),
+                       tuple(created), tuple(dict.fromkeys(findings)), result.calls)

@@ -1,0 +1,162 @@
+"""Exchange Online's side of a tenant: the read-only export script, and the JSON file it writes.
+
+The script uses only Get-* cmdlets. It lists Exchange's service principals (Get-ServicePrincipal) and, for every
+mailbox, the non-inherited permissions held by one of them (Get-MailboxPermission, Get-RecipientPermission).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError
+
+from components.config import is_guid, normalized_mailbox
+from components.powershell import ps_literal
+
+from ..errors import UsageError
+
+EXPORT_FILE = "exo-oauth-exchange-export.json"
+FORMAT = "exo-oauth-exchange-export/1"
+
+
+@dataclass(frozen=True)
+class ExchangePrincipal:
+    """A service principal as Exchange Online registered it (New-ServicePrincipal)."""
+
+    app_id: str
+    object_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class MailboxPermission:
+    """A permission on one mailbox held by an Exchange service principal."""
+
+    mailbox: str
+    principal_object_id: str
+    rights: tuple[str, ...]
+    """FullAccess (Add-MailboxPermission) and/or SendAs (Add-RecipientPermission)."""
+
+
+@dataclass(frozen=True)
+class ExchangeExport:
+    """What the export script found."""
+
+    source: str
+    principals: tuple[ExchangePrincipal, ...]
+    permissions: tuple[MailboxPermission, ...]
+
+
+def export_script() -> str:
+    """Return the read-only PowerShell export script; its only values are quoted literals."""
+    return f"""# exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
+# Run in PowerShell 7 after Connect-ExchangeOnline (any role that may run Get-ServicePrincipal and
+# Get-MailboxPermission, e.g. View-Only Organization Management). It changes nothing.
+$ErrorActionPreference = {ps_literal('Stop')}
+$principals = @(Get-ServicePrincipal -ResultSize Unlimited)
+$byTrustee = @{{}}
+foreach ($sp in $principals) {{
+    foreach ($name in @("$($sp.Identity)", "$($sp.ObjectId)", "$($sp.DisplayName)")) {{
+        if ($name) {{ $byTrustee[$name] = "$($sp.ObjectId)" }}
+    }}
+}}
+$permissions = [System.Collections.Generic.List[object]]::new()
+if ($principals.Count -gt 0) {{
+    foreach ($box in @(Get-Mailbox -ResultSize Unlimited)) {{
+        $address = "$($box.PrimarySmtpAddress)"
+        $entries = @(Get-MailboxPermission -Identity "$($box.Guid)" | Where-Object {{ -not $_.IsInherited }})
+        foreach ($entry in $entries) {{
+            $holder = $byTrustee["$($entry.User)"]
+            if ($holder) {{
+                $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
+                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
+            }}
+        }}
+        foreach ($entry in @(Get-RecipientPermission -Identity "$($box.Guid)")) {{
+            $holder = $byTrustee["$($entry.Trustee)"]
+            if ($holder) {{
+                $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
+                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
+            }}
+        }}
+    }}
+}}
+[ordered]@{{
+    format = {ps_literal(FORMAT)}
+    servicePrincipals = @($principals | ForEach-Object {{
+        [ordered]@{{ appId = "$($_.AppId)"; objectId = "$($_.ObjectId)"; displayName = "$($_.DisplayName)" }} }})
+    mailboxPermissions = @($permissions)
+}} | ConvertTo-Json -Depth 5 | Set-Content -Encoding utf8 -Path {ps_literal(EXPORT_FILE)}
+Write-Host {ps_literal(f'Wrote {EXPORT_FILE}; pass it to exo-oauth audit or adopt with --exchange-export.')}
+"""
+
+
+def _guid(entry: Mapping[str, Any], key: str, where: str) -> str:
+    value = _text(entry, key, where)
+    if not is_guid(value):
+        raise UsageError(f"{where}.{key}: {value!r} is not a GUID; allowed: the JSON the export script writes")
+    return value.lower()
+
+
+def _mailbox(entry: Mapping[str, Any], where: str) -> str:
+    value = _text(entry, "mailbox", where)
+    try:
+        return normalized_mailbox(value)
+    except EmailNotValidError as error:
+        raise UsageError(f"{where}.mailbox: {value!r} is not a mailbox address ({error}); allowed: the primary SMTP "
+                         "address the export script writes") from None
+
+
+def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str):
+        raise UsageError(f"{where}.{key}: missing or not text; allowed: the JSON the export script "
+                         "(`exo-oauth audit --print-export-script`) writes")
+    return value.strip()
+
+
+def load_export(path: Path) -> ExchangeExport:
+    """Read the export script's JSON; raise UsageError naming the file and the key path on bad input."""
+    source = f"--exchange-export {path}"
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{source}: cannot read it ({error.strerror}); allowed: the export script's JSON file") \
+            from None
+    for encoding in ("utf-8-sig", "utf-16"):
+        try:
+            data = json.loads(raw.decode(encoding))
+            break
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UsageError(f"{source}: not an exo-oauth Exchange export (format {FORMAT}); allowed: the JSON the "
+                         "export script writes, as UTF-8 or UTF-16")
+    principals = []
+    for i, entry in enumerate(_entries(data, "servicePrincipals", source)):
+        where = f"{source}: servicePrincipals[{i}]"
+        principals.append(ExchangePrincipal(_guid(entry, "appId", where), _guid(entry, "objectId", where),
+                                            _text(entry, "displayName", where)))
+    permissions = []
+    for i, entry in enumerate(_entries(data, "mailboxPermissions", source)):
+        where = f"{source}: mailboxPermissions[{i}]"
+        rights = entry.get("rights")
+        if not isinstance(rights, list) or not all(isinstance(r, str) for r in rights):
+            raise UsageError(f"{where}.rights: not a list of text; allowed: e.g. [\"FullAccess\"]")
+        permissions.append(MailboxPermission(_mailbox(entry, where),
+                                             _guid(entry, "principalObjectId", where),
+                                             tuple(r.strip() for r in rights)))
+    return ExchangeExport(source, tuple(principals), tuple(permissions))
+
+
+def _entries(data: Mapping[str, Any], key: str, source: str) -> list[Mapping[str, Any]]:
+    value = data.get(key) or []
+    if isinstance(value, Mapping):  # ConvertTo-Json writes a one-element array as the element itself
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise UsageError(f"{source}: {key}: not a list of objects; allowed: the JSON the export script writes")
+    return value

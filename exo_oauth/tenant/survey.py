@@ -1,0 +1,59 @@
+"""One read of a tenant for `audit` and `adopt`: sign in, read Graph (and the Exchange export), judge."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..errors import UsageError
+from ..policy_rules import PolicyConfig
+from .exchange_export import ExchangeExport, load_export
+from .findings import Finding, audit
+from .inventory import Tenant, certificate_keys, lookup_principals, read_tenant
+from .signin import open_graph
+
+MAX_POLICY_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What one read found."""
+
+    tenant: Tenant
+    export: ExchangeExport | None
+    findings: tuple[Finding, ...]
+    calls: int
+    """Graph requests sent (retries included)."""
+    certificates: Mapping[str, str] = field(default_factory=dict)
+    """adopt: base64 DER of the mail apps' certificates, by key id."""
+
+
+def policy_from(args: argparse.Namespace) -> PolicyConfig:
+    """Return the credential limits: `--warn-days` and `--max-days` over the policy pack's defaults."""
+    default = PolicyConfig()
+    values = {}
+    for flag, name, given in (("--warn-days", "expiry_warning_days", getattr(args, "warn_days", None)),
+                              ("--max-days", "max_credential_days", getattr(args, "max_days", None))):
+        if given is not None and not 0 < given <= MAX_POLICY_DAYS:
+            raise UsageError(f"{flag} {given}: allowed: days from 1 to {MAX_POLICY_DAYS}")
+        values[name] = getattr(default, name) if given is None else given
+    return PolicyConfig(**values)
+
+
+def survey(args: argparse.Namespace, environ: Mapping[str, str], now: datetime, *,
+           certificates: bool = False) -> Survey:
+    """Check the flags, read the export file, sign in, read the tenant and judge it (`certificates`: fetch keys)."""
+    policy = policy_from(args)
+    export = load_export(args.exchange_export) if args.exchange_export is not None else None
+    client = open_graph(args, environ)
+    try:
+        tenant = read_tenant(client, args.tenant.lower())
+        entra = lookup_principals(client, tenant, {p.app_id for p in export.principals}) if export else (
+            frozenset(), frozenset())
+        keys = certificate_keys(client, tenant.applications) if certificates else {}
+    finally:
+        client.session.close()
+    findings = audit(tenant, now, policy, export, entra)
+    return Survey(tenant, export, tuple(findings), client.calls, keys)

@@ -1,0 +1,221 @@
+"""A local HTTPS stand-in for Microsoft Graph v1.0, for `audit` and `adopt` tests and the bench.
+
+It serves what those commands read, in the response shapes of Microsoft's Graph v1.0 reference examples:
+applications (with owners and federatedIdentityCredentials), servicePrincipals (with appRoleAssignedTo) and
+oauth2PermissionGrants; collections with `@odata.context`, `value` and `@odata.nextLink` (an opaque `$skiptoken`),
+`$select`, `$top`, and `$filter` of the form `<property> eq '<value>'` on appId, clientId, resourceId and id, or
+`id in ('<value>', ...)` with at most 15 values.
+Only tokens the test token server issued are accepted. Any method but GET is refused with 405 and recorded, so a
+test can assert that a command never tried to write. `throttle(n, seconds)` answers the next n requests with 429 and
+Retry-After, as Graph does when throttling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.mailservers.pki import ServerTLS
+from tests.mailservers.token_server import TokenServer
+
+_FILTER = re.compile(r"(appId|clientId|resourceId|id) eq '([0-9A-Za-z-]*)'")
+_IN = re.compile(r"id in \(('[0-9A-Za-z-]+'(?:,'[0-9A-Za-z-]+'){0,14})\)")
+"""Graph's `in` filter, at most 15 values."""
+COLLECTIONS = ("applications", "servicePrincipals", "oauth2PermissionGrants")
+
+
+@dataclass
+class GraphData:
+    """The directory the stand-in serves: plain Graph-shaped dicts."""
+
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    servicePrincipals: list[dict[str, Any]] = field(default_factory=list)  # noqa: N815 - Graph's collection name
+    oauth2PermissionGrants: list[dict[str, Any]] = field(default_factory=list)  # noqa: N815
+    appRoleAssignments: list[dict[str, Any]] = field(default_factory=list)  # noqa: N815
+    owners: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Owners by application object id."""
+    federated: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Federated identity credentials by application object id."""
+
+
+@dataclass
+class _State:
+    data: GraphData
+    tokens: TokenServer
+    page_size: int
+    base_url: str = ""
+    methods: Counter[str] = field(default_factory=Counter)
+    paths: list[str] = field(default_factory=list)
+    throttle_left: int = 0
+    retry_after: str = "0"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "exo-oauth-test-graph"
+
+    @property
+    def state(self) -> _State:
+        state: _State = self.server.state  # type: ignore[attr-defined]
+        return state
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet."""
+
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;odata.metadata=minimal")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, {"error": {"code": code, "message": message,
+                                      "innerError": {"request-id": "00000000-0000-0000-0000-000000000000"}}}, headers)
+
+    def _refuse_write(self) -> None:
+        with self.state.lock:
+            self.state.methods[self.command] += 1
+        self._error(405, "Request_BadRequest", f"the Graph stand-in is read-only; {self.command} refused")
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = _refuse_write  # noqa: N815
+
+    def do_GET(self) -> None:
+        """Answer one Graph v1.0 read."""
+        state = self.state
+        with state.lock:
+            state.methods["GET"] += 1
+            state.paths.append(self.path)
+            throttled = state.throttle_left > 0
+            state.throttle_left -= throttled
+        if throttled:
+            self._error(429, "TooManyRequests", "Too many requests", {"Retry-After": state.retry_after})
+            return
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if not token or token not in state.tokens.issued_tokens():
+            self._error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+            return
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        parts = url.path.strip("/").split("/")
+        if parts[0] != "v1.0" or len(parts) < 2:
+            self._error(404, "Request_ResourceNotFound", f"Resource not found for the segment '{url.path}'.")
+            return
+        try:
+            self._route(parts[1:], query)
+        except LookupError as missing:
+            self._error(404, "Request_ResourceNotFound", f"Resource '{missing}' does not exist.")
+        except ValueError as bad:
+            self._error(400, "Request_UnsupportedQuery", str(bad))
+
+    def _route(self, parts: list[str], query: dict[str, str]) -> None:
+        data = self.state.data
+        if len(parts) == 1 and parts[0] in COLLECTIONS:
+            self._collection(parts[0], getattr(data, parts[0]), query)
+        elif len(parts) == 2 and parts[0] in ("applications", "servicePrincipals"):
+            item = next((i for i in getattr(data, parts[0]) if i["id"] == parts[1]), None)
+            if item is None:
+                raise LookupError(parts[1])
+            self._send(200, {"@odata.context": f"{self._origin()}/v1.0/$metadata#{parts[0]}/$entity"}
+                       | _select(item, query))
+        elif len(parts) == 3 and parts[0] == "applications" and parts[2] in ("owners", "federatedIdentityCredentials"):
+            if not any(a["id"] == parts[1] for a in data.applications):
+                raise LookupError(parts[1])
+            table = data.owners if parts[2] == "owners" else data.federated
+            self._collection("/".join(parts), table.get(parts[1], []), query)
+        elif len(parts) == 3 and parts[0] == "servicePrincipals" and parts[2] == "appRoleAssignedTo":
+            if not any(s["id"] == parts[1] for s in data.servicePrincipals):
+                raise LookupError(parts[1])
+            self._collection("/".join(parts), [a for a in data.appRoleAssignments if a["resourceId"] == parts[1]],
+                             query)
+        else:
+            raise LookupError("/".join(parts))
+
+    def _origin(self) -> str:
+        return self.state.base_url
+
+    def _collection(self, name: str, items: list[dict[str, Any]], query: dict[str, str]) -> None:
+        if "$filter" in query:
+            match, within = _FILTER.fullmatch(query["$filter"]), _IN.fullmatch(query["$filter"])
+            if within is not None:
+                wanted = {v.strip("'").lower() for v in within[1].split(",")}
+                items = [i for i in items if str(i.get("id", "")).lower() in wanted]
+            elif match is not None:
+                items = [i for i in items if str(i.get(match[1], "")).lower() == match[2].lower()]
+            else:
+                raise ValueError(f"Unsupported or invalid query filter clause: {query['$filter']}")
+        top = min(int(query.get("$top", self.state.page_size)), self.state.page_size)
+        start = int(query.get("$skiptoken", "0"))
+        page = items[start:start + top]
+        body: dict[str, Any] = {"@odata.context": f"{self._origin()}/v1.0/$metadata#{name}",
+                                "value": [_listed(i, query) for i in page]}
+        if start + top < len(items):
+            following = dict(query) | {"$skiptoken": str(start + top)}
+            body["@odata.nextLink"] = f"{self._origin()}/v1.0/{name}?{urlencode(following)}"
+        self._send(200, body)
+
+
+def _listed(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """Return an item as a collection shows it: a keyCredential's `key` only comes with a single object."""
+    shown = _select(item, query)
+    if "keyCredentials" in shown:
+        shown["keyCredentials"] = [c | {"key": None} for c in shown["keyCredentials"]]
+    return shown
+
+
+def _select(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    if "$select" not in query:
+        return dict(item)
+    wanted = query["$select"].split(",")
+    return {k: v for k, v in item.items() if k in wanted or k.startswith("@odata.")}
+
+
+class GraphStandin:
+    """The stand-in on 127.0.0.1 and a free port, with TLS from the test CA."""
+
+    def __init__(self, tls: ServerTLS, tokens: TokenServer, data: GraphData, page_size: int = 100) -> None:
+        self.state = _State(data, tokens, page_size)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.state = self.state  # type: ignore[attr-defined]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.state.base_url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="graph-standin", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The Graph host, for `--graph-host`."""
+        return self.state.base_url
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def throttle(self, count: int, retry_after: str = "0") -> None:
+        """Answer the next `count` requests with 429 Too Many Requests and this Retry-After."""
+        with self.state.lock:
+            self.state.throttle_left, self.state.retry_after = count, retry_after
+
+    def requests(self) -> Counter[str]:
+        """Return how many requests of each HTTP method arrived."""
+        with self.state.lock:
+            return Counter(self.state.methods)
+
+    def paths(self) -> list[str]:
+        """Return every GET's path and query, in order."""
+        with self.state.lock:
+            return list(self.state.paths)

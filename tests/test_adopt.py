@@ -1,0 +1,220 @@
+"""`exo-oauth adopt` against the Graph stand-in: the stack plans cleanly and the import file takes over every object.
+
+So the first `pulumi up` creates only the new secret and its rotation clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+
+from exo_oauth.cli import main
+from exo_oauth.plan import plan_stack
+from exo_oauth.project import load_stack
+from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, OWNER, oid, write_export
+from tests.mailservers import pki
+from tests.stack_factory import REPO
+from tests.test_audit import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
+
+DEFAULT_OWNER = "7d5c2a9e-1b3f-4e6d-8a0c-2f4b6d8e0a1c"
+
+
+def project(tmp_path: Path) -> Path:
+    """Return an empty copy of the project (no stacks)."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "stacks").mkdir()
+    return tmp_path
+
+
+def adopt(graph: Graph, folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    """Run adopt with the Exchange export and a default owner; return status and the JSON review."""
+    export = write_export(graph.graph.state.data, folder / "export.json")
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), "--exchange-export",
+                   str(export), "--default-owner", DEFAULT_OWNER, "--format", "json", *extra])
+    out = capsys.readouterr()
+    assert str(graph.auditor.secret) not in out.out + out.err
+    return status, json.loads(out.out) if out.out else {}
+
+
+def test_adopt_writes_a_stack_that_plans_and_imports_every_existing_object(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every planned resource of an adopted app is imported once with the tenant's id, except the new secret."""
+    folder = project(tmp_path)
+    status, review = adopt(graph, folder, capsys)
+    assert status == 1
+    stack = load_stack(folder, "adopted")
+    apps = {a.display_name: a for a in stack.config.apps}
+    assert set(apps) == {CORRECT, BLOG, MULTI}
+    assert apps[CORRECT].flow == "app-only"
+    assert apps[CORRECT].protocols == ("imap", "smtp")
+    assert [(m.address, m.send_as) for m in apps[CORRECT].mailboxes] == [("scanner@contoso.example", True)]
+    assert apps[CORRECT].owners == (OWNER,)
+    assert apps[BLOG].flow == "delegated"
+    assert apps[BLOG].owners == (DEFAULT_OWNER,)
+    assert apps[BLOG].redirect_uris == ()
+    assert apps[MULTI].credential.type == "federated"
+
+    plan = plan_stack(folder, stack, datetime.now(UTC))
+    imports = json.loads((folder / "stacks" / "adopted.import.json").read_text(encoding="utf-8"))["resources"]
+    planned = {(r["type"], r["name"]): r for r in plan.resources}
+    imported = {(i["type"], i["name"]): i for i in imports}
+    assert len(imported) == len(imports)
+    assert set(imported) <= set(planned)
+    created = {key for key in planned if key not in imported}
+    assert {t.rsplit(":", 1)[-1] for t, _ in created} <= {"ApplicationPassword", "Rotating"}
+    assert set(review["creates"]) == {n for _, n in created}
+    assert ("azuread:index/applicationPassword:ApplicationPassword", f"{apps[CORRECT].name}-secret") in created
+
+    name = apps[CORRECT].name
+    ids = {n: i.get("id") for (_, n), i in imported.items()}
+    data = graph.graph.state.data
+    exo_sp = oid("sp", "Office365ExchangeOnline")
+    assert ids[name] is None
+    assert ids[f"{name}-app"] == f"/applications/{oid('app', CORRECT)}"
+    assert ids[f"{name}-sp"] == oid("sp", CORRECT)
+    assignments = {a["id"] for a in data.appRoleAssignments if a["principalId"] == oid("sp", CORRECT)}
+    assert {ids[f"{name}-role-imap"], ids[f"{name}-role-smtp"]} == {
+        f"/servicePrincipals/{exo_sp}/appRoleAssignedTo/{a}" for a in assignments}
+    multi = apps[MULTI].name
+    assert ids[f"{multi}-federated"] == f"{oid('app', MULTI)}/federatedIdentityCredential/{oid('fic', MULTI)}"
+    blog = apps[BLOG].name
+    assert ids[f"{blog}-grant"] == f"/oauth2PermissionGrants/{oid('grant', oid('sp', BLOG), 'MicrosoftGraph')}"
+    assert all(i.get("parent") in {a.name for a in stack.config.apps} for i in imports if "id" in i)
+
+
+def test_adopt_reports_the_new_secret_and_what_pulumi_up_changes(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The review names the skipped app, the new secrets, and the Graph scopes `pulumi up` replaces."""
+    _, review = adopt(graph, project(tmp_path), capsys)
+    codes = {(f["code"], f["object"].split("'")[1]) for f in review["findings"] if "'" in f["object"]}
+    assert ("adopt-skipped", FULL_ACCESS) in codes
+    assert ("adopt-new-secret", CORRECT) in codes
+    assert ("graph-mail-scope", BLOG) in codes
+    assert all(f["pulumiUp"] for f in review["findings"])
+
+
+def test_adopt_refuses_to_overwrite_without_force(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An existing stack file stays as it is, with exit 2 and no Graph call; --force replaces it."""
+    folder = project(tmp_path)
+    existing = folder / "stacks" / "Pulumi.adopted.yaml"
+    existing.write_text("config: {}\n", encoding="utf-8")
+    before = graph.graph.requests()["GET"]
+    status, _ = adopt(graph, folder, capsys)
+    assert status == 2
+    assert existing.read_text(encoding="utf-8") == "config: {}\n"
+    assert graph.graph.requests()["GET"] == before
+    status, _ = adopt(graph, folder, capsys, "--force")
+    assert status == 1
+    assert "exo-oauth:apps" in yaml.safe_load(existing.read_text(encoding="utf-8"))["config"]
+
+
+def test_adopt_never_writes_to_the_tenant(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only GET requests reach Graph."""
+    adopt(graph, project(tmp_path), capsys)
+    assert set(graph.graph.requests()) == {"GET"}
+
+
+def test_plan_of_the_adopted_stack_shows_each_import(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`exo-oauth plan` reads the import file: text marks imported objects with `=` and their id, JSON has `import`."""
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    assert main(["plan", "--stack", "adopted", "--project-dir", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert f"(import /applications/{oid('app', CORRECT)})" in text
+    assert "to import (stacks/adopted.import.json)" in text
+    assert "      + ApplicationPassword" in text
+    assert main(["plan", "--stack", "adopted", "--project-dir", str(folder), "--format", "json"]) == 0
+    resources = json.loads(capsys.readouterr().out)["stacks"][0]["resources"]
+    assert {r["name"]: r.get("import") for r in resources}["scanner-sp"] == oid("sp", CORRECT)
+
+
+def test_a_broken_import_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     graph: Graph) -> None:
+    """The plan refuses an import file it cannot read, with exit 2."""
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    (folder / "stacks" / "adopted.import.json").write_text("{\"resources\": 3}", encoding="utf-8")
+    assert main(["plan", "--stack", "adopted", "--project-dir", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "adopted.import.json: resources: missing or not a list" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_certificate_is_adopted_with_its_public_key_and_imported(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Graph gives a certificate's key only for one object; adopt fetches it, writes the PEM and imports the key id."""
+    data = graph.graph.state.data
+    certificate = pki.self_signed(pki.rsa_key(), "printer")
+    der = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+    correct = next(a for a in data.applications if a["displayName"] == CORRECT)
+    correct["passwordCredentials"] = []
+    correct["keyCredentials"] = [{"customKeyIdentifier": None, "displayName": "CN=printer", "key": der,
+                                  "keyId": oid("cert", "printer"), "type": "AsymmetricX509Cert", "usage": "Verify",
+                                  "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": "2099-01-01T00:00:00Z"}]
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    app = next(a for a in load_stack(folder, "adopted").config.apps if a.display_name == CORRECT)
+    assert app.credential.type == "certificate"
+    assert app.credential.public_key_pem == certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    imports = json.loads((folder / "stacks" / "adopted.import.json").read_text(encoding="utf-8"))["resources"]
+    assert {"type": "azuread:index/applicationCertificate:ApplicationCertificate", "name": f"{app.name}-cert",
+            "id": f"{oid('app', CORRECT)}/certificate/{oid('cert', 'printer')}", "parent": app.name} in imports
+    assert any(p.endswith("?%24select=keyCredentials") for p in graph.graph.paths())
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--default-owner", "nobody"], "--default-owner 'nobody': not a GUID"),
+    (["--organization", "not a domain"], "--organization 'not a domain': not a domain"),
+    (["--stack", "../x"], "is not a stack name"),
+])
+def test_bad_adopt_flags_exit_2_before_signing_in(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  flags: list[str], message: str) -> None:
+    """Bad flags are one line, no Graph call, nothing written."""
+    folder = project(tmp_path)
+    before = graph.graph.requests()["GET"]
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), *flags])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert graph.graph.requests()["GET"] == before
+    assert list((folder / "stacks").iterdir()) == []
+
+
+def test_a_missing_consent_is_created_and_reported(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A requested but unconsented role is created by `pulumi up`; an undeclared full_access_as_app is left alone.
+
+    The EWS daemon requests IMAP.AccessAsApp without consent and holds full_access_as_app.
+    """
+    folder = project(tmp_path)
+    export = write_export(graph.graph.state.data, folder / "export.json")
+    document = json.loads(export.read_text(encoding="utf-8"))
+    document["mailboxPermissions"].append({"mailbox": "archive@contoso.example",
+                                           "principalObjectId": oid("sp", FULL_ACCESS), "rights": ["FullAccess"]})
+    export.write_text(json.dumps(document), encoding="utf-8")
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), "--exchange-export",
+                   str(export), "--format", "json"])
+    review = json.loads(capsys.readouterr().out)
+    assert status == 1
+    daemon = next(a for a in load_stack(folder, "adopted").config.apps if a.display_name == FULL_ACCESS)
+    assert (daemon.flow, daemon.protocols) == ("app-only", ("imap",))
+    assert f"{daemon.name}-role-imap" in review["creates"]
+    assert {"code": "adopt-not-imported", "object": f"resource {daemon.name}-role-imap",
+            "detail": "azuread:index/appRoleAssignment:AppRoleAssignment",
+            "pulumiUp": "creates the object"} in review["findings"]
+    full = [f for f in review["findings"] if f["code"] == "full-access-as-app"]
+    assert full
+    assert "stays until revoked by hand" in full[0]["pulumiUp"]
+    assert not any(i.get("id", "").endswith(oid("assignment", oid("sp", FULL_ACCESS), "full_access_as_app"))
+                   for i in review["imports"])

@@ -1,0 +1,79 @@
+"""The Exchange export: a read-only script whose values are quoted literals, and a strict reader of its JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from exo_oauth.cli import main
+from exo_oauth.errors import UsageError
+from exo_oauth.tenant.exchange_export import EXPORT_FILE, FORMAT, export_script, load_export
+from tests.powershell_parse import calls, parse, single_literal, syntax_problems
+
+READ_ONLY = {"Get-ServicePrincipal", "Get-Mailbox", "Get-MailboxPermission", "Get-RecipientPermission",
+             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host"}
+APP = "22222222-3333-4444-8555-666666666666"
+SP = "33333333-4444-4555-8666-777777777777"
+
+
+def test_export_script_parses_and_only_reads_exchange() -> None:
+    """Every command is a Get-* cmdlet or local output; the file it writes is a quoted literal."""
+    root = parse(export_script())
+    assert syntax_problems(root) == []
+    found = calls(root)
+    assert {c.name for c in found} <= READ_ONLY
+    assert {"Get-ServicePrincipal", "Get-MailboxPermission", "Get-RecipientPermission"} <= {c.name for c in found}
+    writes = [c for c in found if c.name == "Set-Content"]
+    assert [single_literal(c.arguments["Path"]) for c in writes] == [EXPORT_FILE]
+
+
+def test_print_export_script_prints_it_without_signing_in(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--print-export-script` needs no tenant and no network."""
+    assert main(["audit", "--print-export-script"]) == 0
+    assert capsys.readouterr().out == export_script()
+
+
+def _export(**parts: object) -> dict[str, object]:
+    return {"format": FORMAT, "servicePrincipals": [{"appId": APP, "objectId": SP, "displayName": "Scanner"}],
+            "mailboxPermissions": [{"mailbox": "a@contoso.example", "principalObjectId": SP,
+                                    "rights": ["FullAccess"]}]} | parts
+
+
+def test_export_reads_utf16_and_a_single_object_where_powershell_drops_the_array(tmp_path: Path) -> None:
+    """Windows PowerShell writes UTF-16, and ConvertTo-Json writes a one-element array as the element."""
+    data = _export(servicePrincipals={"appId": APP.upper(), "objectId": SP, "displayName": "Scanner"})
+    path = tmp_path / "export.json"
+    path.write_bytes(json.dumps(data).encode("utf-16"))
+    export = load_export(path)
+    assert export.principals[0].app_id == APP
+    assert export.permissions[0].rights == ("FullAccess",)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"format": "other"}, "not an exo-oauth Exchange export"),
+    (_export(servicePrincipals=[{"appId": "x' or 1 eq 1", "objectId": SP, "displayName": "S"}]),
+     "servicePrincipals[0].appId: \"x' or 1 eq 1\" is not a GUID"),
+    (_export(mailboxPermissions=[{"mailbox": "a@b.example", "principalObjectId": SP, "rights": "FullAccess"}]),
+     "mailboxPermissions[0].rights: not a list"),
+    (_export(mailboxPermissions=[{"mailbox": "Büro", "principalObjectId": SP, "rights": ["FullAccess"]}]),
+     "mailboxPermissions[0].mailbox: 'Büro' is not a mailbox address"),
+])
+def test_bad_export_is_one_line_naming_the_key(tmp_path: Path, data: dict[str, object], message: str) -> None:
+    """A bad file names the flag, the file and the key path; a non-GUID never reaches a Graph filter."""
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(UsageError, match="--exchange-export") as error:
+        load_export(path)
+    assert message in str(error.value)
+
+
+def test_audit_with_a_bad_export_exits_2_before_signing_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The export is checked before any network call."""
+    path = tmp_path / "export.json"
+    path.write_text("{", encoding="utf-8")
+    status = main(["audit", "--tenant", APP, "--exchange-export", str(path), "--authority-host", "https://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1
