@@ -15,7 +15,7 @@ from components.errors import ConfigError
 
 from .errors import UsageError
 
-COMMANDS = ("plan", "diff", "exchange", "verify", "drift")
+COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "stacks", "rotation-due", "exchange-sign-in", "drift-report")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
 
 EXIT_USAGE = 2
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"exo_oauth.commands.{name}").register(subparsers)
+        importlib.import_module(f"exo_oauth.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -99,8 +99,12 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
 
 
 def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, verify_args: Sequence[str],
-               outputs_file: Path | None) -> list[CheckResult]:
-    """Run `exo-oauth verify` per app-only app; delegated apps need a person to sign in, so they are skipped."""
+               outputs_file: Path | None, *, certificate_args: Sequence[str] = ()) -> list[CheckResult]:
+    """Run `exo-oauth verify` per app-only app; delegated apps need a person to sign in, so they are skipped.
+
+    Secret apps use the stack's secret output, federated apps GitHub's OIDC token (verify/federated.py), and
+    certificate apps `certificate_args` (`--certificate PEM ...`), without which they are not run.
+    """
     if outputs is None:
         return [CheckResult("e2e", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or install "
                             "the pulumi CLI")]
@@ -111,8 +115,14 @@ def e2e_checks(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None,
             results.append(CheckResult(check, SKIPPED, "a delegated app needs a user to sign in; run "
                                        f"`exo-oauth verify --stack {stack} --app {name}` yourself"))
             continue
+        kind = (app.get("credential") or {}).get("type")
+        if kind == "certificate" and not certificate_args:
+            results.append(CheckResult(check, NOT_RUN, "a certificate app: pass --certificate PEM (its private key)"))
+            continue
         argv = [sys.executable, "-m", "exo_oauth.cli", "verify", "--stack", stack, "--app", name, "--project-dir",
                 str(project_dir), "--format", "json", *verify_args]
+        if kind == "certificate":
+            argv += certificate_args
         if outputs_file is not None:
             argv += ["--outputs", str(outputs_file)]
         done = _run(argv, project_dir)
@@ -158,3 +168,26 @@ def render_json(stack: str, results: Sequence[CheckResult]) -> str:
     """Return {"stack", "exitStatus", "checks": [{"check", "status", "detail"}]}."""
     document = {"stack": stack, "exitStatus": exit_status(results), "checks": [asdict(r) for r in results]}
     return json.dumps(document, indent=2) + "\n"
+
+
+def render_markdown(document: Mapping[str, Any], run_url: str | None) -> str:
+    """Return the drift issue's text for a `drift --format json` report: a table of checks and what to do."""
+    stack = str(document.get("stack", "?"))
+    status = document.get("exitStatus")
+    where = f"[this run]({run_url})" if run_url else "this run"
+    headline = {EXIT_CLEAN: f"No drift on stack `{stack}` in {where}.",
+                EXIT_DRIFT: f"Drift on stack `{stack}`, found by {where}."}.get(
+        status if isinstance(status, int) else -1, f"Some drift checks of stack `{stack}` could not run in {where}.")
+    lines = [headline, "", "| check | result | detail |", "| --- | --- | --- |"]
+    for check in document.get("checks") or []:
+        cells = (str(check.get(key, "")).replace("|", "\\|").replace("\n", " ")
+                 for key in ("check", "status", "detail"))
+        lines.append("| {} | {} | {} |".format(*cells))
+    if status == EXIT_DRIFT:
+        lines += ["", "To restore the declared state, review the findings, then run the deploy workflow by hand with "
+                  f"stacks `{stack}` (or `pulumi up --stack {stack}`); Exchange items: "
+                  f"`exo-oauth exchange --stack {stack} --action apply`."]
+    elif status != EXIT_CLEAN:
+        lines += ["", "A check that could not run is not drift: the detail says what it needs (a tool, a credential, "
+                  "the network)."]
+    return "\n".join(lines) + "\n"

@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--pop", metavar="HOST:PORT")
     verify.add_argument("--smtp", metavar="HOST:PORT")
     verify.add_argument("--ca-file", type=Path, metavar="PEM")
+    verify.add_argument("--certificate", type=Path, metavar="PEM",
+                        help="for certificate apps: PEM with the app's private key and certificate (secret apps use "
+                        "the stack's secret output, federated ones GitHub's OIDC token in a GitHub Actions job)")
+    verify.add_argument("--certificate-passphrase-env", metavar="VAR",
+                        help="environment variable holding the private key's passphrase")
     parser.set_defaults(run=run)
 
 
@@ -65,12 +70,18 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             verify_args += [f"--{name.replace('_', '-')}", str(value)]
+    certificate_args = [] if args.certificate is None else ["--certificate", str(args.certificate)]
+    if args.certificate_passphrase_env is not None:
+        if args.certificate is None:
+            raise UsageError("--certificate-passphrase-env: only with --certificate PEM")
+        certificate_args += ["--certificate-passphrase-env", args.certificate_passphrase_env]
     results = []
     if "entra" in chosen:
         results.append(entra_check(args.stack, project_dir))
     if "exchange" in chosen:
         results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None))
     if "e2e" in chosen:
-        results += e2e_checks(args.stack, project_dir, outputs, verify_args, args.outputs)
+        results += e2e_checks(args.stack, project_dir, outputs, verify_args, args.outputs,
+                              certificate_args=certificate_args)
     sys.stdout.write((render_json if args.format == "json" else render_text)(args.stack, results))
     return exit_status(results)

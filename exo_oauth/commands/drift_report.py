@@ -1,0 +1,48 @@
+"""`exo-oauth drift-report`: the drift issue's text, from a saved `exo-oauth drift --format json` report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import UsageError
+
+EXIT_CLEAN, EXIT_ISSUE = 0, 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `drift-report` subcommand."""
+    parser = subparsers.add_parser(
+        "drift-report",
+        help="turn a `drift --format json` report into the markdown of the stack's drift issue",
+        description="Read the JSON of `exo-oauth drift --format json` and print the markdown of the stack's drift "
+        "issue. Exit 0 when the stack is clean (close its issue), 1 when it drifted or a check could not run (open "
+        "or update it), 2 on bad input.",
+    )
+    parser.add_argument("--report", type=Path, required=True, metavar="FILE", help="the saved drift JSON")
+    parser.add_argument("--run-url", metavar="URL", help="the workflow run to link")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the issue text; return 0 for a clean stack, else 1."""
+    from ..drift import EXIT_CLEAN as CLEAN  # noqa: PLC0415
+    from ..drift import render_markdown  # noqa: PLC0415
+
+    where = f"--report {args.report}"
+    try:
+        document = json.loads(args.report.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"{where}: cannot read it ({error.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError(f"{where}: not JSON (empty when drift itself failed: see its error above); allowed: the "
+                         "output of `exo-oauth drift --format json`") from None
+    if not isinstance(document, Mapping) or not isinstance(document.get("checks"), list) or not isinstance(
+            document.get("exitStatus"), int):
+        raise UsageError(f"{where}: no `checks` and `exitStatus`; allowed: the output of `exo-oauth drift --format "
+                         "json`")
+    sys.stdout.write(render_markdown(document, args.run_url))
+    return EXIT_CLEAN if document["exitStatus"] == CLEAN else EXIT_ISSUE
