@@ -50,13 +50,13 @@ def _run(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str] | s
         return f"{Path(argv[0]).name} could not start ({error.strerror})"
 
 
-def entra_check(stack: str, project_dir: Path) -> CheckResult:
-    """Refresh the stack and preview: any proposed change is Entra drift (someone changed the tenant)."""
+def entra_check(stack: str, project_dir: Path, policy_pack: Path | None = None) -> CheckResult:
+    """Refresh the stack and preview (with the policy pack, if given): any proposed change is Entra drift."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         return CheckResult("entra", NOT_RUN, "the pulumi CLI is not on PATH")
-    done = _run([pulumi, "preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive",
-                 "--stack", stack], project_dir)
+    argv = [pulumi, "preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive", "--stack", stack]
+    done = _run([*argv, "--policy-pack", str(policy_pack)] if policy_pack else argv, project_dir)
     if isinstance(done, str):
         return CheckResult("entra", NOT_RUN, done)
     if done.returncode == 0:
@@ -67,8 +67,9 @@ def entra_check(stack: str, project_dir: Path) -> CheckResult:
     return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {last_line(done.stderr or done.stdout)}")
 
 
-def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool) -> CheckResult:
-    """Run the stack's Exchange verify script with pwsh: exit 3 means Exchange drifted."""
+def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | None, unattended: bool,
+                   script_args: Sequence[str] = ()) -> CheckResult:
+    """Run the stack's Exchange verify script with pwsh (`script_args` after it): exit 3 means Exchange drifted."""
     pwsh = shutil.which("pwsh")
     script = ((outputs or {}).get("exchange") or {}).get("verify")
     if pwsh is None:
@@ -76,13 +77,14 @@ def exchange_check(stack: str, project_dir: Path, outputs: Mapping[str, Any] | N
     elif not isinstance(script, str):
         reason = "the stack outputs have no exchange.verify script; pass --outputs FILE or install the pulumi CLI"
     elif not unattended:
-        reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and "
-                  "certificateThumbprint for certificate app-only sign-in")
+        reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and a certificate "
+                  "for certificate app-only sign-in")
     else:
         with tempfile.TemporaryDirectory(prefix="exo-oauth-drift-") as folder:
             path = Path(folder) / f"exchange-verify-{stack}.ps1"
             path.write_text(script, encoding="utf-8")
-            done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path)], project_dir)
+            done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path), *script_args],
+                        project_dir)
         return _exchange_result(stack, done)
     return CheckResult("exchange", NOT_RUN, reason)
 

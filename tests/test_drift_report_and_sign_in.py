@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
@@ -76,8 +79,15 @@ def sign_in(project: Path, monkeypatch: pytest.MonkeyPatch, data: str, password:
 def test_sign_in_ready_with_app_id_and_a_pfx_that_opens(
     exchange_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """AppId set and a PFX that opens with its password: exit 0, one line naming app and organization."""
-    assert sign_in(exchange_project, monkeypatch, pfx(), PFX_PASSWORD) == 0
+    """With appId and a PFX that opens with its password and has the stack's thumbprint: exit 0, one line."""
+    data = pfx()
+    _, certificate, _ = pkcs12.load_key_and_certificates(base64.b64decode(data), PFX_PASSWORD.encode())
+    assert certificate is not None
+    path = exchange_project / "stacks" / "Pulumi.contoso.yaml"
+    thumbprint = certificate.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - Windows' thumbprint
+    path.write_text(path.read_text(encoding="utf-8").replace("0123456789ABCDEF0123456789ABCDEF01234567", thumbprint),
+                    encoding="utf-8")
+    assert sign_in(exchange_project, monkeypatch, data, PFX_PASSWORD) == 0
     out = capsys.readouterr().out
     assert out.startswith("contoso: Exchange sign-in as app 11111111-2222-4333-8444-555555555555 to contoso")
     assert PFX_PASSWORD not in out
@@ -88,6 +98,7 @@ def test_sign_in_ready_with_app_id_and_a_pfx_that_opens(
     ("not base64!", PFX_PASSWORD, "not base64"),
     (None, "wrong", "not a PFX that opens"),
     (None, "", "--password-env PFX_PASSWORD: empty or not set"),
+    (None, PFX_PASSWORD, "names 0123456789ABCDEF0123456789ABCDEF01234567 in exo-oauth:exchange.certificateThumbprint"),
 ])
 def test_sign_in_refuses_a_missing_or_wrong_certificate_in_one_line(
     exchange_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

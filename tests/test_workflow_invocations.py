@@ -194,6 +194,8 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
     files = {name: tmp_path / name.lower() for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
     for path in files.values():
         path.write_text("", encoding="utf-8")
+    certificate = tmp_path / "exo.pfx"
+    certificate.write_bytes(base64.b64decode(secrets["EXO_CERTIFICATE_PFX"]))
     log = tmp_path / "log.jsonl"
     log.write_text("", encoding="utf-8")
     full_env = {"PATH": os.pathsep.join([str(sandbox["bin"]), "/usr/bin", "/bin"]), "HOME": str(tmp_path),
@@ -201,7 +203,8 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
                 "GITHUB_REPOSITORY": "contoso/exo-oauth", "GITHUB_RUN_ID": "1", "HTTPS_PROXY": "http://127.0.0.1:9",
                 "XDG_CACHE_HOME": str(tmp_path / "cache"), "STANDIN_LOG": str(log),
                 "STANDIN_OUTPUTS": str(sandbox["outputs"]), "STANDIN_PREVIEW": str(sandbox["preview"]),
-                "PYTHONPATH": str(REPO), **{k: str(v) for k, v in files.items()}}
+                "PYTHONPATH": str(REPO), "EXO_CERTIFICATE_FILE": str(certificate),  # as the exchange action exports
+                **{k: str(v) for k, v in files.items()}}
     full_env |= {k: expand(str(v), context) for k, v in env.items()}
     subprocess.run(["bash", "-e", "-c", script], cwd=sandbox["project"], env=full_env, capture_output=True,
                    text=True, timeout=300, check=False)

@@ -45,7 +45,8 @@ def _pfx(args: argparse.Namespace) -> tuple[bytes, bytes]:
 
 def run(args: argparse.Namespace) -> int:
     """Check the stack's Exchange sign-in settings and the certificate; print one line."""
-    from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: PLC0415 - --help must not load OpenSSL
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - --help must not load OpenSSL
+    from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: PLC0415
 
     from ..project import find_project_dir, load_stack  # noqa: PLC0415
 
@@ -68,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
     if key is None or certificate is None:
         raise UsageError(f"--pfx-env {args.pfx_env}: the PFX lacks the private key or the certificate; allowed: a "
                          "PFX exported with its private key")
+    thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the thumbprint Windows shows
+    if exchange.certificate_thumbprint and exchange.certificate_thumbprint.upper() != thumbprint:
+        raise UsageError(f"--pfx-env {args.pfx_env}: the certificate's thumbprint is {thumbprint}, but "
+                         f"{stack.config.source} names {exchange.certificate_thumbprint} in "
+                         "exo-oauth:exchange.certificateThumbprint; allowed: the PFX of that certificate")
     print(f"{args.stack}: Exchange sign-in as app {exchange.app_id} to {exchange.organization} with a certificate "
           f"valid until {certificate.not_valid_after_utc:%Y-%m-%d}")
     return 0
