@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from components.errors import ConfigError
 
@@ -21,6 +22,13 @@ COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "stacks", "rotation-d
 EXIT_USAGE = 2
 
 
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: a mistake on its command line is one line naming the subcommand, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}; allowed: the options of `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
@@ -28,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Move IMAP, POP and SMTP AUTH clients of Exchange Online to OAuth, as code: one Pulumi stack "
         "per tenant.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       parser_class=_SubcommandParser)
     for name in COMMANDS:
         importlib.import_module(f"exo_oauth.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
@@ -36,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback)."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        print(f"exo-oauth {args.command}: unrecognized arguments: {' '.join(unknown)}; allowed: the options of "
+              f"`exo-oauth {args.command} --help`", file=sys.stderr)
+        return EXIT_USAGE
     try:
         status: int = args.run(args)
     except (UsageError, ConfigError) as error:
