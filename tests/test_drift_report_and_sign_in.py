@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from exo_oauth.cli import main
+from exo_oauth.drift import EXIT_DRIFT
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.federated import GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL, github_credential
 from tests.stack_factory import REPO
@@ -36,10 +37,10 @@ def test_clean_report_exits_0_and_says_no_drift(tmp_path: Path, capsys: pytest.C
 def test_drift_report_exits_1_with_a_table_and_how_to_restore(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Drift: exit 1, one table row per check (a `|` in a detail kept inside its cell), and the deploy advice."""
-    path = report(tmp_path, 1, [{"check": "entra", "status": "drift", "detail": "a | b"},
+    """Drift: the report's own status, a row per check (a `|` in a detail kept inside its cell), the deploy advice."""
+    path = report(tmp_path, EXIT_DRIFT, [{"check": "entra", "status": "drift", "detail": "a | b"},
                                 {"check": "e2e:helpdesk", "status": "skipped", "detail": "delegated"}])
-    assert main(["drift-report", "--report", str(path)]) == 1
+    assert main(["drift-report", "--report", str(path)]) == EXIT_DRIFT
     out = capsys.readouterr().out
     assert "| entra | drift | a \\| b |" in out
     assert "| e2e:helpdesk | skipped | delegated |" in out

@@ -45,24 +45,24 @@ def preview(tmp_path: Path, steps: list[dict[str, Any]], **extra: Any) -> Path:
 
 def due(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[dict[str, Any]], **extra: Any
-) -> tuple[int, str]:
-    """Run rotation-due on the steps; return the status and the output."""
+) -> tuple[str, str]:
+    """Run rotation-due on the steps; return the verdict it printed on stdout (or `exit N`) and its stderr."""
     status = main(["rotation-due", "--stack", "contoso", "--preview-json", str(preview(tmp_path, steps, **extra))])
     captured = capsys.readouterr()
-    return status, captured.out + captured.err
+    return (captured.out.strip() if status == 0 else f"exit {status}"), captured.err
 
 
 def test_only_rotation_pending_is_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A new rotation clock and the secret it replaces, and nothing else: exit 0, naming them."""
-    status, out = due(tmp_path, capsys, DUE_STEPS)
-    assert status == 0
-    assert "contoso: rotation due" in out
-    assert "scanners-rotation (Rotating create)" in out
+    verdict, why = due(tmp_path, capsys, DUE_STEPS)
+    assert verdict == "due"
+    assert "contoso: rotation due" in why
+    assert "scanners-rotation (Rotating create)" in why
 
 
 def test_nothing_pending_is_not_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Only `same` steps: exit 1, nothing to deploy."""
-    assert due(tmp_path, capsys, [STACK, SAME_APP])[0] == 1
+    """Only `same` steps: nothing to deploy."""
+    assert due(tmp_path, capsys, [STACK, SAME_APP])[0] == "none"
 
 
 @pytest.mark.parametrize("extra_step", [
@@ -74,10 +74,10 @@ def test_nothing_pending_is_not_due(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_another_change_beside_rotation_is_left_for_review(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra_step: dict[str, Any]
 ) -> None:
-    """An app, permission, an unrelated credential or a removed clock next to a due rotation: exit 3."""
-    status, out = due(tmp_path, capsys, [*DUE_STEPS, extra_step])
-    assert status == 3
-    assert "reviewed deploy" in out
+    """An app, permission, an unrelated credential or a removed clock next to a due rotation: left for review."""
+    verdict, why = due(tmp_path, capsys, [*DUE_STEPS, extra_step])
+    assert verdict == "other"
+    assert "reviewed deploy" in why
 
 
 def test_a_credential_change_that_is_not_its_end_date_is_not_rotation(
@@ -86,14 +86,14 @@ def test_a_credential_change_that_is_not_its_end_date_is_not_rotation(
     """The secret's display name changing with the clock is a code change, not rotation."""
     steps = [step("create", ROTATING, "scanners-rotation"),
              step("replace", PASSWORD, "scanners-secret", diffReasons=["displayName", "endDate"])]
-    assert due(tmp_path, capsys, steps)[0] == 3
+    assert due(tmp_path, capsys, steps)[0] == "other"
 
 
 def test_a_failed_preview_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An error diagnostic means no verdict: exit 2 with the preview's message."""
-    status, out = due(tmp_path, capsys, [], diagnostics=[{"severity": "error", "message": "error: login failed\n"}])
-    assert status == 2
-    assert "the preview failed: error: login failed" in out
+    verdict, why = due(tmp_path, capsys, [], diagnostics=[{"severity": "error", "message": "error: login failed\n"}])
+    assert verdict == "exit 2"
+    assert "the preview failed: error: login failed" in why
 
 
 def test_not_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,9 @@ from cryptography.x509.oid import NameOID
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack, stack_names
 from tests.stack_factory import REPO
-from tests.test_workflows import ACTIONS, WORKFLOWS, load
+from tests.test_rotation_due import DUE_STEPS, SAME_APP, STACK
+from tests.test_rotation_due import step as preview_step
+from tests.test_workflows import ACTIONS, ROOT, WORKFLOWS, load
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 STANDIN_GUID = re.compile(r"00000000-[0-9a-f]{4}-4000-8000-[0-9a-f]{12}")
@@ -75,6 +77,12 @@ with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
 sys.exit(done.returncode)
 """
 QUIET = "#!/bin/sh\nexit 0\n"
+ROTATION_PREVIEWS = {
+    "due": DUE_STEPS,
+    "other": [*DUE_STEPS, preview_step("update", "azuread:index/application:Application", "scanners-app",
+                                       diffReasons=["displayName"])],
+    "none": [STACK, SAME_APP],
+}
 
 
 def real_looking(outputs: dict[str, Any]) -> dict[str, Any]:
@@ -181,8 +189,8 @@ def steps_calling_exo_oauth() -> Iterator[tuple[str, dict[str, Any], dict[str, s
 
 
 def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], env: dict[str, str], script: str,
-             stacks: str) -> list[dict[str, Any]]:
-    """Run one step's script for a batch of stacks; return the exo-oauth invocations it made."""
+             stacks: str, preview: Path | None = None) -> list[dict[str, Any]]:
+    """Run one step's script for a batch of stacks; return the pulumi and exo-oauth invocations it made, in order."""
     secrets = {"EXO_CERTIFICATE_PFX": pfx(), "EXO_CERTIFICATE_PASSWORD": PFX_PASSWORD}
     context: dict[str, Any] = {"matrix": {"stack": stacks.split(maxsplit=1)[0], "stacks": stacks}, "secrets": secrets,
                                "github": {"token": "t", "base_ref": "main", "event_name": "workflow_dispatch"},
@@ -202,14 +210,13 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
                 "RUNNER_TEMP": str(tmp_path), "RUNNER_OS": "Linux", "GITHUB_SERVER_URL": "https://github.com",
                 "GITHUB_REPOSITORY": "contoso/exo-oauth", "GITHUB_RUN_ID": "1", "HTTPS_PROXY": "http://127.0.0.1:9",
                 "XDG_CACHE_HOME": str(tmp_path / "cache"), "STANDIN_LOG": str(log),
-                "STANDIN_OUTPUTS": str(sandbox["outputs"]), "STANDIN_PREVIEW": str(sandbox["preview"]),
+                "STANDIN_OUTPUTS": str(sandbox["outputs"]), "STANDIN_PREVIEW": str(preview or sandbox["preview"]),
                 "PYTHONPATH": str(REPO), "EXO_CERTIFICATE_FILE": str(certificate),  # as the exchange action exports
                 **{k: str(v) for k, v in files.items()}}
     full_env |= {k: expand(str(v), context) for k, v in env.items()}
     subprocess.run(["bash", "-e", "-c", script], cwd=sandbox["project"], env=full_env, capture_output=True,
                    text=True, timeout=300, check=False)
-    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    return [e for e in entries if e["tool"] == "exo-oauth"]
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
 
 STEPS = list(steps_calling_exo_oauth())
@@ -229,7 +236,7 @@ def test_command_line_is_a_valid_invocation_for_the_example_stacks(
     stacks: str,
 ) -> None:
     """Each exo-oauth call parses and reads the stack: no usage error; exit 2 only for a stack's missing appId."""
-    calls = run_step(sandbox, tmp_path, inputs, env, script, stacks)
+    calls = [c for c in run_step(sandbox, tmp_path, inputs, env, script, stacks) if c["tool"] == "exo-oauth"]
     assert calls, f"{where}: no exo-oauth command ran"
     if "for stack in $STACKS" in script:
         assert {a for c in calls for a in c["argv"]} >= set(stacks.split()), f"{where}: a stack was skipped"
@@ -242,3 +249,21 @@ def test_command_line_is_a_valid_invocation_for_the_example_stacks(
             assert call["stderr"].count("\n") == 1, call
         else:
             assert call["status"] != 2, f"{where}: {call['argv']}: {call['stderr']}"
+
+
+@pytest.mark.parametrize(("verdict", "deployed"), [("due", True), ("other", False), ("none", False)])
+def test_the_schedule_deploys_exactly_the_stacks_whose_only_change_is_rotation(
+    sandbox: dict[str, Path], tmp_path: Path, verdict: str, deployed: bool
+) -> None:
+    """The rotation job runs `pulumi up --refresh` for each stack whose preview shows only a due credential."""
+    step = next(s for s in load(ROOT / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["steps"]
+                if "run" in s)
+    job_env = load(ROOT / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["env"]
+    preview = tmp_path / "due-preview.json"
+    preview.write_text(json.dumps({"steps": ROTATION_PREVIEWS[verdict], "diagnostics": []}), encoding="utf-8")
+    calls = run_step(sandbox, tmp_path, {}, {**job_env, **step.get("env", {})}, step["run"], " ".join(EXAMPLES),
+                     preview)
+    ups = [c["argv"] for c in calls if c["tool"] == "pulumi" and c["argv"][0] == "up"]
+    expected = [["up", "--stack", name, "--refresh", "--yes", "--policy-pack", "policy", "--non-interactive",
+                 "--suppress-outputs"] for name in EXAMPLES] if deployed else []
+    assert ups == expected

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-EXIT_CLEAN, EXIT_ISSUE = 0, 1
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `drift-report` subcommand."""
@@ -19,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "drift-report",
         help="turn a `drift --format json` report into the markdown of the stack's drift issue",
         description="Read the JSON of `exo-oauth drift --format json` and print the markdown of the stack's drift "
-        "issue. Exit 0 when the stack is clean (close its issue), 1 when it drifted or a check could not run (open "
-        "or update it), 2 on bad input.",
+        "issue. Exit with the report's own status (0 clean: close the issue; drift, or a check that could not run: "
+        "open or update it), or 2 on bad input.",
     )
     parser.add_argument("--report", type=Path, required=True, metavar="FILE", help="the saved drift JSON")
     parser.add_argument("--run-url", metavar="URL", help="the workflow run to link")
@@ -28,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the issue text; return 0 for a clean stack, else 1."""
-    from ..drift import EXIT_CLEAN as CLEAN  # noqa: PLC0415
+    """Print the issue text; return the report's exit status."""
     from ..drift import render_markdown  # noqa: PLC0415
 
     where = f"--report {args.report}"
@@ -45,4 +42,5 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{where}: no `checks` and `exitStatus`; allowed: the output of `exo-oauth drift --format "
                          "json`")
     sys.stdout.write(render_markdown(document, args.run_url))
-    return EXIT_CLEAN if document["exitStatus"] == CLEAN else EXIT_ISSUE
+    status: int = document["exitStatus"]
+    return status

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
 
-EXIT_DUE, EXIT_NONE, EXIT_OTHER = 0, 1, 3
 SHOWN = 5
 """Other changes named in the message; the preview has the rest."""
 
@@ -17,11 +17,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `rotation-due` subcommand."""
     parser = subparsers.add_parser(
         "rotation-due",
-        help="read `pulumi preview --refresh --json`: exit 0 when only credential rotation is pending",
-        description="Read the output of `pulumi preview --refresh --json` for one stack and print one line. Exit 0 "
-        "when the only pending changes are credential rotation (the rotation clock and the secret or certificate "
-        "it renews): the scheduled rotation may run `pulumi up`. Exit 1 when nothing changes, 3 when other changes "
-        "are pending (they need a reviewed deploy), 2 on bad input.",
+        help="read `pulumi preview --refresh --json`: is credential rotation the only pending change?",
+        description="Read the output of `pulumi preview --refresh --json` for one stack. Print the verdict on "
+        "stdout: `due` when the only pending changes are credential rotation (the rotation clock and the secret or "
+        "certificate it renews), so the scheduled rotation may run `pulumi up`; `none` when nothing is pending; "
+        "`other` when other changes are pending (they need a reviewed deploy). Say why on stderr. Exit 0, or 2 on "
+        "bad input.",
     )
     parser.add_argument("--preview-json", type=Path, required=True, metavar="FILE",
                         help="the saved output of `pulumi preview --refresh --json --stack NAME`")
@@ -46,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{where}: {error}; allowed: the output of `pulumi preview --refresh --json`") from None
     stack = args.stack or "the stack"
     if verdict.status == DUE:
-        print(f"{stack}: rotation due, and nothing else: {', '.join(s.describe() for s in verdict.rotation)}")
-        return EXIT_DUE
-    if verdict.status == NONE:
-        print(f"{stack}: no rotation due and no change pending")
-        return EXIT_NONE
-    print(f"{stack}: changes other than rotation are pending, so the scheduled rotation leaves it for a reviewed "
-          f"deploy: {', '.join(s.describe() for s in verdict.other[:SHOWN])}"
-          + (f" and {len(verdict.other) - SHOWN} more" if len(verdict.other) > SHOWN else ""))
-    return EXIT_OTHER
+        why = f"rotation due, and nothing else: {', '.join(s.describe() for s in verdict.rotation)}"
+    elif verdict.status == NONE:
+        why = "no rotation due and no change pending"
+    else:
+        more = f" and {len(verdict.other) - SHOWN} more" if len(verdict.other) > SHOWN else ""
+        why = (f"changes other than rotation are pending, so the scheduled rotation leaves it for a reviewed deploy: "
+               f"{', '.join(s.describe() for s in verdict.other[:SHOWN])}{more}")
+    print(f"exo-oauth rotation-due: {stack}: {why}", file=sys.stderr)
+    print(verdict.status)
+    return 0
