@@ -99,10 +99,10 @@ def test_readme_documents_every_app_output_key() -> None:
 
 
 def test_every_command_has_help_and_a_readme_mention() -> None:
-    """Each subcommand has help text and is shown in the README as `exo-oauth <command>`."""
+    """Each subcommand has help text and is shown in the README or a docs page as `exo-oauth <command>`."""
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    text = README.read_text(encoding="utf-8")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in [README, *sorted((REPO / "docs").rglob("*.md"))])
     for name in COMMANDS:
         assert subparsers.choices[name].description or subparsers.choices[name].format_help()
         assert f"exo-oauth {name}" in text, name
