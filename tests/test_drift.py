@@ -17,7 +17,7 @@ from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.mailservers.harness import MailServers
 from tests.mailservers.token_server import App
-from tests.stack_factory import REPO
+from tests.stack_factory import EXCHANGE_SIGN_IN, REPO, project_with
 
 FAKE_PULUMI = """#!/bin/sh
 # Stands in for the pulumi CLI: FAKE_PULUMI says what `pulumi preview` finds.
@@ -107,15 +107,7 @@ def test_exchange_verify_script_status_maps_to_the_check(
     monkeypatch: pytest.MonkeyPatch, script_status: str, expected: str,
 ) -> None:
     """The Exchange verify script's 0, 3 and other exit statuses mean clean, drift and could not run."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "stacks").mkdir()
-    (project / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    stack = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
-        "organization: contoso.onmicrosoft.com",
-        "organization: contoso.onmicrosoft.com\n    appId: 11111111-2222-4333-8444-555555555555\n"
-        "    certificateThumbprint: 0123456789ABCDEF0123456789ABCDEF01234567")
-    (project / "stacks" / "Pulumi.contoso.yaml").write_text(stack, encoding="utf-8")
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
     tool(path_with, "pwsh", FAKE_PWSH)
     monkeypatch.setenv("FAKE_PWSH", script_status)
     status = main(["drift", "--project-dir", str(project), "--format", "json", "--stack", "contoso",
@@ -191,14 +183,7 @@ def test_exchange_sign_in_file_and_password_variable_reach_the_verify_script(
     tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """On a runner the PFX file and the NAME of its password's variable are handed to the script, never the password."""
-    project = tmp_path / "project"
-    (project / "stacks").mkdir(parents=True)
-    (project / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    stack = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
-        "organization: contoso.onmicrosoft.com",
-        "organization: contoso.onmicrosoft.com\n    appId: 11111111-2222-4333-8444-555555555555\n"
-        "    certificateThumbprint: 0123456789ABCDEF0123456789ABCDEF01234567")
-    (project / "stacks" / "Pulumi.contoso.yaml").write_text(stack, encoding="utf-8")
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
     seen = tmp_path / "pwsh-args"
     tool(path_with, "pwsh", f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\nexit 0\n')
     pfx = tmp_path / "exo.pfx"

@@ -15,7 +15,7 @@ from exo_oauth.cli import main
 from exo_oauth.drift import EXIT_DRIFT
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.federated import GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL, github_credential
-from tests.stack_factory import REPO
+from tests.stack_factory import EXCHANGE_SIGN_IN, SCANNERS_SECRET, federated_credential, project_with
 from tests.test_workflow_invocations import PFX_PASSWORD, pfx
 
 
@@ -59,14 +59,7 @@ def test_empty_report_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.fixture
 def exchange_project(tmp_path: Path) -> Path:
     """Return a project whose contoso stack sets exchange.appId for certificate sign-in."""
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    text = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
-        "organization: contoso.onmicrosoft.com",
-        "organization: contoso.onmicrosoft.com\n    appId: 11111111-2222-4333-8444-555555555555\n"
-        "    certificateThumbprint: 0123456789ABCDEF0123456789ABCDEF01234567")
-    (tmp_path / "stacks" / "Pulumi.contoso.yaml").write_text(text, encoding="utf-8")
-    return tmp_path
+    return project_with(tmp_path, *EXCHANGE_SIGN_IN)
 
 
 def sign_in(project: Path, monkeypatch: pytest.MonkeyPatch, data: str, password: str) -> int:
@@ -115,12 +108,7 @@ def test_sign_in_refuses_a_missing_or_wrong_certificate_in_one_line(
 
 def federated_project(tmp_path: Path, issuer: str) -> argparse.Namespace:
     """Return verify's arguments for a stack with one app-only app whose credential is federated with `issuer`."""
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    text = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
-        "        type: secret\n        lifetimeDays: 180",
-        f"        type: federated\n        issuer: {issuer}\n        subject: repo:contoso/mail:environment:drift")
-    (tmp_path / "stacks" / "Pulumi.contoso.yaml").write_text(text, encoding="utf-8")
+    project_with(tmp_path, SCANNERS_SECRET, federated_credential(issuer, "repo:contoso/mail:environment:drift"))
     return argparse.Namespace(project_dir=tmp_path, stack="contoso")
 
 

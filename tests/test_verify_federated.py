@@ -23,7 +23,7 @@ from exo_oauth.cli import main
 from exo_oauth.verify.federated import DEFAULT_AUDIENCE, GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL
 from tests.mailservers import pki
 from tests.mailservers.harness import MailServers
-from tests.stack_factory import REPO
+from tests.stack_factory import SCANNERS_SECRET, federated_credential, project_with
 from tests.test_drift import deployed_outputs
 
 SUBJECT = "repo:contoso/mail:environment:drift"
@@ -86,13 +86,7 @@ def job(mail_servers: MailServers, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def federated_stack(tmp_path: Path, mail_servers: MailServers, github: GitHubOIDC, subject: str) -> list[str]:
     """Write a project whose scanners app has a GitHub federated credential for `subject`; return verify's args."""
     app = mail_servers.app(secret=None, federated=(GITHUB_ISSUER, subject, DEFAULT_AUDIENCE, github.key.public_key()))
-    project = tmp_path / "project"
-    (project / "stacks").mkdir(parents=True)
-    (project / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    text = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
-        "        type: secret\n        lifetimeDays: 180",
-        f"        type: federated\n        issuer: {GITHUB_ISSUER}\n        subject: {subject}")
-    (project / "stacks" / "Pulumi.contoso.yaml").write_text(text, encoding="utf-8")
+    project = project_with(tmp_path / "project", SCANNERS_SECRET, federated_credential(GITHUB_ISSUER, subject))
     scanners = deployed_outputs("contoso")["apps"]["scanners"] | {
         "tenantId": app.tenant_id, "clientId": app.client_id, "protocols": ["imap", "pop", "smtp"],
         "mailboxes": [{"address": app.mailbox, "sendAs": False}], "credential": {"type": "federated"}}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,15 +27,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Print the issue text; return the report's exit status."""
     from ..drift import render_markdown  # noqa: PLC0415
+    from ..json_input import read_json  # noqa: PLC0415
 
     where = f"--report {args.report}"
-    try:
-        document = json.loads(args.report.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"{where}: cannot read it ({error.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UsageError(f"{where}: not JSON (empty when drift itself failed: see its error above); allowed: the "
-                         "output of `exo-oauth drift --format json`") from None
+    document = read_json(args.report, "--report", "the output of `exo-oauth drift --format json` (the file is empty "
+                         "when drift itself failed: see its error above)")
     if not isinstance(document, Mapping) or not isinstance(document.get("checks"), list) or not isinstance(
             document.get("exitStatus"), int):
         raise UsageError(f"{where}: no `checks` and `exitStatus`; allowed: the output of `exo-oauth drift --format "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,15 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Judge the preview and print the verdict."""
+    from ..json_input import read_json  # noqa: PLC0415
     from ..rotation import DUE, NONE, judge, read_preview  # noqa: PLC0415
 
     where = f"--preview-json {args.preview_json}"
-    try:
-        document = json.loads(args.preview_json.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"{where}: cannot read it ({error.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UsageError(f"{where}: not JSON; allowed: the output of `pulumi preview --refresh --json`") from None
+    document = read_json(args.preview_json, "--preview-json", "the output of `pulumi preview --refresh --json`")
     try:
         verdict = judge(read_preview(document))
     except ValueError as error:
