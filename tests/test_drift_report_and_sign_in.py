@@ -87,6 +87,18 @@ def test_sign_in_ready_with_app_id_and_a_pfx_that_opens(
     assert PFX_PASSWORD not in out
 
 
+def test_certificate_alone_is_checked_without_a_stack(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --stack only the PFX and its password are checked: the action's first step, before any install."""
+    monkeypatch.setenv("PFX", pfx())
+    monkeypatch.setenv("PFX_PASSWORD", PFX_PASSWORD)
+    assert main(["exchange-sign-in", "--pfx-env", "PFX", "--password-env", "PFX_PASSWORD"]) == 0
+    assert capsys.readouterr().out.startswith("Exchange sign-in: the PFX opens with its password")
+    monkeypatch.setenv("PFX_PASSWORD", "wrong")
+    assert main(["exchange-sign-in", "--pfx-env", "PFX", "--password-env", "PFX_PASSWORD"]) == 2
+
+
 @pytest.mark.parametrize(("data", "password", "message"), [
     ("", PFX_PASSWORD, "--pfx-env PFX: empty or not set"),
     ("not base64!", PFX_PASSWORD, "not base64"),
