@@ -16,7 +16,8 @@ from components.errors import ConfigError
 
 from .errors import UsageError
 
-COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "stacks", "rotation-due", "exchange-sign-in", "drift-report")
+COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "stacks", "rotation-due", "exchange-sign-in", "drift-report",
+            "review-comment")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
 
 EXIT_USAGE = 2
