@@ -15,6 +15,7 @@ from typing import Any
 
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
+from .progress import Progress
 from .project import load_stack, stack_names, stack_of
 
 CODE_PATHS = ("__main__.py", "Pulumi.yaml", "pyproject.toml", "components/", "exo_oauth/", "policy/")
@@ -100,7 +101,12 @@ def access_changes(project_dir: Path, base: str) -> list[dict[str, Any]]:
         names = stacks_to_plan(paths, base_stacks, head_stacks)
         before = _plan_base(base_dir, [n for n in names if n in base_stacks])
     loaded = [load_stack(project_dir, n) for n in names if n in head_stacks]
-    after = {p.stack: p.outputs.get("apps", {}) for p in plan_stacks(project_dir, loaded, datetime.now(UTC))}
+    progress = Progress("diff: planning the working tree", len(loaded))
+    try:
+        plans = plan_stacks(project_dir, loaded, datetime.now(UTC), on_done=progress.advance)
+    finally:
+        progress.close()
+    after = {p.stack: p.outputs.get("apps", {}) for p in plans}
     return [stack_entry(n, before.get(n) if n in base_stacks else None, after.get(n) if n in head_stacks else None)
             for n in names]
 
