@@ -43,7 +43,7 @@ class ClientCredential:
     passphrase: Secret | None = None
     """certificate: the private key's passphrase, if it is encrypted."""
     thumbprint: str | None = None
-    """certificate: SHA-256 thumbprint (hex) of the certificate."""
+    """certificate: SHA-256 thumbprint (hex) of the certificate; federated: SHA-256 of its issuer and subject."""
 
     def for_msal(self) -> str | dict[str, Any]:
         """Return the `client_credential` argument of msal's ConfidentialClientApplication."""
@@ -57,7 +57,7 @@ class ClientCredential:
         return credential
 
     def cache_partition(self) -> str:
-        """Return the token cache partition: the certificate thumbprint, or a one-way fingerprint of the secret."""
+        """Return the token cache partition: the thumbprint (certificate, federated) or a fingerprint of the secret."""
         return secret_partition(self.value.reveal()) if self.kind == "secret" else f"{self.kind[0]}{self.thumbprint}"
 
     def looks_like_secret_id(self) -> bool:
