@@ -27,7 +27,8 @@ MEANINGS: Mapping[ExitCode, tuple[str, str]] = {
     ExitCode.OK: ("success: everything asked for was done, checked and found as declared",
                   "every command; the Exchange scripts"),
     ExitCode.FAILED: ("a check failed (each failure is listed with its cause and fix), or an error stopped the run",
-                      "`verify` (a login or the token failed); the Exchange scripts (an error such as a failed "
+                      "`verify` (a login or the token failed); `audit` and `adopt` (findings to review); the Exchange "
+                      "scripts (an error such as a failed "
                       "sign-in: PowerShell's own status for an uncaught error)"),
     ExitCode.USAGE: ("bad input: one line on stderr names the file or flag, the key path, the problem and what is "
                      "allowed; nothing was changed or written",
@@ -35,7 +36,8 @@ MEANINGS: Mapping[ExitCode, tuple[str, str]] = {
     ExitCode.POLICY: ("a mandatory rule of the policy pack failed", "`plan`"),
     ExitCode.NOT_RUN: ("nothing was found wrong, but something could not be checked (a host unreachable or silent, "
                        "a tool or credential missing), so monitoring can tell \"broken\" from \"could not look\"",
-                       "`verify` (only network failures); `drift` (no drift, but a check could not run)"),
+                       "`verify` (only network failures); `drift` (no drift, but a check could not run); `audit` and "
+                       "`adopt` (Microsoft Graph or the login host could not be read; nothing written)"),
     ExitCode.DRIFT: ("the tenant differs from the stack: every drifted item is listed",
                      "`drift` (in any check, whatever else could not run); the Exchange verify script"),
     ExitCode.INTERRUPTED: ("interrupted with Ctrl-C", "every command"),

@@ -15,11 +15,12 @@ from typing import Any
 
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
-from .plan import plan_stacks
+from .progress import Progress
 from .project import load_stack, stack_names, stack_of
 
-CODE_PATHS = ("__main__.py", "Pulumi.yaml", "pyproject.toml", "components/", "exo_oauth/")
-"""Paths whose change can change any stack's plan: then every stack is planned on both sides."""
+CODE_PATHS = ("__main__.py", "Pulumi.yaml", "pyproject.toml", "components/", "exo_oauth/", "policy/")
+"""The program: paths whose change can change any stack's plan or verdict, so every stack is planned, previewed
+and deployed again. The only such list: `diff`, `stacks --changed-since` and the workflows (through `stacks`) use it."""
 GIT_TIMEOUT_SECONDS = 120
 
 
@@ -34,9 +35,24 @@ def _git(project_dir: Path, *argv: str) -> str:
     return done.stdout
 
 
-def changed_paths(project_dir: Path, base: str) -> list[str]:
+def check_ref(project_dir: Path, ref: str, flag: str) -> None:
+    """Raise UsageError naming `ref` and what to do when it is not a commit this clone has."""
+    try:
+        _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except UsageError:
+        raise UsageError(f"{flag} {ref!r}: no such commit in this clone; allowed: a branch, tag or commit that "
+                         f"exists here (run `git fetch origin`, or clone with full history: fetch-depth 0), or "
+                         f"another {flag}") from None
+
+
+def program_changed(paths: Sequence[str]) -> bool:
+    """Return True if any path is part of the program (CODE_PATHS): then every stack is affected."""
+    return any(p == c or (c.endswith("/") and p.startswith(c)) for p in paths for c in CODE_PATHS)
+
+
+def changed_paths(project_dir: Path, base: str, flag: str = "--base") -> list[str]:
     """Return project-relative paths that differ between `base` and the working tree, untracked files included."""
-    _git(project_dir, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    check_ref(project_dir, base, flag)
     tracked = _git(project_dir, "diff", "--name-only", "--relative", base, "--").splitlines()
     untracked = _git(project_dir, "ls-files", "--others", "--exclude-standard").splitlines()
     return sorted(set(tracked) | set(untracked))
@@ -44,7 +60,7 @@ def changed_paths(project_dir: Path, base: str) -> list[str]:
 
 def stacks_to_plan(paths: Sequence[str], base_stacks: set[str], head_stacks: set[str]) -> list[str]:
     """Return the stacks whose plan can differ: all when program code changed, else those whose file changed."""
-    if any(p == c or (c.endswith("/") and p.startswith(c)) for p in paths for c in CODE_PATHS):
+    if program_changed(paths):
         return sorted(base_stacks | head_stacks)
     named = {name for p in paths if (name := stack_of(p)) is not None}
     return sorted(named & (base_stacks | head_stacks))
@@ -76,6 +92,8 @@ def _plan_base(base_dir: Path, stacks: Sequence[str]) -> dict[str, Any]:
 
 def access_changes(project_dir: Path, base: str) -> list[dict[str, Any]]:
     """Plan the stacks that changed since `base` on both sides; return each one's access diff (stack_entry)."""
+    from .plan import plan_stacks  # noqa: PLC0415 - imports Pulumi; `stacks --changed-since` must not wait for it
+
     paths = changed_paths(project_dir, base)
     with tempfile.TemporaryDirectory(prefix="exo-oauth-diff-") as tmp:
         base_dir = _base_tree(project_dir, base, Path(tmp))
@@ -83,6 +101,21 @@ def access_changes(project_dir: Path, base: str) -> list[dict[str, Any]]:
         names = stacks_to_plan(paths, base_stacks, head_stacks)
         before = _plan_base(base_dir, [n for n in names if n in base_stacks])
     loaded = [load_stack(project_dir, n) for n in names if n in head_stacks]
-    after = {p.stack: p.outputs.get("apps", {}) for p in plan_stacks(project_dir, loaded, datetime.now(UTC))}
+    progress = Progress("diff: planning the working tree", len(loaded))
+    try:
+        plans = plan_stacks(project_dir, loaded, datetime.now(UTC), on_done=progress.advance)
+    finally:
+        progress.close()
+    after = {p.stack: p.outputs.get("apps", {}) for p in plans}
     return [stack_entry(n, before.get(n) if n in base_stacks else None, after.get(n) if n in head_stacks else None)
             for n in names]
+
+
+def stacks_changed_since(project_dir: Path, ref: str, stacks: Sequence[str]) -> list[str]:
+    """Return the stacks (of `stacks`) to run again since `ref`: all when the program changed, else changed files.
+
+    Compares with the merge base, so a pull request is not charged with what its base branch did since it forked.
+    """
+    check_ref(project_dir, ref, "--changed-since")
+    fork_point = _git(project_dir, "merge-base", ref, "HEAD").strip()
+    return stacks_to_plan(changed_paths(project_dir, fork_point, "--changed-since"), set(), set(stacks))

@@ -10,14 +10,23 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from components.errors import ConfigError
 from components.exit_codes import ExitCode
 
 from .errors import UsageError
 
-COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "audit", "adopt")
+COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "stacks", "audit", "adopt", "rotation-due",
+            "exchange-sign-in", "drift-report", "review-comment")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
+
+
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: a mistake on its command line is one line naming the subcommand, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: {message}; allowed: the options of `{self.prog} --help`\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,15 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Move IMAP, POP and SMTP AUTH clients of Exchange Online to OAuth, as code: one Pulumi stack "
         "per tenant.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       parser_class=_SubcommandParser)
     for name in COMMANDS:
-        importlib.import_module(f"exo_oauth.commands.{name}").register(subparsers)
+        importlib.import_module(f"exo_oauth.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback)."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        print(f"exo-oauth {args.command}: unrecognized arguments: {' '.join(unknown)}; allowed: the options of "
+              f"`exo-oauth {args.command} --help`", file=sys.stderr)
+        return ExitCode.USAGE
     try:
         status: int = args.run(args)
     except (UsageError, ConfigError) as error:

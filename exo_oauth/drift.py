@@ -52,13 +52,13 @@ def _run(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str] | s
         return f"{Path(argv[0]).name} could not start ({error.strerror})"
 
 
-def entra_check(stack: str, project_dir: Path) -> CheckResult:
-    """Refresh the stack and preview: any proposed change is Entra drift (someone changed the tenant)."""
+def entra_check(stack: str, project_dir: Path, policy_pack: Path | None = None) -> CheckResult:
+    """Refresh the stack and preview (with the policy pack, if given): any proposed change is Entra drift."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         return CheckResult("entra", NOT_RUN, "the pulumi CLI is not on PATH")
-    done = _run([pulumi, "preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive",
-                 "--stack", stack], project_dir)
+    argv = [pulumi, "preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive", "--stack", stack]
+    done = _run([*argv, "--policy-pack", str(policy_pack)] if policy_pack else argv, project_dir)
     if isinstance(done, str):
         return CheckResult("entra", NOT_RUN, done)
     if done.returncode == 0:
@@ -69,8 +69,9 @@ def entra_check(stack: str, project_dir: Path) -> CheckResult:
     return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {last_line(done.stderr or done.stdout)}")
 
 
-def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, unattended: bool) -> CheckResult:
-    """Run the stack's Exchange verify script with pwsh: exit `ExitCode.DRIFT` means Exchange drifted."""
+def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, unattended: bool,
+                   script_args: Sequence[str] = ()) -> CheckResult:
+    """Run the stack's Exchange verify script with pwsh (`script_args` after it): exit `ExitCode.DRIFT` means drift."""
     pwsh = shutil.which("pwsh")
     script = outputs.exchange.get("verify") if outputs else None
     if pwsh is None:
@@ -78,13 +79,14 @@ def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, 
     elif script is None:
         reason = "the stack outputs have no exchange.verify script; pass --outputs FILE or install the pulumi CLI"
     elif not unattended:
-        reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and "
-                  "certificateThumbprint for certificate app-only sign-in")
+        reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and a certificate "
+                  "for certificate app-only sign-in")
     else:
         with tempfile.TemporaryDirectory(prefix="exo-oauth-drift-") as folder:
             path = Path(folder) / f"exchange-verify-{stack}.ps1"
             path.write_text(script, encoding="utf-8")
-            done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path)], project_dir)
+            done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path), *script_args],
+                        project_dir)
         return _exchange_result(stack, done)
     return CheckResult("exchange", NOT_RUN, reason)
 
@@ -101,10 +103,13 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
 
 
 def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, overrides: Mapping[str, Any],
-               outputs_file: Path | None) -> list[CheckResult]:
+               outputs_file: Path | None, *, certificate: Mapping[str, Any] | None = None) -> list[CheckResult]:
     """Run verify in-process per app-only app; delegated apps need a person to sign in, so they are skipped.
 
     `overrides` are VerifyRequest fields handed on as they are (cloud, authority_host, imap, pop, smtp, ca_file).
+    Secret apps use the stack's secret output, federated apps GitHub's OIDC token (verify/federated.py), and
+    certificate apps `certificate` (the VerifyRequest fields `certificate` and `certificate_passphrase_env`),
+    without which they are not run.
     """
     if outputs is None:
         return [CheckResult("e2e", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or install "
@@ -116,7 +121,12 @@ def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, over
             results.append(CheckResult(check, SKIPPED, "a delegated app needs a user to sign in; run "
                                        f"`exo-oauth verify --stack {stack} --app {name}` yourself"))
             continue
-        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file, **overrides)
+        kind = app.credential.type
+        if kind == "certificate" and not certificate:
+            results.append(CheckResult(check, NOT_RUN, "a certificate app: pass --certificate PEM (its private key)"))
+            continue
+        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file, **overrides,
+                                **(certificate if kind == "certificate" and certificate else {}))
         try:
             result = verify(request, os.environ, prompt=lambda message: print(message, file=sys.stderr, flush=True))
         except (UsageError, ConfigError) as error:
@@ -158,3 +168,26 @@ def render_json(stack: str, results: Sequence[CheckResult]) -> str:
     """Return {"stack", "exitStatus", "checks": [{"check", "status", "detail"}]}."""
     document = {"stack": stack, "exitStatus": exit_status(results), "checks": [asdict(r) for r in results]}
     return json.dumps(document, indent=2) + "\n"
+
+
+def render_markdown(document: Mapping[str, Any], run_url: str | None) -> str:
+    """Return the drift issue's text for a `drift --format json` report: a table of checks and what to do."""
+    stack = str(document.get("stack", "?"))
+    status = document.get("exitStatus")
+    where = f"[this run]({run_url})" if run_url else "this run"
+    headline = {int(ExitCode.OK): f"No drift on stack `{stack}` in {where}.",
+                int(ExitCode.DRIFT): f"Drift on stack `{stack}`, found by {where}."}.get(
+        status if isinstance(status, int) else -1, f"Some drift checks of stack `{stack}` could not run in {where}.")
+    lines = [headline, "", "| check | result | detail |", "| --- | --- | --- |"]
+    for check in document.get("checks") or []:
+        cells = (str(check.get(key, "")).replace("|", "\\|").replace("\n", " ")
+                 for key in ("check", "status", "detail"))
+        lines.append("| {} | {} | {} |".format(*cells))
+    if status == ExitCode.DRIFT:
+        lines += ["", "To restore the declared state, review the findings, then run the deploy workflow by hand with "
+                  f"stacks `{stack}` (or `pulumi up --stack {stack}`); Exchange items: "
+                  f"`exo-oauth exchange --stack {stack} --action apply`."]
+    elif status != ExitCode.OK:
+        lines += ["", "A check that could not run is not drift: the detail says what it needs (a tool, a credential, "
+                  "the network)."]
+    return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ import asyncio
 import os
 import runpy
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,25 +171,44 @@ def plan_stack(
 
 MIN_STACKS_PER_WORKER = 25
 """Below this many stacks per extra worker, starting a worker (about 1 s of imports) costs more than it saves."""
+PROGRESS_CHUNKS_PER_WORKER = 10
+"""Chunks handed to each worker in turn: progress advances ten times per worker instead of once."""
 
 
-def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime) -> list[StackPlan]:
-    return [plan_stack(project_dir, stack, now) for stack in stacks]
+def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
+                on_done: Callable[[int], None] | None = None) -> list[StackPlan]:
+    plans = []
+    for stack in stacks:
+        plans.append(plan_stack(project_dir, stack, now))
+        if on_done is not None:
+            on_done(1)
+    return plans
 
 
 def plan_stacks(
-    project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None
+    project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> list[StackPlan]:
-    """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core)."""
+    """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core).
+
+    `on_done(n)` is called as stacks finish (per stack, or per chunk of a worker), for progress.
+    """
     workers = min(jobs or os.cpu_count() or 1, max(1, len(stacks) // MIN_STACKS_PER_WORKER))
     if workers <= 1:
-        return _plan_chunk(project_dir, stacks, now)
-    chunks = [stacks[i::workers] for i in range(workers)]
+        return _plan_chunk(project_dir, stacks, now, on_done)
+    # Small chunks, so progress moves as they finish; a pool's workers stay up across chunks.
+    count = workers * PROGRESS_CHUNKS_PER_WORKER
+    chunks = [chunk for i in range(count) if (chunk := stacks[i::count])]
     # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
     import multiprocessing  # noqa: PLC0415 - only large fleets need it
 
+    results = []
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(_plan_chunk, [project_dir] * workers, chunks, [now] * workers))
+        for chunk, planned in zip(chunks, pool.map(_plan_chunk, [project_dir] * len(chunks), chunks,
+                                                   [now] * len(chunks)), strict=True):
+            results.append(planned)
+            if on_done is not None:
+                on_done(len(chunk))
     by_name = {plan.stack: plan for chunk in results for plan in chunk}
     return [by_name[stack.name] for stack in stacks]
 
@@ -200,6 +219,8 @@ def plan_and_judge(
     now: datetime,
     jobs: int | None = None,
     policy: PolicyConfig | None = None,
+    *,
+    on_done: Callable[[int], None] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Plan the stacks and run the policy rules (with `policy` settings, default the pack's) on each plan.
 
@@ -207,7 +228,7 @@ def plan_and_judge(
     """
     judged = []
     mandatory_failed = False
-    for plan in plan_stacks(project_dir, stacks, now, jobs):
+    for plan in plan_stacks(project_dir, stacks, now, jobs, on_done):
         verdicts = [v.to_json() for v in evaluate(plan.resources, now, policy)]
         mandatory_failed = mandatory_failed or any(v["level"] == "mandatory" for v in verdicts)
         judged.append(plan.to_json() | {"policy": verdicts})

@@ -35,10 +35,12 @@ def load_outputs(
         return _decode(text, f"--outputs {outputs_file}")
     pulumi = shutil.which("pulumi")
     if pulumi is None:
+        show = " --show-secrets" if show_secrets else ""
         raise UsageError(
             "the pulumi CLI is not on PATH, so the deployed outputs cannot be read; allowed: install it "
             "(https://www.pulumi.com/docs/install/) or pass --outputs FILE saved with "
-            f"`pulumi stack output --json --stack {stack} > FILE`"
+            f"`pulumi stack output --json{show} --stack {stack} > FILE`"
+            + (" (it holds the client secret: keep it private)" if show_secrets else "")
         )
     argv = [pulumi, "stack", "output", "--json", "--stack", stack, "--non-interactive"]
     if show_secrets:

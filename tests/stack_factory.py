@@ -51,3 +51,26 @@ def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
     for name, raw in stacks.items():
         (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": raw}), encoding="utf-8")
     return tmp_path
+
+
+def project_with(folder: Path, old: str, new: str) -> Path:
+    """Write a project into `folder` whose only stack is the example contoso with `old` replaced by `new`."""
+    (folder / "stacks").mkdir(parents=True)
+    (folder / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
+    text = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    (folder / "stacks" / "Pulumi.contoso.yaml").write_text(text.replace(old, new), encoding="utf-8")
+    return folder
+
+
+EXCHANGE_SIGN_IN = ("organization: contoso.onmicrosoft.com",
+                    "organization: contoso.onmicrosoft.com\n    appId: 11111111-2222-4333-8444-555555555555\n"
+                    "    certificateThumbprint: 0123456789ABCDEF0123456789ABCDEF01234567")
+"""The (old, new) of `project_with` that gives contoso certificate app-only sign-in to Exchange Online."""
+SCANNERS_SECRET = "        type: secret\n        lifetimeDays: 180"
+"""The example contoso's scanners credential, for `project_with` to replace."""
+
+
+def federated_credential(issuer: str, subject: str) -> str:
+    """Return a stack file's credential lines (at the scanners app's indentation) for a federated credential."""
+    return f"        type: federated\n        issuer: {issuer}\n        subject: {subject}"

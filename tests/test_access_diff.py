@@ -84,9 +84,12 @@ def test_diff_of_uncommitted_new_stack_shows_it_added(repo: Path, capsys: pytest
 
 
 def test_diff_with_unknown_ref_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A base ref git does not know is bad input: exit 2 with git's reason."""
+    """A base ref git does not know is bad input: exit 2, one line naming the ref and what to do."""
     assert main(["diff", "--project-dir", str(repo), "--base", "no-such-ref"]) == 2
-    assert "exo-oauth diff: git rev-parse --verify failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--base 'no-such-ref': no such commit" in err
+    assert "git fetch" in err
 
 
 def test_only_changed_stacks_are_planned_unless_code_changed() -> None:

@@ -133,7 +133,7 @@ def test_audit_gives_up_when_throttled_past_the_retry_budget(
     graph.graph.throttle(1000, retry_after="0")
     status = main(["audit", *graph.args()])
     err = capsys.readouterr().err
-    assert status == 3
+    assert status == 4
     assert "429" in err
     assert len(err.strip().splitlines()) == 1
 
@@ -187,7 +187,7 @@ def test_unknown_graph_host_fails_in_one_line(graph: Graph, capsys: pytest.Captu
     """Unknown graph host fails in one line."""
     args = graph.args()
     args[args.index("--graph-host") + 1] = "https://127.0.0.1:9"
-    assert main(["audit", *args]) == 3
+    assert main(["audit", *args]) == 4
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 

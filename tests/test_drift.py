@@ -17,7 +17,7 @@ from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.mailservers.harness import MailServers
 from tests.mailservers.token_server import App
-from tests.stack_factory import REPO
+from tests.stack_factory import EXCHANGE_SIGN_IN, REPO, project_with
 
 FAKE_PULUMI = """#!/bin/sh
 # Stands in for the pulumi CLI: FAKE_PULUMI says what `pulumi preview` finds.
@@ -107,15 +107,7 @@ def test_exchange_verify_script_status_maps_to_the_check(
     monkeypatch: pytest.MonkeyPatch, script_status: str, expected: str,
 ) -> None:
     """The Exchange verify script's 0, 5 and other exit statuses mean clean, drift and could not run."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "stacks").mkdir()
-    (project / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    stack = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8").replace(
-        "organization: contoso.onmicrosoft.com",
-        "organization: contoso.onmicrosoft.com\n    appId: 11111111-2222-4333-8444-555555555555\n"
-        "    certificateThumbprint: 0123456789ABCDEF0123456789ABCDEF01234567")
-    (project / "stacks" / "Pulumi.contoso.yaml").write_text(stack, encoding="utf-8")
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
     tool(path_with, "pwsh", FAKE_PWSH)
     monkeypatch.setenv("FAKE_PWSH", script_status)
     status = main(["drift", "--project-dir", str(project), "--format", "json", "--stack", "contoso",
@@ -185,3 +177,29 @@ def test_end_to_end_check_reports_drift_when_a_real_login_is_refused(
     assert checks["e2e:broken"]["detail"].startswith("smtp: ")
     assert status == 5
     assert str(good.secret) not in json.dumps(report)
+
+
+def test_exchange_sign_in_file_and_password_variable_reach_the_verify_script(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a runner the PFX file and the NAME of its password's variable are handed to the script, never the password."""
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
+    seen = tmp_path / "pwsh-args"
+    tool(path_with, "pwsh", f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\nexit 0\n')
+    pfx = tmp_path / "exo.pfx"
+    pfx.write_bytes(b"stand-in")
+    status = main(["drift", "--project-dir", str(project), "--stack", "contoso", "--checks", "exchange",
+                   "--outputs", str(outputs), "--exchange-certificate-file", str(pfx),
+                   "--exchange-password-variable", "EXO_CERTIFICATE_PASSWORD"])
+    assert status == 0
+    assert seen.read_text(encoding="utf-8").splitlines()[-4:] == [
+        "-CertificateFilePath", str(pfx.resolve()), "-CertificatePasswordVariable", "EXO_CERTIFICATE_PASSWORD"]
+
+
+def test_exchange_password_variable_without_a_file_is_a_usage_error(
+    outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A password variable alone names nothing to open: exit 2, one line."""
+    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "exchange", "--outputs",
+                 str(outputs), "--exchange-password-variable", "X"]) == 2
+    assert "only with --exchange-certificate-file" in capsys.readouterr().err

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -116,8 +115,8 @@ def test_oidc_is_granted_only_to_jobs_that_sign_in() -> None:
         assert data["permissions"] == {"contents": "read"}, path.name
         for name, job in data["jobs"].items():
             if job.get("permissions", {}).get("id-token") == "write":
-                uses = [step.get("uses", "") for step in job["steps"]]
-                assert any(u.startswith("pulumi/actions@") for u in uses), f"{path.name}:{name}"
+                setups = [s for s in job["steps"] if s.get("uses") == "./.github/actions/setup"]
+                assert any(s.get("with", {}).get("pulumi") == "true" for s in setups), f"{path.name}:{name}"
 
 
 def test_deploy_waits_for_one_approval_before_any_stack() -> None:
@@ -130,116 +129,41 @@ def test_deploy_waits_for_one_approval_before_any_stack() -> None:
     assert commands == ["up"]
 
 
-@pytest.mark.parametrize(("workflow", "job"), [("drift.yml", "drift"), ("deploy.yml", "up"),
-                                               ("pull-request.yml", "preview")])
-def test_stack_matrices_keep_going_and_are_throttled(workflow: str, job: str) -> None:
+@pytest.mark.parametrize(("workflow", "job", "key"), [("drift.yml", "drift", "stacks"), ("deploy.yml", "up", "stack"),
+                                                      ("pull-request.yml", "preview", "stacks"),
+                                                      ("rotation.yml", "rotate", "stacks")])
+def test_stack_matrices_keep_going_and_are_throttled(workflow: str, job: str, key: str) -> None:
     """Per-stack matrices do not cancel siblings on one failure and run a bounded number of stacks at once."""
     strategy = load(ROOT / ".github" / "workflows" / workflow)["jobs"][job]["strategy"]
     assert strategy["fail-fast"] is False
     assert "max-parallel" in strategy
-    assert strategy["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    assert strategy["matrix"][key] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
 
 
-# Changed-stack selection: the `select` step of stacks.yml, run in a scratch git repository.
-
-SELECT = next(s["run"] for s in load(ROOT / ".github" / "workflows" / "stacks.yml")["jobs"]["list"]["steps"]
-              if s.get("id") == "select")
-
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` and return its output."""
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True,
-                          timeout=60).stdout.strip()
+def runner_jobs() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (where, job) for every workflow job that runs on a runner (not a reusable-workflow call)."""
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            if "runs-on" in job:
+                yield f"{path.name}:{name}", job
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """Return a git repository with three stacks and a component, all committed."""
-    git(tmp_path, "init", "-q", "-b", "main")
-    (tmp_path / "stacks").mkdir()
-    for name in ("contoso", "fabrikam", "tailspin"):
-        (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text("config: {}\n", encoding="utf-8")
-    (tmp_path / "components").mkdir()
-    (tmp_path / "components" / "mail_app.py").write_text("", encoding="utf-8")
-    (tmp_path / "README.md").write_text("", encoding="utf-8")
-    commit(tmp_path, "start")
-    return tmp_path
+def test_no_job_needs_a_windows_runner() -> None:
+    """Every job runs on Linux: the Exchange scripts sign in with a certificate file there (no thumbprint store)."""
+    runners = {where: job["runs-on"] for where, job in runner_jobs()}
+    assert runners
+    assert set(runners.values()) == {"ubuntu-latest"}, runners
 
 
-def commit(repo: Path, message: str) -> str:
-    """Commit everything and return the new commit id."""
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+def test_every_job_has_a_timeout() -> None:
+    """A hung pulumi, pwsh or login cannot hold a runner for GitHub's default six hours."""
+    for where, job in runner_jobs():
+        assert 0 < int(job["timeout-minutes"]) <= 120, where
 
 
-def select(repo: Path, base: str = "", shard: int = 0, require_all: bool = False) -> tuple[int, list[str], str]:
-    """Run the select step; return its exit status, the stacks it output and its log."""
-    output = repo / "github-output"
-    output.write_text("", encoding="utf-8")
-    env = {**os.environ, "BASE": base, "SHARD": str(shard), "REQUIRE_ALL": str(require_all).lower(),
-           "GITHUB_OUTPUT": str(output)}
-    done = subprocess.run(["bash", "-c", SELECT], cwd=repo, env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
-    lines = dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
-    return done.returncode, json.loads(lines.get("stacks", "null")) or [], done.stdout + done.stderr
-
-
-def test_selection_without_base_is_every_stack_sorted(repo: Path) -> None:
-    """With no revision to compare with, every stack file is selected, in name order."""
-    assert select(repo)[:2] == (0, ["contoso", "fabrikam", "tailspin"])
-
-
-def test_selection_is_the_stacks_whose_file_changed(repo: Path) -> None:
-    """Only stacks whose file changed since the base are selected; a deleted stack file is left out."""
-    base = git(repo, "rev-parse", "HEAD")
-    (repo / "stacks" / "Pulumi.tailspin.yaml").write_text("config: {a: 1}\n", encoding="utf-8")
-    (repo / "stacks" / "Pulumi.fabrikam.yaml").unlink()
-    (repo / "README.md").write_text("docs\n", encoding="utf-8")
-    commit(repo, "change one stack, delete one")
-    assert select(repo, base)[:2] == (0, ["tailspin"])
-
-
-def test_selection_is_empty_when_no_stack_changed(repo: Path) -> None:
-    """A change outside stacks/ and the program selects nothing: the JSON list is empty."""
-    base = git(repo, "rev-parse", "HEAD")
-    (repo / "README.md").write_text("docs\n", encoding="utf-8")
-    commit(repo, "docs")
-    assert select(repo, base)[:2] == (0, [])
-
-
-@pytest.mark.parametrize("path", ["components/mail_app.py", "__main__.py", "Pulumi.yaml", "policy/__main__.py"])
-def test_selection_is_every_stack_when_the_program_changed(repo: Path, path: str) -> None:
-    """A change to the program or the policy pack selects every stack."""
-    base = git(repo, "rev-parse", "HEAD")
-    (repo / path).parent.mkdir(exist_ok=True)
-    (repo / path).write_text("# changed\n", encoding="utf-8")
-    commit(repo, f"change {path}")
-    assert select(repo, base)[:2] == (0, ["contoso", "fabrikam", "tailspin"])
-
-
-def test_selection_with_unknown_base_is_every_stack(repo: Path) -> None:
-    """A base commit the clone does not have (history rewritten) selects every stack rather than none."""
-    status, stacks, log = select(repo, "0123456789abcdef0123456789abcdef01234567")
-    assert (status, stacks) == (0, ["contoso", "fabrikam", "tailspin"])
-    assert "every stack" in log
-
-
-def test_more_than_256_stacks_are_split_into_shards(repo: Path) -> None:
-    """Over GitHub's 256-job matrix limit, a given shard is selected, or the run fails when all are required."""
-    for i in range(300):
-        (repo / "stacks" / f"Pulumi.t{i:03d}.yaml").write_text("config: {}\n", encoding="utf-8")
-    commit(repo, "many stacks")
-    status, stacks, _ = select(repo, shard=2)
-    assert status == 0
-    # In name order contoso and fabrikam come first, tailspin last: shard 2 is t254 to t299 and tailspin.
-    assert stacks == [*(f"t{i:03d}" for i in range(254, 300)), "tailspin"]
-    status, stacks, log = select(repo, require_all=True)
-    assert status == 1
-    assert "303 stacks qualify, more than the 256 jobs" in log
-    status, stacks, _ = select(repo)
-    assert status == 0
-    assert 0 < len(stacks) <= 256
-    assert select(repo, shard=3)[0] == 1
+def test_python_runs_in_utf8_mode_everywhere() -> None:
+    """PYTHONUTF8=1 in every workflow and in the setup action, so a runner on any OS writes UTF-8."""
+    for path in WORKFLOWS:
+        assert load(path)["env"]["PYTHONUTF8"] == "1", path.name
+    setup = (ROOT / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8")
+    assert 'echo "PYTHONUTF8=1" >> "$GITHUB_ENV"' in setup

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..tenant import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREACHABLE
+from components.exit_codes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
         result = adopt(args, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth adopt: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return ExitCode.NOT_RUN
     sys.stdout.write(result.render(args.format))
-    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    return ExitCode.FAILED if result.findings else ExitCode.OK

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..tenant import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREACHABLE
+from components.exit_codes import ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.print_export_script:
         sys.stdout.write(export_script())
-        return EXIT_CLEAN
+        return ExitCode.OK
     if args.tenant is None:
         raise UsageError("--tenant: required; allowed: the tenant ID (a GUID)")
     from ..tenant.graph import GraphError  # noqa: PLC0415
@@ -56,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
         result = survey(args, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth audit: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return ExitCode.NOT_RUN
     tenant_id = result.tenant.tenant_id
     if args.format == "json":
         text = render_json(tenant_id, result.findings, result.calls)
     else:
         text = (render_markdown if args.format == "markdown" else render_text)(tenant_id, result.findings)
     sys.stdout.write(text)
-    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    return ExitCode.FAILED if result.findings else ExitCode.OK

@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="outputs saved with `pulumi stack output --json --show-secrets` (default: ask pulumi)")
     parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument("--policy-pack", type=Path, metavar="DIR", help="preview with this policy pack (entra check)")
+    exchange = parser.add_argument_group("Exchange sign-in on a runner (handed to the verify script)")
+    exchange.add_argument("--exchange-certificate-file", type=Path, metavar="PFX",
+                          help="the Exchange app's PFX, as -CertificateFilePath (overrides the stack's)")
+    exchange.add_argument("--exchange-password-variable", metavar="VAR",
+                          help="environment variable with the PFX's password, as -CertificatePasswordVariable")
     verify = parser.add_argument_group("handed on to exo-oauth verify")
     verify.add_argument("--cloud", choices=tuple(CLOUDS))
     verify.add_argument("--authority-host", metavar="URL")
@@ -40,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--pop", metavar="HOST:PORT")
     verify.add_argument("--smtp", metavar="HOST:PORT")
     verify.add_argument("--ca-file", type=Path, metavar="PEM")
+    verify.add_argument("--certificate", type=Path, metavar="PEM",
+                        help="for certificate apps: PEM with the app's private key and certificate (secret apps use "
+                        "the stack's secret output, federated ones GitHub's OIDC token in a GitHub Actions job)")
+    verify.add_argument("--certificate-passphrase-env", metavar="VAR",
+                        help="environment variable holding the private key's passphrase")
     parser.set_defaults(run=run)
 
 
@@ -63,12 +74,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"exo-oauth drift: {error}", file=sys.stderr)
         outputs = None
     overrides = {name: getattr(args, name) for name in PASS_THROUGH}
+    if args.certificate_passphrase_env is not None and args.certificate is None:
+        raise UsageError("--certificate-passphrase-env: only with --certificate PEM")
+    certificate = None if args.certificate is None else {
+        "certificate": args.certificate, "certificate_passphrase_env": args.certificate_passphrase_env}
     results = []
     if "entra" in chosen:
-        results.append(entra_check(args.stack, project_dir))
+        results.append(entra_check(args.stack, project_dir, args.policy_pack))
     if "exchange" in chosen:
-        results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None))
+        results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None,
+                                      _exchange_args(args)))
     if "e2e" in chosen:
-        results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs)
+        results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs, certificate=certificate)
     sys.stdout.write((render_json if args.format == "json" else render_text)(args.stack, results))
     return exit_status(results)
+
+
+def _exchange_args(args: argparse.Namespace) -> list[str]:
+    """Return the verify script's sign-in arguments: the PFX file and the name of its password's variable."""
+    script_args: list[str] = []
+    if args.exchange_certificate_file is not None:
+        if not args.exchange_certificate_file.is_file():
+            raise UsageError(f"--exchange-certificate-file {args.exchange_certificate_file}: no such file; allowed: "
+                             "the Exchange app's PFX")
+        script_args += ["-CertificateFilePath", str(args.exchange_certificate_file.resolve())]
+    if args.exchange_password_variable is not None:
+        if args.exchange_certificate_file is None:
+            raise UsageError("--exchange-password-variable: only with --exchange-certificate-file PFX")
+        script_args += ["-CertificatePasswordVariable", args.exchange_password_variable]
+    return script_args

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..policy_rules import load_policy_config  # noqa: PLC0415
+    from ..progress import Progress  # noqa: PLC0415
     from ..project import find_project_dir, list_stacks, load_stack  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:
@@ -59,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     names = list_stacks(project_dir) if args.all else list(dict.fromkeys(args.stack))
     stacks = [load_stack(project_dir, name) for name in names]
-    plans, mandatory_failed = plan_and_judge(project_dir, stacks, datetime.now(UTC), args.jobs, policy)
+    progress = Progress("plan", len(stacks))
+    try:
+        plans, mandatory_failed = plan_and_judge(project_dir, stacks, datetime.now(UTC), args.jobs, policy,
+                                                 on_done=progress.advance)
+    finally:
+        progress.close()
     render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
     sys.stdout.write(render(plans))
     return ExitCode.POLICY if mandatory_failed else ExitCode.OK

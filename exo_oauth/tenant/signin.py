@@ -19,6 +19,7 @@ from components.config import is_guid
 from ..errors import UsageError
 from ..verify.clouds import CLOUDS
 from ..verify.inputs import MAX_TIMEOUT, Target, _authority_host, _credential
+from ..verify.request import VerifyRequest
 from ..verify.tokens import _session, acquire_token
 from .graph import GRAPH_HOSTS, GraphClient, GraphError
 
@@ -55,12 +56,14 @@ def signin_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
     cloud = CLOUDS[args.cloud or "global"]
     graph = _graph_root(args)
     scopes = (f"{graph}/.default",) if app_only else tuple(f"{graph}/{s}" for s in DELEGATED_SCOPES)
-    credential_args = argparse.Namespace(secret_env=args.secret_env, certificate=args.certificate,
-                                         certificate_passphrase_env=args.certificate_passphrase_env)
+    credential_args = VerifyRequest(secret_env=args.secret_env, certificate=args.certificate,
+                                    certificate_passphrase_env=args.certificate_passphrase_env,
+                                    authority_host=args.authority_host)
     return Target(
         description=f"Microsoft Graph, tenant {args.tenant}", app=None, tenant=args.tenant.lower(),
         client_id=(args.client_id or GRAPH_COMMAND_LINE_TOOLS).lower(), flow=flow, protocols=(), mailbox=None,
-        notes=(), scopes=scopes, cloud=cloud.name, authority=f"{_authority_host(args, cloud)}/{args.tenant.lower()}",
+        notes=(), scopes=scopes, cloud=cloud.name,
+        authority=f"{_authority_host(credential_args, cloud)}/{args.tenant.lower()}",
         custom_authority=args.authority_host is not None, endpoints={}, audiences=frozenset(),
         credential=_credential(credential_args, environ, flow, None), ca_file=args.ca_file, timeout=args.timeout,
         send_test_to=None, token_cache=None, token_cache_mode="off",  # noqa: S106 - a mode, not a password

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError
@@ -31,7 +32,7 @@ class ClientCredential:
     """The app's own credential for the client-credentials flow."""
 
     kind: str
-    """`secret` or `certificate`."""
+    """`secret`, `certificate` or `federated` (a GitHub OIDC token as the client assertion)."""
     source: str
     """Where it came from, for messages (never the value)."""
     value: Secret
@@ -41,20 +42,22 @@ class ClientCredential:
     passphrase: Secret | None = None
     """certificate: the private key's passphrase, if it is encrypted."""
     thumbprint: str | None = None
-    """certificate: SHA-256 thumbprint (hex) of the certificate."""
+    """certificate: SHA-256 thumbprint (hex) of the certificate; federated: SHA-256 of its issuer and subject."""
 
-    def for_msal(self) -> str | dict[str, str]:
+    def for_msal(self) -> str | dict[str, Any]:
         """Return the `client_credential` argument of msal's ConfidentialClientApplication."""
         if self.kind == "secret":
             return self.value.reveal()
+        if self.kind == "federated":
+            return {"client_assertion": self.value.reveal}
         credential = {"private_key": self.value.reveal(), "public_certificate": self.certificate_pem or ""}
         if self.passphrase is not None:
             credential["passphrase"] = self.passphrase.reveal()
         return credential
 
     def cache_partition(self) -> str:
-        """Return the token cache partition: the certificate thumbprint, or a one-way fingerprint of the secret."""
-        return f"c{self.thumbprint}" if self.kind == "certificate" else secret_partition(self.value.reveal())
+        """Return the token cache partition: the thumbprint (certificate, federated) or a fingerprint of the secret."""
+        return secret_partition(self.value.reveal()) if self.kind == "secret" else f"{self.kind[0]}{self.thumbprint}"
 
     def looks_like_secret_id(self) -> bool:
         """Return True if the secret has the shape of a GUID, which is what a secret's *ID* looks like."""
@@ -206,6 +209,10 @@ def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str,
         raise UsageError("--flow app-only needs a credential; allowed: --secret-env VAR (a variable holding the client "
                          "secret value) or --certificate PEM (private key and certificate)")
     kind = stack.app.credential.type
+    if kind == "federated":
+        from .federated import github_credential  # noqa: PLC0415 - only federated apps need it
+
+        return github_credential(args, stack.name, environ)
     if kind != "secret":
         raise UsageError(f"{stack.source}: apps.{stack.name}.credential.type is {kind!r}, so the stack holds no secret "
                          "verify could use; allowed: --certificate PEM with the app's private key, or --secret-env VAR")

@@ -67,6 +67,8 @@ class App:
     expired: bool = False
     """Issue tokens whose `exp` has passed while `expires_in` still says an hour (a skewed clock)."""
     lifetime: int = 3600
+    federated: tuple[str, str, str, Any] | None = None
+    """A federated credential: the issuer, subject and audience it accepts, and the issuer's public key."""
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -264,6 +266,18 @@ class _Handler(BaseHTTPRequestHandler):
         return self._issue(app, tenant, form.get("scope") or pending[1], delegated=True)
 
     def _authenticate_client(self, app: App, tenant: str, form: dict[str, str]) -> None:
+        if "client_assertion" in form and app.federated is not None:
+            issuer, subject, audience, key = app.federated
+            try:
+                claims = jwt.decode(form["client_assertion"], key, algorithms=["RS256"], issuer=issuer,
+                                    audience=audience)
+            except jwt.PyJWTError:
+                raise _EntraError(401, "invalid_client", 700027,
+                                  "Client assertion failed signature validation.") from None
+            if claims.get("sub") != subject:
+                raise _EntraError(400, "invalid_request", 700213, "No matching federated identity record found "
+                                  f"for presented assertion subject '{claims.get('sub')}'.")
+            return
         if "client_assertion" in form:
             try:
                 if app.certificate is None:

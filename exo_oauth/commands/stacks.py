@@ -1,0 +1,108 @@
+"""`exo-oauth stacks`: the stacks a workflow runs, as the JSON list of a GitHub Actions matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
+
+SHOWN = 20
+"""Stack names an error lists before `and N more`."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `stacks` subcommand."""
+    parser = subparsers.add_parser(
+        "stacks",
+        help="print the stacks to run as a JSON list for a GitHub Actions matrix",
+        description="Select stacks (every stack, the stacks whose file or program changed since a git ref, or named "
+        "ones), optionally keep one shard of them, and print one line: a JSON list with one entry per job, each "
+        "entry the stack names of one batch separated by spaces. Notes go to stderr. Exit 0, or 2 on bad input.",
+    )
+    which = parser.add_argument_group("which stacks")
+    which.add_argument("--all", action="store_true", help="every stack (same as --select all)")
+    which.add_argument("--changed-since", metavar="REF",
+                       help="the stacks whose file changed since REF's merge base with HEAD, or every stack when the "
+                       "program (exo_oauth.changes.CODE_PATHS) changed; an empty REF means every stack")
+    which.add_argument("--select", metavar="SPEC",
+                       help="changed (needs --changed-since), all, or stack names separated by commas or spaces: "
+                       "the value of a workflow_dispatch input, passed as it is")
+    which.add_argument("--if-unknown-ref", choices=("fail", "all"), default="fail",
+                       help="when REF is not in this clone: exit 2 (default), or take every stack")
+    jobs = parser.add_argument_group("matrix")
+    jobs.add_argument("--shard", metavar="N/M", help="keep only the Nth of M near-equal slices of the selection")
+    jobs.add_argument("--batch-size", default="1", metavar="K",
+                      help="stacks per job (default 1), or auto: the fewest per job that fit --max-jobs")
+    jobs.add_argument("--max-jobs", type=int, default=MAX_JOBS, metavar="J",
+                      help=f"jobs a matrix may have (default {MAX_JOBS}, GitHub's limit)")
+    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    parser.set_defaults(run=run)
+
+
+def _selection(args: argparse.Namespace) -> str:
+    if args.all and args.select not in (None, "all"):
+        raise UsageError(f"--all and --select {args.select!r}: both given; allowed: one of them")
+    if args.all:
+        return "all"
+    if args.select is not None:
+        return args.select.strip() or "changed"
+    if args.changed_since is not None:
+        return "changed"
+    raise UsageError("no selection; allowed: --all, --changed-since REF, or --select SPEC")
+
+
+def _changed(project_dir: Path, ref: str | None, unknown: str, stacks: list[str]) -> tuple[list[str], str]:
+    from ..changes import check_ref, stacks_changed_since  # noqa: PLC0415 - runs git only when asked
+
+    if ref is None:
+        raise UsageError("--select changed: no ref to compare with; allowed: --changed-since REF")
+    if not ref:
+        return stacks, "no ref to compare with (a first run): every stack"
+    if unknown == "all":
+        try:
+            check_ref(project_dir, ref, "--changed-since")
+        except UsageError:
+            return stacks, f"{ref} is not in this clone (history rewritten?): every stack"
+    return stacks_changed_since(project_dir, ref, stacks), f"changed since {ref}"
+
+
+def _named(spec: str, stacks: list[str]) -> tuple[list[str], str]:
+    names = sorted(set(re.split(r"[\s,]+", spec.strip())) - {""})
+    unknown = [n for n in names if n not in stacks]
+    if unknown:
+        shown = ", ".join(stacks[:SHOWN]) + (f" and {len(stacks) - SHOWN} more" if len(stacks) > SHOWN else "")
+        raise UsageError(f"--select {spec!r}: no stack {', '.join(unknown)}; allowed: changed, all, or stack names "
+                         f"({shown})")
+    return names, "named"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the matrix entries as one JSON line; say on stderr what was selected and why."""
+    from ..project import find_project_dir, list_stacks  # noqa: PLC0415
+
+    shard = parse_shard(args.shard) if args.shard else None
+    batch_size = parse_batch_size(args.batch_size)
+    if args.max_jobs < 1:
+        raise UsageError(f"--max-jobs {args.max_jobs}: allowed: a whole number from 1 up")
+    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    stacks = list_stacks(project_dir)
+    selection = _selection(args)
+    if selection == "all":
+        chosen, why = stacks, "every stack"
+    elif selection == "changed":
+        chosen, why = _changed(project_dir, args.changed_since, args.if_unknown_ref, stacks)
+    else:
+        chosen, why = _named(selection, stacks)
+    note = f"exo-oauth stacks: {len(chosen)} of {len(stacks)} stacks ({why})"
+    if shard is not None:
+        chosen = shard_of(chosen, shard)
+        note += f", shard {shard.index}/{shard.count}: {len(chosen)}"
+    entries = matrix_entries(chosen, batch_size, args.max_jobs)
+    print(f"{note}, in {len(entries)} job(s)", file=sys.stderr)
+    print(json.dumps(entries, separators=(",", ":")))
+    return 0

@@ -1,0 +1,45 @@
+"""The pull request's review comment: the policy verdict, the access diff and the plan, cut to fit a comment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.exit_codes import ExitCode
+
+from .errors import last_line
+
+COMMENT_LIMIT = 60_000
+"""Characters kept in the comment: GitHub takes at most 65,536, and the cut note needs room."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One command's result: its markdown, exit status and stderr."""
+
+    markdown: str
+    status: int
+    stderr: str
+
+
+def verdict(plan: Part) -> str:
+    """Return the comment's bold first line, from the plan's exit status."""
+    if plan.status == 0:
+        return "Policy: every mandatory rule passes."
+    if plan.status == ExitCode.POLICY:
+        return "Policy: a mandatory rule fails (see the plan below), so this check fails."
+    return f"The plan did not run (exit {plan.status}): {last_line(plan.stderr)}"
+
+
+def review_markdown(base: str, plan: Part, diff: Part, limit: int = COMMENT_LIMIT) -> str:
+    """Return the whole review: the verdict, the diff against `base` (or why it failed) and the plan, each cut."""
+    changes = diff.markdown[:limit] if diff.status == 0 else (
+        f"exo-oauth diff failed (exit {diff.status}): {last_line(diff.stderr)}\n")
+    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n### Changes against {base}\n\n{changes}\n"
+            f"### Plan of every stack\n\n{plan.markdown[:limit]}")
+
+
+def cut(text: str, limit: int, run_url: str) -> str:
+    """Return `text`, or its first `limit` characters and a note that the run's job summary has the rest."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n\n_Cut at {limit} characters: the job summary of run {run_url} has the rest._\n"

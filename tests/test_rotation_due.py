@@ -1,0 +1,104 @@
+"""`exo-oauth rotation-due`: only a preview whose sole changes are credential rotation lets the schedule deploy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exo_oauth.cli import main
+
+PREFIX = "urn:pulumi:contoso::exo-oauth::"
+APP = "exo-oauth:index:MailOAuthApp"
+
+
+def step(op: str, type_: str, name: str, **extra: Any) -> dict[str, Any]:
+    """Return one step as `pulumi preview --json` prints it (URN with the parent-qualified type)."""
+    urn = f"{PREFIX}{APP}${type_}::{name}" if type_ != APP else f"{PREFIX}{APP}::{name}"
+    state = {"urn": urn, "type": type_, "custom": type_ != APP}
+    return {"op": op, "urn": urn, "provider": "", "oldState": state, "newState": state, **extra}
+
+
+STACK = step("same", "pulumi:pulumi:Stack", "exo-oauth-contoso")
+SAME_APP = step("same", "azuread:index/application:Application", "scanners-app")
+ROTATING = "time:index/rotating:Rotating"
+PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
+DUE_STEPS = [STACK, SAME_APP, step("create", ROTATING, "scanners-rotation"),
+             step("create-replacement", PASSWORD, "scanners-secret", diffReasons=["endDate", "rotateWhenChanged"],
+                  replaceReasons=["endDate", "rotateWhenChanged"]),
+             step("replace", PASSWORD, "scanners-secret", diffReasons=["endDate", "rotateWhenChanged"]),
+             step("delete-replaced", PASSWORD, "scanners-secret")]
+
+
+def preview(tmp_path: Path, steps: list[dict[str, Any]], **extra: Any) -> Path:
+    """Write a preview document in Pulumi's JSON shape and return its path."""
+    summary: dict[str, int] = {}
+    for s in steps:
+        summary[s["op"]] = summary.get(s["op"], 0) + 1
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps({"config": {}, "steps": steps, "diagnostics": [], "duration": 1_000_000,
+                                "changeSummary": summary, **extra}), encoding="utf-8")
+    return path
+
+
+def due(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[dict[str, Any]], **extra: Any
+) -> tuple[str, str]:
+    """Run rotation-due on the steps; return the verdict it printed on stdout (or `exit N`) and its stderr."""
+    status = main(["rotation-due", "--stack", "contoso", "--preview-json", str(preview(tmp_path, steps, **extra))])
+    captured = capsys.readouterr()
+    return (captured.out.strip() if status == 0 else f"exit {status}"), captured.err
+
+
+def test_only_rotation_pending_is_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new rotation clock and the secret it replaces, and nothing else: exit 0, naming them."""
+    verdict, why = due(tmp_path, capsys, DUE_STEPS)
+    assert verdict == "due"
+    assert "contoso: rotation due" in why
+    assert "scanners-rotation (Rotating create)" in why
+
+
+def test_nothing_pending_is_not_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only `same` steps: nothing to deploy."""
+    assert due(tmp_path, capsys, [STACK, SAME_APP])[0] == "none"
+
+
+@pytest.mark.parametrize("extra_step", [
+    step("update", "azuread:index/application:Application", "scanners-app", diffReasons=["displayName"]),
+    step("create", "azuread:index/appRoleAssignment:AppRoleAssignment", "scanners-role-imap"),
+    step("replace", PASSWORD, "helpdesk-secret", diffReasons=["endDate"]),
+    step("delete", ROTATING, "old-rotation"),
+])
+def test_another_change_beside_rotation_is_left_for_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra_step: dict[str, Any]
+) -> None:
+    """An app, permission, an unrelated credential or a removed clock next to a due rotation: left for review."""
+    verdict, why = due(tmp_path, capsys, [*DUE_STEPS, extra_step])
+    assert verdict == "other"
+    assert "reviewed deploy" in why
+
+
+def test_a_credential_change_that_is_not_its_end_date_is_not_rotation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The secret's display name changing with the clock is a code change, not rotation."""
+    steps = [step("create", ROTATING, "scanners-rotation"),
+             step("replace", PASSWORD, "scanners-secret", diffReasons=["displayName", "endDate"])]
+    assert due(tmp_path, capsys, steps)[0] == "other"
+
+
+def test_a_failed_preview_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An error diagnostic means no verdict: exit 2 with the preview's message."""
+    verdict, why = due(tmp_path, capsys, [], diagnostics=[{"severity": "error", "message": "error: login failed\n"}])
+    assert verdict == "exit 2"
+    assert "the preview failed: error: login failed" in why
+
+
+def test_not_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not JSON (a preview that printed text) names the file: exit 2."""
+    path = tmp_path / "preview.json"
+    path.write_text("Previewing update (contoso)\n", encoding="utf-8")
+    assert main(["rotation-due", "--preview-json", str(path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
