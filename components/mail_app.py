@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,16 @@ import pulumiverse_time as time
 
 from .config import AppConfig, Credential
 from .first_party import FirstPartyApi
-from .permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
+from .permissions import (
+    EXCHANGE_ONLINE,
+    MICROSOFT_GRAPH,
+    Permission,
+    admin_consent_url,
+    by_api,
+    endpoints_for,
+    permissions_for,
+    token_scopes,
+)
 
 TYPE_TOKEN = "exo-oauth:index:MailOAuthApp"
 SINGLE_TENANT = "AzureADMyOrg"
@@ -21,7 +31,8 @@ class MailOAuthApp(pulumi.ComponentResource):
     """An app registration, its service principal, its mail permissions with admin consent, and its credential.
 
     The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
-    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant` (delegated), and `<name>-rotation` with
+    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant-exchange` and `<name>-grant` (delegated, on
+    Exchange Online and Microsoft Graph), and `<name>-rotation` with
     `<name>-secret` or `<name>-cert`, or `<name>-federated`.
     """
 
@@ -55,36 +66,9 @@ class MailOAuthApp(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         permissions = permissions_for(app.flow, app.protocols)
-        api = apis[permissions[0].api]
-        permission_ids = [api.permission_id(p.kind, p.name) for p in permissions]
-
-        # The app registration: single tenant, requesting exactly the chosen protocols' permissions.
-        application = azuread.Application(
-            f"{name}-app",
-            display_name=app.display_name,
-            sign_in_audience=SINGLE_TENANT,
-            owners=list(app.owners),
-            notes=app.notes or None,
-            tags=list(app.tags) or None,
-            prevent_duplicate_names=True,
-            required_resource_accesses=[
-                azuread.ApplicationRequiredResourceAccessArgs(
-                    resource_app_id=api.client_id,
-                    resource_accesses=[
-                        azuread.ApplicationRequiredResourceAccessResourceAccessArgs(id=pid, type=p.kind)
-                        for p, pid in zip(permissions, permission_ids, strict=True)
-                    ],
-                )
-            ],
-            web=azuread.ApplicationWebArgs(redirect_uris=list(app.redirect_uris))
-            if app.redirect_uris and not app.public_client
-            else None,
-            public_client=azuread.ApplicationPublicClientArgs(redirect_uris=list(app.redirect_uris))
-            if app.redirect_uris and app.public_client
-            else None,
-            fallback_public_client_enabled=app.public_client,
-            opts=child,
-        )
+        permission_ids = [apis[p.api].permission_id(p.kind, p.name) for p in permissions]
+        application = _application(name, app, apis, permissions=permissions, permission_ids=permission_ids,
+                                   child=child)
 
         # The enterprise app (service principal) that consent and Exchange permissions attach to.
         principal = azuread.ServicePrincipal(
@@ -100,22 +84,9 @@ class MailOAuthApp(pulumi.ComponentResource):
 
         # Admin consent as code.
         if app.flow == "app-only":
-            for protocol, permission_id in zip(app.protocols, permission_ids, strict=True):
-                azuread.AppRoleAssignment(
-                    f"{name}-role-{protocol}",
-                    app_role_id=permission_id,
-                    principal_object_id=principal.object_id,
-                    resource_object_id=api.object_id,
-                    opts=child,
-                )
+            _app_role_assignments(name, app, apis, role_ids=permission_ids, principal=principal, child=child)
         else:
-            azuread.ServicePrincipalDelegatedPermissionGrant(
-                f"{name}-grant",
-                service_principal_object_id=principal.object_id,
-                resource_service_principal_object_id=api.object_id,
-                claim_values=[p.name for p in permissions],
-                opts=child,
-            )
+            _delegated_grants(name, apis, permissions, principal, child)
 
         key_id, end_date, secret_value = _credential(name, app.credential, application, child)
 
@@ -149,6 +120,90 @@ class MailOAuthApp(pulumi.ComponentResource):
                 "clientSecret": self.client_secret,
                 "summary": self.summary,
             }
+        )
+
+
+def _application(
+    name: str,
+    app: AppConfig,
+    apis: Mapping[str, FirstPartyApi],
+    *,
+    permissions: Sequence[Permission],
+    permission_ids: Sequence[pulumi.Output[str]],
+    child: pulumi.ResourceOptions,
+) -> azuread.Application:
+    """Declare the app registration: single tenant, requesting exactly the chosen protocols' permissions."""
+    ids = dict(zip(permissions, permission_ids, strict=True))
+    return azuread.Application(
+        f"{name}-app",
+        display_name=app.display_name,
+        sign_in_audience=SINGLE_TENANT,
+        owners=list(app.owners),
+        notes=app.notes or None,
+        tags=list(app.tags) or None,
+        prevent_duplicate_names=True,
+        required_resource_accesses=[
+            azuread.ApplicationRequiredResourceAccessArgs(
+                resource_app_id=apis[api].client_id,
+                resource_accesses=[
+                    azuread.ApplicationRequiredResourceAccessResourceAccessArgs(id=ids[p], type=p.kind) for p in group
+                ],
+            )
+            for api, group in by_api(permissions).items()
+        ],
+        web=azuread.ApplicationWebArgs(redirect_uris=list(app.redirect_uris))
+        if app.redirect_uris and not app.public_client
+        else None,
+        public_client=azuread.ApplicationPublicClientArgs(redirect_uris=list(app.redirect_uris))
+        if app.redirect_uris and app.public_client
+        else None,
+        fallback_public_client_enabled=app.public_client,
+        opts=child,
+    )
+
+
+def _app_role_assignments(
+    name: str,
+    app: AppConfig,
+    apis: Mapping[str, FirstPartyApi],
+    *,
+    role_ids: Sequence[pulumi.Output[str]],
+    principal: azuread.ServicePrincipal,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """Admin-consent the app-only roles: one assignment per protocol on Exchange Online."""
+    for protocol, role_id in zip(app.protocols, role_ids, strict=True):
+        azuread.AppRoleAssignment(
+            f"{name}-role-{protocol}",
+            app_role_id=role_id,
+            principal_object_id=principal.object_id,
+            resource_object_id=apis[EXCHANGE_ONLINE].object_id,
+            opts=child,
+        )
+
+
+GRANT_SUFFIXES = {MICROSOFT_GRAPH: "grant", EXCHANGE_ONLINE: "grant-exchange"}
+"""Delegated grants by API. The Graph grant keeps the name it had when it also held the mail scopes, so a stack
+deployed then moves with an in-place update of its claims plus one new grant (docs/decisions/0030): replacing it
+would create the new Graph grant while the old one still exists, which Entra refuses (one grant per client,
+resource and consent type)."""
+
+
+def _delegated_grants(
+    name: str,
+    apis: Mapping[str, FirstPartyApi],
+    permissions: Sequence[Permission],
+    principal: azuread.ServicePrincipal,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """Admin-consent the delegated scopes for all users: one grant per API whose scopes the app requests."""
+    for api, group in by_api(permissions).items():
+        azuread.ServicePrincipalDelegatedPermissionGrant(
+            f"{name}-{GRANT_SUFFIXES[api]}",
+            service_principal_object_id=principal.object_id,
+            resource_service_principal_object_id=apis[api].object_id,
+            claim_values=[p.name for p in group],
+            opts=child,
         )
 
 

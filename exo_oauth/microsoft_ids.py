@@ -37,6 +37,7 @@ SCOPES = {
         "SMTP.Send": "258f6531-6087-4cc4-bb90-092c5fb3ed3f",
         "offline_access": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182",
         "openid": "37f7f235-527c-4136-accd-4a02d197296e",
+        "profile": "14dad69e-099b-42c9-810b-d002981feec1",
         "User.Read": "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
         "Mail.Read": "570282fd-fa5c-430d-a7fd-fc8dc98a9dca",
         "Mail.Send": "e383f46e-2787-4529-855e-0e479a3ffac0",

@@ -26,18 +26,25 @@ def short_type(token: str) -> str:
     return token.rsplit(":", 1)[-1]
 
 
-def _permissions(app: Mapping[str, Any]) -> str:
-    by_api: dict[str, list[str]] = {}
+def _by_api(app: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    by_api: dict[str, list[Mapping[str, Any]]] = {}
     for permission in app["permissions"]:
-        by_api.setdefault(API_DISPLAY_NAMES.get(permission["api"], permission["api"]), []).append(permission["name"])
-    return "; ".join(f"{api}: {', '.join(names)}" for api, names in by_api.items())
+        by_api.setdefault(API_DISPLAY_NAMES.get(permission["api"], permission["api"]), []).append(permission)
+    return by_api
+
+
+def _permissions(app: Mapping[str, Any]) -> str:
+    """Each API's permissions by name and by the ID looked up in the tenant."""
+    return "; ".join(f"{api}: " + ", ".join(f"{p['name']} ({p['id']})" for p in group)
+                     for api, group in _by_api(app).items())
 
 
 def _consent(app: Mapping[str, Any]) -> str:
     if app["flow"] == "app-only":
         count = len(app["permissions"])
         return f"{count} app role assignment{'s' if count != 1 else ''} (admin consent)"
-    return "delegated grant for all users (admin consent)"
+    apis = list(_by_api(app))
+    return f"delegated grant{'s' if len(apis) != 1 else ''} for all users on {' and '.join(apis)} (admin consent)"
 
 
 def _mailboxes(app: Mapping[str, Any]) -> list[str]:
@@ -61,7 +68,8 @@ def _detail(resource: Mapping[str, Any], names: Mapping[str, str]) -> str:
         role = inputs.get("appRoleId", "")
         return f"{names.get(role, 'unknown role')} ({role})"
     if kind == "ServicePrincipalDelegatedPermissionGrant":
-        return f"claims {' '.join(inputs.get('claimValues', []))}"
+        api = names.get(inputs.get("resourceServicePrincipalObjectId", ""), "an unknown API")
+        return f"claims {' '.join(inputs.get('claimValues', []))} on {api}"
     if kind == "ApplicationPassword":
         return f"expires {str(inputs.get('endDate', ''))[:10]}"
     if kind == "Rotating":
@@ -85,6 +93,9 @@ def render_text(stacks: Sequence[Mapping[str, Any]]) -> str:
         apps: Mapping[str, Any] = plan["outputs"].get("apps", {})
         names = {p["id"]: f"{API_DISPLAY_NAMES.get(p['api'], p['api'])} {p['name']}"
                  for app in apps.values() for p in app["permissions"]}
+        # First-party service principals by object id, as the tenant look-ups answered, to name a grant's API.
+        names |= {i["result"]["objectId"]: i["result"]["displayName"]
+                  for i in plan.get("invokes", []) if "objectId" in i["result"]}
         lines.append(f"Stack {plan['stack']} (tenant {plan['tenantId']}): {len(plan['resources'])} resources to create")
         for component in (r for r in plan["resources"] if r["parent"] is None):
             app = apps[component["name"]]

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.errors import ConfigError
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH, OFFLINE_ACCESS
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SIGN_IN_SCOPES
 
 from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, permission_name
 
@@ -55,17 +55,15 @@ def _allowed_permissions() -> dict[tuple[str, str], dict[str, str]]:
     """Return, per (resource app id, `Role` or `Scope`), the allowed permission GUIDs mapped to their names.
 
     Derived from components.permissions, so the policy allows exactly what the component requests: the Exchange
-    Online app roles for app-only, the Microsoft Graph scopes plus offline_access for delegated. The IMAP, POP and
-    SMTP scopes that Exchange Online itself publishes (other GUIDs, same names) are allowed too: Microsoft's guide
-    has named both APIs over time (README "Sources and decisions").
+    Online app roles for app-only; for delegated, Exchange Online's IMAP, POP and SMTP scopes and Microsoft Graph's
+    sign-in scopes (offline_access, openid, profile). Graph's own IMAP, POP and SMTP scopes are refused: consent on
+    them does not cover the outlook.office.com scopes mail clients ask for (docs/decisions/0030).
     """
     graph, exchange = PUBLISHED_APP_IDS[MICROSOFT_GRAPH], PUBLISHED_APP_IDS[EXCHANGE_ONLINE]
-    roles = APP_ONLY_ROLES.values()
-    scopes = DELEGATED_SCOPES.values()
     return {
-        (exchange, "Role"): {APP_ROLES[EXCHANGE_ONLINE][n]: n for n in roles},
-        (graph, "Scope"): {SCOPES[MICROSOFT_GRAPH][n]: n for n in (*scopes, OFFLINE_ACCESS)},
-        (exchange, "Scope"): {SCOPES[EXCHANGE_ONLINE][n]: n for n in scopes},
+        (exchange, "Role"): {APP_ROLES[EXCHANGE_ONLINE][n]: n for n in APP_ONLY_ROLES.values()},
+        (exchange, "Scope"): {SCOPES[EXCHANGE_ONLINE][n]: n for n in DELEGATED_SCOPES.values()},
+        (graph, "Scope"): {SCOPES[MICROSOFT_GRAPH][n]: n for n in SIGN_IN_SCOPES},
     }
 
 
@@ -73,8 +71,9 @@ ALLOWED_PERMISSIONS = _allowed_permissions()
 ALLOWED_ROLE_IDS = frozenset(g for (_, kind), ids in ALLOWED_PERMISSIONS.items() if kind == "Role" for g in ids)
 ALLOWED_CLAIMS = frozenset(n for (_, kind), ids in ALLOWED_PERMISSIONS.items() if kind == "Scope" for n in ids.values())
 _ALLOWED_TEXT = (
-    f"{', '.join(APP_ONLY_ROLES.values())} ({API_DISPLAY_NAMES[EXCHANGE_ONLINE]} application permissions) and "
-    f"{', '.join((*DELEGATED_SCOPES.values(), OFFLINE_ACCESS))} (delegated)"
+    f"{', '.join(APP_ONLY_ROLES.values())} ({API_DISPLAY_NAMES[EXCHANGE_ONLINE]} application permissions), "
+    f"{', '.join(DELEGATED_SCOPES.values())} ({API_DISPLAY_NAMES[EXCHANGE_ONLINE]} delegated permissions) and "
+    f"{', '.join(SIGN_IN_SCOPES)} ({API_DISPLAY_NAMES[MICROSOFT_GRAPH]} delegated permissions)"
 )
 
 
@@ -287,7 +286,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="mail-permissions-only",
         description="Apps request, and are consented to, only the IMAP, POP and SMTP permissions of Exchange Online "
-        "and Microsoft Graph (plus offline_access).",
+        "(plus offline_access, openid and profile of Microsoft Graph for delegated sign-in).",
         level=MANDATORY,
         types=frozenset({APPLICATION, APPLICATION_API_ACCESS, APP_ROLE_ASSIGNMENT, DELEGATED_GRANT}),
         url=LEARN_LEGACY_PROTOCOLS,

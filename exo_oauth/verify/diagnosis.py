@@ -64,8 +64,17 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "Register the certificate (credential.publicKeyPem in the stack config, then `pulumi up`) and pass its "
         "private key with --certificate."),
     "consent-missing": (
-        "Nobody has granted consent for the app's permissions in tenant {tenant} (AADSTS65001).",
-        "Run `pulumi up` (the stack grants admin consent as code), or grant it by hand: {consent}."),
+        "Nobody has granted consent for the app's permissions in tenant {tenant} (AADSTS65001). Delegated mail "
+        "scopes need consent on Office 365 Exchange Online, the resource of https://outlook.office.com/<scope>; "
+        "consent on Microsoft Graph's IMAP.AccessAsUser.All, POP.AccessAsUser.All or SMTP.Send does not count.",
+        "Run `pulumi up` (the stack grants admin consent as code on Exchange Online, and offline_access, openid "
+        "and profile on Microsoft Graph; a stack deployed with Graph grants moves in that one run), or grant it by "
+        "hand: {consent}."),
+    "admin-approval-required": (
+        "The sign-in needs an administrator's approval (AADSTS90094): users of tenant {tenant} may not consent to "
+        "the app's permissions themselves, and no admin consent covers what was asked for.",
+        "Run `pulumi up`, which grants admin consent as code on Office 365 Exchange Online (the mail scopes) and "
+        "Microsoft Graph (offline_access, openid, profile), or have an administrator open {consent}."),
     "public-client-disabled": (
         "Device code sign-in is a public-client flow, and app {client_id} does not allow public-client flows "
         "(AADSTS7000218).",
@@ -178,7 +187,8 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
 
 AADSTS_CODES: Mapping[int, str] = {
     90002: "tenant-not-found", 700016: "client-not-found", 7000215: "secret-invalid", 7000222: "secret-expired",
-    700027: "certificate-invalid", 65001: "consent-missing", 7000218: "public-client-disabled",
+    700027: "certificate-invalid", 65001: "consent-missing", 90094: "admin-approval-required",
+    7000218: "public-client-disabled",
     500011: "resource-not-found", 70011: "invalid-scope", 53003: "conditional-access",
 }
 REPLY_PATTERNS: tuple[tuple[str, str], ...] = (
