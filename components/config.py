@@ -18,6 +18,8 @@ from cryptography import x509
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ConfigError
+from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
+from .redirect_uris import redirect_uri_problem
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
@@ -104,7 +106,7 @@ class AppConfig:
     credential: Credential
     """The app's credential."""
     redirect_uris: tuple[str, ...]
-    """HTTPS redirect URIs."""
+    """Redirect URIs: HTTPS, or loopback http:// (localhost, 127.0.0.1) on a public client."""
     public_client: bool
     """delegated: allow public-client flows such as device code."""
     owners: tuple[str, ...]
@@ -295,6 +297,16 @@ def https_url(at: At) -> str:
     return text
 
 
+def _redirect_uri(at: At, public_client: bool) -> str:
+    text = non_empty_text(at)
+    problem = redirect_uri_problem(text, public_client=public_client)
+    if problem is not None:
+        raise at.fail(f"{text!r} {problem}; allowed: {REDIRECT_URIS_ALLOWED}")
+    if urlsplit(text).fragment or "#" in text:
+        raise at.fail(f"{text!r} has a fragment; allowed: a redirect URI without '#'")
+    return text
+
+
 def _certificate(at: At, now: datetime) -> tuple[str, datetime]:
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
@@ -371,7 +383,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         protocols=protocols,
         mailboxes=mailboxes,
         credential=_credential(at.child("credential"), flow, public_client, now),
-        redirect_uris=_list(at.child("redirectUris"), https_url),
+        redirect_uris=_list(at.child("redirectUris"), lambda u: _redirect_uri(u, public_client)),
         public_client=public_client,
         owners=_list(at.child("owners"), guid, non_empty=True),
         notes="" if notes.value is None else non_empty_text(notes, max_len=1024),

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from components.errors import ConfigError
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SIGN_IN_SCOPES
+from components.redirect_uris import redirect_uri_problem
 
 from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, permission_name
 
@@ -218,17 +218,19 @@ def _mail_permissions(resource_type: str, props: Mapping[str, Any], _config: Pol
 
 def _https_redirect_uris(resource_type: str, props: Mapping[str, Any], _config: PolicyConfig,
                          _now: datetime) -> Iterator[str]:
+    # (where, URIs, registered on the public-client platform): loopback http:// is allowed only there.
     if resource_type == APPLICATION:
-        lists = [(f"{platform}.redirectUris", _fields(props.get(platform)).get("redirectUris"))
+        lists = [(f"{platform}.redirectUris", _fields(props.get(platform)).get("redirectUris"),
+                  platform == "publicClient")
                  for platform in ("web", "publicClient", "singlePageApplication")]
     else:
-        lists = [(f"redirectUris ({props.get('type')})", props.get("redirectUris"))]
-    for where, uris in lists:
+        kind = props.get("type")
+        lists = [(f"redirectUris ({kind})", props.get("redirectUris"), kind == "PublicClient")]
+    for where, uris, public_client in lists:
         for uri in _items(uris):
-            parts = urlsplit(str(uri))
-            if parts.scheme != "https" or not parts.hostname:
-                yield (f"{where} has {uri!r}, which is not an HTTPS URL, so an authorization code could travel "
-                       "in clear text; use an https:// redirect URI or remove it.")
+            problem = redirect_uri_problem(str(uri), public_client=public_client)
+            if problem is not None:
+                yield f"{where} has {uri!r}, which {problem}."
 
 
 def _owners_set(_type: str, props: Mapping[str, Any], _config: PolicyConfig, _now: datetime) -> Iterator[str]:
@@ -294,7 +296,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="https-redirect-uris",
-        description="Every redirect URI of a mail app is an HTTPS URL.",
+        description="Every redirect URI of a mail app is an HTTPS URL, or a loopback http:// URL (localhost, "
+        "127.0.0.1) on the public-client platform.",
         level=MANDATORY,
         types=frozenset({APPLICATION, APPLICATION_REDIRECT_URIS}),
         url="https://learn.microsoft.com/entra/identity-platform/reply-url",

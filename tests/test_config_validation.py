@@ -96,8 +96,23 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("mailboxes on delegated", with_app(flow="delegated", mailboxes=["a@contoso.com"]), "exo-oauth:apps[0].mailboxes",
      "is not allowed on a delegated app"),
     ("app-only without mailboxes", with_app(mailboxes=[]), "exo-oauth:apps[0].mailboxes", "must not be empty"),
-    ("http redirect URI", with_app(redirectUris=["http://localhost/"]), "exo-oauth:apps[0].redirectUris[0]",
-     "is not an HTTPS URL"),
+    ("loopback redirect URI on a confidential client", with_app(redirectUris=["http://localhost/"]),
+     "exo-oauth:apps[0].redirectUris[0]", "'http://localhost/' is a loopback http:// URI on a confidential client"),
+    ("loopback redirect URI on a delegated confidential client",
+     with_app(flow="delegated", redirectUris=["http://127.0.0.1:8400/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is a loopback http:// URI on a confidential client"),
+    ("http redirect URI on another host",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://mail.contoso.com/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is an http:// URI on a host other than localhost or 127.0.0.1"),
+    ("http redirect URI on a host that merely starts with localhost",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://localhost.contoso.com/"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is an http:// URI on a host other than localhost or 127.0.0.1"),
+    ("IPv6 loopback redirect URI",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://[::1]:8400/"]),
+     "exo-oauth:apps[0].redirectUris[0]", "uses the IPv6 loopback address [::1], which Entra ID does not support"),
+    ("custom-scheme redirect URI",
+     with_app(flow="delegated", publicClient=True, redirectUris=["ms-appx-web://x"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is not an https:// or loopback http:// URL"),
     ("redirect URI with fragment", with_app(redirectUris=["https://app.contoso.com/#x"]),
      "exo-oauth:apps[0].redirectUris[0]", "has a fragment"),
     ("lifetime zero", with_app(credential={"type": "secret", "lifetimeDays": 0}),
@@ -234,3 +249,11 @@ def test_guids_are_normalised_to_lower_case() -> None:
     config = parse(raw)
     assert config.tenant_id == "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
     assert config.apps[0].owners == ("abcdefab-cdef-4abc-8def-abcdefabcdef",)
+
+
+@pytest.mark.parametrize("uri", ["http://localhost", "http://localhost:8400/cb", "http://127.0.0.1",
+                                 "http://127.0.0.1:53682/oauth", "HTTP://LOCALHOST/x", "https://mail.contoso.com/cb"])
+def test_public_client_accepts_loopback_http_on_any_port_and_path(uri: str) -> None:
+    """Desktop clients (msal's interactive flow, mutt_oauth2.py localhostauthcode) listen on loopback: allowed."""
+    raw = with_app(flow="delegated", publicClient=True, credential={"type": "none"}, redirectUris=[uri])
+    assert parse_stack_config(raw, "stacks/Pulumi.x.yaml").apps[0].redirect_uris == (uri,)

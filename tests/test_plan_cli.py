@@ -124,6 +124,28 @@ def test_certificate_app_passes_policy(tmp_path: Path, capsys: pytest.CaptureFix
     assert plan["stacks"][0]["policy"] == []
 
 
+def test_public_client_with_loopback_redirect_plans_cleanly_and_confidential_one_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """http://localhost plans with every rule passing on a public client; on a confidential client it exits 2."""
+    public = app("delegated", name="desktop", publicClient=True, credential={"type": "none"},
+                 redirectUris=["http://localhost"])
+    folder = project(tmp_path, t=raw_config(public))
+    status, plan = plan_json(capsys, "--project-dir", str(folder), "--all")
+    assert status == 0
+    assert plan["stacks"][0]["policy"] == []
+    [application] = [r for r in plan["stacks"][0]["resources"] if r["name"] == "desktop-app"]
+    assert application["inputs"]["publicClient"] == {"redirectUris": ["http://localhost"]}
+    confidential = app("delegated", name="web", redirectUris=["http://localhost"])
+    (folder / "stacks" / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": raw_config(confidential)}),
+                                                       encoding="utf-8")
+    assert main(["plan", "--project-dir", str(folder), "--all"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("exo-oauth plan: stacks/Pulumi.t.yaml: exo-oauth:apps[0].redirectUris[0]: "
+                                   "'http://localhost' is a loopback http:// URI on a confidential client")
+
+
 def test_bad_stack_exits_2_with_one_line_and_nothing_on_stdout(tmp_path: Path) -> None:
     """A bad stack file gives exit 2, one stderr line naming file and key path, no traceback, no partial plan."""
     folder = project(tmp_path, good=raw_config(app(name="ok")), bad=raw_config(app(name="x", protocols=["imap4"])))

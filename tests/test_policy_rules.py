@@ -78,6 +78,11 @@ COMPLIANT = [
     pytest.param(rules.DELEGATED_GRANT, {"claimValues": ["offline_access", "openid", "profile"],
                                          "resourceServicePrincipalObjectId": "g", "servicePrincipalObjectId": "p"},
                  id="graph-sign-in-grant"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": [
+        "http://localhost", "http://127.0.0.1:53682/", "https://login.microsoftonline.com/common/oauth2/nativeclient"]}),
+        id="loopback-on-public-client"),
+    pytest.param(rules.APPLICATION_REDIRECT_URIS, {"type": "PublicClient", "redirectUris": ["http://localhost:8400"]},
+                 id="split-loopback-public-client"),
     pytest.param(rules.APPLICATION_PASSWORD, password_inputs(180), id="secret-ending-in-180-days"),
     pytest.param(rules.APPLICATION_CERTIFICATE, password_inputs(90) | {"type": "AsymmetricX509Cert"},
                  id="certificate-ending-in-90-days"),
@@ -133,6 +138,14 @@ VIOLATIONS = [
                  id="http-web-redirect"),
     pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["ms-appx-web://x"]}),
                  "https-redirect-uris", "publicClient.redirectUris has 'ms-appx-web://x'", id="custom-scheme"),
+    pytest.param(rules.APPLICATION, app_inputs(web={"redirectUris": ["http://localhost:8400/"]}),
+                 "https-redirect-uris", "web.redirectUris has 'http://localhost:8400/', which is a loopback http:// "
+                 "URI on a confidential client", id="loopback-on-web-platform"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["http://mail.contoso.com/"]}),
+                 "https-redirect-uris", "publicClient.redirectUris has 'http://mail.contoso.com/', which is an "
+                 "http:// URI on a host other than localhost or 127.0.0.1", id="http-non-loopback-public-client"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["http://[::1]/"]}),
+                 "https-redirect-uris", "which uses the IPv6 loopback address [::1]", id="ipv6-loopback"),
     pytest.param(rules.APPLICATION_REDIRECT_URIS, {"type": "SPA", "redirectUris": ["http://localhost:3000"]},
                  "https-redirect-uris", "redirectUris (SPA) has 'http://localhost:3000'", id="split-redirect-uris"),
     pytest.param(rules.APPLICATION, app_inputs(owners=[]), "app-owners-set", "has no owners", id="empty-owners"),
