@@ -338,6 +338,11 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
         rotate = default_before if before.value is None else _int(before, 0, days - 1)
         if kind == "secret":
+            # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
+            # two secrets, not three, valid at once.
+            if rotate > days // 2:
+                raise before.fail(f"{rotate} is out of range for a secret living {days} days; allowed: 0 to "
+                                  f"{days // 2} (at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumiverse_time as time
 
-from .config import AppConfig, Credential
+from .config import DEFAULT_LIFETIME_DAYS, AppConfig, Credential
 from .first_party import FirstPartyApi
 from .permissions import (
     EXCHANGE_ONLINE,
@@ -22,6 +23,7 @@ from .permissions import (
     permissions_for,
     token_scopes,
 )
+from .rotation import live_secrets, schedule_offset_days, today
 
 TYPE_TOKEN = "exo-oauth:index:MailOAuthApp"
 SINGLE_TENANT = "AzureADMyOrg"
@@ -32,8 +34,8 @@ class MailOAuthApp(pulumi.ComponentResource):
 
     The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
     `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant-exchange` and `<name>-grant` (delegated, on
-    Exchange Online and Microsoft Graph), and `<name>-rotation` with
-    `<name>-secret` or `<name>-cert`, or `<name>-federated`.
+    Exchange Online and Microsoft Graph), and `<name>-secret-a` and `<name>-secret-b` (overlapping secret
+    rotation), or `<name>-rotation` with `<name>-cert`, or `<name>-federated`.
     """
 
     client_id: pulumi.Output[str]
@@ -49,7 +51,7 @@ class MailOAuthApp(pulumi.ComponentResource):
     admin_consent_url: pulumi.Output[str]
     """Microsoft's v2.0 admin consent URL for the app (consent is already granted as code)."""
     client_secret: pulumi.Output[str | None]
-    """The client secret value, always a Pulumi secret; None unless the credential type is `secret`."""
+    """The newest client secret's value, always a Pulumi secret; None unless the credential type is `secret`."""
     summary: pulumi.Output[dict[str, Any]]
     """Everything above except the secret, as the `apps.<name>` stack output (README "Outputs")."""
 
@@ -88,7 +90,7 @@ class MailOAuthApp(pulumi.ComponentResource):
         else:
             _delegated_grants(name, apis, permissions, principal, child)
 
-        key_id, end_date, secret_value = _credential(name, app.credential, application, child)
+        credential = _credential(name, f"{tenant_id}/{name}", app.credential, application, child)
 
         self.client_id = application.client_id
         self.tenant_id = pulumi.Output.from_input(tenant_id)
@@ -99,15 +101,16 @@ class MailOAuthApp(pulumi.ComponentResource):
         self.admin_consent_url = application.client_id.apply(
             lambda cid: admin_consent_url(tenant_id, cid, app.flow, first_redirect)
         )
-        self.client_secret = pulumi.Output.secret(secret_value)
+        self.client_secret = pulumi.Output.secret(credential.value)
         self.summary = pulumi.Output.all(
             application.client_id,
             application.object_id,
             principal.object_id,
             self.admin_consent_url,
             pulumi.Output.all(*permission_ids),
-            key_id,
-            end_date,
+            credential.key_id,
+            credential.end_date,
+            credential.secrets,
         ).apply(lambda v: _summary(app, tenant_id, v))
         self.register_outputs(
             {
@@ -207,32 +210,40 @@ def _delegated_grants(
         )
 
 
+@dataclass(frozen=True)
+class CredentialOutputs:
+    """What the app's credential resources return, for the component's outputs."""
+
+    key_id: pulumi.Output[str | None]
+    """The newest credential's key id (None without a credential)."""
+    end_date: pulumi.Output[str | None]
+    """The newest credential's end date (None for federated and none)."""
+    value: pulumi.Output[str | None]
+    """The newest secret's value (None unless the type is `secret`)."""
+    secrets: pulumi.Output[list[dict[str, Any]]]
+    """Every secret that exists, newest first: keyId, endDate and the resource's name (empty unless `secret`)."""
+
+
 def _credential(
-    name: str, credential: Credential, application: azuread.Application, child: pulumi.ResourceOptions
-) -> tuple[pulumi.Output[str | None], pulumi.Output[str | None], pulumi.Output[str | None]]:
-    """Declare the app's credential; return its key id, end date and secret value (each None where not applicable)."""
+    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
+    child: pulumi.ResourceOptions,
+) -> CredentialOutputs:
+    """Declare the app's credential and return its outputs."""
     none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
-    if credential.type in ("secret", "certificate"):
+    no_secrets: pulumi.Output[list[dict[str, Any]]] = pulumi.Output.from_input([])
+    if credential.type == "secret":
+        return _secrets(name, schedule_key, credential, application, child)
+    if credential.type == "certificate":
         lifetime = credential.lifetime_days or 0
         not_after = credential.certificate_not_after
         # The rotation clock is state, not code: its start time is fixed when it is created, so the end date is
-        # stable across runs, and the first `pulumi up` from `rotateBeforeDays` before expiry replaces the credential.
+        # stable across runs, and the first `pulumi up` from `rotateBeforeDays` before expiry re-registers it.
         rotation = time.Rotating(
             f"{name}-rotation",
             rotation_days=lifetime - (credential.rotate_before_days or 0),
             opts=child,
         )
         end_date = rotation.rfc3339.apply(lambda start: _end_date(start, lifetime, not_after))
-        if credential.type == "secret":
-            password = azuread.ApplicationPassword(
-                f"{name}-secret",
-                application_id=application.id,
-                display_name=f"exo-oauth {name}",
-                end_date=end_date,
-                rotate_when_changed={"rotation": rotation.id},
-                opts=child,
-            )
-            return password.key_id, password.end_date, password.value
         # A new end date re-registers the same certificate: the device keeps its key, Entra gets a fresh expiry.
         certificate = azuread.ApplicationCertificate(
             f"{name}-cert",
@@ -243,7 +254,7 @@ def _credential(
             end_date=end_date,
             opts=child,
         )
-        return certificate.key_id, certificate.end_date, none
+        return CredentialOutputs(certificate.key_id, certificate.end_date, none, no_secrets)
     if credential.type == "federated":
         federated = azuread.ApplicationFederatedIdentityCredential(
             f"{name}-federated",
@@ -254,8 +265,38 @@ def _credential(
             audiences=list(credential.audiences),
             opts=child,
         )
-        return federated.credential_id, none, none
-    return none, none, none
+        return CredentialOutputs(federated.credential_id, none, none, no_secrets)
+    return CredentialOutputs(none, none, none, no_secrets)
+
+
+def _secrets(
+    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
+    child: pulumi.ResourceOptions,
+) -> CredentialOutputs:
+    """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first."""
+    lifetime = credential.lifetime_days or DEFAULT_LIFETIME_DAYS
+    before = credential.rotate_before_days or 0
+    offset = schedule_offset_days(schedule_key, lifetime - before)
+    passwords = [
+        (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
+            f"{name}-secret-{term.slot}",
+            application_id=application.id,
+            # Every input forces a replacement, so these change only when the slot's next period starts.
+            display_name=f"exo-oauth {name} {term.start:%Y-%m-%d}",
+            end_date=_rfc3339(term.end_date),
+            opts=child,
+        ))
+        for term in live_secrets(today(), lifetime, before, offset)
+    ]
+    listed = pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in passwords)).apply(
+        lambda pairs: [{"name": n, "keyId": k, "endDate": e}
+                       for (n, _), (k, e) in zip(passwords, pairs, strict=True)])
+    newest = passwords[0][1]
+    return CredentialOutputs(newest.key_id, newest.end_date, newest.value, listed)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
@@ -267,7 +308,7 @@ def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
 
 
 def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any]:
-    client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date = values
+    client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date, secrets = values
     permissions = permissions_for(app.flow, app.protocols)
     return {
         "name": app.name,
@@ -286,5 +327,5 @@ def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any
         "adminConsentUrl": consent_url,
         "endpoints": endpoints_for(app.protocols),
         "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in app.mailboxes],
-        "credential": {"type": app.credential.type, "keyId": key_id, "endDate": end_date},
+        "credential": {"type": app.credential.type, "keyId": key_id, "endDate": end_date, "secrets": secrets},
     }

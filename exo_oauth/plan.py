@@ -27,6 +27,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import PROJECT
+from components.rotation import fixed_clock
 
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
@@ -151,7 +152,8 @@ def plan_stack(
 
     sys.path.insert(0, str(project_dir))
     try:
-        _sync_await(run_pulumi_func(run_program))
+        with fixed_clock(now):
+            _sync_await(run_pulumi_func(run_program))
     finally:
         sys.path.remove(str(project_dir))
     root = settings.get_root_resource()

@@ -56,7 +56,8 @@ def _credential(app: Mapping[str, Any]) -> str:
     if credential["type"] == "none":
         return "none (public client)"
     expiry = f"expires {credential['endDate'][:10]}" if credential.get("endDate") else "no expiry"
-    return f"{credential['type']}, {expiry}"
+    previous = [f"; previous secret still valid until {s['endDate'][:10]}" for s in credential.get("secrets", [])[1:]]
+    return f"{credential['type']}, {expiry}{''.join(previous)}"
 
 
 def _detail(resource: Mapping[str, Any], names: Mapping[str, str]) -> str:

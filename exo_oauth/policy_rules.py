@@ -269,9 +269,10 @@ def _credential_expires_soon(_type: str, props: Mapping[str, Any], config: Polic
     if end is None or end - now > timedelta(days=config.expiry_warning_days):
         return
     when = f"expired on {end:%Y-%m-%d}" if end <= now else f"expires on {end:%Y-%m-%d}, in {(end - now).days} days"
-    yield (f"{when}; mail clients using it will fail to sign in. Run `pulumi up` to rotate a secret (it is replaced "
-           "rotateBeforeDays before expiry) or put a renewed certificate in the stack file, then hand the new "
-           "credential to the mail client.")
+    yield (f"{when}; mail clients using it will fail to sign in. For a secret, `pulumi up` creates the next one "
+           "rotateBeforeDays before the newest ends and keeps both valid meanwhile: move the mail clients to the "
+           "newest (stack output clientSecrets.<app>, docs/rotation.md). For a certificate, put a renewed one in "
+           "the stack file.")
 
 
 CREDENTIAL_TYPES = frozenset({APPLICATION_PASSWORD, APPLICATION_CERTIFICATE})
