@@ -180,7 +180,14 @@ def _type_name(value: Any) -> str:
     )
 
 
+def _require(at: At, allowed: str) -> None:
+    """Raise "is required" when the key is absent (or null), rather than a type error about "nothing"."""
+    if at.value is None:
+        raise at.fail(f"is required; allowed: {allowed}")
+
+
 def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
+    _require(at, f"a mapping with keys {', '.join(allowed)}")
     if not isinstance(at.value, Mapping):
         raise at.fail(f"must be a mapping with keys {', '.join(allowed)}, not {_type_name(at.value)}")
     for key in at.value:
@@ -191,6 +198,7 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
 
 def non_empty_text(at: At, *, max_len: int = 256) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
+    _require(at, "a non-empty string")
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
     if len(at.value) > max_len:
@@ -216,6 +224,7 @@ def _int(at: At, low: int, high: int) -> int:
 
 def one_of(at: At, allowed: Sequence[str]) -> str:
     """Return the value if it is one of `allowed`, or raise naming the key and the allowed values."""
+    _require(at, ", ".join(allowed))
     if at.value not in allowed:
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not allowed; allowed: {', '.join(allowed)}")
@@ -239,6 +248,7 @@ def normalized_mailbox(text: str) -> str:
 
 def guid(at: At) -> str:
     """Return the value as a lower-case GUID, or raise naming the key."""
+    _require(at, "a GUID, xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
     if not isinstance(at.value, str) or not is_guid(at.value):
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not a GUID; allowed: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
@@ -254,6 +264,7 @@ def protocol_list(at: At) -> tuple[str, ...]:
 def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: bool = True) -> tuple[T, ...]:
     if at.value is None and not non_empty:
         return ()
+    _require(at, "a non-empty list")
     if not isinstance(at.value, list):
         raise at.fail(f"must be a list, not {_type_name(at.value)}")
     if non_empty and not at.value:
@@ -271,6 +282,7 @@ def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: b
 
 def mailbox_address(at: At) -> str:
     """Return a normalised mailbox address, or raise naming the key."""
+    _require(at, "a mailbox address, user@domain")
     if not isinstance(at.value, str):
         raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
     try:
@@ -308,6 +320,7 @@ def _redirect_uri(at: At, public_client: bool) -> str:
 
 
 def _certificate(at: At, now: datetime) -> tuple[str, datetime]:
+    _require(at, "the public X.509 certificate in PEM (-----BEGIN CERTIFICATE-----)")
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
     if "PRIVATE KEY" in at.value:
@@ -404,6 +417,26 @@ def _unique_mailboxes(at: At, mailboxes: tuple[Mailbox, ...]) -> None:
         seen.add(mailbox.address.lower())
 
 
+def _unique_names(apps_at: At, apps: tuple[AppConfig, ...]) -> None:
+    """Refuse two apps with one name, or one display name: `prevent_duplicate_names` would stop `pulumi up` halfway."""
+    names: dict[str, At] = {}
+    displays: dict[str, At] = {}
+    for entry, app in zip(apps_at.items(), apps, strict=True):
+        name = entry.child("name")
+        if app.name in names:
+            raise name.fail(f"{app.name!r} is already used by {names[app.name].path}; allowed: a name unique in "
+                            "the stack")
+        names[app.name] = name
+        # An app without displayName is shown under its name, so that is where the display name comes from.
+        display = entry.child("displayName") if entry.child("displayName").value is not None else name
+        key = app.display_name.casefold()
+        if key in displays:
+            raise display.fail(f"{app.display_name!r} is already the display name of {displays[key].path}; Entra ID "
+                               "refuses a second app with the same display name (prevent_duplicate_names), so "
+                               "`pulumi up` would stop halfway; allowed: a displayName unique in the stack")
+        displays[key] = display
+
+
 def _exchange(at: At) -> ExchangeConfig:
     if at.value is None:
         return ExchangeConfig()
@@ -477,15 +510,8 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
             raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
     tenant_id = guid(At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
     apps_at = At(source, f"{PROJECT}:apps", _structured(raw.get(f"{PROJECT}:apps")))
-    if apps_at.value is None:
-        raise apps_at.fail("is required; allowed: a list of apps (it may be empty)")
+    _require(apps_at, "a list of apps (it may be empty)")
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
-    seen: dict[str, int] = {}
-    for index, app in enumerate(apps):
-        if app.name in seen:
-            raise ConfigError(source, f"{PROJECT}:apps[{index}].name",
-                              f"{app.name!r} is already used by {PROJECT}:apps[{seen[app.name]}]; "
-                              "allowed: a name unique in the stack")
-        seen[app.name] = index
+    _unique_names(apps_at, apps)
     exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
     return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange)

@@ -52,6 +52,13 @@ def with_app(**overrides: Any) -> dict[str, Any]:
     return raw_config(app(**overrides))
 
 
+def without(key: str) -> dict[str, Any]:
+    """Return a stack with one app that lacks `key`."""
+    entry = app()
+    del entry[key]
+    return raw_config(entry)
+
+
 def second_app(**overrides: Any) -> dict[str, Any]:
     """Return a stack with a valid first app and a second app changed by `overrides`."""
     return raw_config(app(name="first"), app(name="second", **overrides))
@@ -70,7 +77,22 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("GUID with a trailing newline", raw_config(app()) | {"azuread:tenantId": "11111111-2222-4333-8444-555555555555\n"},
      "azuread:tenantId", "is not a GUID"),
     ("app name with a trailing newline", with_app(name="scanners\n"), "exo-oauth:apps[0].name", "is not allowed"),
-    ("tenant missing", {"exo-oauth:apps": []}, "azuread:tenantId", "nothing is not a GUID"),
+    ("tenant missing", {"exo-oauth:apps": []}, "azuread:tenantId", "is required; allowed: a GUID"),
+    ("flow missing", without("flow"), "exo-oauth:apps[0].flow", "is required; allowed: app-only, delegated"),
+    ("protocols missing", without("protocols"), "exo-oauth:apps[0].protocols",
+     "is required; allowed: a non-empty list"),
+    ("owners missing", without("owners"), "exo-oauth:apps[0].owners", "is required; allowed: a non-empty list"),
+    ("name missing", without("name"), "exo-oauth:apps[0].name", "is required; allowed: a non-empty string"),
+    ("mailbox address missing", with_app(mailboxes=[{"sendAs": True}]), "exo-oauth:apps[0].mailboxes[0].address",
+     "is required; allowed: a mailbox address"),
+    ("credential type missing", with_app(credential={"lifetimeDays": 30}), "exo-oauth:apps[0].credential.type",
+     "is required; allowed: secret, certificate, federated, none"),
+    ("duplicate display name", raw_config(app(name="one", displayName="Scanners"),
+                                          app(name="two", displayName="scanners")),
+     "exo-oauth:apps[1].displayName", "'scanners' is already the display name of exo-oauth:apps[0].displayName"),
+    ("display name equal to another app's name", raw_config(app(name="scanners", displayName=None),
+                                                           app(name="two", displayName="scanners")),
+     "exo-oauth:apps[1].displayName", "is already the display name of exo-oauth:apps[0].name"),
     ("bad owner GUID", with_app(owners=["me@contoso.com"]), "exo-oauth:apps[0].owners[0]", "is not a GUID"),
     ("no owners", with_app(owners=[]), "exo-oauth:apps[0].owners", "must not be empty"),
     ("unknown flow", with_app(flow="client-credentials"), "exo-oauth:apps[0].flow",
@@ -132,7 +154,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("certificate on a secret", with_app(credential={"type": "secret", "publicKeyPem": "x"}),
      "exo-oauth:apps[0].credential", "unknown key 'publicKeyPem'; allowed: type, lifetimeDays, rotateBeforeDays"),
     ("certificate missing", with_app(credential={"type": "certificate"}),
-     "exo-oauth:apps[0].credential.publicKeyPem", "must be a PEM certificate, not nothing"),
+     "exo-oauth:apps[0].credential.publicKeyPem", "is required; allowed: the public X.509 certificate in PEM"),
     ("certificate not PEM", with_app(credential={"type": "certificate", "publicKeyPem": "MIIB..."}),
      "exo-oauth:apps[0].credential.publicKeyPem", "is not a PEM certificate"),
     ("certificate garbage", with_app(credential={"type": "certificate",
