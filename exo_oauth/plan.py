@@ -31,6 +31,7 @@ from components.rotation import fixed_clock
 
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
+from .policy_verdicts import in_stack
 from .project import LoadedStack
 
 SECRET = "[secret]"
@@ -203,8 +204,9 @@ def plan_and_judge(
     """
     judged = []
     mandatory_failed = False
-    for plan in plan_stacks(project_dir, stacks, now, jobs):
-        verdicts = [v.to_json() for v in evaluate(plan.resources, now, policy)]
+    for plan, stack in zip(plan_stacks(project_dir, stacks, now, jobs), stacks, strict=True):
+        found = in_stack(evaluate(plan.resources, now, policy), plan.resources, stack.config, policy)
+        verdicts = [v.to_json() for v in found]
         mandatory_failed = mandatory_failed or any(v["level"] == "mandatory" for v in verdicts)
         judged.append(plan.to_json() | {"policy": verdicts})
     return judged, mandatory_failed

@@ -14,6 +14,7 @@ a silent pass, and judges the resource again during `pulumi up`, when the value 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -101,9 +102,11 @@ class Violation:
     """The resource's URN."""
     message: str
     """What is wrong, how to fix it, and where Microsoft Learn explains it."""
+    key: str | None = None
+    """The stack file and key path to change (`stacks/Pulumi.x.yaml: exo-oauth:apps[0]...`), when one decides it."""
 
-    def to_json(self) -> dict[str, str]:
-        """Return the violation as a JSON object with keys policy, level, urn and message."""
+    def to_json(self) -> dict[str, str | None]:
+        """Return the violation as a JSON object with keys policy, level, urn, message and key."""
         return dataclasses.asdict(self)
 
 
@@ -256,11 +259,14 @@ def _credential_max_lifetime(_type: str, props: Mapping[str, Any], config: Polic
     limit = now + timedelta(days=config.max_credential_days)
     # Compared by UTC calendar day: an end date computed at `pulumi up` time may fall a few hours after this check.
     if problem is None and end is not None and end.date() > limit.date():
-        problem = (f"ends on {end:%Y-%m-%d}, {(end - now).days} days from now, later than the allowed "
+        # Whole days, rounded up: an end date 365 days after a creation a moment ago is 365 days away, not 364.
+        days = math.ceil((end - now) / timedelta(days=1))
+        problem = (f"ends on {end:%Y-%m-%d}, {days} days from now, later than the allowed "
                    f"{config.max_credential_days} days")
     if problem is not None:
-        yield (f"{problem}; set endDate at most {config.max_credential_days} days ahead (for a secret: "
-               "credential.lifetimeDays in the stack file), or raise the policy's maxDays.")
+        yield (f"{problem}; lower credential.lifetimeDays of this app in the stack file to at most "
+               f"{config.max_credential_days}, or raise the policy's maxDays (`--policy-pack-config FILE`, FILE "
+               'holding {"credential-max-lifetime": {"maxDays": N}}).')
 
 
 def _credential_expires_soon(_type: str, props: Mapping[str, Any], config: PolicyConfig,

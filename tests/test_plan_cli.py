@@ -103,6 +103,23 @@ def test_mandatory_policy_violation_exits_3(tmp_path: Path, capsys: pytest.Captu
     assert any(v["level"] == "mandatory" for v in plan["stacks"][0]["policy"])
 
 
+def test_policy_failure_names_stack_file_key_limit_and_how_to_raise_it_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """lifetimeDays 365 over the 180-day policy: stderr names the file, the key, 365 and 180, and --policy-config."""
+    folder = project(tmp_path, t=raw_config(app(name="ok"), app(name="long", credential={
+        "type": "secret", "lifetimeDays": 365, "rotateBeforeDays": 30})))
+    assert main(["plan", "--project-dir", str(folder), "--all"]) == 3
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith("exo-oauth plan: policy credential-max-lifetime: stacks/Pulumi.t.yaml: "
+                           "exo-oauth:apps[1].credential.lifetimeDays is 365, more than the 180 days the policy "
+                           "allows; set it to at most 180, or raise the limit with `exo-oauth plan --policy-config "
+                           'FILE`'), line
+    assert '{"credential-max-lifetime": {"maxDays": 365}}' in line
+    assert "exo-oauth:apps[1].credential.lifetimeDays is 365" in captured.out
+
+
 def test_policy_config_raises_the_maximum_lifetime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--policy-config with a higher maxDays lets a 365-day secret pass; a bad policy file exits 2 naming the key."""
     folder = project(tmp_path, t=raw_config(app(name="long", credential={"type": "secret", "lifetimeDays": 365})))

@@ -205,11 +205,11 @@ def test_each_breach_of_one_application_is_reported_separately() -> None:
     assert {v.level for v in found} == {"mandatory"}
 
 
-def test_violation_json_has_the_four_keys_the_plan_renders() -> None:
-    """Violation.to_json gives policy, level, urn and message, the shape `exo-oauth plan` prints and exits 3 on."""
+def test_violation_json_has_the_keys_the_plan_renders() -> None:
+    """Violation.to_json gives policy, level, urn, message and key, the shape `exo-oauth plan` prints and exits 3 on."""
     (violation,) = evaluate([resource(rules.APPLICATION, app_inputs(owners=[]))], NOW)
     assert violation.to_json() == {"policy": "app-owners-set", "level": "mandatory", "urn": violation.urn,
-                                   "message": violation.message}
+                                   "message": violation.message, "key": None}
 
 
 def test_expiry_warning_is_advisory_and_lifetime_breach_is_mandatory() -> None:
