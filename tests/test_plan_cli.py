@@ -106,7 +106,7 @@ def test_mandatory_policy_violation_exits_3(tmp_path: Path, capsys: pytest.Captu
 def test_policy_failure_names_stack_file_key_limit_and_how_to_raise_it_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """lifetimeDays 365 over the 180-day policy: stderr names the file, the key, 365 and 180, and --policy-config."""
+    """A lifetimeDays of 365 over the 180-day policy: stderr names the file, the key, 365, 180 and --policy-config."""
     folder = project(tmp_path, t=raw_config(app(name="ok"), app(name="long", credential={
         "type": "secret", "lifetimeDays": 365, "rotateBeforeDays": 30})))
     assert main(["plan", "--project-dir", str(folder), "--all"]) == 3
