@@ -18,13 +18,15 @@ from cryptography import x509
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ConfigError
+from .microsoft import CLOUDS, DEFAULT_CLOUD
+from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
 
-PROTOCOLS = ("imap", "pop", "smtp")
+PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
 FLOWS = ("app-only", "delegated")
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
@@ -145,6 +147,8 @@ class StackConfig:
     """The apps, in file order."""
     exchange: ExchangeConfig
     """Exchange Online script settings."""
+    cloud: str = DEFAULT_CLOUD
+    """The Microsoft cloud of the tenant (`exo-oauth:cloud`): a key of components.microsoft.CLOUDS."""
 
 
 @dataclass(frozen=True)
@@ -480,7 +484,12 @@ CONFIG_KEYS = {
     "azuread:tenantId": "The tenant GUID.",
     f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
     f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
+    f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
+    "(21Vianet). Sets token scopes, mail endpoints, the consent URL host and the Exchange scripts' environment; "
+    "azuread:environment must name the same cloud.",
 }
+AZUREAD_ENVIRONMENT = "azuread:environment"
+"""The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
 
 
 def _structured(value: Any) -> Any:
@@ -514,4 +523,19 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
     _unique_names(apps_at, apps)
     exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
-    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange)
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=_cloud(raw, source))
+
+
+def _cloud(raw: Mapping[str, Any], source: str) -> str:
+    """Return `exo-oauth:cloud` (default global), refusing an `azuread:environment` that names another cloud."""
+    at = At(source, f"{PROJECT}:cloud", raw.get(f"{PROJECT}:cloud"))
+    cloud = DEFAULT_CLOUD if at.value is None else one_of(at, tuple(CLOUDS))
+    environment = raw.get(AZUREAD_ENVIRONMENT)
+    # The provider's default, with no azuread:environment, is the global cloud.
+    accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
+    if environment not in accepted:
+        wanted = CLOUDS[cloud].azuread_environments[0]
+        shown = "not set (the provider then uses global)" if environment is None else repr(environment)
+        raise at.fail(f"{cloud!r} needs {AZUREAD_ENVIRONMENT}: {wanted}, but {AZUREAD_ENVIRONMENT} is {shown}; "
+                      f"allowed: {PROJECT}:cloud and {AZUREAD_ENVIRONMENT} naming the same cloud")
+    return cloud

@@ -13,9 +13,8 @@ import pulumiverse_time as time
 
 from .config import DEFAULT_LIFETIME_DAYS, AppConfig, Credential
 from .first_party import FirstPartyApi
+from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
 from .permissions import (
-    EXCHANGE_ONLINE,
-    MICROSOFT_GRAPH,
     Permission,
     admin_consent_url,
     by_api,
@@ -25,7 +24,7 @@ from .permissions import (
 )
 from .rotation import live_secrets, schedule_offset_days, today
 
-TYPE_TOKEN = "exo-oauth:index:MailOAuthApp"
+TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
 SINGLE_TENANT = "AzureADMyOrg"
 
 
@@ -64,6 +63,7 @@ class MailOAuthApp(pulumi.ComponentResource):
         *,
         opts: pulumi.ResourceOptions | None = None,
         service_principal_hooks: pulumi.ResourceHookBinding | None = None,
+        cloud: str = DEFAULT_CLOUD,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -96,10 +96,10 @@ class MailOAuthApp(pulumi.ComponentResource):
         self.tenant_id = pulumi.Output.from_input(tenant_id)
         self.application_object_id = application.object_id
         self.service_principal_object_id = principal.object_id
-        self.scopes = pulumi.Output.from_input(list(token_scopes(app.flow, app.protocols)))
+        self.scopes = pulumi.Output.from_input(list(token_scopes(app.flow, app.protocols, cloud)))
         first_redirect = app.redirect_uris[0] if app.redirect_uris else None
         self.admin_consent_url = application.client_id.apply(
-            lambda cid: admin_consent_url(tenant_id, cid, app.flow, first_redirect)
+            lambda cid: admin_consent_url(tenant_id, cid, app.flow, first_redirect, cloud)
         )
         self.client_secret = pulumi.Output.secret(credential.value)
         self.summary = pulumi.Output.all(
@@ -111,7 +111,7 @@ class MailOAuthApp(pulumi.ComponentResource):
             credential.key_id,
             credential.end_date,
             credential.secrets,
-        ).apply(lambda v: _summary(app, tenant_id, v))
+        ).apply(lambda v: _summary(app, tenant_id, cloud, v))
         self.register_outputs(
             {
                 "clientId": self.client_id,
@@ -307,7 +307,7 @@ def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
     return end.isoformat().replace("+00:00", "Z")
 
 
-def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any]:
+def _summary(app: AppConfig, tenant_id: str, cloud: str, values: list[Any]) -> dict[str, Any]:
     client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date, secrets = values
     permissions = permissions_for(app.flow, app.protocols)
     return {
@@ -316,6 +316,7 @@ def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any
         "flow": app.flow,
         "protocols": list(app.protocols),
         "tenantId": tenant_id,
+        "cloud": cloud,
         "clientId": client_id,
         "applicationObjectId": object_id,
         "servicePrincipalObjectId": sp_object_id,
@@ -323,9 +324,9 @@ def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any
             {"api": p.api, "name": p.name, "kind": p.kind, "id": pid}
             for p, pid in zip(permissions, permission_ids, strict=True)
         ],
-        "scopes": list(token_scopes(app.flow, app.protocols)),
+        "scopes": list(token_scopes(app.flow, app.protocols, cloud)),
         "adminConsentUrl": consent_url,
-        "endpoints": endpoints_for(app.protocols),
+        "endpoints": endpoints_for(app.protocols, cloud),
         "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in app.mailboxes],
         "credential": {"type": app.credential.type, "keyId": key_id, "endDate": end_date, "secrets": secrets},
     }

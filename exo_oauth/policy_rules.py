@@ -21,19 +21,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from components.errors import ConfigError
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SIGN_IN_SCOPES
+from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, SIGN_IN_SCOPES
 from components.redirect_uris import redirect_uri_problem
 
 from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, permission_name
 
-APPLICATION = "azuread:index/application:Application"
-APPLICATION_REGISTRATION = "azuread:index/applicationRegistration:ApplicationRegistration"
-APPLICATION_API_ACCESS = "azuread:index/applicationApiAccess:ApplicationApiAccess"
-APPLICATION_REDIRECT_URIS = "azuread:index/applicationRedirectUris:ApplicationRedirectUris"
-APP_ROLE_ASSIGNMENT = "azuread:index/appRoleAssignment:AppRoleAssignment"
-DELEGATED_GRANT = "azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant"
-APPLICATION_PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
+APPLICATION = TYPE_TOKENS["application"]
+APPLICATION_REGISTRATION = TYPE_TOKENS["applicationRegistration"]
+APPLICATION_API_ACCESS = TYPE_TOKENS["applicationApiAccess"]
+APPLICATION_REDIRECT_URIS = TYPE_TOKENS["applicationRedirectUris"]
+APP_ROLE_ASSIGNMENT = TYPE_TOKENS["appRoleAssignment"]
+DELEGATED_GRANT = TYPE_TOKENS["grant"]
+APPLICATION_PASSWORD = TYPE_TOKENS["password"]
+APPLICATION_CERTIFICATE = TYPE_TOKENS["certificate"]
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"

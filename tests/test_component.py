@@ -238,7 +238,7 @@ def test_public_client_app_has_no_credential_and_allows_public_flows() -> None:
 def test_every_app_output_is_always_set() -> None:
     """Every documented per-app output key is present for both flows, including empty mailboxes."""
     plan = run(loaded(raw_config(app("app-only", name="a"), app("delegated", name="d"))))
-    keys = {"name", "displayName", "flow", "protocols", "tenantId", "clientId", "applicationObjectId",
+    keys = {"name", "displayName", "flow", "protocols", "tenantId", "cloud", "clientId", "applicationObjectId",
             "servicePrincipalObjectId", "permissions", "scopes", "adminConsentUrl", "endpoints", "mailboxes",
             "credential"}
     assert {name: set(out) for name, out in plan.outputs["apps"].items()} == {"a": keys, "d": keys}

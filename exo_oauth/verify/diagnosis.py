@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from components.config import is_guid
+from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
+from components.microsoft import DEFAULT_CLOUD, PROTOCOLS
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from .checks import CheckResult
@@ -24,7 +26,9 @@ from .inputs import Target
 from .secret import Secret
 from .tokens import TokenFailure, TokenOutcome
 
-PROTOCOL_NAMES = {"imap": "IMAP", "pop": "POP", "smtp": "SMTP"}
+PROTOCOL_NAMES = {p.name: p.label for p in PROTOCOLS}
+ERROR_LOOKUP = f"{MICROSOFT_CLOUDS[DEFAULT_CLOUD].login_host}/error"
+"""Microsoft's AADSTS error code lookup page (global; it explains codes of every cloud)."""
 
 
 @dataclass(frozen=True)
@@ -86,14 +90,15 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "Check that the tenant has Exchange Online; for national clouds pass --cloud."),
     "invalid-scope": (
         "Entra ID rejected the requested scope {scopes} (AADSTS70011).",
-        "App-only needs exactly https://outlook.office365.com/.default; delegated needs "
-        "https://outlook.office.com/IMAP.AccessAsUser.All, .../POP.AccessAsUser.All or .../SMTP.Send."),
+        "Request exactly {expected_scopes}: app-only asks for Exchange Online's <resource>/.default, delegated for "
+        "<resource>/IMAP.AccessAsUser.All, .../POP.AccessAsUser.All or .../SMTP.Send, with the resource of the "
+        "tenant's cloud (--cloud)."),
     "conditional-access": (
         "A Conditional Access policy blocked the token (AADSTS53003).",
         "Find the sign-in in the Entra sign-in logs and adjust the policy for this app, user or location."),
     "token-error": (
         "Entra ID refused the token request: {error_description}",
-        "Look the code up at https://login.microsoftonline.com/error?code={error_code}."),
+        f"Look the code up at {ERROR_LOOKUP}?code={{error_code}}."),
     "login-unreachable": (
         "Could not reach the login host {authority}: {error_description}",
         "Check DNS, the proxy (HTTPS_PROXY) and that outbound HTTPS to the login host is allowed."),
@@ -196,7 +201,7 @@ REPLY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("user is authenticated but not connected", "not-connected"),
 )
 """Reply texts only Exchange Online gives, for exactly one cause (lower case)."""
-CAS_SWITCHES = {"imap": "ImapEnabled", "pop": "PopEnabled", "smtp": "SmtpClientAuthenticationDisabled"}
+CAS_SWITCHES = {p.name: p.cas_switch for p in PROTOCOLS}
 
 
 @dataclass(frozen=True)
