@@ -25,6 +25,8 @@ from .redirect_uris import redirect_uri_problem
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
+STACKS_DIR = "stacks"
+"""The folder of the stack files, `stacks/Pulumi.<stack>.yaml` (Pulumi.yaml's `stackConfigDir`)."""
 
 PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
 FLOWS = ("app-only", "delegated")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from .config import AZUREAD_ENVIRONMENT, PROJECT, StackConfig, parse_stack_config
+from .config import AZUREAD_ENVIRONMENT, PROJECT, STACKS_DIR, StackConfig, parse_stack_config
 from .errors import ConfigError
-
-STACKS_DIR = "stacks"
 
 
 def read_stack_config() -> StackConfig:

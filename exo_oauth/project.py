@@ -10,13 +10,12 @@ from typing import Any
 
 import yaml
 
-from components.config import AZUREAD_ENVIRONMENT, PROJECT, STACK_NAME, StackConfig, parse_stack_config
+from components.config import AZUREAD_ENVIRONMENT, PROJECT, STACK_NAME, STACKS_DIR, StackConfig, parse_stack_config
 from components.errors import ConfigError
 
 from .errors import UsageError
 
 STACK_FILE = re.compile(rf"Pulumi\.({STACK_NAME.pattern})\.yaml")
-STACKS_DIR = "stacks"
 
 
 @dataclass(frozen=True)
