@@ -338,3 +338,12 @@ def test_readme_rules_table_lists_every_rule_with_its_level() -> None:
     for rule in rules.RULES:
         assert f"| `{rule.name}` | {rule.level} |" in readme, rule.name
 
+
+
+def test_lifetime_message_counts_the_days_given_and_names_the_stack_key() -> None:
+    """A secret made a moment before the check for 365 days is 365 days away, and lifetimeDays is the key to change."""
+    inputs = password_inputs(365) | {"endDate": (NOW + timedelta(days=365, minutes=-5)).isoformat()}
+    (message,) = messages(rules.APPLICATION_PASSWORD, inputs)["credential-max-lifetime"]
+    assert "365 days from now, later than the allowed 180 days" in message
+    assert "lower credential.lifetimeDays of this app in the stack file to at most 180" in message
+    assert "endDate" not in message.split(";", 1)[1]
