@@ -10,7 +10,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from exo_oauth.access_diff import render_text, stack_entry
+from exo_oauth import access_diff, plan_render
 from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS, SCOPES
 from exo_oauth.plan import plan_stack
 from tests.stack_factory import REPO, app, loaded, raw_config
@@ -36,8 +36,8 @@ def old_outputs(new: dict[str, Any]) -> dict[str, Any]:
 def test_access_diff_of_the_move_names_each_scope_with_its_api() -> None:
     """The diff shows the mail scopes leaving Graph and arriving on Exchange Online, and the new sign-in scopes."""
     new = new_plan()
-    entry = stack_entry("fabrikam", old_outputs(new), new["outputs"]["apps"])
-    assert render_text("main", [entry]) == (
+    entry = access_diff.stack_entry("fabrikam", old_outputs(new), new["outputs"]["apps"])
+    assert access_diff.render_text("main", [entry]) == (
         "access diff against main\n"
         "fabrikam (changed)\n"
         "  permission-added         clients: Microsoft Graph openid\n"
@@ -64,3 +64,15 @@ def test_graph_grant_keeps_its_name_and_resource_so_pulumi_up_updates_it_in_plac
     assert grants["clients-grant"]["claimValues"] == ["offline_access", "openid", "profile"]
     assert grants["clients-grant-exchange"]["resourceServicePrincipalObjectId"] != graph_sp
     assert grants["clients-grant-exchange"]["claimValues"] == ["IMAP.AccessAsUser.All", "SMTP.Send"]
+
+
+def test_plan_shows_both_grants_and_the_exchange_scopes_by_name_and_looked_up_id() -> None:
+    """The text plan names each grant's API and lists the Exchange Online scopes with the IDs the tenant gave."""
+    new = new_plan() | {"policy": []}
+    text = plan_render.render_text([new])
+    assert "clients-grant  claims offline_access openid profile on Microsoft Graph" in text
+    assert "clients-grant-exchange  claims IMAP.AccessAsUser.All SMTP.Send on Office 365 Exchange Online" in text
+    exo = SCOPES["Office365ExchangeOnline"]
+    assert (f"permissions: Office 365 Exchange Online: IMAP.AccessAsUser.All ({exo['IMAP.AccessAsUser.All']}), "
+            f"SMTP.Send ({exo['SMTP.Send']}); Microsoft Graph: offline_access") in text
+    assert "consent: delegated grants for all users on Office 365 Exchange Online and Microsoft Graph" in text
