@@ -21,7 +21,7 @@ writer = ExchangeScriptWriter(stack, config, None if preview else OUT_DIR / stac
 apis = lookup_first_party_apis(p.api for app in config.apps for p in permissions_for(app.flow, app.protocols))
 apps = {
     app.name: MailOAuthApp(app.name, app, config.tenant_id, apis,
-                           service_principal_hooks=None if preview else writer.hooks(app.name))
+                           service_principal_hooks=None if preview else writer.hooks(app.name), cloud=config.cloud)
     for app in config.apps
 }
 summaries = {name: component.summary for name, component in apps.items()}

@@ -18,11 +18,17 @@ from cryptography import x509
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ConfigError
+from .microsoft import CLOUDS, DEFAULT_CLOUD
+from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
+from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
+from .redirect_uris import redirect_uri_problem
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
+STACKS_DIR = "stacks"
+"""The folder of the stack files, `stacks/Pulumi.<stack>.yaml` (Pulumi.yaml's `stackConfigDir`)."""
 
-PROTOCOLS = ("imap", "pop", "smtp")
+PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
 FLOWS = ("app-only", "delegated")
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
@@ -107,7 +113,7 @@ class AppConfig:
     credential: Credential
     """The app's credential."""
     redirect_uris: tuple[str, ...]
-    """HTTPS redirect URIs."""
+    """Redirect URIs: HTTPS, or loopback http:// (localhost, 127.0.0.1) on a public client."""
     public_client: bool
     """delegated: allow public-client flows such as device code."""
     owners: tuple[str, ...]
@@ -150,6 +156,8 @@ class StackConfig:
     """The apps, in file order."""
     exchange: ExchangeConfig
     """Exchange Online script settings."""
+    cloud: str = DEFAULT_CLOUD
+    """The Microsoft cloud of the tenant (`exo-oauth:cloud`): a key of components.microsoft.CLOUDS."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,14 @@ def _type_name(value: Any) -> str:
     )
 
 
+def _require(at: At, allowed: str) -> None:
+    """Raise "is required" when the key is absent (or null), rather than a type error about "nothing"."""
+    if at.value is None:
+        raise at.fail(f"is required; allowed: {allowed}")
+
+
 def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
+    _require(at, f"a mapping with keys {', '.join(allowed)}")
     if not isinstance(at.value, Mapping):
         raise at.fail(f"must be a mapping with keys {', '.join(allowed)}, not {_type_name(at.value)}")
     for key in at.value:
@@ -196,6 +211,7 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
 
 def non_empty_text(at: At, *, max_len: int = 256) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
+    _require(at, "a non-empty string")
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
     if len(at.value) > max_len:
@@ -221,6 +237,7 @@ def _int(at: At, low: int, high: int) -> int:
 
 def one_of(at: At, allowed: Sequence[str]) -> str:
     """Return the value if it is one of `allowed`, or raise naming the key and the allowed values."""
+    _require(at, ", ".join(allowed))
     if at.value not in allowed:
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not allowed; allowed: {', '.join(allowed)}")
@@ -244,6 +261,7 @@ def normalized_mailbox(text: str) -> str:
 
 def guid(at: At) -> str:
     """Return the value as a lower-case GUID, or raise naming the key."""
+    _require(at, "a GUID, xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
     if not isinstance(at.value, str) or not is_guid(at.value):
         shown = repr(at.value) if isinstance(at.value, str) else _type_name(at.value)
         raise at.fail(f"{shown} is not a GUID; allowed: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits)")
@@ -259,6 +277,7 @@ def protocol_list(at: At) -> tuple[str, ...]:
 def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: bool = True) -> tuple[T, ...]:
     if at.value is None and not non_empty:
         return ()
+    _require(at, "a non-empty list")
     if not isinstance(at.value, list):
         raise at.fail(f"must be a list, not {_type_name(at.value)}")
     if non_empty and not at.value:
@@ -276,6 +295,7 @@ def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: b
 
 def mailbox_address(at: At) -> str:
     """Return a normalised mailbox address, or raise naming the key."""
+    _require(at, "a mailbox address, user@domain")
     if not isinstance(at.value, str):
         raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
     try:
@@ -302,7 +322,18 @@ def https_url(at: At) -> str:
     return text
 
 
+def _redirect_uri(at: At, public_client: bool) -> str:
+    text = non_empty_text(at)
+    problem = redirect_uri_problem(text, public_client=public_client)
+    if problem is not None:
+        raise at.fail(f"{text!r} {problem}; allowed: {REDIRECT_URIS_ALLOWED}")
+    if urlsplit(text).fragment or "#" in text:
+        raise at.fail(f"{text!r} has a fragment; allowed: a redirect URI without '#'")
+    return text
+
+
 def _certificate(at: At, now: datetime) -> tuple[str, datetime]:
+    _require(at, "the public X.509 certificate in PEM (-----BEGIN CERTIFICATE-----)")
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
     if "PRIVATE KEY" in at.value:
@@ -333,6 +364,11 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
         rotate = default_before if before.value is None else _int(before, 0, days - 1)
         if kind == "secret":
+            # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
+            # two secrets, not three, valid at once.
+            if rotate > days // 2:
+                raise before.fail(f"{rotate} is out of range for a secret living {days} days; allowed: 0 to "
+                                  f"{days // 2} (at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
@@ -378,7 +414,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         protocols=protocols,
         mailboxes=mailboxes,
         credential=_credential(at.child("credential"), flow, public_client, now),
-        redirect_uris=_list(at.child("redirectUris"), https_url),
+        redirect_uris=_list(at.child("redirectUris"), lambda u: _redirect_uri(u, public_client)),
         public_client=public_client,
         owners=_list(at.child("owners"), guid, non_empty=True),
         notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
@@ -392,6 +428,26 @@ def _unique_mailboxes(at: At, mailboxes: tuple[Mailbox, ...]) -> None:
         if mailbox.address.lower() in seen:
             raise entry.fail(f"{mailbox.address!r} is listed twice; allowed: each mailbox once")
         seen.add(mailbox.address.lower())
+
+
+def _unique_names(apps_at: At, apps: tuple[AppConfig, ...]) -> None:
+    """Refuse two apps with one name, or one display name: `prevent_duplicate_names` would stop `pulumi up` halfway."""
+    names: dict[str, At] = {}
+    displays: dict[str, At] = {}
+    for entry, app in zip(apps_at.items(), apps, strict=True):
+        name = entry.child("name")
+        if app.name in names:
+            raise name.fail(f"{app.name!r} is already used by {names[app.name].path}; allowed: a name unique in "
+                            "the stack")
+        names[app.name] = name
+        # An app without displayName is shown under its name, so that is where the display name comes from.
+        display = entry.child("displayName") if entry.child("displayName").value is not None else name
+        key = app.display_name.casefold()
+        if key in displays:
+            raise display.fail(f"{app.display_name!r} is already the display name of {displays[key].path}; Entra ID "
+                               "refuses a second app with the same display name (prevent_duplicate_names), so "
+                               "`pulumi up` would stop halfway; allowed: a displayName unique in the stack")
+        displays[key] = display
 
 
 def _exchange(at: At) -> ExchangeConfig:
@@ -466,7 +522,12 @@ CONFIG_KEYS = {
     "azuread:tenantId": "The tenant GUID.",
     f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
     f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
+    f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
+    "(21Vianet). Sets token scopes, mail endpoints, the consent URL host and the Exchange scripts' environment; "
+    "azuread:environment must name the same cloud.",
 }
+AZUREAD_ENVIRONMENT = "azuread:environment"
+"""The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
 
 
 def _structured(value: Any) -> Any:
@@ -496,15 +557,23 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
             raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
     tenant_id = guid(At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
     apps_at = At(source, f"{PROJECT}:apps", _structured(raw.get(f"{PROJECT}:apps")))
-    if apps_at.value is None:
-        raise apps_at.fail("is required; allowed: a list of apps (it may be empty)")
+    _require(apps_at, "a list of apps (it may be empty)")
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
-    seen: dict[str, int] = {}
-    for index, app in enumerate(apps):
-        if app.name in seen:
-            raise ConfigError(source, f"{PROJECT}:apps[{index}].name",
-                              f"{app.name!r} is already used by {PROJECT}:apps[{seen[app.name]}]; "
-                              "allowed: a name unique in the stack")
-        seen[app.name] = index
+    _unique_names(apps_at, apps)
     exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
-    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange)
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=_cloud(raw, source))
+
+
+def _cloud(raw: Mapping[str, Any], source: str) -> str:
+    """Return `exo-oauth:cloud` (default global), refusing an `azuread:environment` that names another cloud."""
+    at = At(source, f"{PROJECT}:cloud", raw.get(f"{PROJECT}:cloud"))
+    cloud = DEFAULT_CLOUD if at.value is None else one_of(at, tuple(CLOUDS))
+    environment = raw.get(AZUREAD_ENVIRONMENT)
+    # The provider's default, with no azuread:environment, is the global cloud.
+    accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
+    if environment not in accepted:
+        wanted = CLOUDS[cloud].azuread_environments[0]
+        shown = "not set (the provider then uses global)" if environment is None else repr(environment)
+        raise at.fail(f"{cloud!r} needs {AZUREAD_ENVIRONMENT}: {wanted}, but {AZUREAD_ENVIRONMENT} is {shown}; "
+                      f"allowed: {PROJECT}:cloud and {AZUREAD_ENVIRONMENT} naming the same cloud")
+    return cloud

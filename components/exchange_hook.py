@@ -110,7 +110,8 @@ class ExchangeScriptWriter:
                         mailboxes=app.mailboxes)
             for app in self._config.apps
         ]
-        inputs = build_exchange_inputs(self._stack, self._config.tenant_id, apps, self._config.exchange, source)
+        inputs = build_exchange_inputs(self._stack, self._config.tenant_id, apps, self._config.exchange, source,
+                                       cloud=self._config.cloud)
         scripts = render_exchange_scripts(inputs)
         if self._out_dir is not None:
             self._write(self._out_dir, scripts)

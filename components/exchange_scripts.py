@@ -20,15 +20,13 @@ from .config import STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, EXIT_DRIFT
 from .exchange_module import needed
+from .microsoft import CLOUDS, DEFAULT_CLOUD
 from .outputs import AppOutputs
 from .powershell import ps_literal
 
 MODULE_VERSIONS = ("3.0.0", "3.*")
 """ExchangeOnlineManagement versions the scripts accept: REST cmdlets and Get-ConnectionInformation need 3.x."""
 
-EXCHANGE_ENVIRONMENTS = ("O365Default", "O365USGovGCCHigh", "O365USGovDoD", "O365China")
-"""`Connect-ExchangeOnline -ExchangeEnvironmentName` values of the clouds exo-oauth knows (Microsoft Learn,
-Connect-ExchangeOnline); the default is the global cloud's."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +68,18 @@ class ExchangeInputs:
     """The apps, sorted by name so every caller renders the same text."""
     exchange: ExchangeConfig
     """How the scripts connect and what they may change tenant-wide."""
-    exchange_environment: str = EXCHANGE_ENVIRONMENTS[0]
-    """The cloud's `-ExchangeEnvironmentName`."""
+    cloud: str = DEFAULT_CLOUD
+    """The tenant's cloud (`exo-oauth:cloud`); it gives the scripts' `-ExchangeEnvironmentName`."""
+
+    @property
+    def exchange_environment(self) -> str:
+        """The cloud's `Connect-ExchangeOnline -ExchangeEnvironmentName` (components.microsoft)."""
+        return CLOUDS[self.cloud].exchange_environment_name
 
 
 def exchange_inputs(
     stack: str, tenant_id: str, apps: Mapping[str, Any], exchange: ExchangeConfig, source: str = "stack outputs",
-    *, exchange_environment: str = EXCHANGE_ENVIRONMENTS[0],
+    *, cloud: str = DEFAULT_CLOUD,
 ) -> ExchangeInputs:
     """Validate the `apps` stack output with the outputs model (components.outputs) and return the renderer's inputs.
 
@@ -85,20 +88,19 @@ def exchange_inputs(
     if not isinstance(apps, Mapping):
         raise ConfigError(source, "apps", "must be a mapping of app name to app outputs")
     parsed = [ExchangeApp.from_outputs(AppOutputs.from_wire(apps[name], source, name)) for name in apps]
-    return build_exchange_inputs(stack, tenant_id, parsed, exchange, source,
-                                 exchange_environment=exchange_environment)
+    return build_exchange_inputs(stack, tenant_id, parsed, exchange, source, cloud=cloud)
 
 
 def build_exchange_inputs(
     stack: str, tenant_id: str, apps: Sequence[ExchangeApp], exchange: ExchangeConfig, source: str,
-    *, exchange_environment: str = EXCHANGE_ENVIRONMENTS[0],
+    *, cloud: str = DEFAULT_CLOUD,
 ) -> ExchangeInputs:
-    """Check the stack name and tenant GUID and return the renderer's inputs, apps sorted by name."""
+    """Check the stack name, tenant GUID and cloud and return the renderer's inputs, apps sorted by name."""
     if not STACK_NAME.fullmatch(stack):
         raise ConfigError(source, "stack", f"{stack!r} is not a stack name; allowed: letters, digits, '-', '_', '.'")
     tenant = guid(At(source, "tenantId", tenant_id))
-    environment = one_of(At(source, "exchangeEnvironmentName", exchange_environment), EXCHANGE_ENVIRONMENTS)
-    return ExchangeInputs(stack, tenant, tuple(sorted(apps, key=lambda app: app.name)), exchange, environment)
+    known_cloud = one_of(At(source, "cloud", cloud), tuple(CLOUDS))
+    return ExchangeInputs(stack, tenant, tuple(sorted(apps, key=lambda app: app.name)), exchange, known_cloud)
 
 
 @dataclass(frozen=True)

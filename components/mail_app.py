@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -9,12 +11,21 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumiverse_time as time
 
-from .config import AppConfig, Credential
+from .config import DEFAULT_LIFETIME_DAYS, AppConfig, Credential
 from .first_party import FirstPartyApi
-from .outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput
-from .permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
+from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
+from .outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput, SecretOutput
+from .permissions import (
+    Permission,
+    admin_consent_url,
+    by_api,
+    endpoints_for,
+    permissions_for,
+    token_scopes,
+)
+from .rotation import live_secrets, schedule_offset_days, today
 
-TYPE_TOKEN = "exo-oauth:index:MailOAuthApp"
+TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
 SINGLE_TENANT = "AzureADMyOrg"
 
 
@@ -22,8 +33,9 @@ class MailOAuthApp(pulumi.ComponentResource):
     """An app registration, its service principal, its mail permissions with admin consent, and its credential.
 
     The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
-    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant` (delegated), and `<name>-rotation` with
-    `<name>-secret` or `<name>-cert`, or `<name>-federated`.
+    `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant-exchange` and `<name>-grant` (delegated, on
+    Exchange Online and Microsoft Graph), and `<name>-secret-a` and `<name>-secret-b` (overlapping secret
+    rotation), or `<name>-rotation` with `<name>-cert`, or `<name>-federated`.
     """
 
     client_id: pulumi.Output[str]
@@ -39,7 +51,7 @@ class MailOAuthApp(pulumi.ComponentResource):
     admin_consent_url: pulumi.Output[str]
     """Microsoft's v2.0 admin consent URL for the app (consent is already granted as code)."""
     client_secret: pulumi.Output[str | None]
-    """The client secret value, always a Pulumi secret; None unless the credential type is `secret`."""
+    """The newest client secret's value, always a Pulumi secret; None unless the credential type is `secret`."""
     summary: pulumi.Output[dict[str, Any]]
     """Everything above except the secret, as the `apps.<name>` stack output (docs/reference.md "Outputs")."""
 
@@ -52,40 +64,14 @@ class MailOAuthApp(pulumi.ComponentResource):
         *,
         opts: pulumi.ResourceOptions | None = None,
         service_principal_hooks: pulumi.ResourceHookBinding | None = None,
+        cloud: str = DEFAULT_CLOUD,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         permissions = permissions_for(app.flow, app.protocols)
-        api = apis[permissions[0].api]
-        permission_ids = [api.permission_id(p.kind, p.name) for p in permissions]
-
-        # The app registration: single tenant, requesting exactly the chosen protocols' permissions.
-        application = azuread.Application(
-            f"{name}-app",
-            display_name=app.display_name,
-            sign_in_audience=SINGLE_TENANT,
-            owners=list(app.owners),
-            notes=app.notes or None,
-            tags=list(app.tags) or None,
-            prevent_duplicate_names=True,
-            required_resource_accesses=[
-                azuread.ApplicationRequiredResourceAccessArgs(
-                    resource_app_id=api.client_id,
-                    resource_accesses=[
-                        azuread.ApplicationRequiredResourceAccessResourceAccessArgs(id=pid, type=p.kind)
-                        for p, pid in zip(permissions, permission_ids, strict=True)
-                    ],
-                )
-            ],
-            web=azuread.ApplicationWebArgs(redirect_uris=list(app.redirect_uris))
-            if app.redirect_uris and not app.public_client
-            else None,
-            public_client=azuread.ApplicationPublicClientArgs(redirect_uris=list(app.redirect_uris))
-            if app.redirect_uris and app.public_client
-            else None,
-            fallback_public_client_enabled=app.public_client,
-            opts=child,
-        )
+        permission_ids = [apis[p.api].permission_id(p.kind, p.name) for p in permissions]
+        application = _application(name, app, apis, permissions=permissions, permission_ids=permission_ids,
+                                   child=child)
 
         # The enterprise app (service principal) that consent and Exchange permissions attach to.
         principal = azuread.ServicePrincipal(
@@ -101,44 +87,32 @@ class MailOAuthApp(pulumi.ComponentResource):
 
         # Admin consent as code.
         if app.flow == "app-only":
-            for protocol, permission_id in zip(app.protocols, permission_ids, strict=True):
-                azuread.AppRoleAssignment(
-                    f"{name}-role-{protocol}",
-                    app_role_id=permission_id,
-                    principal_object_id=principal.object_id,
-                    resource_object_id=api.object_id,
-                    opts=child,
-                )
+            _app_role_assignments(name, app, apis, role_ids=permission_ids, principal=principal, child=child)
         else:
-            azuread.ServicePrincipalDelegatedPermissionGrant(
-                f"{name}-grant",
-                service_principal_object_id=principal.object_id,
-                resource_service_principal_object_id=api.object_id,
-                claim_values=[p.name for p in permissions],
-                opts=child,
-            )
+            _delegated_grants(name, apis, permissions, principal, child)
 
-        key_id, end_date, secret_value = _credential(name, app.credential, application, child)
+        credential = _credential(name, f"{tenant_id}/{name}", app.credential, application, child)
 
         self.client_id = application.client_id
         self.tenant_id = pulumi.Output.from_input(tenant_id)
         self.application_object_id = application.object_id
         self.service_principal_object_id = principal.object_id
-        self.scopes = pulumi.Output.from_input(list(token_scopes(app.flow, app.protocols)))
+        self.scopes = pulumi.Output.from_input(list(token_scopes(app.flow, app.protocols, cloud)))
         first_redirect = app.redirect_uris[0] if app.redirect_uris else None
         self.admin_consent_url = application.client_id.apply(
-            lambda cid: admin_consent_url(tenant_id, cid, app.flow, first_redirect)
+            lambda cid: admin_consent_url(tenant_id, cid, app.flow, first_redirect, cloud)
         )
-        self.client_secret = pulumi.Output.secret(secret_value)
+        self.client_secret = pulumi.Output.secret(credential.value)
         self.summary = pulumi.Output.all(
             application.client_id,
             application.object_id,
             principal.object_id,
             self.admin_consent_url,
             pulumi.Output.all(*permission_ids),
-            key_id,
-            end_date,
-        ).apply(lambda v: _summary(app, tenant_id, v))
+            credential.key_id,
+            credential.end_date,
+            credential.secrets,
+        ).apply(lambda v: _summary(app, tenant_id, cloud, v))
         self.register_outputs(
             {
                 "clientId": self.client_id,
@@ -153,32 +127,124 @@ class MailOAuthApp(pulumi.ComponentResource):
         )
 
 
+def _application(
+    name: str,
+    app: AppConfig,
+    apis: Mapping[str, FirstPartyApi],
+    *,
+    permissions: Sequence[Permission],
+    permission_ids: Sequence[pulumi.Output[str]],
+    child: pulumi.ResourceOptions,
+) -> azuread.Application:
+    """Declare the app registration: single tenant, requesting exactly the chosen protocols' permissions."""
+    ids = dict(zip(permissions, permission_ids, strict=True))
+    return azuread.Application(
+        f"{name}-app",
+        display_name=app.display_name,
+        sign_in_audience=SINGLE_TENANT,
+        owners=list(app.owners),
+        notes=app.notes or None,
+        tags=list(app.tags) or None,
+        prevent_duplicate_names=True,
+        required_resource_accesses=[
+            azuread.ApplicationRequiredResourceAccessArgs(
+                resource_app_id=apis[api].client_id,
+                resource_accesses=[
+                    azuread.ApplicationRequiredResourceAccessResourceAccessArgs(id=ids[p], type=p.kind) for p in group
+                ],
+            )
+            for api, group in by_api(permissions).items()
+        ],
+        web=azuread.ApplicationWebArgs(redirect_uris=list(app.redirect_uris))
+        if app.redirect_uris and not app.public_client
+        else None,
+        public_client=azuread.ApplicationPublicClientArgs(redirect_uris=list(app.redirect_uris))
+        if app.redirect_uris and app.public_client
+        else None,
+        fallback_public_client_enabled=app.public_client,
+        opts=child,
+    )
+
+
+def _app_role_assignments(
+    name: str,
+    app: AppConfig,
+    apis: Mapping[str, FirstPartyApi],
+    *,
+    role_ids: Sequence[pulumi.Output[str]],
+    principal: azuread.ServicePrincipal,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """Admin-consent the app-only roles: one assignment per protocol on Exchange Online."""
+    for protocol, role_id in zip(app.protocols, role_ids, strict=True):
+        azuread.AppRoleAssignment(
+            f"{name}-role-{protocol}",
+            app_role_id=role_id,
+            principal_object_id=principal.object_id,
+            resource_object_id=apis[EXCHANGE_ONLINE].object_id,
+            opts=child,
+        )
+
+
+GRANT_SUFFIXES = {MICROSOFT_GRAPH: "grant", EXCHANGE_ONLINE: "grant-exchange"}
+"""Delegated grants by API. The Graph grant keeps the name it had when it also held the mail scopes, so a stack
+deployed then moves with an in-place update of its claims plus one new grant (docs/decisions/0030): replacing it
+would create the new Graph grant while the old one still exists, which Entra refuses (one grant per client,
+resource and consent type)."""
+
+
+def _delegated_grants(
+    name: str,
+    apis: Mapping[str, FirstPartyApi],
+    permissions: Sequence[Permission],
+    principal: azuread.ServicePrincipal,
+    child: pulumi.ResourceOptions,
+) -> None:
+    """Admin-consent the delegated scopes for all users: one grant per API whose scopes the app requests."""
+    for api, group in by_api(permissions).items():
+        azuread.ServicePrincipalDelegatedPermissionGrant(
+            f"{name}-{GRANT_SUFFIXES[api]}",
+            service_principal_object_id=principal.object_id,
+            resource_service_principal_object_id=apis[api].object_id,
+            claim_values=[p.name for p in group],
+            opts=child,
+        )
+
+
+@dataclass(frozen=True)
+class CredentialOutputs:
+    """What the app's credential resources return, for the component's outputs."""
+
+    key_id: pulumi.Output[str | None]
+    """The newest credential's key id (None without a credential)."""
+    end_date: pulumi.Output[str | None]
+    """The newest credential's end date (None for federated and none)."""
+    value: pulumi.Output[str | None]
+    """The newest secret's value (None unless the type is `secret`)."""
+    secrets: pulumi.Output[list[dict[str, Any]]]
+    """Every secret that exists, newest first: keyId, endDate and the resource's name (empty unless `secret`)."""
+
+
 def _credential(
-    name: str, credential: Credential, application: azuread.Application, child: pulumi.ResourceOptions
-) -> tuple[pulumi.Output[str | None], pulumi.Output[str | None], pulumi.Output[str | None]]:
-    """Declare the app's credential; return its key id, end date and secret value (each None where not applicable)."""
+    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
+    child: pulumi.ResourceOptions,
+) -> CredentialOutputs:
+    """Declare the app's credential and return its outputs."""
     none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
-    if credential.type in ("secret", "certificate"):
+    no_secrets: pulumi.Output[list[dict[str, Any]]] = pulumi.Output.from_input([])
+    if credential.type == "secret":
+        return _secrets(name, schedule_key, credential, application, child)
+    if credential.type == "certificate":
         lifetime = credential.lifetime_days or 0
         not_after = credential.certificate_not_after
         # The rotation clock is state, not code: its start time is fixed when it is created, so the end date is
-        # stable across runs, and the first `pulumi up` from `rotateBeforeDays` before expiry replaces the credential.
+        # stable across runs, and the first `pulumi up` from `rotateBeforeDays` before expiry re-registers it.
         rotation = time.Rotating(
             f"{name}-rotation",
             rotation_days=lifetime - (credential.rotate_before_days or 0),
             opts=child,
         )
         end_date = rotation.rfc3339.apply(lambda start: _end_date(start, lifetime, not_after))
-        if credential.type == "secret":
-            password = azuread.ApplicationPassword(
-                f"{name}-secret",
-                application_id=application.id,
-                display_name=f"exo-oauth {name}",
-                end_date=end_date,
-                rotate_when_changed={"rotation": rotation.id},
-                opts=child,
-            )
-            return password.key_id, password.end_date, password.value
         # A new end date re-registers the same certificate: the device keeps its key, Entra gets a fresh expiry.
         certificate = azuread.ApplicationCertificate(
             f"{name}-cert",
@@ -189,7 +255,7 @@ def _credential(
             end_date=end_date,
             opts=child,
         )
-        return certificate.key_id, certificate.end_date, none
+        return CredentialOutputs(certificate.key_id, certificate.end_date, none, no_secrets)
     if credential.type == "federated":
         federated = azuread.ApplicationFederatedIdentityCredential(
             f"{name}-federated",
@@ -200,8 +266,38 @@ def _credential(
             audiences=list(credential.audiences),
             opts=child,
         )
-        return federated.credential_id, none, none
-    return none, none, none
+        return CredentialOutputs(federated.credential_id, none, none, no_secrets)
+    return CredentialOutputs(none, none, none, no_secrets)
+
+
+def _secrets(
+    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
+    child: pulumi.ResourceOptions,
+) -> CredentialOutputs:
+    """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first."""
+    lifetime = credential.lifetime_days or DEFAULT_LIFETIME_DAYS
+    before = credential.rotate_before_days or 0
+    offset = schedule_offset_days(schedule_key, lifetime - before)
+    passwords = [
+        (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
+            f"{name}-secret-{term.slot}",
+            application_id=application.id,
+            # Every input forces a replacement, so these change only when the slot's next period starts.
+            display_name=f"exo-oauth {name} {term.start:%Y-%m-%d}",
+            end_date=_rfc3339(term.end_date),
+            opts=child,
+        ))
+        for term in live_secrets(today(), lifetime, before, offset)
+    ]
+    listed = pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in passwords)).apply(
+        lambda pairs: [{"name": n, "keyId": k, "endDate": e}
+                       for (n, _), (k, e) in zip(passwords, pairs, strict=True)])
+    newest = passwords[0][1]
+    return CredentialOutputs(newest.key_id, newest.end_date, newest.value, listed)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
@@ -212,8 +308,8 @@ def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
     return end.isoformat().replace("+00:00", "Z")
 
 
-def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any]:
-    client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date = values
+def _summary(app: AppConfig, tenant_id: str, cloud: str, values: list[Any]) -> dict[str, Any]:
+    client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date, secrets = values
     permissions = permissions_for(app.flow, app.protocols)
     return AppOutputs(
         name=app.name,
@@ -221,14 +317,17 @@ def _summary(app: AppConfig, tenant_id: str, values: list[Any]) -> dict[str, Any
         flow=app.flow,
         protocols=app.protocols,
         tenant_id=tenant_id,
+        cloud=cloud,
         client_id=client_id,
         application_object_id=object_id,
         service_principal_object_id=sp_object_id,
         permissions=tuple(PermissionOutput(p.api, p.name, p.kind, pid)
                           for p, pid in zip(permissions, permission_ids, strict=True)),
-        scopes=token_scopes(app.flow, app.protocols),
+        scopes=token_scopes(app.flow, app.protocols, cloud),
         admin_consent_url=consent_url,
-        endpoints={p: EndpointOutput(**cast("dict[str, Any]", e)) for p, e in endpoints_for(app.protocols).items()},
+        endpoints={p: EndpointOutput(**cast("dict[str, Any]", e))
+                   for p, e in endpoints_for(app.protocols, cloud).items()},
         mailboxes=app.mailboxes,
-        credential=CredentialOutput(app.credential.type, key_id, end_date),
+        credential=CredentialOutput(app.credential.type, key_id, end_date,
+                                    tuple(SecretOutput(s["name"], s["keyId"], s["endDate"]) for s in secrets)),
     ).to_wire()

@@ -27,6 +27,7 @@ from .config import (
     one_of,
     protocol_list,
 )
+from .microsoft import CLOUDS
 
 SECURITY = ("tls", "starttls")
 """How a mail endpoint is protected: TLS from the first byte, or STARTTLS after the greeting."""
@@ -104,22 +105,51 @@ class EndpointOutput:
 
 
 @dataclass(frozen=True)
+class SecretOutput:
+    """One client secret that exists in Entra ID, without its value."""
+
+    name: str
+    """The Pulumi resource that holds it, `<app>-secret-a` or `<app>-secret-b` (docs/decisions/0032)."""
+    key_id: str
+    """The secret's key id in Entra ID."""
+    end_date: str
+    """When it expires, RFC 3339."""
+
+    @classmethod
+    def from_wire(cls, at: At) -> SecretOutput:
+        """Return the secret at `at`, or raise naming the key path."""
+        _present(at, ("name", "keyId", "endDate"))
+        return cls(non_empty_text(at.child("name")), non_empty_text(at.child("keyId")),
+                   non_empty_text(at.child("endDate")))
+
+
+@dataclass(frozen=True)
 class CredentialOutput:
     """The app's credential, without any secret."""
 
     type: str
     """`secret`, `certificate`, `federated` or `none`."""
     key_id: str | None
-    """The credential's key id in Entra ID; None where it does not apply."""
+    """The newest credential's key id in Entra ID; None where it does not apply."""
     end_date: str | None
-    """When it expires, RFC 3339; None where it does not apply."""
+    """When the newest credential expires, RFC 3339; None where it does not apply."""
+    secrets: tuple[SecretOutput, ...] = ()
+    """`secret` only: every secret that exists, newest first (two during a rotation's overlap)."""
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON-ready credential output."""
+        return {"type": self.type, "keyId": self.key_id, "endDate": self.end_date,
+                "secrets": [{"name": s.name, "keyId": s.key_id, "endDate": s.end_date} for s in self.secrets]}
 
     @classmethod
     def from_wire(cls, at: At) -> CredentialOutput:
         """Return the credential at `at`, or raise naming the key path."""
-        _present(at, ("type", "keyId", "endDate"))
+        _present(at, ("type", "keyId", "endDate", "secrets"))
+        secrets = at.child("secrets")
+        if not isinstance(secrets.value, list):
+            raise secrets.fail("must be a list of {name, keyId, endDate}")
         return cls(one_of(at.child("type"), CREDENTIAL_TYPES), _text_or_none(at.child("keyId")),
-                   _text_or_none(at.child("endDate")))
+                   _text_or_none(at.child("endDate")), tuple(SecretOutput.from_wire(i) for i in secrets.items()))
 
 
 @dataclass(frozen=True)
@@ -136,6 +166,8 @@ class AppOutputs:
     """the chosen protocols, in the order imap, pop, smtp"""
     tenant_id: str
     """the tenant GUID"""
+    cloud: str
+    """the Microsoft cloud of the tenant (`exo-oauth:cloud`): `global`, `usgov`, `usgov-dod` or `china`"""
     client_id: str
     """the application (client) id that mail clients sign in with"""
     application_object_id: str
@@ -145,18 +177,20 @@ class AppOutputs:
     permissions: tuple[PermissionOutput, ...]
     """each granted permission: `api`, `name`, `kind` (Role or Scope) and `id` as looked up in the tenant"""
     scopes: tuple[str, ...]
-    """the scopes a client requests: `https://outlook.office365.com/.default` app-only;
-    `https://outlook.office.com/<scope>` and `offline_access` delegated"""
+    """the scopes a client requests, for the stack's cloud: in the global cloud
+    `https://outlook.office365.com/.default` app-only; `https://outlook.office.com/<scope>` and `offline_access`
+    delegated"""
     admin_consent_url: str
     """Microsoft's v2.0 admin consent URL for the app (consent is already granted as code; this is the manual
     fallback)"""
     endpoints: Mapping[str, EndpointOutput]
-    """`host`, `port` and `security` per chosen protocol: outlook.office365.com 993 and 995 (`tls`),
-    smtp.office365.com 587 (`starttls`)"""
+    """`host`, `port` and `security` per chosen protocol, for the stack's cloud: in the global cloud
+    outlook.office365.com 993 and 995 (`tls`), smtp.office365.com 587 (`starttls`)"""
     mailboxes: tuple[Mailbox, ...]
     """app-only: each `address` with `sendAs`; `[]` for delegated apps"""
     credential: CredentialOutput
-    """`type`, `keyId` and `endDate` (RFC 3339; `null` where it does not apply)"""
+    """`type`, the newest credential's `keyId` and `endDate` (RFC 3339; `null` where it does not apply), and for
+    secrets `secrets`: every live secret, newest first, with `name`, `keyId` and `endDate` (docs/rotation.md)"""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""
@@ -166,6 +200,7 @@ class AppOutputs:
             "flow": self.flow,
             "protocols": list(self.protocols),
             "tenantId": self.tenant_id,
+            "cloud": self.cloud,
             "clientId": self.client_id,
             "applicationObjectId": self.application_object_id,
             "servicePrincipalObjectId": self.service_principal_object_id,
@@ -175,8 +210,7 @@ class AppOutputs:
             "endpoints": {p: {"host": e.host, "port": e.port, "security": e.security}
                           for p, e in self.endpoints.items()},
             "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in self.mailboxes],
-            "credential": {"type": self.credential.type, "keyId": self.credential.key_id,
-                           "endDate": self.credential.end_date},
+            "credential": self.credential.to_wire(),
         }
 
     @classmethod
@@ -208,6 +242,7 @@ class AppOutputs:
             flow=flow,
             protocols=protocols,
             tenant_id=guid(at.child("tenantId")),
+            cloud=one_of(at.child("cloud"), tuple(CLOUDS)),
             client_id=guid(at.child("clientId")),
             application_object_id=guid(at.child("applicationObjectId")),
             service_principal_object_id=guid(at.child("servicePrincipalObjectId")),

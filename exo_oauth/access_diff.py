@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import mermaid
+from .microsoft_ids import API_DISPLAY_NAMES
 from .plan_render import HEADING, md
 
 Apps = Mapping[str, Mapping[str, Any]]
@@ -27,7 +28,7 @@ class Change:
     app: str
     """The app's name (the new name for a rename)."""
     detail: str
-    """What changed, in words, e.g. `SMTP.SendAsApp` or `new@contoso.com: FullAccess`."""
+    """What changed, in words, e.g. `Office 365 Exchange Online SMTP.SendAsApp` or `new@contoso.com: FullAccess`."""
 
 
 def _access(app: Mapping[str, Any]) -> set[str]:
@@ -40,7 +41,8 @@ def _access(app: Mapping[str, Any]) -> set[str]:
 
 
 def _permissions(app: Mapping[str, Any]) -> set[str]:
-    return {p["name"] for p in app["permissions"]}
+    """Each permission named with its API: the same scope name on Microsoft Graph and on Exchange Online differs."""
+    return {f"{API_DISPLAY_NAMES.get(p['api'], p['api'])} {p['name']}" for p in app["permissions"]}
 
 
 def _credential(app: Mapping[str, Any]) -> str:

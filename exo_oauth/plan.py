@@ -27,9 +27,11 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import PROJECT
+from components.rotation import fixed_clock
 
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
+from .policy_verdicts import in_stack
 from .project import LoadedStack
 from .tenant.import_file import read_imports
 
@@ -153,7 +155,8 @@ def plan_stack(
 
     sys.path.insert(0, str(project_dir))
     try:
-        _sync_await(run_pulumi_func(run_program))
+        with fixed_clock(now):
+            _sync_await(run_pulumi_func(run_program))
     finally:
         sys.path.remove(str(project_dir))
     root = settings.get_root_resource()
@@ -228,8 +231,9 @@ def plan_and_judge(
     """
     judged = []
     mandatory_failed = False
-    for plan in plan_stacks(project_dir, stacks, now, jobs, on_done):
-        verdicts = [v.to_json() for v in evaluate(plan.resources, now, policy)]
+    for plan, stack in zip(plan_stacks(project_dir, stacks, now, jobs, on_done), stacks, strict=True):
+        found = in_stack(evaluate(plan.resources, now, policy), plan.resources, stack.config, policy)
+        verdicts = [v.to_json() for v in found]
         mandatory_failed = mandatory_failed or any(v["level"] == "mandatory" for v in verdicts)
         judged.append(plan.to_json() | {"policy": verdicts})
     return judged, mandatory_failed

@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES
+from components.microsoft import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, TYPE_TOKENS
 
 STANDIN_KINDS = {
     "application": "a991",
@@ -27,18 +27,9 @@ STANDIN_KINDS = {
 STANDIN_SECRET = "not-a-real-secret-plan-stand-in"
 """The value the plan's ApplicationPassword returns; it must never show in plan output."""
 
-_TOKENS = {
-    "application": "azuread:index/application:Application",
-    "servicePrincipal": "azuread:index/servicePrincipal:ServicePrincipal",
-    "appRoleAssignment": "azuread:index/appRoleAssignment:AppRoleAssignment",
-    "grant": "azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant",
-    "password": "azuread:index/applicationPassword:ApplicationPassword",
-    "certificate": "azuread:index/applicationCertificate:ApplicationCertificate",
-    "federated": "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
-    "rotating": "time:index/rotating:Rotating",
-}
-PUBLISHED_APP_IDS_TOKEN = "azuread:index/getApplicationPublishedAppIds:getApplicationPublishedAppIds"
-SERVICE_PRINCIPAL_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"
+_TOKENS = TYPE_TOKENS
+PUBLISHED_APP_IDS_TOKEN = TYPE_TOKENS["publishedAppIds"]
+SERVICE_PRINCIPAL_TOKEN = TYPE_TOKENS["getServicePrincipal"]
 
 
 def standin_id(stack: str, kind: str, name: str) -> str:

@@ -33,18 +33,25 @@ def short_type(token: str) -> str:
     return token.rsplit(":", 1)[-1]
 
 
-def _permissions(app: Mapping[str, Any]) -> str:
-    by_api: dict[str, list[str]] = {}
+def _by_api(app: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    by_api: dict[str, list[Mapping[str, Any]]] = {}
     for permission in app["permissions"]:
-        by_api.setdefault(API_DISPLAY_NAMES.get(permission["api"], permission["api"]), []).append(permission["name"])
-    return "; ".join(f"{api}: {', '.join(names)}" for api, names in by_api.items())
+        by_api.setdefault(API_DISPLAY_NAMES.get(permission["api"], permission["api"]), []).append(permission)
+    return by_api
+
+
+def _permissions(app: Mapping[str, Any]) -> str:
+    """Each API's permissions by name and by the ID looked up in the tenant."""
+    return "; ".join(f"{api}: " + ", ".join(f"{p['name']} ({p['id']})" for p in group)
+                     for api, group in _by_api(app).items())
 
 
 def _consent(app: Mapping[str, Any]) -> str:
     if app["flow"] == "app-only":
         count = len(app["permissions"])
         return f"{count} app role assignment{'s' if count != 1 else ''} (admin consent)"
-    return "delegated grant for all users (admin consent)"
+    apis = list(_by_api(app))
+    return f"delegated grant{'s' if len(apis) != 1 else ''} for all users on {' and '.join(apis)} (admin consent)"
 
 
 def _mailboxes(app: Mapping[str, Any]) -> list[str]:
@@ -63,7 +70,8 @@ def _credential(app: Mapping[str, Any], now: datetime) -> str:
     credential = app["credential"]
     if credential["type"] == "none":
         return "none (public client)"
-    return f"{credential['type']}, {_expiry(credential.get('endDate'), now)}"
+    previous = [f"; previous secret still valid until {s['endDate'][:10]}" for s in credential.get("secrets", [])[1:]]
+    return f"{credential['type']}, {_expiry(credential.get('endDate'), now)}{''.join(previous)}"
 
 
 def _rotation(days: int, credential: Mapping[str, Any], now: datetime) -> str:
@@ -87,7 +95,8 @@ def _detail(resource: Mapping[str, Any], names: Mapping[str, str], app: Mapping[
         role = inputs.get("appRoleId", "")
         return f"{names.get(role, 'unknown role')} ({role})"
     if kind == "ServicePrincipalDelegatedPermissionGrant":
-        return f"claims {' '.join(inputs.get('claimValues', []))}"
+        api = names.get(inputs.get("resourceServicePrincipalObjectId", ""), "an unknown API")
+        return f"claims {' '.join(inputs.get('claimValues', []))} on {api}"
     if kind in ("ApplicationPassword", "ApplicationCertificate"):
         return _expiry(inputs.get("endDate"), now)
     if kind == "Rotating":
@@ -112,6 +121,9 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
         apps: Mapping[str, Any] = plan["outputs"].get("apps", {})
         names = {p["id"]: f"{API_DISPLAY_NAMES.get(p['api'], p['api'])} {p['name']}"
                  for app in apps.values() for p in app["permissions"]}
+        # First-party service principals by object id, as the tenant look-ups answered, to name a grant's API.
+        names |= {i["result"]["objectId"]: i["result"]["displayName"]
+                  for i in plan.get("invokes", []) if "objectId" in i["result"]}
         imported = sum("import" in r for r in plan["resources"])
         counts = f"{len(plan['resources']) - imported} resources to create" + (
             f", {imported} to import (stacks/{plan['stack']}.import.json)" if imported else "")

@@ -18,22 +18,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from components.errors import ConfigError
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH, OFFLINE_ACCESS
+from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, SIGN_IN_SCOPES
+from components.redirect_uris import redirect_uri_problem
 
 from .days import days_until
 from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, permission_name
 
-APPLICATION = "azuread:index/application:Application"
-APPLICATION_REGISTRATION = "azuread:index/applicationRegistration:ApplicationRegistration"
-APPLICATION_API_ACCESS = "azuread:index/applicationApiAccess:ApplicationApiAccess"
-APPLICATION_REDIRECT_URIS = "azuread:index/applicationRedirectUris:ApplicationRedirectUris"
-APP_ROLE_ASSIGNMENT = "azuread:index/appRoleAssignment:AppRoleAssignment"
-DELEGATED_GRANT = "azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant"
-APPLICATION_PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
+APPLICATION = TYPE_TOKENS["application"]
+APPLICATION_REGISTRATION = TYPE_TOKENS["applicationRegistration"]
+APPLICATION_API_ACCESS = TYPE_TOKENS["applicationApiAccess"]
+APPLICATION_REDIRECT_URIS = TYPE_TOKENS["applicationRedirectUris"]
+APP_ROLE_ASSIGNMENT = TYPE_TOKENS["appRoleAssignment"]
+DELEGATED_GRANT = TYPE_TOKENS["grant"]
+APPLICATION_PASSWORD = TYPE_TOKENS["password"]
+APPLICATION_CERTIFICATE = TYPE_TOKENS["certificate"]
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
@@ -56,17 +57,15 @@ def _allowed_permissions() -> dict[tuple[str, str], dict[str, str]]:
     """Return, per (resource app id, `Role` or `Scope`), the allowed permission GUIDs mapped to their names.
 
     Derived from components.permissions, so the policy allows exactly what the component requests: the Exchange
-    Online app roles for app-only, the Microsoft Graph scopes plus offline_access for delegated. The IMAP, POP and
-    SMTP scopes that Exchange Online itself publishes (other GUIDs, same names) are allowed too: Microsoft's guide
-    has named both APIs over time (docs/decisions/0015).
+    Online app roles for app-only; for delegated, Exchange Online's IMAP, POP and SMTP scopes and Microsoft Graph's
+    sign-in scopes (offline_access, openid, profile). Graph's own IMAP, POP and SMTP scopes are refused: consent on
+    them does not cover the outlook.office.com scopes mail clients ask for (docs/decisions/0030).
     """
     graph, exchange = PUBLISHED_APP_IDS[MICROSOFT_GRAPH], PUBLISHED_APP_IDS[EXCHANGE_ONLINE]
-    roles = APP_ONLY_ROLES.values()
-    scopes = DELEGATED_SCOPES.values()
     return {
-        (exchange, "Role"): {APP_ROLES[EXCHANGE_ONLINE][n]: n for n in roles},
-        (graph, "Scope"): {SCOPES[MICROSOFT_GRAPH][n]: n for n in (*scopes, OFFLINE_ACCESS)},
-        (exchange, "Scope"): {SCOPES[EXCHANGE_ONLINE][n]: n for n in scopes},
+        (exchange, "Role"): {APP_ROLES[EXCHANGE_ONLINE][n]: n for n in APP_ONLY_ROLES.values()},
+        (exchange, "Scope"): {SCOPES[EXCHANGE_ONLINE][n]: n for n in DELEGATED_SCOPES.values()},
+        (graph, "Scope"): {SCOPES[MICROSOFT_GRAPH][n]: n for n in SIGN_IN_SCOPES},
     }
 
 
@@ -74,8 +73,9 @@ ALLOWED_PERMISSIONS = _allowed_permissions()
 ALLOWED_ROLE_IDS = frozenset(g for (_, kind), ids in ALLOWED_PERMISSIONS.items() if kind == "Role" for g in ids)
 ALLOWED_CLAIMS = frozenset(n for (_, kind), ids in ALLOWED_PERMISSIONS.items() if kind == "Scope" for n in ids.values())
 _ALLOWED_TEXT = (
-    f"{', '.join(APP_ONLY_ROLES.values())} ({API_DISPLAY_NAMES[EXCHANGE_ONLINE]} application permissions) and "
-    f"{', '.join((*DELEGATED_SCOPES.values(), OFFLINE_ACCESS))} (delegated)"
+    f"{', '.join(APP_ONLY_ROLES.values())} ({API_DISPLAY_NAMES[EXCHANGE_ONLINE]} application permissions), "
+    f"{', '.join(DELEGATED_SCOPES.values())} ({API_DISPLAY_NAMES[EXCHANGE_ONLINE]} delegated permissions) and "
+    f"{', '.join(SIGN_IN_SCOPES)} ({API_DISPLAY_NAMES[MICROSOFT_GRAPH]} delegated permissions)"
 )
 
 
@@ -103,9 +103,11 @@ class Violation:
     """The resource's URN."""
     message: str
     """What is wrong, how to fix it, and where Microsoft Learn explains it."""
+    key: str | None = None
+    """The stack file and key path to change (`stacks/Pulumi.x.yaml: exo-oauth:apps[0]...`), when one decides it."""
 
-    def to_json(self) -> dict[str, str]:
-        """Return the violation as a JSON object with keys policy, level, urn and message."""
+    def to_json(self) -> dict[str, str | None]:
+        """Return the violation as a JSON object with keys policy, level, urn, message and key."""
         return dataclasses.asdict(self)
 
 
@@ -220,17 +222,19 @@ def _mail_permissions(resource_type: str, props: Mapping[str, Any], _config: Pol
 
 def _https_redirect_uris(resource_type: str, props: Mapping[str, Any], _config: PolicyConfig,
                          _now: datetime) -> Iterator[str]:
+    # (where, URIs, registered on the public-client platform): loopback http:// is allowed only there.
     if resource_type == APPLICATION:
-        lists = [(f"{platform}.redirectUris", _fields(props.get(platform)).get("redirectUris"))
+        lists = [(f"{platform}.redirectUris", _fields(props.get(platform)).get("redirectUris"),
+                  platform == "publicClient")
                  for platform in ("web", "publicClient", "singlePageApplication")]
     else:
-        lists = [(f"redirectUris ({props.get('type')})", props.get("redirectUris"))]
-    for where, uris in lists:
+        kind = props.get("type")
+        lists = [(f"redirectUris ({kind})", props.get("redirectUris"), kind == "PublicClient")]
+    for where, uris, public_client in lists:
         for uri in _items(uris):
-            parts = urlsplit(str(uri))
-            if parts.scheme != "https" or not parts.hostname:
-                yield (f"{where} has {uri!r}, which is not an HTTPS URL, so an authorization code could travel "
-                       "in clear text; use an https:// redirect URI or remove it.")
+            problem = redirect_uri_problem(str(uri), public_client=public_client)
+            if problem is not None:
+                yield f"{where} has {uri!r}, which {problem}."
 
 
 def _owners_set(_type: str, props: Mapping[str, Any], _config: PolicyConfig, _now: datetime) -> Iterator[str]:
@@ -256,11 +260,13 @@ def _credential_max_lifetime(_type: str, props: Mapping[str, Any], config: Polic
     limit = now + timedelta(days=config.max_credential_days)
     # Compared by UTC calendar day: an end date computed at `pulumi up` time may fall a few hours after this check.
     if problem is None and end is not None and end.date() > limit.date():
+        # Whole UTC calendar days (exo_oauth/days.py): lifetimeDays 365 reads "365 days from now", as written.
         problem = (f"ends on {end:%Y-%m-%d}, {days_until(end, now)} days from now, later than the allowed "
                    f"{config.max_credential_days} days")
     if problem is not None:
-        yield (f"{problem}; set endDate at most {config.max_credential_days} days ahead (for a secret: "
-               "credential.lifetimeDays in the stack file), or raise the policy's maxDays.")
+        yield (f"{problem}; lower credential.lifetimeDays of this app in the stack file to at most "
+               f"{config.max_credential_days}, or raise the policy's maxDays (`--policy-pack-config FILE`, FILE "
+               'holding {"credential-max-lifetime": {"maxDays": N}}).')
 
 
 def _credential_expires_soon(_type: str, props: Mapping[str, Any], config: PolicyConfig,
@@ -269,9 +275,10 @@ def _credential_expires_soon(_type: str, props: Mapping[str, Any], config: Polic
     if end is None or end - now > timedelta(days=config.expiry_warning_days):
         return
     when = f"expired on {end:%Y-%m-%d}" if end <= now else f"expires on {end:%Y-%m-%d}, in {days_until(end, now)} days"
-    yield (f"{when}; mail clients using it will fail to sign in. Run `pulumi up` to rotate a secret (it is replaced "
-           "rotateBeforeDays before expiry) or put a renewed certificate in the stack file, then hand the new "
-           "credential to the mail client.")
+    yield (f"{when}; mail clients using it will fail to sign in. For a secret, `pulumi up` creates the next one "
+           "rotateBeforeDays before the newest ends and keeps both valid meanwhile: move the mail clients to the "
+           "newest (stack output clientSecrets.<app>, docs/rotation.md). For a certificate, put a renewed one in "
+           "the stack file.")
 
 
 CREDENTIAL_TYPES = frozenset({APPLICATION_PASSWORD, APPLICATION_CERTIFICATE})
@@ -288,7 +295,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="mail-permissions-only",
         description="Apps request, and are consented to, only the IMAP, POP and SMTP permissions of Exchange Online "
-        "and Microsoft Graph (plus offline_access).",
+        "(plus offline_access, openid and profile of Microsoft Graph for delegated sign-in).",
         level=MANDATORY,
         types=frozenset({APPLICATION, APPLICATION_API_ACCESS, APP_ROLE_ASSIGNMENT, DELEGATED_GRANT}),
         url=LEARN_LEGACY_PROTOCOLS,
@@ -296,7 +303,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="https-redirect-uris",
-        description="Every redirect URI of a mail app is an HTTPS URL.",
+        description="Every redirect URI of a mail app is an HTTPS URL, or a loopback http:// URL (localhost, "
+        "127.0.0.1) on the public-client platform.",
         level=MANDATORY,
         types=frozenset({APPLICATION, APPLICATION_REDIRECT_URIS}),
         url="https://learn.microsoft.com/entra/identity-platform/reply-url",

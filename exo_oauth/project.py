@@ -10,13 +10,12 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, STACK_NAME, StackConfig, parse_stack_config
+from components.config import AZUREAD_ENVIRONMENT, PROJECT, STACK_NAME, STACKS_DIR, StackConfig, parse_stack_config
 from components.errors import ConfigError
 
 from .errors import UsageError
 
 STACK_FILE = re.compile(rf"Pulumi\.({STACK_NAME.pattern})\.yaml")
-STACKS_DIR = "stacks"
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,11 @@ class LoadedStack:
     def pulumi_config(self) -> dict[str, str]:
         """Return the keys the program reads as the engine hands them over: strings, structured values as JSON.
 
-        Other namespaces' keys (provider settings) are left out: the offline plan has no provider to read them.
+        Other namespaces' keys (provider settings) are left out, but for the two the program checks: the offline
+        plan has no provider to read them.
         """
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.raw.items()
-                if k.startswith(f"{PROJECT}:") or k == "azuread:tenantId"}
+                if k.startswith(f"{PROJECT}:") or k in ("azuread:tenantId", AZUREAD_ENVIRONMENT)}
 
 
 def find_project_dir(start: Path | None = None) -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 
 from components.config import AppConfig, ExchangeConfig, Mailbox, StackConfig
 from components.exchange_scripts import ExchangeInputs, exchange_inputs
+from components.microsoft import DEFAULT_CLOUD
 from components.outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput
 from components.permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
 from exo_oauth.plan_mocks import standin_id
@@ -50,6 +51,7 @@ def wire_output(stack: str, tenant_id: str, name: str, display_name: str, flow: 
         flow=flow,
         protocols=tuple(protocols),
         tenant_id=tenant_id,
+        cloud=DEFAULT_CLOUD,
         client_id=client_id,
         application_object_id=object_id("applicationObjectId"),
         service_principal_object_id=object_id("servicePrincipalObjectId"),

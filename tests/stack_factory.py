@@ -29,6 +29,9 @@ def app(flow: str = "app-only", protocols: Any = ("imap", "pop", "smtp"), **over
     if flow == "app-only":
         entry["mailboxes"] = ["box@contoso.com", {"address": "sender@contoso.com", "sendAs": True}]
     entry.update(overrides)
+    if "displayName" not in overrides and "name" in overrides:
+        # Display names must be unique in a stack, as names are.
+        entry["displayName"] = f"Test {flow} app {entry['name']}"
     return entry
 
 

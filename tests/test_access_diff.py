@@ -16,6 +16,8 @@ from exo_oauth.changes import stacks_to_plan
 from exo_oauth.cli import main
 from tests.stack_factory import REPO, app, raw_config
 
+EXO = "Office365ExchangeOnline"
+
 
 def git(folder: Path, *argv: str) -> None:
     """Run git in `folder` as a throwaway identity; fail the test if git fails."""
@@ -66,7 +68,7 @@ def test_diff_reports_mailbox_added_protocol_removed_and_app_renamed(
     assert changes == {
         ("mailbox-access-added", "scanners", "front@contoso.com: FullAccess"),
         ("mailbox-access-added", "scanners", "front@contoso.com: SendAs"),
-        ("permission-removed", "helpdesk", "POP.AccessAsApp"),
+        ("permission-removed", "helpdesk", "Office 365 Exchange Online POP.AccessAsApp"),
         ("app-renamed", "new-name", "old-name -> new-name: same access, but a new app registration and client id; "
                                     "clients need the new id and credential"),
     }
@@ -79,7 +81,8 @@ def test_diff_of_uncommitted_new_stack_shows_it_added(repo: Path, capsys: pytest
     assert main(["diff", "--project-dir", str(repo), "--base", "HEAD", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert "#### fabrikam (added)" in out
-    assert "➕ app added `clients`: delegated: IMAP.AccessAsUser.All, offline\\_access" in out
+    assert ("➕ app added `clients`: delegated: Microsoft Graph offline\\_access, Microsoft Graph openid, Microsoft "
+            "Graph profile, Office 365 Exchange Online IMAP.AccessAsUser.All") in out
     assert "untouched" not in out
 
 
@@ -103,16 +106,17 @@ def test_only_changed_stacks_are_planned_unless_code_changed() -> None:
 def test_credential_change_and_removed_app_are_reported() -> None:
     """Switching a secret to a certificate and deleting an app both appear in the diff."""
     def summary(name: str, credential: str, end: str | None) -> dict[str, Any]:
-        return {"name": name, "flow": "app-only", "permissions": [{"name": "SMTP.SendAsApp"}],
+        return {"name": name, "flow": "app-only", "permissions": [{"api": EXO, "name": "SMTP.SendAsApp"}],
                 "mailboxes": [{"address": "a@contoso.com", "sendAs": False}],
                 "credential": {"type": credential, "endDate": end}}
 
     base = {"a": summary("a", "secret", "2027-05-27T00:00:00Z"), "gone": summary("gone", "secret", None)}
-    base["gone"]["permissions"] = [{"name": "IMAP.AccessAsApp"}]
+    base["gone"]["permissions"] = [{"api": EXO, "name": "IMAP.AccessAsApp"}]
     head = {"a": summary("a", "certificate", "2027-11-01T00:00:00Z")}
     kinds = [(c.kind, c.app, c.detail) for c in diff_apps(base, head)]
     assert ("credential-changed", "a", "secret, expires 2027-05-27 -> certificate, expires 2027-11-01") in kinds
-    assert ("app-removed", "gone", "app-only: IMAP.AccessAsApp — a@contoso.com: FullAccess") in kinds
+    assert ("app-removed", "gone", "app-only: Office 365 Exchange Online IMAP.AccessAsApp — a@contoso.com: "
+            "FullAccess") in kinds
 
 
 def test_markdown_escapes_names_from_the_stack_file() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, OFFLINE_ACCESS
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS
 from exo_oauth.plan import StackPlan, plan_stack
 from exo_oauth.plan_mocks import STANDIN_SECRET, PlanMocks
@@ -69,35 +69,52 @@ def test_resource_set_is_exactly_what_the_flow_and_protocols_need(flow: str, pro
     """Each flow and protocol subset registers exactly the app, SP, consent objects and secret it needs."""
     plan = run(loaded(raw_config(app(flow, protocols, name="mail"))))
     got = {(r["type"], r["name"]) for r in plan.resources}
-    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp"),
-                (T["rotation"], "mail-rotation"), (T["password"], "mail-secret")}
+    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp")}
     if flow == "app-only":
         expected |= {(T["role"], f"mail-role-{p}") for p in protocols}
     else:
-        expected.add((T["grant"], "mail-grant"))
-    assert got == expected
+        expected |= {(T["grant"], "mail-grant"), (T["grant"], "mail-grant-exchange")}
+    secrets = {name for kind, name in got if kind == T["password"]}
+    assert got - {(T["password"], n) for n in secrets} == expected
+    assert "mail-secret-a" in secrets or "mail-secret-b" in secrets
+    assert secrets <= {"mail-secret-a", "mail-secret-b"}
 
 
-@pytest.mark.parametrize("flow", ["app-only", "delegated"])
-def test_permission_ids_come_from_the_tenant_lookup(flow: str) -> None:
-    """The IDs sent to Entra are the ones the tenant's first-party service principal publishes, not constants."""
+def test_app_only_role_ids_come_from_the_tenant_lookup() -> None:
+    """The role IDs sent to Entra are the ones Exchange Online's service principal publishes, not constants."""
     mocks = FreshTenantMocks("test", NOW)
-    plan = run(loaded(raw_config(app(flow, name="mail"))), mocks)
-    resources = by_name(plan)
-    api = PUBLISHED_APP_IDS["Office365ExchangeOnline" if flow == "app-only" else "MicrosoftGraph"]
-    names = list(APP_ONLY_ROLES.values()) if flow == "app-only" else [*DELEGATED_SCOPES.values(), OFFLINE_ACCESS]
+    resources = by_name(run(loaded(raw_config(app("app-only", name="mail"))), mocks))
+    exo = mocks.ids[PUBLISHED_APP_IDS["Office365ExchangeOnline"]]
+    names = list(APP_ONLY_ROLES.values())
     access = resources["mail-app"]["inputs"]["requiredResourceAccesses"]
-    assert [a["resourceAppId"] for a in access] == [api]
-    assert [(r["id"], r["type"]) for r in access[0]["resourceAccesses"]] == [
-        (mocks.ids[api][n], "Role" if flow == "app-only" else "Scope") for n in names]
-    if flow == "app-only":
-        assigned = [resources[f"mail-role-{p}"]["inputs"] for p in ("imap", "pop", "smtp")]
-        assert [a["appRoleId"] for a in assigned] == [mocks.ids[api][n] for n in names]
-        assert {a["resourceObjectId"] for a in assigned} == {mocks.ids[api]["objectId"]}
-    else:
-        grant = resources["mail-grant"]["inputs"]
-        assert grant["claimValues"] == names
-        assert grant["resourceServicePrincipalObjectId"] == mocks.ids[api]["objectId"]
+    assert [a["resourceAppId"] for a in access] == [PUBLISHED_APP_IDS["Office365ExchangeOnline"]]
+    assert [(r["id"], r["type"]) for r in access[0]["resourceAccesses"]] == [(exo[n], "Role") for n in names]
+    assigned = [resources[f"mail-role-{p}"]["inputs"] for p in ("imap", "pop", "smtp")]
+    assert [a["appRoleId"] for a in assigned] == [exo[n] for n in names]
+    assert {a["resourceObjectId"] for a in assigned} == {exo["objectId"]}
+
+
+def test_delegated_mail_scopes_are_exchange_onlines_and_sign_in_scopes_graphs() -> None:
+    """A delegated app requests and is granted the mail scopes on Exchange Online, the sign-in scopes on Graph.
+
+    Clients ask for outlook.office.com/<scope>, whose resource is Exchange Online; a grant on Graph's scopes of the
+    same names would not cover it (docs/decisions/0030).
+    """
+    mocks = FreshTenantMocks("test", NOW)
+    resources = by_name(run(loaded(raw_config(app("delegated", name="mail"))), mocks))
+    exo_app, graph_app = PUBLISHED_APP_IDS["Office365ExchangeOnline"], PUBLISHED_APP_IDS["MicrosoftGraph"]
+    exo, graph = mocks.ids[exo_app], mocks.ids[graph_app]
+    mail, sign_in = list(DELEGATED_SCOPES.values()), ["offline_access", "openid", "profile"]
+    access = resources["mail-app"]["inputs"]["requiredResourceAccesses"]
+    assert [(a["resourceAppId"], [(r["id"], r["type"]) for r in a["resourceAccesses"]]) for a in access] == [
+        (exo_app, [(exo[n], "Scope") for n in mail]), (graph_app, [(graph[n], "Scope") for n in sign_in])]
+    exchange_grant, graph_grant = resources["mail-grant-exchange"]["inputs"], resources["mail-grant"]["inputs"]
+    assert (exchange_grant["claimValues"], exchange_grant["resourceServicePrincipalObjectId"]) == (
+        mail, exo["objectId"])
+    assert (graph_grant["claimValues"], graph_grant["resourceServicePrincipalObjectId"]) == (
+        sign_in, graph["objectId"])
+    assert "userObjectId" not in exchange_grant
+    assert "userObjectId" not in graph_grant
 
 
 def test_consent_is_wired_to_the_apps_own_service_principal_and_credential_to_the_app() -> None:
@@ -107,11 +124,12 @@ def test_consent_is_wired_to_the_apps_own_service_principal_and_credential_to_th
     for name in ("a", "d"):
         application, principal = r[f"{name}-app"], r[f"{name}-sp"]
         assert principal["inputs"]["clientId"] == plan.outputs["apps"][name]["clientId"]
-        assert r[f"{name}-secret"]["inputs"]["applicationId"] == application["id"]
+        secrets = [x for n, x in r.items() if n.startswith(f"{name}-secret-")]
+        assert {x["inputs"]["applicationId"] for x in secrets} == {application["id"]}
         assert application["id"] == f"/applications/{plan.outputs['apps'][name]['applicationObjectId']}"
         assert principal["id"] == plan.outputs["apps"][name]["servicePrincipalObjectId"]
     assert {r[f"a-role-{p}"]["inputs"]["principalObjectId"] for p in ("imap", "pop", "smtp")} == {r["a-sp"]["id"]}
-    assert r["d-grant"]["inputs"]["servicePrincipalObjectId"] == r["d-sp"]["id"]
+    assert {r[f"d-{g}"]["inputs"]["servicePrincipalObjectId"] for g in ("grant", "grant-exchange")} == {r["d-sp"]["id"]}
     assert r["a-sp"]["id"] != plan.outputs["apps"]["a"]["applicationObjectId"]
 
 
@@ -148,7 +166,9 @@ def test_secret_value_is_a_secret_in_outputs_and_never_in_the_plan() -> None:
     assert STANDIN_SECRET not in repr(plan.to_json())
     credential = plan.outputs["apps"]["s"]["credential"]
     assert credential["type"] == "secret"
-    assert credential["endDate"] == "2027-05-27T12:00:00Z"
+    newest = by_name(plan)[credential["secrets"][0]["name"]]
+    assert credential["endDate"] == credential["secrets"][0]["endDate"] == newest["inputs"]["endDate"]
+    assert credential["keyId"] == credential["secrets"][0]["keyId"] == newest["id"]
 
 
 @pytest.mark.parametrize("flow", ["app-only", "delegated"])
@@ -170,15 +190,6 @@ def test_component_client_secret_output_is_marked_secret(flow: str) -> None:
 
     check()
     assert secrets == [True]
-
-
-def test_secret_rotation_starts_before_expiry() -> None:
-    """The rotation clock fires rotateBeforeDays before the secret's end date."""
-    raw = raw_config(app(name="s", credential={"type": "secret", "lifetimeDays": 90, "rotateBeforeDays": 14}))
-    r = by_name(run(loaded(raw)))
-    assert r["s-rotation"]["inputs"]["rotationDays"] == 76
-    assert r["s-secret"]["inputs"]["endDate"] == (NOW + timedelta(days=90)).isoformat().replace("+00:00", "Z")
-    assert r["s-secret"]["inputs"]["rotateWhenChanged"] == {"rotation": r["s-rotation"]["id"]}
 
 
 def test_certificate_credential_registers_a_pem_certificate_and_its_expiry() -> None:
@@ -218,16 +229,16 @@ def test_public_client_app_has_no_credential_and_allows_public_flows() -> None:
                          redirectUris=["https://localhost/"]))
     plan = run(loaded(raw))
     r = by_name(plan)
-    assert {x["name"] for x in plan.resources} == {"p", "p-app", "p-sp", "p-grant"}
+    assert {x["name"] for x in plan.resources} == {"p", "p-app", "p-sp", "p-grant", "p-grant-exchange"}
     assert r["p-app"]["inputs"]["fallbackPublicClientEnabled"] is True
     assert r["p-app"]["inputs"]["publicClient"] == {"redirectUris": ["https://localhost/"]}
-    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None}
+    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": []}
 
 
 def test_every_app_output_is_always_set() -> None:
     """Every documented per-app output key is present for both flows, including empty mailboxes."""
     plan = run(loaded(raw_config(app("app-only", name="a"), app("delegated", name="d"))))
-    keys = {"name", "displayName", "flow", "protocols", "tenantId", "clientId", "applicationObjectId",
+    keys = {"name", "displayName", "flow", "protocols", "tenantId", "cloud", "clientId", "applicationObjectId",
             "servicePrincipalObjectId", "permissions", "scopes", "adminConsentUrl", "endpoints", "mailboxes",
             "credential"}
     assert {name: set(out) for name, out in plan.outputs["apps"].items()} == {"a": keys, "d": keys}
@@ -245,7 +256,7 @@ def test_token_scopes_and_consent_url_match_microsofts_procedure() -> None:
     tenant = "11111111-2222-4333-8444-555555555555"
     assert apps["d"]["adminConsentUrl"] == (
         f"https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={apps['d']['clientId']}"
-        "&redirect_uri=https%3A%2F%2Fmail.contoso.com%2Fcb&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
+        "&redirect_uri=https%3A%2F%2Fmail.contoso.com%2Fcb&scope=https%3A%2F%2Foutlook.office.com%2F.default")
     assert apps["a"]["endpoints"] == {"imap": {"host": "outlook.office365.com", "port": 993, "security": "tls"}}
 
 

@@ -27,6 +27,13 @@ def with_app(**overrides: Any) -> dict[str, Any]:
     return raw_config(app(**overrides))
 
 
+def without(key: str) -> dict[str, Any]:
+    """Return a stack with one app that lacks `key`."""
+    entry = app()
+    del entry[key]
+    return raw_config(entry)
+
+
 def second_app(**overrides: Any) -> dict[str, Any]:
     """Return a stack with a valid first app and a second app changed by `overrides`."""
     return raw_config(app(name="first"), app(name="second", **overrides))
@@ -45,7 +52,22 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("GUID with a trailing newline", raw_config(app()) | {"azuread:tenantId": "11111111-2222-4333-8444-555555555555\n"},
      "azuread:tenantId", "is not a GUID"),
     ("app name with a trailing newline", with_app(name="scanners\n"), "exo-oauth:apps[0].name", "is not allowed"),
-    ("tenant missing", {"exo-oauth:apps": []}, "azuread:tenantId", "nothing is not a GUID"),
+    ("tenant missing", {"exo-oauth:apps": []}, "azuread:tenantId", "is required; allowed: a GUID"),
+    ("flow missing", without("flow"), "exo-oauth:apps[0].flow", "is required; allowed: app-only, delegated"),
+    ("protocols missing", without("protocols"), "exo-oauth:apps[0].protocols",
+     "is required; allowed: a non-empty list"),
+    ("owners missing", without("owners"), "exo-oauth:apps[0].owners", "is required; allowed: a non-empty list"),
+    ("name missing", without("name"), "exo-oauth:apps[0].name", "is required; allowed: a non-empty string"),
+    ("mailbox address missing", with_app(mailboxes=[{"sendAs": True}]), "exo-oauth:apps[0].mailboxes[0].address",
+     "is required; allowed: a mailbox address"),
+    ("credential type missing", with_app(credential={"lifetimeDays": 30}), "exo-oauth:apps[0].credential.type",
+     "is required; allowed: secret, certificate, federated, none"),
+    ("duplicate display name", raw_config(app(name="one", displayName="Scanners"),
+                                          app(name="two", displayName="scanners")),
+     "exo-oauth:apps[1].displayName", "'scanners' is already the display name of exo-oauth:apps[0].displayName"),
+    ("display name equal to another app's name", raw_config(app(name="scanners", displayName=None),
+                                                           app(name="two", displayName="scanners")),
+     "exo-oauth:apps[1].displayName", "is already the display name of exo-oauth:apps[0].name"),
     ("bad owner GUID", with_app(owners=["me@contoso.com"]), "exo-oauth:apps[0].owners[0]", "is not a GUID"),
     ("no owners", with_app(owners=[]), "exo-oauth:apps[0].owners", "must not be empty"),
     ("unknown flow", with_app(flow="client-credentials"), "exo-oauth:apps[0].flow",
@@ -71,8 +93,23 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("mailboxes on delegated", with_app(flow="delegated", mailboxes=["a@contoso.com"]), "exo-oauth:apps[0].mailboxes",
      "is not allowed on a delegated app"),
     ("app-only without mailboxes", with_app(mailboxes=[]), "exo-oauth:apps[0].mailboxes", "must not be empty"),
-    ("http redirect URI", with_app(redirectUris=["http://localhost/"]), "exo-oauth:apps[0].redirectUris[0]",
-     "is not an HTTPS URL"),
+    ("loopback redirect URI on a confidential client", with_app(redirectUris=["http://localhost/"]),
+     "exo-oauth:apps[0].redirectUris[0]", "'http://localhost/' is a loopback http:// URI on a confidential client"),
+    ("loopback redirect URI on a delegated confidential client",
+     with_app(flow="delegated", redirectUris=["http://127.0.0.1:8400/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is a loopback http:// URI on a confidential client"),
+    ("http redirect URI on another host",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://mail.contoso.com/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is an http:// URI on a host other than localhost or 127.0.0.1"),
+    ("http redirect URI on a host that merely starts with localhost",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://localhost.contoso.com/"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is an http:// URI on a host other than localhost or 127.0.0.1"),
+    ("IPv6 loopback redirect URI",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://[::1]:8400/"]),
+     "exo-oauth:apps[0].redirectUris[0]", "uses the IPv6 loopback address [::1], which Entra ID does not support"),
+    ("custom-scheme redirect URI",
+     with_app(flow="delegated", publicClient=True, redirectUris=["ms-appx-web://x"]),
+     "exo-oauth:apps[0].redirectUris[0]", "is not an https:// or loopback http:// URL"),
     ("redirect URI with fragment", with_app(redirectUris=["https://app.contoso.com/#x"]),
      "exo-oauth:apps[0].redirectUris[0]", "has a fragment"),
     ("lifetime zero", with_app(credential={"type": "secret", "lifetimeDays": 0}),
@@ -83,12 +120,16 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "exo-oauth:apps[0].credential.lifetimeDays", "must be a whole number from 1 to 730, not a string"),
     ("rotation not before expiry", with_app(credential={"type": "secret", "lifetimeDays": 30, "rotateBeforeDays": 30}),
      "exo-oauth:apps[0].credential.rotateBeforeDays", "30 is out of range; allowed: 0 to 29"),
+    ("secret overlap over half its life",
+     with_app(credential={"type": "secret", "lifetimeDays": 30, "rotateBeforeDays": 16}),
+     "exo-oauth:apps[0].credential.rotateBeforeDays",
+     "16 is out of range for a secret living 30 days; allowed: 0 to 15 (at most half of lifetimeDays"),
     ("unknown credential type", with_app(credential={"type": "password"}), "exo-oauth:apps[0].credential.type",
      "'password' is not allowed; allowed: secret, certificate, federated, none"),
     ("certificate on a secret", with_app(credential={"type": "secret", "publicKeyPem": "x"}),
      "exo-oauth:apps[0].credential", "unknown key 'publicKeyPem'; allowed: type, lifetimeDays, rotateBeforeDays"),
     ("certificate missing", with_app(credential={"type": "certificate"}),
-     "exo-oauth:apps[0].credential.publicKeyPem", "must be a PEM certificate, not nothing"),
+     "exo-oauth:apps[0].credential.publicKeyPem", "is required; allowed: the public X.509 certificate in PEM"),
     ("certificate not PEM", with_app(credential={"type": "certificate", "publicKeyPem": "MIIB..."}),
      "exo-oauth:apps[0].credential.publicKeyPem", "is not a PEM certificate"),
     ("certificate garbage", with_app(credential={"type": "certificate",
@@ -209,3 +250,11 @@ def test_guids_are_normalised_to_lower_case() -> None:
     config = parse(raw)
     assert config.tenant_id == "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
     assert config.apps[0].owners == ("abcdefab-cdef-4abc-8def-abcdefabcdef",)
+
+
+@pytest.mark.parametrize("uri", ["http://localhost", "http://localhost:8400/cb", "http://127.0.0.1",
+                                 "http://127.0.0.1:53682/oauth", "HTTP://LOCALHOST/x", "https://mail.contoso.com/cb"])
+def test_public_client_accepts_loopback_http_on_any_port_and_path(uri: str) -> None:
+    """Desktop clients (msal's interactive flow, mutt_oauth2.py localhostauthcode) listen on loopback: allowed."""
+    raw = with_app(flow="delegated", publicClient=True, credential={"type": "none"}, redirectUris=[uri])
+    assert parse_stack_config(raw, "stacks/Pulumi.x.yaml").apps[0].redirect_uris == (uri,)

@@ -65,22 +65,22 @@ def test_thumbprint_sign_in_stops_with_one_clear_line_off_windows() -> None:
     assert connect.index("elseif ($CertificateFilePath)") < guard
 
 
-@pytest.mark.parametrize("environment", ["O365Default", "O365USGovGCCHigh", "O365China"])
-def test_scripts_connect_to_the_clouds_exchange_environment(environment: str) -> None:
+@pytest.mark.parametrize(("cloud", "environment"), [
+    ("global", "O365Default"), ("usgov", "O365USGovGCCHigh"), ("usgov-dod", "O365USGovDoD"), ("china", "O365China")])
+def test_scripts_connect_to_the_clouds_exchange_environment(cloud: str, environment: str) -> None:
     """-ExchangeEnvironmentName defaults to the cloud's value and is always passed to Connect-ExchangeOnline."""
     inputs = exchange_inputs("test", "11111111-2222-4333-8444-555555555555", {"a": app_only("a")},
-                             ExchangeConfig(), exchange_environment=environment)
+                             ExchangeConfig(), cloud=cloud)
     for script in render_exchange_scripts(inputs).values():
         assert params(script)["ExchangeEnvironmentName"] == environment
     connect = text(functions(parse(render_exchange_scripts(inputs)["apply"]))["Connect-ExoOAuth"])
     assert "$connect = @{ ShowBanner = $false; ExchangeEnvironmentName = $ExchangeEnvironmentName }" in connect
 
 
-def test_unknown_exchange_environment_is_refused() -> None:
-    """Only the documented -ExchangeEnvironmentName values are accepted."""
-    with pytest.raises(ConfigError, match=r"exchangeEnvironmentName: 'O365Germany' is not allowed; allowed: "):
-        exchange_inputs("test", "11111111-2222-4333-8444-555555555555", {}, ExchangeConfig(),
-                        exchange_environment="O365Germany")
+def test_unknown_cloud_is_refused() -> None:
+    """Only the clouds exo-oauth knows are accepted."""
+    with pytest.raises(ConfigError, match=r"cloud: 'germany' is not allowed; allowed: "):
+        exchange_inputs("test", "11111111-2222-4333-8444-555555555555", {}, ExchangeConfig(), cloud="germany")
 
 
 @pytest.mark.parametrize(("keys", "key_path", "message"), [

@@ -19,7 +19,7 @@ def app(name: str, *, flow: str = "app-only", permissions: tuple[str, ...] = ("S
         mailboxes: tuple[tuple[str, bool], ...] = (("box@contoso.com", False),), display: str = "") -> dict[str, Any]:
     """Return one app's `apps` output entry, as much of it as the graph reads."""
     return {"name": name, "displayName": display or name, "flow": flow,
-            "permissions": [{"api": "Office365ExchangeOnline", "name": p} for p in permissions],
+            "permissions": [{"api": "Office365ExchangeOnline", "name": p, "id": f"id-of-{p}"} for p in permissions],
             "mailboxes": [{"address": a, "sendAs": s} for a, s in mailboxes], "credential": {"type": "none"}}
 
 

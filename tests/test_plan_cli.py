@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from exo_oauth.cli import main
 from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
@@ -91,6 +92,23 @@ def test_mandatory_policy_violation_exits_3(tmp_path: Path, capsys: pytest.Captu
     assert any(v["level"] == "mandatory" for v in plan["stacks"][0]["policy"])
 
 
+def test_policy_failure_names_stack_file_key_limit_and_how_to_raise_it_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lifetimeDays of 365 over the 180-day policy: stderr names the file, the key, 365, 180 and --policy-config."""
+    folder = project(tmp_path, t=raw_config(app(name="ok"), app(name="long", credential={
+        "type": "secret", "lifetimeDays": 365, "rotateBeforeDays": 30})))
+    assert main(["plan", "--project-dir", str(folder), "--all"]) == 3
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith("exo-oauth plan: policy credential-max-lifetime: stacks/Pulumi.t.yaml: "
+                           "exo-oauth:apps[1].credential.lifetimeDays is 365, more than the 180 days the policy "
+                           "allows; set it to at most 180, or raise the limit with `exo-oauth plan --policy-config "
+                           'FILE`'), line
+    assert '{"credential-max-lifetime": {"maxDays": 365}}' in line
+    assert "exo-oauth:apps[1].credential.lifetimeDays is 365" in captured.out
+
+
 def test_policy_config_raises_the_maximum_lifetime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--policy-config with a higher maxDays lets a 365-day secret pass; a bad policy file exits 2 naming the key."""
     folder = project(tmp_path, t=raw_config(app(name="long", credential={"type": "secret", "lifetimeDays": 365})))
@@ -110,6 +128,28 @@ def test_certificate_app_passes_policy(tmp_path: Path, capsys: pytest.CaptureFix
     status, plan = plan_json(capsys, "--project-dir", str(folder), "--all")
     assert status == 0
     assert plan["stacks"][0]["policy"] == []
+
+
+def test_public_client_with_loopback_redirect_plans_cleanly_and_confidential_one_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """http://localhost plans with every rule passing on a public client; on a confidential client it exits 2."""
+    public = app("delegated", name="desktop", publicClient=True, credential={"type": "none"},
+                 redirectUris=["http://localhost"])
+    folder = project(tmp_path, t=raw_config(public))
+    status, plan = plan_json(capsys, "--project-dir", str(folder), "--all")
+    assert status == 0
+    assert plan["stacks"][0]["policy"] == []
+    [application] = [r for r in plan["stacks"][0]["resources"] if r["name"] == "desktop-app"]
+    assert application["inputs"]["publicClient"] == {"redirectUris": ["http://localhost"]}
+    confidential = app("delegated", name="web", redirectUris=["http://localhost"])
+    (folder / "stacks" / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": raw_config(confidential)}),
+                                                       encoding="utf-8")
+    assert main(["plan", "--project-dir", str(folder), "--all"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("exo-oauth plan: stacks/Pulumi.t.yaml: exo-oauth:apps[0].redirectUris[0]: "
+                                   "'http://localhost' is a loopback http:// URI on a confidential client")
 
 
 def test_bad_stack_exits_2_with_one_line_and_nothing_on_stdout(tmp_path: Path) -> None:

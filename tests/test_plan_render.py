@@ -55,12 +55,15 @@ def test_text_plan_shows_certificate_expiry_and_warns_it_ends_before_the_rotatio
     assert f"credential: certificate, expires {end} (in 20 days)" in out
 
 
-def test_text_plan_of_a_default_secret_says_next_secret_and_180_days(
+def test_text_plan_of_a_secret_counts_calendar_days_to_its_end_date(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A secret's rotation line names the next secret; its expiry reads "in 180 days", not 179."""
+    """Each planned secret line shows its end date and the whole calendar days to it, the count days.py gives."""
     out = plan_text(capsys, project(tmp_path, t=raw_config(app(name="s"))))
-    assert re.search(r"Rotating +s-rotation  next secret after 150 days\n", out)
-    assert re.search(r"ApplicationPassword +s-secret  expires \d{4}-\d\d-\d\d \(in 180 days\)\n", out)
+    lines = re.findall(r"ApplicationPassword +s-secret-[ab]  expires (\d{4}-\d\d-\d\d) \(in (\d+) days\)\n", out)
+    assert lines
+    for end, days in lines:
+        assert int(days) == days_until(parse_time(f"{end}T12:00:00Z"), datetime.now(UTC))
+    assert "Rotating" not in out  # secrets follow a fixed schedule (docs/decisions/0032), no rotation clock
 
 
 def test_policy_verdict_is_said_once_in_text_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,18 +58,31 @@ COMPLIANT = [
     pytest.param(rules.APPLICATION, app_inputs(), id="app-only-application"),
     pytest.param(
         rules.APPLICATION,
-        app_inputs(requiredResourceAccesses=[{"resourceAppId": GRAPH, "resourceAccesses": [
-            {"id": "652390e4-393a-48de-9484-05f9b1212954", "type": "Scope"},
-            {"id": "258f6531-6087-4cc4-bb90-092c5fb3ed3f", "type": "Scope"},
-            {"id": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "type": "Scope"}]}],
+        app_inputs(requiredResourceAccesses=[
+            {"resourceAppId": EXCHANGE, "resourceAccesses": [
+                {"id": "195adc35-e27b-454b-a7ed-1ecdffa1c09f", "type": "Scope"},
+                {"id": "fb698133-92fa-453e-a9ed-688e10f2e5ac", "type": "Scope"},
+                {"id": "76faac2a-0f20-42f1-928a-50de5b9dbe52", "type": "Scope"}]},
+            {"resourceAppId": GRAPH, "resourceAccesses": [
+                {"id": "7427e0e9-2fba-42fe-b0c0-848c9e6a8182", "type": "Scope"},
+                {"id": "37f7f235-527c-4136-accd-4a02d197296e", "type": "Scope"},
+                {"id": "14dad69e-099b-42c9-810b-d002981feec1", "type": "Scope"}]}],
             publicClient={"redirectUris": ["https://login.microsoftonline.com/common/oauth2/nativeclient"]}),
         id="delegated-application",
     ),
     pytest.param(rules.APP_ROLE_ASSIGNMENT, {"appRoleId": IMAP_ROLE, "principalObjectId": "p", "resourceObjectId": "r"},
                  id="imap-role-assignment"),
-    pytest.param(rules.DELEGATED_GRANT, {"claimValues": ["IMAP.AccessAsUser.All", "SMTP.Send", "offline_access"],
+    pytest.param(rules.DELEGATED_GRANT, {"claimValues": ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"],
                                          "resourceServicePrincipalObjectId": "r", "servicePrincipalObjectId": "p"},
-                 id="delegated-grant"),
+                 id="exchange-delegated-grant"),
+    pytest.param(rules.DELEGATED_GRANT, {"claimValues": ["offline_access", "openid", "profile"],
+                                         "resourceServicePrincipalObjectId": "g", "servicePrincipalObjectId": "p"},
+                 id="graph-sign-in-grant"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": [
+        "http://localhost", "http://127.0.0.1:53682/", "https://login.microsoftonline.com/common/oauth2/nativeclient"]}),
+        id="loopback-on-public-client"),
+    pytest.param(rules.APPLICATION_REDIRECT_URIS, {"type": "PublicClient", "redirectUris": ["http://localhost:8400"]},
+                 id="split-loopback-public-client"),
     pytest.param(rules.APPLICATION_PASSWORD, password_inputs(180), id="secret-ending-in-180-days"),
     pytest.param(rules.APPLICATION_CERTIFICATE, password_inputs(90) | {"type": "AsymmetricX509Cert"},
                  id="certificate-ending-in-90-days"),
@@ -125,6 +138,14 @@ VIOLATIONS = [
                  id="http-web-redirect"),
     pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["ms-appx-web://x"]}),
                  "https-redirect-uris", "publicClient.redirectUris has 'ms-appx-web://x'", id="custom-scheme"),
+    pytest.param(rules.APPLICATION, app_inputs(web={"redirectUris": ["http://localhost:8400/"]}),
+                 "https-redirect-uris", "web.redirectUris has 'http://localhost:8400/', which is a loopback http:// "
+                 "URI on a confidential client", id="loopback-on-web-platform"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["http://mail.contoso.com/"]}),
+                 "https-redirect-uris", "publicClient.redirectUris has 'http://mail.contoso.com/', which is an "
+                 "http:// URI on a host other than localhost or 127.0.0.1", id="http-non-loopback-public-client"),
+    pytest.param(rules.APPLICATION, app_inputs(publicClient={"redirectUris": ["http://[::1]/"]}),
+                 "https-redirect-uris", "which uses the IPv6 loopback address [::1]", id="ipv6-loopback"),
     pytest.param(rules.APPLICATION_REDIRECT_URIS, {"type": "SPA", "redirectUris": ["http://localhost:3000"]},
                  "https-redirect-uris", "redirectUris (SPA) has 'http://localhost:3000'", id="split-redirect-uris"),
     pytest.param(rules.APPLICATION, app_inputs(owners=[]), "app-owners-set", "has no owners", id="empty-owners"),
@@ -184,11 +205,11 @@ def test_each_breach_of_one_application_is_reported_separately() -> None:
     assert {v.level for v in found} == {"mandatory"}
 
 
-def test_violation_json_has_the_four_keys_the_plan_renders() -> None:
-    """Violation.to_json gives policy, level, urn and message, the shape `exo-oauth plan` prints and exits 3 on."""
+def test_violation_json_has_the_keys_the_plan_renders() -> None:
+    """Violation.to_json gives policy, level, urn, message and key, the shape `exo-oauth plan` prints and exits 3 on."""
     (violation,) = evaluate([resource(rules.APPLICATION, app_inputs(owners=[]))], NOW)
     assert violation.to_json() == {"policy": "app-owners-set", "level": "mandatory", "urn": violation.urn,
-                                   "message": violation.message}
+                                   "message": violation.message, "key": None}
 
 
 def test_expiry_warning_is_advisory_and_lifetime_breach_is_mandatory() -> None:
@@ -241,14 +262,28 @@ def test_evaluate_leaves_the_inputs_untouched() -> None:
 
 
 def test_allowed_permissions_are_exactly_what_the_component_requests() -> None:
-    """The allowed set is the three Exchange Online roles and the Graph and Exchange Online mail scopes."""
+    """Allowed: Exchange Online's three roles and three mail scopes, Graph's offline_access, openid and profile."""
     roles = {IMAP_ROLE, "cb842b43-da6e-4506-86fe-bb12199c656d", "7146a1f0-8703-45b3-9eae-527a64c00995"}
     assert roles == rules.ALLOWED_ROLE_IDS
-    claims = {"IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"}
-    assert claims == rules.ALLOWED_CLAIMS
-    assert "7427e0e9-2fba-42fe-b0c0-848c9e6a8182" in rules.ALLOWED_PERMISSIONS[(GRAPH, "Scope")]
-    assert (EXCHANGE, "Scope") in rules.ALLOWED_PERMISSIONS
-    assert "offline_access" not in rules.ALLOWED_PERMISSIONS[(EXCHANGE, "Scope")].values()
+    assert rules.ALLOWED_PERMISSIONS[(EXCHANGE, "Scope")] == {
+        "195adc35-e27b-454b-a7ed-1ecdffa1c09f": "IMAP.AccessAsUser.All",
+        "fb698133-92fa-453e-a9ed-688e10f2e5ac": "POP.AccessAsUser.All",
+        "76faac2a-0f20-42f1-928a-50de5b9dbe52": "SMTP.Send"}
+    assert rules.ALLOWED_PERMISSIONS[(GRAPH, "Scope")] == {
+        "7427e0e9-2fba-42fe-b0c0-848c9e6a8182": "offline_access",
+        "37f7f235-527c-4136-accd-4a02d197296e": "openid",
+        "14dad69e-099b-42c9-810b-d002981feec1": "profile"}
+    assert set(rules.ALLOWED_PERMISSIONS) == {(EXCHANGE, "Role"), (EXCHANGE, "Scope"), (GRAPH, "Scope")}
+
+
+def test_graph_copies_of_the_mail_scopes_are_refused() -> None:
+    """Graph's IMAP.AccessAsUser.All does not cover outlook.office.com tokens, so requesting it is a violation."""
+    graph_imap = app_inputs(requiredResourceAccesses=[{"resourceAppId": GRAPH, "resourceAccesses": [
+        {"id": "652390e4-393a-48de-9484-05f9b1212954", "type": "Scope"}]}])
+    found = messages(rules.APPLICATION, graph_imap)["mail-permissions-only"]
+    assert len(found) == 1
+    assert found[0].startswith("requests Microsoft Graph IMAP.AccessAsUser.All (delegated permission)")
+    assert "IMAP.AccessAsUser.All, POP.AccessAsUser.All, SMTP.Send (Office 365 Exchange Online delegated" in found[0]
 
 
 def test_policy_config_file_sets_levels_and_days() -> None:
@@ -303,3 +338,12 @@ def test_docs_rules_table_lists_every_rule_with_its_level() -> None:
     for rule in rules.RULES:
         assert f"| `{rule.name}` | {rule.level} |" in page, rule.name
 
+
+
+def test_lifetime_message_counts_the_days_given_and_names_the_stack_key() -> None:
+    """A secret made a moment before the check for 365 days is 365 days away, and lifetimeDays is the key to change."""
+    inputs = password_inputs(365) | {"endDate": (NOW + timedelta(days=365, minutes=-5)).isoformat()}
+    (message,) = messages(rules.APPLICATION_PASSWORD, inputs)["credential-max-lifetime"]
+    assert "365 days from now, later than the allowed 180 days" in message
+    assert "lower credential.lifetimeDays of this app in the stack file to at most 180" in message
+    assert "endDate" not in message.split(";", 1)[1]

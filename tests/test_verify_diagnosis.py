@@ -185,7 +185,7 @@ def test_delegated_token_without_the_scope_names_the_scope() -> None:
     ((7000215,), "secret-invalid"), ((7000222,), "secret-expired"), ((700016,), "client-not-found"),
     ((90002,), "tenant-not-found"), ((65001,), "consent-missing"), ((7000218,), "public-client-disabled"),
     ((700027,), "certificate-invalid"), ((500011,), "resource-not-found"), ((70011,), "invalid-scope"),
-    ((53003,), "conditional-access"), ((50058,), "token-error"),
+    ((53003,), "conditional-access"), ((90094,), "admin-approval-required"), ((50058,), "token-error"),
 ])
 def test_aadsts_codes_map_to_their_cause(codes_: tuple[int, ...], code: str) -> None:
     """Each catalogued AADSTS code gets its own cause; an unknown one links to Microsoft's error lookup."""
@@ -195,6 +195,15 @@ def test_aadsts_codes_map_to_their_cause(codes_: tuple[int, ...], code: str) -> 
     assert [row.status for row in result.rows[1:]] == ["not-run"] * 3
     if code == "token-error":
         assert "https://login.microsoftonline.com/error?code=50058" in result.rows[0].findings[0].fix
+
+
+def test_consent_findings_point_at_exchange_online_not_graph() -> None:
+    """AADSTS65001 and 90094 say the mail scopes need consent on Exchange Online; Graph's copies do not count."""
+    for aadsts in (65001, 90094):
+        outcome = TokenOutcome(None, False, TokenFailure((aadsts,), "invalid_grant", f"AADSTS{aadsts}: text"))
+        finding = diagnose(target(), outcome, [], MAILBOX).rows[0].findings[0]
+        assert "Office 365 Exchange Online" in finding.cause + finding.fix
+        assert "offline_access, openid" in finding.fix
 
 
 def test_secret_id_hint_only_for_guid_shaped_secrets() -> None:

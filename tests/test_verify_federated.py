@@ -88,9 +88,9 @@ def federated_stack(tmp_path: Path, mail_servers: MailServers, github: GitHubOID
     app = mail_servers.app(secret=None, federated=(GITHUB_ISSUER, subject, DEFAULT_AUDIENCE, github.key.public_key()))
     project = project_with(tmp_path / "project", SCANNERS_SECRET, federated_credential(GITHUB_ISSUER, subject))
     scanners = deployed_outputs("contoso")["apps"]["scanners"] | {
-        "tenantId": app.tenant_id, "clientId": app.client_id, "protocols": ["imap", "pop", "smtp"],
+        "tenantId": app.tenant_id, "cloud": "global", "clientId": app.client_id, "protocols": ["imap", "pop", "smtp"],
         "mailboxes": [{"address": app.mailbox, "sendAs": False}],
-        "credential": {"type": "federated", "keyId": None, "endDate": None}}
+        "credential": {"type": "federated", "keyId": None, "endDate": None, "secrets": []}}
     saved = tmp_path / "outputs.json"
     saved.write_text(json.dumps({"tenantId": app.tenant_id, "apps": {"scanners": scanners}}), encoding="utf-8")
     return ["verify", "--stack", "contoso", "--app", "scanners", "--outputs", str(saved), "--project-dir",

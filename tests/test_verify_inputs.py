@@ -24,7 +24,8 @@ SECRET = "Abc8Q~s3cr3t-value-for-tests"
 def outputs(tmp_path: Path, stored: str = SECRET, **app: Any) -> Path:
     """Write a stack outputs file with one app-only app `scanners` (two mailboxes) and return its path."""
     entry = {"name": "scanners", "displayName": "Scanners", "flow": "app-only", "protocols": ["imap", "smtp"],
-             "tenantId": TENANT, "clientId": CLIENT, "applicationObjectId": "55555555-6666-4777-8888-999999999999",
+             "tenantId": TENANT, "cloud": "global", "clientId": CLIENT,
+             "applicationObjectId": "55555555-6666-4777-8888-999999999999",
              "servicePrincipalObjectId": "33333333-4444-4555-8666-777777777777", "permissions": [],
              "adminConsentUrl": f"https://login.microsoftonline.com/{TENANT}/v2.0/adminconsent?client_id={CLIENT}",
              "scopes": ["https://outlook.office365.com/.default"],
@@ -32,7 +33,8 @@ def outputs(tmp_path: Path, stored: str = SECRET, **app: Any) -> Path:
                            "smtp": {"host": "smtp.office365.com", "port": 587, "security": "starttls"}},
              "mailboxes": [{"address": "scanner@contoso.example", "sendAs": False},
                            {"address": "frontdesk@contoso.example", "sendAs": True}],
-             "credential": {"type": "secret", "keyId": "44444444-5555-4666-8777-888888888888", "endDate": None}}
+             "credential": {"type": "secret", "keyId": "44444444-5555-4666-8777-888888888888", "endDate": None,
+                            "secrets": []}}
     entry.update(app)
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps({"tenantId": TENANT, "apps": {"scanners": entry},
@@ -140,8 +142,9 @@ def test_hidden_stack_secret_says_how_to_fix_it(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"credential": {"type": "certificate", "keyId": None, "endDate": None}}, "credential.type is 'certificate'"),
-    ({"clientId": None}, "apps.scanners.clientId: nothing is not a GUID"),
+    ({"credential": {"type": "certificate", "keyId": None, "endDate": None, "secrets": []}},
+     "credential.type is 'certificate'"),
+    ({"clientId": None}, "apps.scanners.clientId: is required"),
     ({"endpoints": None}, "apps.scanners.endpoints: must be a mapping"),
 ])
 def test_unusable_stack_outputs_name_the_output_key(tmp_path: Path, change: dict[str, Any], expected: str) -> None:

@@ -386,12 +386,12 @@ def test_stack_outputs_supply_app_mailbox_and_secret(
     app = mail_servers.app(roles=("IMAP.AccessAsApp",))
     outputs = {"tenantId": app.tenant_id, "apps": {"scanners": {
         "name": "scanners", "displayName": "Scanners", "flow": "app-only", "protocols": ["imap"],
-        "tenantId": app.tenant_id, "clientId": app.client_id, "applicationObjectId": app.object_id,
+        "tenantId": app.tenant_id, "cloud": "global", "clientId": app.client_id, "applicationObjectId": app.object_id,
         "servicePrincipalObjectId": app.object_id, "permissions": [], "endpoints": {},
         "adminConsentUrl": "https://login.microsoftonline.com/common/v2.0/adminconsent",
         "scopes": ["https://outlook.office365.com/.default"],
         "mailboxes": [{"address": app.mailbox, "sendAs": False}, {"address": "other@contoso.example", "sendAs": False}],
-        "credential": {"type": "secret", "keyId": app.secret_id, "endDate": None}}},
+        "credential": {"type": "secret", "keyId": app.secret_id, "endDate": None, "secrets": []}}},
         "clientSecrets": {"scanners": app.secret}}
     saved = tmp_path / "outputs.json"
     saved.write_text(json.dumps(outputs), encoding="utf-8")

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"exo-oauth exchange: note: the deployed outputs differ from {stack.config.source} ({stale}); "
                   "these scripts follow what is deployed: run pulumi up first to apply the stack file",
                   file=sys.stderr)
-    inputs = exchange_inputs(args.stack, stack.config.tenant_id, apps, stack.config.exchange, source=source)
+    inputs = exchange_inputs(args.stack, stack.config.tenant_id, apps, stack.config.exchange, source=source,
+                             cloud=stack.config.cloud)
     scripts = render_exchange_scripts(inputs, offline=args.offline)
     if args.action:
         sys.stdout.write(scripts[args.action])

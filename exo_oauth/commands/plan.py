@@ -68,4 +68,7 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
     sys.stdout.write(render(plans))
+    # A failed mandatory rule is the reason for the exit status, so it goes where CI shows errors, too.
+    for verdict in (v for plan in plans for v in plan["policy"] if v["level"] == "mandatory"):
+        print(f"exo-oauth plan: policy {verdict['policy']}: {verdict['message']}", file=sys.stderr)
     return ExitCode.POLICY if mandatory_failed else ExitCode.OK

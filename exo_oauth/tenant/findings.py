@@ -14,7 +14,8 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from components.config import PROTOCOLS
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from ..microsoft_ids import API_DISPLAY_NAMES
 from ..policy_rules import PolicyConfig

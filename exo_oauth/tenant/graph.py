@@ -15,13 +15,6 @@ from urllib.parse import urlsplit
 from ..verify.secret import Secret
 from ..verify.tokens import _reason
 
-GRAPH_HOSTS = {
-    "global": "https://graph.microsoft.com",
-    "usgov": "https://graph.microsoft.us",
-    "usgov-dod": "https://dod-graph.microsoft.us",
-    "china": "https://microsoftgraph.chinacloudapi.cn",
-}
-"""Microsoft Graph's root per `--cloud` (docs/decisions/0081); to move into the per-cloud facts module."""
 RETRY_STATUSES = frozenset({429, 503, 504})
 """Graph's throttling and transient answers, which carry Retry-After or may be retried after a back-off."""
 MAX_RETRIES = 5

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from components.config import is_guid
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS, SCOPES
 from .graph import PAGE_SIZE, GraphClient

@@ -15,13 +15,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from components.config import is_guid
+from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
+from components.microsoft import DEFAULT_CLOUD
 
 from ..errors import UsageError
 from ..verify.clouds import CLOUDS
 from ..verify.inputs import MAX_TIMEOUT, Target, _authority_host, _credential
 from ..verify.request import VerifyRequest
 from ..verify.tokens import _session, acquire_token
-from .graph import GRAPH_HOSTS, GraphClient, GraphError
+from .graph import GraphClient, GraphError
 
 GRAPH_COMMAND_LINE_TOOLS = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 """Microsoft Graph Command Line Tools: Microsoft's public client for admin device-code sign-in to Graph."""
@@ -31,7 +33,7 @@ DELEGATED_SCOPES = ("Application.Read.All", "Directory.Read.All")
 
 def _graph_root(args: argparse.Namespace) -> str:
     if args.graph_host is None:
-        return GRAPH_HOSTS[args.cloud or "global"]
+        return MICROSOFT_CLOUDS[args.cloud or DEFAULT_CLOUD].graph_host
     parts = urlsplit(args.graph_host)
     if parts.scheme != "https" or not parts.hostname or parts.path.strip("/") or parts.query:
         raise UsageError(f"--graph-host {args.graph_host!r}: allowed: https://HOST[:PORT] without a path")

@@ -1,28 +1,26 @@
-"""Login host, token scopes, accepted token audiences and mail endpoints of each Microsoft cloud (docs/verify.md)."""
+"""Login host, token scopes, accepted token audiences and mail endpoints of each cloud, for verify (docs/verify.md).
+
+The facts come from components.microsoft; this module shapes them for the checks (endpoints, audiences).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.permissions import (
-    DELEGATED_RESOURCE,
-    DELEGATED_SCOPES,
-    ENDPOINTS,
-    EXCHANGE_ONLINE,
-    EXCHANGE_RESOURCE,
-    LOGIN_HOST,
-)
+from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
+from components.microsoft import EXCHANGE_ONLINE, PROTOCOLS, PUBLISHED_APP_IDS
+from components.microsoft import Cloud as CloudFacts
+from components.permissions import DELEGATED_SCOPES
 
 from ..errors import UsageError
-from ..microsoft_ids import PUBLISHED_APP_IDS
 
 MAX_PORT = 65535
 EXCHANGE_ONLINE_APP_ID = PUBLISHED_APP_IDS[EXCHANGE_ONLINE]
 """Office 365 Exchange Online's application ID; a v2.0 token names its resource by this ID in `aud`."""
 
 
-SECURITY = {"imap": "tls", "pop": "tls", "smtp": "starttls"}
+SECURITY = {p.name: p.security for p in PROTOCOLS}
 """How each check secures its connection: `tls` from the first byte, or `starttls` before AUTH (checks.py)."""
 
 
@@ -65,23 +63,13 @@ class Cloud:
                           *self.extra_audiences})
 
 
-def _mail(imap_pop: str, smtp: str) -> dict[str, Endpoint]:
-    return {"imap": Endpoint(imap_pop, 993), "pop": Endpoint(imap_pop, 995), "smtp": Endpoint(smtp, 587)}
+def _cloud(facts: CloudFacts) -> Cloud:
+    return Cloud(facts.name, facts.login_host, facts.exchange_resource, facts.delegated_resource,
+                 {p.name: Endpoint(facts.mail_host(p.name), p.port) for p in PROTOCOLS}, facts.extra_audiences)
 
 
-CLOUDS = {
-    "global": Cloud("global", LOGIN_HOST, EXCHANGE_RESOURCE, DELEGATED_RESOURCE,
-                    {p: Endpoint(str(e["host"]), int(str(e["port"]))) for p, e in ENDPOINTS.items()},
-                    extra_audiences=("https://ps.outlook.com",)),
-    "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://outlook.office365.us",
-                   "https://outlook.office365.us", _mail("outlook.office365.us", "outlook.office365.us")),
-    "usgov-dod": Cloud("usgov-dod", "https://login.microsoftonline.us", "https://outlook-dod.office365.us",
-                       "https://outlook-dod.office365.us",
-                       _mail("outlook-dod.office365.us", "outlook-dod.office365.us")),
-    "china": Cloud("china", "https://login.partner.microsoftonline.cn", "https://partner.outlook.cn",
-                   "https://partner.outlook.cn", _mail("partner.outlook.cn", "smtp.partner.outlook.cn")),
-}
-"""The clouds `--cloud` accepts; docs/verify.md cites the source of every host."""
+CLOUDS = {name: _cloud(facts) for name, facts in MICROSOFT_CLOUDS.items()}
+"""The clouds `--cloud` accepts, from components.microsoft (docs/decisions/0034 cites every host)."""
 
 
 def parse_endpoint(flag: str, text: str) -> Endpoint:

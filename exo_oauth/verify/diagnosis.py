@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from components.config import is_guid
+from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
+from components.microsoft import DEFAULT_CLOUD, PROTOCOLS
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from .checks import CheckResult
@@ -24,7 +26,9 @@ from .inputs import Target
 from .secret import Secret
 from .tokens import TokenFailure, TokenOutcome
 
-PROTOCOL_NAMES = {"imap": "IMAP", "pop": "POP", "smtp": "SMTP"}
+PROTOCOL_NAMES = {p.name: p.label for p in PROTOCOLS}
+ERROR_LOOKUP = f"{MICROSOFT_CLOUDS[DEFAULT_CLOUD].login_host}/error"
+"""Microsoft's AADSTS error code lookup page (global; it explains codes of every cloud)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,17 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "Register the certificate (credential.publicKeyPem in the stack config, then `pulumi up`) and pass its "
         "private key with --certificate."),
     "consent-missing": (
-        "Nobody has granted consent for the app's permissions in tenant {tenant} (AADSTS65001).",
-        "Run `pulumi up` (the stack grants admin consent as code), or grant it by hand: {consent}."),
+        "Nobody has granted consent for the app's permissions in tenant {tenant} (AADSTS65001). Delegated mail "
+        "scopes need consent on Office 365 Exchange Online, the resource of https://outlook.office.com/<scope>; "
+        "consent on Microsoft Graph's IMAP.AccessAsUser.All, POP.AccessAsUser.All or SMTP.Send does not count.",
+        "Run `pulumi up` (the stack grants admin consent as code on Exchange Online, and offline_access, openid "
+        "and profile on Microsoft Graph; a stack deployed with Graph grants moves in that one run), or grant it by "
+        "hand: {consent}."),
+    "admin-approval-required": (
+        "The sign-in needs an administrator's approval (AADSTS90094): users of tenant {tenant} may not consent to "
+        "the app's permissions themselves, and no admin consent covers what was asked for.",
+        "Run `pulumi up`, which grants admin consent as code on Office 365 Exchange Online (the mail scopes) and "
+        "Microsoft Graph (offline_access, openid, profile), or have an administrator open {consent}."),
     "public-client-disabled": (
         "Device code sign-in is a public-client flow, and app {client_id} does not allow public-client flows "
         "(AADSTS7000218).",
@@ -77,14 +90,15 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "Check that the tenant has Exchange Online; for national clouds pass --cloud."),
     "invalid-scope": (
         "Entra ID rejected the requested scope {scopes} (AADSTS70011).",
-        "App-only needs exactly https://outlook.office365.com/.default; delegated needs "
-        "https://outlook.office.com/IMAP.AccessAsUser.All, .../POP.AccessAsUser.All or .../SMTP.Send."),
+        "Request exactly {expected_scopes}: app-only asks for Exchange Online's <resource>/.default, delegated for "
+        "<resource>/IMAP.AccessAsUser.All, .../POP.AccessAsUser.All or .../SMTP.Send, with the resource of the "
+        "tenant's cloud (--cloud)."),
     "conditional-access": (
         "A Conditional Access policy blocked the token (AADSTS53003).",
         "Find the sign-in in the Entra sign-in logs and adjust the policy for this app, user or location."),
     "token-error": (
         "Entra ID refused the token request: {error_description}",
-        "Look the code up at https://login.microsoftonline.com/error?code={error_code}."),
+        f"Look the code up at {ERROR_LOOKUP}?code={{error_code}}."),
     "login-unreachable": (
         "Could not reach the login host {authority}: {error_description}",
         "Check DNS, the proxy (HTTPS_PROXY) and that outbound HTTPS to the login host is allowed."),
@@ -178,7 +192,8 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
 
 AADSTS_CODES: Mapping[int, str] = {
     90002: "tenant-not-found", 700016: "client-not-found", 7000215: "secret-invalid", 7000222: "secret-expired",
-    700027: "certificate-invalid", 65001: "consent-missing", 7000218: "public-client-disabled",
+    700027: "certificate-invalid", 65001: "consent-missing", 90094: "admin-approval-required",
+    7000218: "public-client-disabled",
     500011: "resource-not-found", 70011: "invalid-scope", 53003: "conditional-access",
 }
 REPLY_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -186,7 +201,7 @@ REPLY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("user is authenticated but not connected", "not-connected"),
 )
 """Reply texts only Exchange Online gives, for exactly one cause (lower case)."""
-CAS_SWITCHES = {"imap": "ImapEnabled", "pop": "PopEnabled", "smtp": "SmtpClientAuthenticationDisabled"}
+CAS_SWITCHES = {p.name: p.cas_switch for p in PROTOCOLS}
 
 
 @dataclass(frozen=True)

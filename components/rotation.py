@@ -1,0 +1,86 @@
+"""Overlapping client-secret rotation: which secrets an app holds on a given day (docs/decisions/0032).
+
+Pure: no Pulumi, no I/O. Secrets are born on a fixed per-app schedule, one every `lifetimeDays - rotateBeforeDays`
+days, and each lives `lifetimeDays` from the start of its period, so a new secret arrives `rotateBeforeDays` before
+the previous one ends. Two resource slots take turns (even periods in `a`, odd in `b`), so a rotation replaces only
+the slot whose secret has already ended. A slot whose secret has ended and whose turn has not come is not declared,
+and `pulumi up` deletes only secrets past their end date.
+
+The schedule is a function of the day alone, not of Pulumi state, so `pulumi preview` shows exactly what `pulumi up`
+will do on the same day, with or without a refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+ORIGIN = datetime(2024, 1, 1, tzinfo=UTC)
+"""Where every app's schedule is counted from (shifted per app by `schedule_offset_days`)."""
+SLOTS = ("a", "b")
+"""Resource name suffixes of the two secret slots: `<name>-secret-a`, `<name>-secret-b`."""
+
+
+@dataclass(frozen=True)
+class SecretTerm:
+    """One secret of the schedule: which slot holds it, and when its period starts and the secret ends."""
+
+    slot: str
+    """`a` (even periods) or `b` (odd periods)."""
+    period: int
+    """The period's number since ORIGIN; the newest secret has the highest."""
+    start: datetime
+    """When the period starts: the secret is created by the first `pulumi up` on or after it."""
+    end_date: datetime
+    """When the secret expires in Entra ID: `lifetimeDays` after `start`."""
+
+
+def schedule_offset_days(key: str, period_days: int) -> int:
+    """Spread apps over the period by a stable hash of `key` (tenant and app), so a fleet does not rotate at once."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % period_days
+
+
+def live_secrets(
+    now: datetime, lifetime_days: int, rotate_before_days: int, offset_days: int
+) -> tuple[SecretTerm, ...]:
+    """Return the secrets that exist at `now`, newest first: the current period's, and the previous one's till its end.
+
+    Needs `rotate_before_days <= lifetime_days // 2`, so no more than two secrets are ever valid at once.
+    """
+    period = timedelta(days=lifetime_days - rotate_before_days)
+    origin = ORIGIN + timedelta(days=offset_days)
+    current = (now - origin) // period
+    terms = []
+    for number in (current, current - 1):
+        start = origin + number * period
+        end = start + timedelta(days=lifetime_days)
+        if end > now:
+            terms.append(SecretTerm(SLOTS[number % 2], number, start, end))
+    return tuple(terms)
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+_clock: Callable[[], datetime] = _system_clock
+
+
+def today() -> datetime:
+    """Return the time the program decides rotation by: the system clock, or the offline plan's fixed clock."""
+    return _clock()
+
+
+@contextmanager
+def fixed_clock(moment: datetime) -> Iterator[None]:
+    """Run the program as if it were `moment` (the offline plan and the rotation simulation)."""
+    global _clock  # noqa: PLW0603 - one process-wide clock, set only around an in-process program run
+    previous = _clock
+    _clock = lambda: moment  # noqa: E731
+    try:
+        yield
+    finally:
+        _clock = previous

@@ -1,0 +1,55 @@
+"""Policy verdicts restated for the stack file: which key to change, and how to raise a limit instead.
+
+Kept apart from policy_rules, which the policy pack loads with the standard library alone; this module reads the
+validated stack config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from components.config import PROJECT, StackConfig
+
+from .policy_rules import LEARN_APP_SECURITY, PolicyConfig, Violation
+
+POLICY_CONFIG_HINT = ("raise the limit with `exo-oauth plan --policy-config FILE` (and `pulumi preview|up "
+                      "--policy-pack-config FILE`), FILE holding {example}")
+
+
+def _lifetime_fix(violation: Violation, stack: StackConfig, index: int, config: PolicyConfig) -> Violation:
+    days = stack.apps[index].credential.lifetime_days
+    if days is None or days <= config.max_credential_days:
+        return violation
+    example = f'{{"credential-max-lifetime": {{"maxDays": {days}}}}}'
+    message = (f"{stack.source}: {PROJECT}:apps[{index}].credential.lifetimeDays is {days}, more than the "
+               f"{config.max_credential_days} days the policy allows; set it to at most {config.max_credential_days}, "
+               f"or {POLICY_CONFIG_HINT.format(example=example)}. See {LEARN_APP_SECURITY}")
+    return dataclasses.replace(violation, message=message,
+                               key=f"{stack.source}: {PROJECT}:apps[{index}].credential.lifetimeDays")
+
+
+STACK_FIXES: Mapping[str, Callable[[Violation, StackConfig, int, PolicyConfig], Violation]] = {
+    "credential-max-lifetime": _lifetime_fix,
+}
+"""Per rule, how a violation is restated as the stack key to change, when the stack's config decides it."""
+
+
+def in_stack(violations: Sequence[Violation], resources: Sequence[Mapping[str, Any]], stack: StackConfig,
+             config: PolicyConfig | None = None) -> list[Violation]:
+    """Restate violations of resources exo-oauth declared as the stack file and key path that decide them.
+
+    A resource belongs to the app whose MailOAuthApp component is its parent; violations no stack key decides
+    are returned unchanged.
+    """
+    config = config or PolicyConfig()
+    parents = {r["urn"]: r.get("parent") for r in resources}
+    index = {app.name: i for i, app in enumerate(stack.apps)}
+    located = []
+    for violation in violations:
+        parent = parents.get(violation.urn) or ""
+        app_index = index.get(parent.rsplit("::", 1)[-1])
+        fix = STACK_FIXES.get(violation.policy)
+        located.append(violation if fix is None or app_index is None else fix(violation, stack, app_index, config))
+    return located

@@ -1,0 +1,98 @@
+"""`exo-oauth:cloud`: one table of Microsoft facts per cloud, read by the program, verify and diagnosis alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from components.config import PROTOCOLS, parse_stack_config
+from components.errors import ConfigError
+from components.microsoft import CLOUDS as FACTS
+from components.microsoft import PROTOCOLS as PROTOCOL_FACTS
+from exo_oauth.plan import plan_stack
+from exo_oauth.verify.clouds import CLOUDS, SECURITY
+from exo_oauth.verify.diagnosis import CAS_SWITCHES, PROTOCOL_NAMES
+from tests.stack_factory import REPO, app, loaded, raw_config
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SOURCE = "stacks/Pulumi.gov.yaml"
+
+
+def test_usgov_stack_plans_with_gcc_high_hosts_in_scopes_endpoints_and_consent_url() -> None:
+    """cloud: usgov gives outlook.office365.us scopes and endpoints, and login.microsoftonline.us for consent."""
+    raw = raw_config(app("app-only", ("imap", "smtp"), name="a"), app("delegated", ("imap",), name="d"),
+                     **{"exo-oauth:cloud": "usgov", "azuread:environment": "usgovernmentl4"})
+    apps = plan_stack(REPO, loaded(raw, "gov"), NOW).outputs["apps"]
+    assert apps["a"]["cloud"] == "usgov"
+    assert apps["a"]["scopes"] == ["https://outlook.office365.us/.default"]
+    assert apps["d"]["scopes"] == ["https://outlook.office365.us/IMAP.AccessAsUser.All", "offline_access"]
+    assert apps["a"]["endpoints"] == {"imap": {"host": "outlook.office365.us", "port": 993, "security": "tls"},
+                                      "smtp": {"host": "outlook.office365.us", "port": 587, "security": "starttls"}}
+    assert apps["a"]["adminConsentUrl"].startswith("https://login.microsoftonline.us/")
+    assert apps["a"]["adminConsentUrl"].endswith("scope=https%3A%2F%2Foutlook.office365.us%2F.default")
+    assert apps["d"]["adminConsentUrl"].endswith("scope=https%3A%2F%2Foutlook.office365.us%2F.default")
+
+
+def test_without_the_key_the_stack_is_global() -> None:
+    """No exo-oauth:cloud and no azuread:environment: the global cloud, as before the key existed."""
+    assert parse_stack_config(raw_config(app()), SOURCE).cloud == "global"
+    raw = raw_config(app(), **{"azuread:environment": "public"})
+    assert parse_stack_config(raw, SOURCE).cloud == "global"
+
+
+@pytest.mark.parametrize(("cloud", "environment", "message"), [
+    ("usgov", None, "exo-oauth:cloud: 'usgov' needs azuread:environment: usgovernmentl4, but azuread:environment "
+                    "is not set (the provider then uses global); allowed: exo-oauth:cloud and azuread:environment "
+                    "naming the same cloud"),
+    ("usgov-dod", "usgovernmentl4", "exo-oauth:cloud: 'usgov-dod' needs azuread:environment: usgovernmentl5, but "
+                                    "azuread:environment is 'usgovernmentl4'"),
+    (None, "china", "exo-oauth:cloud: 'global' needs azuread:environment: global, but azuread:environment is "
+                    "'china'"),
+    ("gcc", None, "exo-oauth:cloud: 'gcc' is not allowed; allowed: global, usgov, usgov-dod, china"),
+])
+def test_cloud_and_azuread_environment_must_agree(cloud: str | None, environment: str | None, message: str) -> None:
+    """A stack whose two cloud keys disagree stops with one line naming both keys."""
+    extra = {k: v for k, v in (("exo-oauth:cloud", cloud), ("azuread:environment", environment)) if v is not None}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw_config(app(), **extra), SOURCE)
+    assert str(caught.value).startswith(f"{SOURCE}: {message}")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("cloud", list(FACTS))
+def test_every_cloud_accepts_its_canonical_azuread_environment(cloud: str) -> None:
+    """Each cloud plans with the azuread environment the facts table names for it."""
+    raw = raw_config(app(), **{"exo-oauth:cloud": cloud, "azuread:environment": FACTS[cloud].azuread_environments[0]})
+    assert parse_stack_config(raw, SOURCE).cloud == cloud
+
+
+def test_verify_and_diagnosis_read_the_one_table() -> None:
+    """The clouds of verify and the tables of diagnosis are the facts module's, not copies."""
+    assert set(CLOUDS) == set(FACTS)
+    for name, facts in FACTS.items():
+        cloud = CLOUDS[name]
+        assert (cloud.login_host, cloud.exchange_resource, cloud.delegated_resource) == (
+            facts.login_host, facts.exchange_resource, facts.delegated_resource)
+        assert {p: (e.host, e.port) for p, e in cloud.endpoints.items()} == {
+            p.name: (facts.mail_host(p.name), p.port) for p in PROTOCOL_FACTS}
+    assert tuple(p.name for p in PROTOCOL_FACTS) == PROTOCOLS
+    assert PROTOCOL_NAMES == {"imap": "IMAP", "pop": "POP", "smtp": "SMTP"}
+    assert CAS_SWITCHES["smtp"] == "SmtpClientAuthenticationDisabled"
+    assert SECURITY == {"imap": "tls", "pop": "tls", "smtp": "starttls"}
+
+
+def test_no_other_module_restates_a_cloud_host_or_first_party_id() -> None:
+    """Hosts, resources and first-party app IDs appear as code only in components/microsoft.py."""
+    facts = {h.split("//")[-1] for c in FACTS.values() for h in (c.login_host, c.graph_host, c.exchange_resource)}
+    facts |= {"00000002-0000-0ff1-ce00-000000000000", "00000003-0000-0000-c000-000000000000"}
+    sources = [*Path(REPO, "components").glob("*.py"), *Path(REPO, "exo_oauth").rglob("*.py"), REPO / "__main__.py"]
+    for source in sources:
+        if source.name in ("microsoft.py", "exchange_scripts.py"):
+            continue
+        code = "\n".join(line for line in source.read_text(encoding="utf-8").splitlines()
+                         if '"' in line and not line.lstrip().startswith(("#", '"""')))
+        for fact in facts:
+            assert f'"{fact}' not in code, (source, fact)
+            assert f"//{fact}" not in code, (source, fact)
