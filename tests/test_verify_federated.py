@@ -23,8 +23,8 @@ from exo_oauth.cli import main
 from exo_oauth.verify.federated import DEFAULT_AUDIENCE, GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL
 from tests.mailservers import pki
 from tests.mailservers.harness import MailServers
+from tests.outputs_factory import deployed_outputs
 from tests.stack_factory import SCANNERS_SECRET, federated_credential, project_with
-from tests.test_drift import deployed_outputs
 
 SUBJECT = "repo:contoso/mail:environment:drift"
 BEARER = "job-request-token"
