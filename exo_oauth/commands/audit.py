@@ -13,7 +13,7 @@ from components.exit_codes import ExitCode
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `audit` subcommand."""
-    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
+    from .graph_signin import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
 
     parser = subparsers.add_parser(
         "audit",
@@ -51,9 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from ..tenant.graph import GraphError  # noqa: PLC0415
     from ..tenant.report import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..tenant.survey import survey  # noqa: PLC0415
+    from .graph_signin import audit_request  # noqa: PLC0415
 
     try:
-        result = survey(args, os.environ, datetime.now(UTC))
+        request = audit_request(args, warn_days=args.warn_days, max_days=args.max_days)
+        result = survey(request, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth audit: {error}", file=sys.stderr)
         return ExitCode.NOT_RUN
