@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode
+from components.exit_codes import ExitCode, exit_help
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write stacks/Pulumi.NAME.yaml for a tenant's existing mail apps, and the file that imports them",
         description="Read the tenant's mail apps from Microsoft Graph (GET only), write the stack file that declares "
         "them and stacks/NAME.import.json for `pulumi import --file`, so the first `pulumi up` takes the objects over "
-        "instead of creating them. Prints what `pulumi up` will then change. Exit 0 when written without findings, "
-        "1 when written with findings, 4 when Graph or the login host could not be read, 2 on bad input (nothing "
-        "written).",
+        "instead of creating them. Prints what `pulumi up` will then change. Written with findings exits 1; nothing "
+        "is written on bad input or when Graph or the login host cannot be read. "
+        + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", required=True, metavar="GUID", help="the tenant ID")
     parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to write (stacks/Pulumi.NAME.yaml)")

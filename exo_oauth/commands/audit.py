@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode
+from components.exit_codes import ExitCode, exit_help
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Sign in to Microsoft Graph (device code for an admin, or client credentials of a read-only app "
         "with Application.Read.All and Directory.Read.All), read every app registration and service principal that "
         "requests or holds IMAP, POP or SMTP access, and report findings with a code, the object and the fix. Only "
-        "GET requests: the tenant is never changed. Exit 0 without findings, 1 with findings, 3 when Graph could not "
-        "be read, 2 on bad input.",
+        "GET requests: the tenant is never changed. Findings exit 1; a Graph or login host that cannot be read, 4. "
+        + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --print-export-script)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
