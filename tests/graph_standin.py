@@ -12,16 +12,14 @@ Retry-After, as Graph does when throttling.
 
 from __future__ import annotations
 
-import json
 import re
-import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.mailservers.https import HttpsServer, JsonHandler
 from tests.mailservers.pki import ServerTLS
 from tests.mailservers.token_server import TokenServer
 
@@ -58,29 +56,17 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server_version = "exo-oauth-test-graph"
+    content_type = "application/json;odata.metadata=minimal"
 
     @property
     def state(self) -> _State:
         state: _State = self.server.state  # type: ignore[attr-defined]
         return state
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet."""
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;odata.metadata=minimal")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
     def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        self._send(status, {"error": {"code": code, "message": message,
+        self.send_json(status, {"error": {"code": code, "message": message,
                                       "innerError": {"request-id": "00000000-0000-0000-0000-000000000000"}}}, headers)
 
     def _refuse_write(self) -> None:
@@ -88,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.methods[self.command] += 1
         self._error(405, "Request_BadRequest", f"the Graph stand-in is read-only; {self.command} refused")
 
-    do_POST = do_PATCH = do_PUT = do_DELETE = _refuse_write  # noqa: N815
+    do_POST = do_PATCH = do_PUT = do_DELETE = _refuse_write
 
     def do_GET(self) -> None:
         """Answer one Graph v1.0 read."""
@@ -126,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
             item = next((i for i in getattr(data, parts[0]) if i["id"] == parts[1]), None)
             if item is None:
                 raise LookupError(parts[1])
-            self._send(200, {"@odata.context": f"{self._origin()}/v1.0/$metadata#{parts[0]}/$entity"}
+            self.send_json(200, {"@odata.context": f"{self._origin()}/v1.0/$metadata#{parts[0]}/$entity"}
                        | _select(item, query))
         elif len(parts) == 3 and parts[0] == "applications" and parts[2] in ("owners", "federatedIdentityCredentials"):
             if not any(a["id"] == parts[1] for a in data.applications):
@@ -162,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         if start + top < len(items):
             following = dict(query) | {"$skiptoken": str(start + top)}
             body["@odata.nextLink"] = f"{self._origin()}/v1.0/{name}?{urlencode(following)}"
-        self._send(200, body)
+        self.send_json(200, body)
 
 
 def _listed(item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
@@ -185,14 +171,9 @@ class GraphStandin:
 
     def __init__(self, tls: ServerTLS, tokens: TokenServer, data: GraphData, page_size: int = 100) -> None:
         self.state = _State(data, tokens, page_size)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.state = self.state  # type: ignore[attr-defined]
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.state.base_url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="graph-standin", daemon=True)
-        self._thread.start()
+        self._https = HttpsServer(tls, _Handler, self.state, "graph-standin")
+        self.state.base_url = self._https.origin
+        self._https.start()
 
     @property
     def url(self) -> str:
@@ -201,9 +182,7 @@ class GraphStandin:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._https.stop()
 
     def throttle(self, count: int, retry_after: str = "0") -> None:
         """Answer the next `count` requests with 429 Too Many Requests and this Retry-After."""

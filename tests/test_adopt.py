@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
+from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
 from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, OWNER, oid, write_export
 from tests.mailservers import pki
 from tests.stack_factory import REPO
-from tests.test_audit import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
 
 DEFAULT_OWNER = "7d5c2a9e-1b3f-4e6d-8a0c-2f4b6d8e0a1c"
 

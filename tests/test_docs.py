@@ -99,3 +99,16 @@ def test_docs_cite_no_file_outside_the_repository() -> None:
         # A linked issue of a public repository is a source; a bare "issue 8" points at a tracker readers lack.
         unlinked = re.sub(r"\[[^\]]*\]\(https://[^)]+\)", "", text)
         assert not re.search(r"\bissue \d+\b", unlinked, flags=re.IGNORECASE), page
+
+
+def test_decision_index_lists_every_record_with_its_status() -> None:
+    """docs/decisions/README.md has one row per record, and says superseded where the record does."""
+    decisions = REPO / "docs" / "decisions"
+    index = (decisions / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| \[[^\]]*\]\((\d{4}-[^)]+\.md)\) \| (\w+)", index, flags=re.MULTILINE)
+    statuses = {}
+    for record in sorted(decisions.glob("[0-9][0-9][0-9][0-9]-*.md")):
+        text = record.read_text(encoding="utf-8")
+        status = re.search(r"^(?:- Status: |## Status\n\n)(\w+)", text, flags=re.MULTILINE)
+        statuses[record.name] = status.group(1) if status else "no status"
+    assert sorted(rows) == sorted(statuses.items())

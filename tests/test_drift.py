@@ -6,17 +6,15 @@ import json
 import os
 import stat
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exo_oauth.cli import main
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack
 from tests.mailservers.harness import MailServers
 from tests.mailservers.token_server import App
+from tests.outputs_factory import deployed_outputs
 from tests.stack_factory import EXCHANGE_SIGN_IN, REPO, project_with
 
 FAKE_PULUMI = """#!/bin/sh
@@ -39,13 +37,6 @@ def tool(folder: Path, name: str, text: str) -> None:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
-
-
-def deployed_outputs(stack: str) -> dict[str, Any]:
-    """Return a stack's outputs as `pulumi stack output --json --show-secrets` gives them, from the offline plan."""
-    outputs = plan_stack(REPO, load_stack(REPO, stack), datetime.now(UTC)).outputs
-    secret_apps = [name for name, app in outputs["apps"].items() if app["credential"]["type"] == "secret"]
-    return outputs | {"clientSecrets": dict.fromkeys(secret_apps, "stand-in-secret-value")}
 
 
 @pytest.fixture

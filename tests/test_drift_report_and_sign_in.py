@@ -15,8 +15,8 @@ from components.exit_codes import ExitCode
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.federated import GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL, github_credential
+from tests.certificates import PFX_PASSWORD, pfx
 from tests.stack_factory import EXCHANGE_SIGN_IN, SCANNERS_SECRET, federated_credential, project_with
-from tests.test_workflow_invocations import PFX_PASSWORD, pfx
 
 
 def report(tmp_path: Path, status: int, checks: list[dict[str, str]]) -> Path:

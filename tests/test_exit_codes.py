@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from components.exit_codes import MEANINGS, ExitCode, exit_help
+from exo_oauth.cli import main
 from tests.stack_factory import REPO
 
 
@@ -29,3 +32,14 @@ def test_no_module_defines_its_own_numeric_exit_status() -> None:
 def test_help_sentence_names_each_status_with_its_number() -> None:
     """A command's --help lists its statuses by number and name, pointing at the full table."""
     assert exit_help(ExitCode.OK, ExitCode.NOT_RUN) == "Exit status: 0 ok, 4 not run (docs/exit-codes.md)."
+
+
+@pytest.mark.parametrize("command", ["audit", "adopt"])
+def test_tenant_commands_help_gives_the_table_status_for_an_unreadable_graph(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit` and `adopt` return NOT_RUN when Graph cannot be read; their --help gives that number from the table."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN) in help_text
+    assert "3 when" not in help_text

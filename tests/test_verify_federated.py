@@ -7,13 +7,9 @@ does for a federated credential) and a stand-in of GitHub's OIDC token endpoint,
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -23,8 +19,9 @@ from exo_oauth.cli import main
 from exo_oauth.verify.federated import DEFAULT_AUDIENCE, GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL
 from tests.mailservers import pki
 from tests.mailservers.harness import MailServers
+from tests.mailservers.https import HttpsServer, JsonHandler
+from tests.outputs_factory import deployed_outputs
 from tests.stack_factory import SCANNERS_SECRET, federated_credential, project_with
-from tests.test_drift import deployed_outputs
 
 SUBJECT = "repo:contoso/mail:environment:drift"
 BEARER = "job-request-token"
@@ -37,10 +34,7 @@ class GitHubOIDC:
         self.key = pki.rsa_key()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 """Answer the token request."""
                 if self.headers.get("Authorization") != f"bearer {BEARER}":
@@ -51,24 +45,15 @@ class GitHubOIDC:
                 now = int(time.time())
                 token = jwt.encode({"iss": GITHUB_ISSUER, "sub": subject, "aud": audience, "iat": now,
                                     "nbf": now, "exp": now + 300}, owner.key, algorithm="RS256")
-                body = json.dumps({"count": 1, "value": token}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json(200, {"count": 1, "value": token})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_address[1]}/_apis/token?api-version=2.0"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = HttpsServer(tls, Handler, None, "github-oidc")
+        self.url = f"{self.server.origin}/_apis/token?api-version=2.0"
+        self.server.start()
 
     def stop(self) -> None:
         """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture

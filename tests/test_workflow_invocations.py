@@ -18,27 +18,22 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-from cryptography.x509.oid import NameOID
 
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack, stack_names
+from tests.certificates import PFX_PASSWORD, pfx
+from tests.preview_samples import DUE_STEPS, SAME_APP, STACK
+from tests.preview_samples import step as preview_step
 from tests.stack_factory import REPO
-from tests.test_rotation_due import DUE_STEPS, SAME_APP, STACK
-from tests.test_rotation_due import step as preview_step
-from tests.test_workflows import ACTIONS, ROOT, WORKFLOWS, load
+from tests.workflow_files import ACTIONS, WORKFLOWS, load
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 STANDIN_GUID = re.compile(r"00000000-[0-9a-f]{4}-4000-8000-[0-9a-f]{12}")
-PFX_PASSWORD = "pfx-password-for-tests"
 CALL = re.compile(r"(?<![\w-])exo-oauth ([a-z-]+)")
 QUOTED = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'")
 
@@ -89,19 +84,6 @@ def real_looking(outputs: dict[str, Any]) -> dict[str, Any]:
     """Return the plan's outputs with each stand-in GUID replaced by a stable random-looking one, as after a deploy."""
     text = STANDIN_GUID.sub(lambda m: str(uuid.uuid5(uuid.NAMESPACE_URL, m.group(0))), json.dumps(outputs))
     return dict(json.loads(text))
-
-
-def pfx() -> str:
-    """Return the base64 of a password-protected PFX with a fresh key and self-signed certificate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exo-oauth test")])
-    now = datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256()))
-    data = pkcs12.serialize_key_and_certificates(b"exo", key, certificate, None,
-                                                 BestAvailableEncryption(PFX_PASSWORD.encode()))
-    return base64.b64encode(data).decode("ascii")
 
 
 def tool(folder: Path, name: str, text: str) -> None:
@@ -261,9 +243,9 @@ def test_the_schedule_deploys_exactly_the_stacks_whose_only_change_is_rotation(
     sandbox: dict[str, Path], tmp_path: Path, verdict: str, deployed: bool
 ) -> None:
     """The rotation job runs `pulumi up --refresh` for each stack whose preview shows only a due credential."""
-    step = next(s for s in load(ROOT / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["steps"]
+    step = next(s for s in load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["steps"]
                 if "run" in s)
-    job_env = load(ROOT / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["env"]
+    job_env = load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["env"]
     preview = tmp_path / "due-preview.json"
     preview.write_text(json.dumps({"steps": ROTATION_PREVIEWS[verdict], "diagnostics": []}), encoding="utf-8")
     calls = run_step(sandbox, tmp_path, {}, {**job_env, **step.get("env", {})}, step["run"], " ".join(EXAMPLES),

@@ -12,19 +12,13 @@ import tree_sitter_powershell
 import yaml
 from tree_sitter import Language, Parser
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
-LINTER = ROOT / ".ci" / "node" / "lint-workflows.cjs"
+from tests.stack_factory import REPO
+from tests.workflow_files import ACTIONS, WORKFLOWS, load
+
+LINTER = REPO / ".ci" / "node" / "lint-workflows.cjs"
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 # As actionlint does for run: scripts: expressions become placeholders, variables come from `env:`.
 SHELLCHECK_EXCLUDES = "SC1091,SC2050,SC2154,SC2157,SC2194"
-
-
-def load(path: Path) -> dict[Any, Any]:
-    """Return a workflow or action file as data (YAML's `on:` key reads as True)."""
-    data: dict[Any, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data
 
 
 def lint(*paths: Path) -> list[dict[str, Any]]:
@@ -121,7 +115,7 @@ def test_oidc_is_granted_only_to_jobs_that_sign_in() -> None:
 
 def test_deploy_waits_for_one_approval_before_any_stack() -> None:
     """Pulumi up runs per stack only after the approve job, which uses the `production` environment."""
-    jobs = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
+    jobs = load(REPO / ".github" / "workflows" / "deploy.yml")["jobs"]
     assert jobs["approve"]["environment"] == "production"
     assert "approve" in jobs["up"]["needs"]
     assert jobs["up"]["environment"] == "deploy"
@@ -134,7 +128,7 @@ def test_deploy_waits_for_one_approval_before_any_stack() -> None:
                                                       ("rotation.yml", "rotate", "stacks")])
 def test_stack_matrices_keep_going_and_are_throttled(workflow: str, job: str, key: str) -> None:
     """Per-stack matrices do not cancel siblings on one failure and run a bounded number of stacks at once."""
-    strategy = load(ROOT / ".github" / "workflows" / workflow)["jobs"][job]["strategy"]
+    strategy = load(REPO / ".github" / "workflows" / workflow)["jobs"][job]["strategy"]
     assert strategy["fail-fast"] is False
     assert "max-parallel" in strategy
     assert strategy["matrix"][key] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
@@ -165,5 +159,5 @@ def test_python_runs_in_utf8_mode_everywhere() -> None:
     """PYTHONUTF8=1 in every workflow and in the setup action, so a runner on any OS writes UTF-8."""
     for path in WORKFLOWS:
         assert load(path)["env"]["PYTHONUTF8"] == "1", path.name
-    setup = (ROOT / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8")
+    setup = (REPO / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8")
     assert 'echo "PYTHONUTF8=1" >> "$GITHUB_ENV"' in setup

@@ -8,20 +8,21 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode
+from components.exit_codes import ExitCode, exit_help
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `adopt` subcommand."""
-    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415
+    from .graph_signin import add_signin_arguments  # noqa: PLC0415
 
     parser = subparsers.add_parser(
         "adopt",
         help="write stacks/Pulumi.NAME.yaml for a tenant's existing mail apps, and the file that imports them",
         description="Read the tenant's mail apps from Microsoft Graph (GET only), write the stack file that declares "
         "them and stacks/NAME.import.json for `pulumi import --file`, so the first `pulumi up` takes the objects over "
-        "instead of creating them. Prints what `pulumi up` will then change. Exit 0 when written without findings, "
-        "1 when written with findings, 3 when Graph could not be read, 2 on bad input (nothing written).",
+        "instead of creating them. Prints what `pulumi up` will then change. Written with findings exits 1; nothing "
+        "is written on bad input or when Graph or the login host cannot be read. "
+        + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", required=True, metavar="GUID", help="the tenant ID")
     parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to write (stacks/Pulumi.NAME.yaml)")
@@ -41,9 +42,13 @@ def run(args: argparse.Namespace) -> int:
     """Check the target, read the tenant, write the two files, print the review; return the exit status."""
     from ..tenant.adopt_run import adopt  # noqa: PLC0415 - imports Pulumi for the plan; --help must not
     from ..tenant.graph import GraphError  # noqa: PLC0415
+    from ..tenant.request import AdoptRequest  # noqa: PLC0415
+    from .graph_signin import audit_request  # noqa: PLC0415
 
     try:
-        result = adopt(args, os.environ, datetime.now(UTC))
+        request = AdoptRequest(audit_request(args), stack=args.stack, project_dir=args.project_dir,
+                               default_owner=args.default_owner, organization=args.organization, force=args.force)
+        result = adopt(request, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth adopt: {error}", file=sys.stderr)
         return ExitCode.NOT_RUN

@@ -8,12 +8,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode
+from components.exit_codes import ExitCode, exit_help
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `audit` subcommand."""
-    from ..tenant.flags import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
+    from .graph_signin import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
 
     parser = subparsers.add_parser(
         "audit",
@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Sign in to Microsoft Graph (device code for an admin, or client credentials of a read-only app "
         "with Application.Read.All and Directory.Read.All), read every app registration and service principal that "
         "requests or holds IMAP, POP or SMTP access, and report findings with a code, the object and the fix. Only "
-        "GET requests: the tenant is never changed. Exit 0 without findings, 1 with findings, 3 when Graph could not "
-        "be read, 2 on bad input.",
+        "GET requests: the tenant is never changed. Findings exit 1; a Graph or login host that cannot be read, 4. "
+        + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --print-export-script)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
@@ -51,9 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from ..tenant.graph import GraphError  # noqa: PLC0415
     from ..tenant.report import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..tenant.survey import survey  # noqa: PLC0415
+    from .graph_signin import audit_request  # noqa: PLC0415
 
     try:
-        result = survey(args, os.environ, datetime.now(UTC))
+        request = audit_request(args, warn_days=args.warn_days, max_days=args.max_days)
+        result = survey(request, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth audit: {error}", file=sys.stderr)
         return ExitCode.NOT_RUN

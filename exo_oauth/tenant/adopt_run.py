@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -20,6 +19,7 @@ from ..errors import UsageError
 from ..project import LoadedStack, find_project_dir, read_stack_text, stack_path
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
 from .findings import Finding, describe_application
+from .request import AdoptRequest
 from .survey import survey
 
 HEADER = """# yaml-language-server: $schema=../stack-config.schema.json
@@ -60,7 +60,7 @@ class AdoptResult:
         return "\n".join(lines) + "\n"
 
 
-def _check(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+def _check(args: AdoptRequest) -> tuple[Path, Path, Path]:
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     target = stack_path(project_dir, args.stack)
     if target.exists() and not args.force:
@@ -89,12 +89,12 @@ def _write_atomically(files: Mapping[Path, str]) -> None:
             temp.unlink(missing_ok=True)
 
 
-def adopt(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -> AdoptResult:
+def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> AdoptResult:
     """Read the tenant and write the stack file and import file; raise UsageError before any write on bad input."""
     from ..plan import plan_stack  # noqa: PLC0415 - imports Pulumi
 
     project_dir, target, import_path = _check(args)
-    result = survey(args, environ, now, certificates=True)
+    result = survey(args.audit, environ, now, certificates=True)
     tenant = result.tenant
     taken: set[str] = set()
     adopted: list[Adopted] = []

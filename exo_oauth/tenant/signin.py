@@ -7,7 +7,6 @@ admin's Graph token is worth more than the convenience (docs/decisions/0081).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from ..verify.inputs import MAX_TIMEOUT, Target, _authority_host, _credential
 from ..verify.request import VerifyRequest
 from ..verify.tokens import _session, acquire_token
 from .graph import GraphClient, GraphError
+from .request import SignInRequest
 
 GRAPH_COMMAND_LINE_TOOLS = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 """Microsoft Graph Command Line Tools: Microsoft's public client for admin device-code sign-in to Graph."""
@@ -31,7 +31,7 @@ DELEGATED_SCOPES = ("Application.Read.All", "Directory.Read.All")
 """What an admin's device-code sign-in asks for (docs/adopting.md, "Permissions")."""
 
 
-def _graph_root(args: argparse.Namespace) -> str:
+def _graph_root(args: SignInRequest) -> str:
     if args.graph_host is None:
         return MICROSOFT_CLOUDS[args.cloud or DEFAULT_CLOUD].graph_host
     parts = urlsplit(args.graph_host)
@@ -40,9 +40,9 @@ def _graph_root(args: argparse.Namespace) -> str:
     return str(args.graph_host).rstrip("/")
 
 
-def signin_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
+def signin_target(args: SignInRequest, environ: Mapping[str, str]) -> Target:
     """Return verify's Target for a Graph token: client credentials with a credential flag, else device code."""
-    if not is_guid(args.tenant or ""):
+    if not is_guid(args.tenant):
         raise UsageError(f"--tenant {args.tenant!r}: not a GUID; allowed: the tenant ID")
     app_only = args.secret_env is not None or args.certificate is not None
     if app_only and args.client_id is None:
@@ -72,7 +72,7 @@ def signin_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targe
     )
 
 
-def open_graph(args: argparse.Namespace, environ: Mapping[str, str]) -> GraphClient:
+def open_graph(args: SignInRequest, environ: Mapping[str, str]) -> GraphClient:
     """Sign in and return a Graph client; raise GraphError (network or refusal) or UsageError (bad flags)."""
     target = signin_target(args, environ)
     started = time.monotonic()

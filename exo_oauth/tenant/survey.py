@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +11,7 @@ from ..policy_rules import PolicyConfig
 from .exchange_export import ExchangeExport, load_export
 from .findings import Finding, audit
 from .inventory import Tenant, certificate_keys, lookup_principals, read_tenant
+from .request import AuditRequest
 from .signin import open_graph
 
 MAX_POLICY_DAYS = 3650
@@ -30,26 +30,25 @@ class Survey:
     """adopt: base64 DER of the mail apps' certificates, by key id."""
 
 
-def policy_from(args: argparse.Namespace) -> PolicyConfig:
+def policy_from(args: AuditRequest) -> PolicyConfig:
     """Return the credential limits: `--warn-days` and `--max-days` over the policy pack's defaults."""
-    default = PolicyConfig()
-    values = {}
-    for flag, name, given in (("--warn-days", "expiry_warning_days", getattr(args, "warn_days", None)),
-                              ("--max-days", "max_credential_days", getattr(args, "max_days", None))):
+    for flag, given in (("--warn-days", args.warn_days), ("--max-days", args.max_days)):
         if given is not None and not 0 < given <= MAX_POLICY_DAYS:
             raise UsageError(f"{flag} {given}: allowed: days from 1 to {MAX_POLICY_DAYS}")
-        values[name] = getattr(default, name) if given is None else given
-    return PolicyConfig(**values)
+    default = PolicyConfig()
+    return PolicyConfig(
+        max_credential_days=default.max_credential_days if args.max_days is None else args.max_days,
+        expiry_warning_days=default.expiry_warning_days if args.warn_days is None else args.warn_days)
 
 
-def survey(args: argparse.Namespace, environ: Mapping[str, str], now: datetime, *,
+def survey(args: AuditRequest, environ: Mapping[str, str], now: datetime, *,
            certificates: bool = False) -> Survey:
     """Check the flags, read the export file, sign in, read the tenant and judge it (`certificates`: fetch keys)."""
     policy = policy_from(args)
     export = load_export(args.exchange_export) if args.exchange_export is not None else None
-    client = open_graph(args, environ)
+    client = open_graph(args.sign_in, environ)
     try:
-        tenant = read_tenant(client, args.tenant.lower())
+        tenant = read_tenant(client, args.sign_in.tenant.lower())
         entra = lookup_principals(client, tenant, {p.app_id for p in export.principals}) if export else (
             frozenset(), frozenset())
         keys = certificate_keys(client, tenant.applications) if certificates else {}

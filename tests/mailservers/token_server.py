@@ -14,13 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import ssl
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
+from .https import HttpsServer, JsonHandler
 from .pki import ServerTLS, private_pem
 
 KEY_ID = "exo-oauth-test"
@@ -93,13 +92,8 @@ class TokenServer:
 
     def __init__(self, tls: ServerTLS, signing_key: Any) -> None:
         self.state = _State(tls, signing_key)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.state = self.state  # type: ignore[attr-defined]
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.state.base_url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="token-server", daemon=True)
+        self._https = HttpsServer(tls, _Handler, self.state, "token-server")
+        self.state.base_url = self._https.origin
 
     @property
     def url(self) -> str:
@@ -112,13 +106,11 @@ class TokenServer:
 
     def start(self) -> None:
         """Serve in a background thread."""
-        self._thread.start()
+        self._https.start()
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._https.stop()
 
     def add_tenant(self, tenant: str) -> None:
         """Make `tenant` known (its OpenID configuration answers)."""
@@ -163,7 +155,7 @@ class _EntraError(Exception):
                                      f"Correlation ID: {correlation}\r\nTimestamp: {stamp}"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server_version = "exo-oauth-test-sts"
 
     @property
@@ -171,20 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
         state: _State = self.server.state  # type: ignore[attr-defined]
         return state
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: pytest shows failures, not every request."""
-
     def _origin(self) -> str:
         """Return this server's origin as the client addressed it (through a proxy, the proxy's port)."""
         return f"https://{self.headers.get('Host') or self.state.base_url.removeprefix('https://')}"
-
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         """Answer the tenant's OpenID configuration, or AADSTS90002 for an unknown tenant."""
@@ -192,15 +173,15 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             tenant = parts[0]
             if tenant not in self.state.tenants:
-                self._send(400, _EntraError(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.").body())
+                self.send_json(400, _EntraError(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.").body())
                 return
             base = f"{self._origin()}/{tenant}"
-            self._send(200, {"issuer": f"{base}/v2.0", "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            self.send_json(200, {"issuer": f"{base}/v2.0", "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                              "token_endpoint": f"{base}/oauth2/v2.0/token",
                              "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
                              "jwks_uri": f"{base}/discovery/v2.0/keys"})
             return
-        self._send(404, {"error": "not_found"})
+        self.send_json(404, {"error": "not_found"})
 
     def do_POST(self) -> None:
         """Answer the token and device code endpoints."""
@@ -209,13 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         try:
             if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
-                self._send(200, self._token(parts[0], form))
+                self.send_json(200, self._token(parts[0], form))
             elif len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "devicecode"]:
-                self._send(200, self._device_code(parts[0], form))
+                self.send_json(200, self._device_code(parts[0], form))
             else:
-                self._send(404, {"error": "not_found"})
+                self.send_json(404, {"error": "not_found"})
         except _EntraError as refused:
-            self._send(refused.status, refused.body())
+            self.send_json(refused.status, refused.body())
 
     def _app(self, tenant: str, form: dict[str, str]) -> App:
         client_id = form.get("client_id", "")
