@@ -1,26 +1,35 @@
 """Read `pulumi preview --json` and decide whether the only pending change is credential rotation.
 
-A credential is due when its `time:index/rotating:Rotating` clock has run out: a refreshing preview then shows the
-clock created anew (its expired state was dropped) or replaced, and the app's secret or certificate replaced or
-updated because of it. Any other change (an app, a permission, a mailbox, a credential change that is not its end
-date) needs a person's review, so the unattended rotation run leaves that stack alone.
+Two shapes of rotation exist (docs/rotation.md):
+- A secret lives in one of two slots, `<app>-secret-a` and `<app>-secret-b`, on a fixed schedule
+  (docs/decisions/0032). Rotation creates the next period's secret in a slot (a create, or a replacement whose only
+  differences are the schedule's `displayName` and `endDate`) and deletes a slot whose secret has passed its end date.
+- A certificate is registered again when its `time:index/rotating:Rotating` clock has run out: a refreshing preview
+  shows the clock created anew or replaced, and the certificate replaced or updated because of it.
+Any other change (an app, a permission, a mailbox, a credential change that is not the schedule's) needs a person's
+review, so the unattended rotation run leaves that stack alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 ROTATING = "time:index/rotating:Rotating"
-CREDENTIALS = frozenset({"azuread:index/applicationPassword:ApplicationPassword",
-                         "azuread:index/applicationCertificate:ApplicationCertificate"})
+PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
+CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
+SECRET_SLOT = re.compile(r"[a-z0-9-]+-secret-[ab]")
+"""The two secret slots of an app (components/mail_app.py `_secrets`)."""
+SLOT_DIFF_KEYS = frozenset({"displayName", "endDate"})
+"""What the schedule changes when a slot takes the next period's secret: its dated display name and its end date."""
 STACK = "pulumi:pulumi:Stack"
 URN_PARTS = 4
 """`urn:pulumi:<stack>`, the project, the (parent-qualified) type and the name, separated by `::`."""
 NEUTRAL_OPS = frozenset({"same", "read", "refresh"})
 ROTATION_DIFF_KEYS = frozenset({"endDate", "rotateWhenChanged"})
-"""The properties of a credential that rotation changes: anything else is a change to review."""
+"""The properties of a certificate that its rotation clock changes: anything else is a change to review."""
 DUE, NONE, OTHER = "due", "none", "other"
 
 
@@ -57,7 +66,7 @@ def _step(raw: Mapping[str, Any], where: str) -> Step:
 
 
 def _owner(step: Step) -> str:
-    """Return the component's name: `<app>-rotation`, `<app>-secret` and `<app>-cert` all belong to `<app>`."""
+    """Return the component's name: `<app>-rotation` and `<app>-cert` both belong to `<app>`."""
     return step.name.rsplit("-", 1)[0]
 
 
@@ -81,7 +90,10 @@ def judge(steps: Sequence[Step]) -> Verdict:
     def is_rotation(step: Step) -> bool:
         if step.type == ROTATING:
             return step.op != "delete"
-        return (step.type in CREDENTIALS and _owner(step) in clocks and step.op != "delete"
+        if step.type == PASSWORD:
+            # Any operation of the schedule: a new period's secret, or dropping one whose end date has passed.
+            return SECRET_SLOT.fullmatch(step.name) is not None and set(step.diff_keys) <= SLOT_DIFF_KEYS
+        return (step.type == CERTIFICATE and _owner(step) in clocks and step.op != "delete"
                 and set(step.diff_keys) <= ROTATION_DIFF_KEYS)
 
     rotation = tuple(s for s in changing if is_rotation(s))

@@ -19,8 +19,16 @@ STACK = step("same", "pulumi:pulumi:Stack", "exo-oauth-contoso")
 SAME_APP = step("same", "azuread:index/application:Application", "scanners-app")
 ROTATING = "time:index/rotating:Rotating"
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-DUE_STEPS = [STACK, SAME_APP, step("create", ROTATING, "scanners-rotation"),
-             step("create-replacement", PASSWORD, "scanners-secret", diffReasons=["endDate", "rotateWhenChanged"],
-                  replaceReasons=["endDate", "rotateWhenChanged"]),
-             step("replace", PASSWORD, "scanners-secret", diffReasons=["endDate", "rotateWhenChanged"]),
-             step("delete-replaced", PASSWORD, "scanners-secret")]
+CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
+DUE_STEPS = [STACK, SAME_APP, step("create", PASSWORD, "scanners-secret-b")]
+"""A secret's next period has begun: its free slot takes the new secret (docs/decisions/0032)."""
+SLOT_REUSED = [step("create-replacement", PASSWORD, "scanners-secret-a", diffReasons=["displayName", "endDate"],
+                    replaceReasons=["displayName", "endDate"]),
+               step("replace", PASSWORD, "scanners-secret-a", diffReasons=["displayName", "endDate"]),
+               step("delete-replaced", PASSWORD, "scanners-secret-a")]
+"""No `pulumi up` ran since the slot's old secret expired: the slot is replaced with the new period's secret."""
+EXPIRED_DROPPED = [step("delete", PASSWORD, "scanners-secret-a")]
+"""The overlap is over: the older secret has passed its end date and leaves the program."""
+CERTIFICATE_DUE = [step("create", ROTATING, "frontdesk-rotation"),
+                   step("update", CERTIFICATE, "frontdesk-cert", diffReasons=["endDate"])]
+"""A certificate's rotation clock ran out: the same certificate is registered again with a new end date."""

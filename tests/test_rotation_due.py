@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 
 from exo_oauth.cli import main
-from tests.preview_samples import DUE_STEPS, PASSWORD, ROTATING, SAME_APP, STACK, step
+from tests.preview_samples import (
+    CERTIFICATE_DUE,
+    DUE_STEPS,
+    EXPIRED_DROPPED,
+    PASSWORD,
+    ROTATING,
+    SAME_APP,
+    SLOT_REUSED,
+    STACK,
+    step,
+)
 
 
 def preview(tmp_path: Path, steps: list[dict[str, Any]], **extra: Any) -> Path:
@@ -33,11 +43,20 @@ def due(
 
 
 def test_only_rotation_pending_is_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A new rotation clock and the secret it replaces, and nothing else: exit 0, naming them."""
+    """The next period's secret in its free slot, and nothing else: exit 0, naming it."""
     verdict, why = due(tmp_path, capsys, DUE_STEPS)
     assert verdict == "due"
     assert "contoso: rotation due" in why
-    assert "scanners-rotation (Rotating create)" in why
+    assert "scanners-secret-b (ApplicationPassword create)" in why
+
+
+@pytest.mark.parametrize("steps", [SLOT_REUSED, EXPIRED_DROPPED, CERTIFICATE_DUE, [*DUE_STEPS, *EXPIRED_DROPPED]],
+                         ids=["slot-reused", "expired-dropped", "certificate", "new-and-expired"])
+def test_every_shape_of_the_schedule_is_due(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[dict[str, Any]]
+) -> None:
+    """A replaced slot, an expired secret dropped, a certificate registered again: each is rotation alone."""
+    assert due(tmp_path, capsys, [STACK, SAME_APP, *steps])[0] == "due"
 
 
 def test_nothing_pending_is_not_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,6 +69,7 @@ def test_nothing_pending_is_not_due(tmp_path: Path, capsys: pytest.CaptureFixtur
     step("create", "azuread:index/appRoleAssignment:AppRoleAssignment", "scanners-role-imap"),
     step("replace", PASSWORD, "helpdesk-secret", diffReasons=["endDate"]),
     step("delete", ROTATING, "old-rotation"),
+    step("update", PASSWORD, "helpdesk-secret-a", diffReasons=["applicationId"]),
 ])
 def test_another_change_beside_rotation_is_left_for_review(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra_step: dict[str, Any]
@@ -63,9 +83,10 @@ def test_another_change_beside_rotation_is_left_for_review(
 def test_a_credential_change_that_is_not_its_end_date_is_not_rotation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The secret's display name changing with the clock is a code change, not rotation."""
-    steps = [step("create", ROTATING, "scanners-rotation"),
-             step("replace", PASSWORD, "scanners-secret", diffReasons=["displayName", "endDate"])]
+    """A certificate whose value changes with the clock is a new certificate to review, not rotation."""
+    steps = [step("create", ROTATING, "frontdesk-rotation"),
+             step("replace", "azuread:index/applicationCertificate:ApplicationCertificate", "frontdesk-cert",
+                  diffReasons=["value", "endDate"])]
     assert due(tmp_path, capsys, steps)[0] == "other"
 
 
