@@ -8,6 +8,7 @@ cloud's defaults. The credential comes from the stack's `clientSecrets` output, 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from .token_cache import MODES, cache_dir, cache_file, secret_partition
 HIDDEN_SECRET = "[secret]"
 """What `pulumi stack output --json` prints for a secret output without `--show-secrets`."""
 MAX_TIMEOUT = 300.0
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+"""A portable environment variable name (POSIX: letters, digits and '_', not starting with a digit)."""
 
 
 @dataclass(frozen=True)
@@ -190,12 +193,17 @@ def _read_certificate(args: argparse.Namespace, environ: Mapping[str, str]) -> C
 
 
 def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> Secret | None:
+    """Return the value of the variable `flag` names; errors never repeat the argument, which may be the secret."""
     if variable is None:
         return None
+    if not ENV_NAME.fullmatch(variable):
+        raise UsageError(f"{flag}: the argument is not a valid variable name (it is not repeated here: it may be the "
+                         f"secret itself); allowed: the NAME of a variable that holds the value, such as {flag} "
+                         "EXO_SECRET (letters, digits and '_', not starting with a digit)")
     value = environ.get(variable)
     if not value:
-        raise UsageError(f"{flag} {variable}: the environment variable is {'empty' if value == '' else 'not set'}; "
-                         "allowed: the name of a variable that holds the value")
+        raise UsageError(f"{flag}: the variable it names is {'empty' if value == '' else 'not set'} (the name is not "
+                         "repeated here: it may be a secret); allowed: the name of a set variable that holds the value")
     return Secret(value)
 
 
@@ -212,7 +220,7 @@ def _credential(args: argparse.Namespace, environ: Mapping[str, str], flow: str,
         return _read_certificate(args, environ)
     secret = _env_secret(args.secret_env, "--secret-env", environ)
     if secret is not None:
-        return ClientCredential("secret", f"environment variable {args.secret_env}", secret)
+        return ClientCredential("secret", "the variable --secret-env names", secret)
     if stack is None:
         raise UsageError("--flow app-only needs a credential; allowed: --secret-env VAR (a variable holding the client "
                          "secret value) or --certificate PEM (private key and certificate)")
@@ -290,11 +298,12 @@ def _identity(args: argparse.Namespace, stack: _StackApp | None) -> tuple[str, s
     if args.tenant is None or args.client_id is None:
         raise UsageError("--tenant and --client-id: required without --stack; allowed: --stack NAME, or both flags")
     if not (is_guid(args.tenant) or is_domain(args.tenant)):
-        raise UsageError(f"--tenant {args.tenant!r}: allowed: the tenant ID (a GUID) or a verified domain such as "
+        raise UsageError("--tenant: not a GUID or a domain (the value is not repeated: a misplaced secret must not "
+                         "reach logs); allowed: the tenant ID (a GUID) or a verified domain such as "
                          "contoso.onmicrosoft.com")
     if not is_guid(args.client_id):
-        raise UsageError(f"--client-id {args.client_id!r}: not a GUID; allowed: the app registration's Application "
-                         "(client) ID")
+        raise UsageError("--client-id: not a GUID (the value is not repeated: a misplaced secret must not reach "
+                         "logs); allowed: the app registration's Application (client) ID")
     has_credential = args.secret_env is not None or args.certificate is not None
     return args.tenant.lower(), args.client_id.lower(), args.flow or ("app-only" if has_credential else "delegated")
 
