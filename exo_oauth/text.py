@@ -10,7 +10,10 @@ _ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@
 
 
 def printable(text: str) -> str:
-    """Return `text` without terminal escape sequences, with every other control or format character (C0, C1, DEL,
-    bidirectional overrides) replaced by a space, so a peer can neither recolour nor rewrite the user's terminal."""
+    """Return `text` without terminal escape sequences and with other control characters replaced by spaces.
+
+    Every other control or format character (C0, C1, DEL, bidirectional overrides) becomes a space, so a peer can
+    neither recolour nor rewrite the user's terminal.
+    """
     text = _ESCAPES.sub("", text)
     return "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)

@@ -21,8 +21,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -39,6 +40,8 @@ MAX_LINE = 8192
 """Longest server line read, in bytes (RFC 5321 allows 512 for SMTP replies; IMAP capability lines are < 2 KB)."""
 MAX_LINES = 1000
 """Most lines one session reads; a login and EXAMINE INBOX take a few dozen."""
+SMTP_READY = 220
+IMAP_TLS_PORT = 993
 MAX_LITERAL = 1 << 20
 """Largest IMAP literal read, in bytes; none is needed to log in and examine INBOX."""
 
@@ -158,10 +161,8 @@ class _Guard:
 
     @staticmethod
     def _shutdown(sock: socket.socket) -> None:
-        try:
+        with suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def exceed(self, what: str) -> OSError:
         self.exceeded = what
@@ -236,6 +237,12 @@ class _Session:
         if self.guard.exceeded:
             return self.result(False, self.log.server(f"{self.guard.exceeded} (step {self.stage})", "!"),
                                cause="bad-reply")
+        if isinstance(error, (imaplib.IMAP4.abort, smtplib.SMTPServerDisconnected, EOFError)):
+            reply = f"the server ended the session in step {self.stage} ({self.log.clean(str(error))})"
+            return self.result(False, self.log.server(reply, "!"), cause="bad-reply")
+        if isinstance(error, smtplib.SMTPConnectError):
+            reply = f"the server refused the session: {error.smtp_code} {self.log.clean(error.smtp_error)}"
+            return self.result(False, self.log.server(reply), cause="bad-reply")
         network = timed_out or (self.stage == "connect" and isinstance(error, OSError)
                                 and not isinstance(error, ssl.SSLError))
         if isinstance(error, ssl.SSLError):
@@ -253,7 +260,8 @@ class _Session:
         """Return the failed result for a reply the protocol library could not parse (a hostile or broken peer)."""
         if self.guard.expired or self.guard.exceeded:
             return self.failed(error)
-        reply = f"a reply verify cannot read in step {self.stage} ({type(error).__name__}: {self.log.clean(str(error))})"
+        what = f"{type(error).__name__}: {self.log.clean(str(error))}"
+        reply = f"a reply verify cannot read in step {self.stage} ({what})"
         return self.result(False, self.log.server(reply, "!"), cause="bad-reply")
 
     def responder(self) -> Callable[[bytes], bytes]:
@@ -280,6 +288,17 @@ def _chain(error: BaseException) -> list[BaseException]:
     return chain
 
 
+@contextmanager
+def _goodbye(*calls: Callable[[], object]) -> Iterator[None]:
+    """Say goodbye (LOGOUT, QUIT) when the block ends; a failed goodbye never hides what happened in the block."""
+    try:
+        yield
+    finally:
+        for call in calls:
+            with suppress(Exception):  # the session is over either way; its outcome is already known
+                call()
+
+
 def _imap_text(data: object) -> bytes:
     """Join imaplib's response data (a list of bytes, sometimes with None or tuples) into one line."""
     items = data if isinstance(data, list) else [data]
@@ -298,16 +317,17 @@ class _IMAP(imaplib.IMAP4_SSL):
         self.guard.attach(sock)
         return sock
 
-    def open(self, host: str = "", port: int = imaplib.IMAP4_SSL_PORT, timeout: float | None = None) -> None:
+    def open(self, host: str = "", port: int | None = IMAP_TLS_PORT, timeout: float | None = None) -> None:
         super().open(host, port, timeout)
-        self.file = _Limited(self.file, self.guard)  # type: ignore[assignment]
+        self.file = _Limited(self.file, self.guard)  # type: ignore[assignment]  # a BinaryIO for imaplib's reads
 
 
 def check_imap(endpoint: Endpoint, login: Login) -> CheckResult:
     """IMAP over TLS: AUTHENTICATE XOAUTH2, then a read-only SELECT of INBOX (EXAMINE)."""
     session = _Session("imap", endpoint, login)
     try:
-        with _IMAP(endpoint, login, session.guard) as imap:
+        imap = _IMAP(endpoint, login, session.guard)
+        with _goodbye(imap.logout):
             session.log.server(imap.welcome)
             if not session.authorize():
                 return session.result(False, NO_TOKEN)
@@ -322,7 +342,7 @@ def check_imap(endpoint: Endpoint, login: Login) -> CheckResult:
             return session.result(True, reply, f"AUTHENTICATE XOAUTH2, EXAMINE INBOX: {reply} messages")
     except (imaplib.IMAP4.error, OSError) as error:
         return session.failed(error)
-    except Exception as error:  # noqa: BLE001 - imaplib fails in many ways on a malformed reply
+    except Exception as error:
         return session.unreadable(error)
 
 
@@ -340,7 +360,7 @@ class _POP3(poplib.POP3_SSL):
 
     def _getline(self) -> tuple[bytes, int]:
         if not isinstance(self.file, _Limited):
-            self.file = _Limited(self.file, self.guard)
+            self.file = _Limited(self.file, self.guard)  # type: ignore[assignment]  # a BinaryIO for poplib
         line: tuple[bytes, int] = super()._getline()  # type: ignore[misc]
         return line
 
@@ -378,7 +398,7 @@ def check_pop(endpoint: Endpoint, login: Login) -> CheckResult:
             pop.close()
     except (poplib.error_proto, OSError) as error:
         return session.failed(error)
-    except Exception as error:  # noqa: BLE001 - poplib fails in many ways on a malformed reply (STAT: "+OK lots")
+    except Exception as error:
         return session.unreadable(error)
 
 
@@ -408,7 +428,10 @@ class _SMTP(smtplib.SMTP):
 
     def open(self, endpoint: Endpoint) -> None:
         """Connect and read the banner (a server that sends none times out in step connect)."""
-        self.connect(endpoint.host, endpoint.port)
+        code, message = self.connect(endpoint.host, endpoint.port)
+        if code != SMTP_READY:
+            self.close()
+            raise smtplib.SMTPConnectError(code, message)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
@@ -417,12 +440,13 @@ class _SMTP(smtplib.SMTP):
 
     def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         reply = super().starttls(*args, **kwargs)
-        self.guard.attach(self.sock)  # the TLS socket replaces the plain one
+        if self.sock is not None:
+            self.guard.attach(self.sock)  # the TLS socket replaces the plain one
         return reply
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:
-            self.file = _Limited(self.sock.makefile("rb"), self.guard)  # type: ignore[assignment]
+            self.file = _Limited(self.sock.makefile("rb"), self.guard)
         return super().getreply()
 
 
@@ -430,7 +454,8 @@ def check_smtp(endpoint: Endpoint, login: Login) -> CheckResult:
     """SMTP submission: EHLO, STARTTLS (required), EHLO, AUTH XOAUTH2; with `send_test_to`, one test message."""
     session = _Session("smtp", endpoint, login)
     try:
-        with _SMTP(endpoint, login, session.guard) as smtp:
+        smtp = _SMTP(endpoint, login, session.guard)
+        with _goodbye(smtp.quit, smtp.close):
             smtp.open(endpoint)
             session.log.client("EHLO")
             session.log.server(_smtp_text(smtp.ehlo()))
@@ -455,7 +480,7 @@ def check_smtp(endpoint: Endpoint, login: Login) -> CheckResult:
             return session.result(True, reply, f"EHLO, STARTTLS, AUTH XOAUTH2, test message to {login.send_test_to}")
     except (smtplib.SMTPException, OSError) as error:
         return session.failed(error)
-    except Exception as error:  # noqa: BLE001 - smtplib fails in many ways on a malformed reply
+    except Exception as error:
         return session.unreadable(error)
 
 

@@ -246,8 +246,10 @@ class Diagnosis:
 
 
 def read_claims(token: Secret) -> dict[str, Any] | None:
-    """Return the token's claims, decoded for reading only (no signature check) and kept only where their types are
-    right (claims.typed_claims), or None if it is not a JWT."""
+    """Return the token's claims decoded for reading only (no signature check), or None if it is not a JWT.
+
+    Only claims of the right type are kept (claims.typed_claims): every claim is untrusted input.
+    """
     import jwt  # noqa: PLC0415 - PyJWT is only needed once a token exists
 
     try:

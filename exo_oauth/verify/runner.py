@@ -39,8 +39,10 @@ def _signed_in_mailbox(outcome: TokenOutcome, token: Secret) -> str | None:
 
 
 class _PendingToken:
-    """The token request on a daemon thread, so a login host that never finishes cannot hold the run past its
-    deadline (a pool thread would be joined at exit)."""
+    """The token request, on a daemon thread.
+
+    A login host that never finishes cannot hold the run past its deadline (a pool thread would be joined at exit).
+    """
 
     def __init__(self, target: Target, prompt: Callable[[str], None], deadline: float) -> None:
         self.deadline, self.timeout = deadline, target.timeout * RUN_STEPS
@@ -63,8 +65,10 @@ class _PendingToken:
 
 
 def run_verify(target: Target, prompt: Callable[[str], None]) -> Run:
-    """Get the token and run every requested check, all within the run's deadline; raise UsageError if no mailbox
-    can be named."""
+    """Get the token and run every requested check, all within the run's deadline.
+
+    Raise UsageError if no mailbox can be named.
+    """
     context = tls_context(target.ca_file)
     deadline = time.monotonic() + RUN_STEPS * target.timeout
     if target.flow == "app-only" and target.mailbox:

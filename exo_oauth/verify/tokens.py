@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..text import printable
-
 from .inputs import Target
 from .secret import Secret
 from .token_cache import open_token_cache
@@ -25,6 +24,7 @@ RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 """Scopes msal adds itself and refuses to be given."""
 _AADSTS = re.compile(r"AADSTS(\d+)")
 MAX_TEXT = 300
+HTTP_REDIRECTS = range(300, 400)
 DEVICE_CODE_SECONDS = 900
 _TRACE = re.compile(r"\s*(Trace ID|Correlation ID|Timestamp):.*", re.DOTALL)
 
@@ -54,7 +54,7 @@ class TokenOutcome:
     """Delegated: the signed-in user's name."""
 
 
-class RefusedRequest(Exception):
+class RefusedRequestError(Exception):
     """A request the token session refused to send or to follow: a redirect, plain HTTP, or another origin."""
 
     def __init__(self, kind: str, message: str) -> None:
@@ -77,7 +77,7 @@ def _session(target: Target, deadline: float) -> Any:
 
     msal applies `timeout` only to sessions it builds itself, and requests follows 307/308 with the body: so this
     session sets the timeout on every request (never past the run's `deadline`, a monotonic time), never follows a
-    redirect (a 30x raises RefusedRequest), sends nothing over plain HTTP, and sends a body (the credential travels
+    redirect (a 30x raises RefusedRequestError), sends nothing over plain HTTP, and sends a body (the credential travels
     in POST bodies) only to the configured authority's origin. TLS is always verified; with `--ca-file` only
     against those CAs (REQUESTS_CA_BUNDLE can't widen it).
     """
@@ -91,31 +91,29 @@ def _session(target: Target, deadline: float) -> Any:
             settings["verify"] = str(target.ca_file) if target.ca_file else True
             return settings
 
-        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-            text = url.decode() if isinstance(url, bytes) else str(url)
-            origin = _origin(text)
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            origin = _origin(str(request.url))
             if origin[0] != "https":
-                raise RefusedRequest("insecure", f"msal was sent to {origin[0]}://{origin[1]}, not HTTPS; nothing "
+                raise RefusedRequestError("insecure", f"msal was sent to {origin[0]}://{origin[1]}, not HTTPS; nothing "
                                      "was sent there")
-            verb = method.decode() if isinstance(method, bytes) else str(method)
-            if verb.upper() != "GET" and origin != authority:
-                raise RefusedRequest("insecure", f"msal was sent to post to {origin[1]}, which is not the "
+            if str(request.method).upper() != "GET" and origin != authority:
+                raise RefusedRequestError("insecure", f"msal was sent to post to {origin[1]}, which is not the "
                                      f"configured authority {authority[1]}; the credential was not sent there")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise requests.exceptions.Timeout(f"the run's deadline passed before a request to {origin[1]}")
             kwargs["timeout"] = min(target.timeout, remaining)
             kwargs["allow_redirects"] = False
-            response = super().request(method, url, *args, **kwargs)
-            if 300 <= response.status_code < 400:
+            response = super().send(request, **kwargs)
+            if response.is_redirect or HTTP_REDIRECTS.start <= response.status_code < HTTP_REDIRECTS.stop:
                 where = _origin(response.headers.get("location", ""))
                 response.close()
-                raise RefusedRequest("redirect", f"{origin[1]} answered HTTP {response.status_code}, a redirect to "
-                                     f"{where[0] or '?'}://{where[1] or '?'}; token requests never follow redirects")
+                raise RefusedRequestError("redirect", f"{origin[1]} answered HTTP {response.status_code}, a redirect "
+                                          f"to {where[0] or '?'}://{where[1] or '?'}; token requests never follow "
+                                          "redirects")
             return response
 
     session = TokenSession()
-    session.max_redirects = 0
     session.verify = str(target.ca_file) if target.ca_file else True
     return session
 
@@ -169,7 +167,6 @@ def acquire_token(target: Target, prompt: Callable[[str], None], deadline: float
     No request starts after `deadline` (a monotonic time; default: one `--timeout` per request, no run limit).
     """
     import msal  # noqa: PLC0415 - msal is heavy; `exo-oauth --help` must not load it
-    import requests  # noqa: PLC0415
 
     cache, notice = open_token_cache(target.token_cache, target.token_cache_mode)
     if notice:
@@ -188,23 +185,8 @@ def acquire_token(target: Target, prompt: Callable[[str], None], deadline: float
         else:
             app = msal.PublicClientApplication(target.client_id, **options)
             outcome = _outcome(_delegated(app, target, scopes, prompt))
-    except RefusedRequest as error:
-        outcome = TokenOutcome(None, False, TokenFailure((), error.kind, str(error)))
-    except requests.exceptions.Timeout as error:
-        outcome = TokenOutcome(None, False, TokenFailure((), "timeout", _reason(error)))
-    except requests.exceptions.SSLError as error:
-        outcome = TokenOutcome(None, False, TokenFailure((), "tls", _reason(error)))
-    except requests.exceptions.RequestException as error:
-        outcome = TokenOutcome(None, False, TokenFailure((), "unreachable", _reason(error)))
-    except ValueError as error:
-        # msal raises ValueError for an authority it cannot discover (an unknown tenant) and for input it refuses.
-        if "authority configuration" in str(error):
-            failure = TokenFailure((90002,), "tenant-not-found", f"no tenant {target.tenant} at {target.authority}")
-        else:
-            failure = TokenFailure((), "bad-reply", _message(error, target))
-        outcome = TokenOutcome(None, False, failure)
-    except Exception as error:  # noqa: BLE001 - msal fails in many ways on a malformed reply; each is one diagnosis
-        outcome = TokenOutcome(None, False, TokenFailure((), "bad-reply", _message(error, target)))
+    except Exception as error:  # msal fails in many ways on a malformed reply; each becomes one named failure
+        outcome = TokenOutcome(None, False, _failure(error, target))
     finally:
         session.close()
         if cache is not None:
@@ -215,6 +197,26 @@ def acquire_token(target: Target, prompt: Callable[[str], None], deadline: float
     return outcome
 
 
+def _failure(error: Exception, target: Target) -> TokenFailure:
+    """Return why msal raised `error`: a refused request, the network, an unknown tenant, or an unreadable reply."""
+    import requests  # noqa: PLC0415
+
+    if isinstance(error, RefusedRequestError):
+        return TokenFailure((), error.kind, str(error))
+    network = ((requests.exceptions.Timeout, "timeout"), (requests.exceptions.SSLError, "tls"),
+               (requests.exceptions.RequestException, "unreachable"))
+    for kind, name in network:
+        if isinstance(error, kind):
+            return TokenFailure((), name, _reason(error))
+    # msal wraps every failed tenant discovery in one ValueError; a 4xx answer (an unknown tenant) and an unreadable
+    # one differ in the error it wraps.
+    if isinstance(error, ValueError) and "authority configuration" in str(error):
+        if "HTTP status: 4" in str(error.__context__):
+            return TokenFailure((90002,), "tenant-not-found", f"no tenant {target.tenant} at {target.authority}")
+        return TokenFailure((), "bad-reply", _message(error.__context__ or error, target))
+    return TokenFailure((), "bad-reply", _message(error, target))
+
+
 def _reason(error: Exception) -> str:
     """Return the innermost reason of a requests error, which names the host but carries no request body."""
     reason: BaseException = error
@@ -223,7 +225,7 @@ def _reason(error: Exception) -> str:
     return printable((str(reason).splitlines() or [type(reason).__name__])[0])[:MAX_TEXT]
 
 
-def _message(error: Exception, target: Target) -> str:
+def _message(error: BaseException, target: Target) -> str:
     """Return the first line of what msal raised on a reply it could not read, the credential scrubbed."""
     text = (str(error).splitlines() or [""])[0] or type(error).__name__
     if target.credential is not None:
