@@ -7,23 +7,41 @@ Pulumi, msal and the rest when it runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
+from typing import IO
 
 from components.errors import ConfigError
 
 from .errors import UsageError
+from .lifetime import Terminated, sigterm_unwinds
 
 COMMANDS = ("plan", "diff", "exchange", "verify", "drift")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
 
 EXIT_USAGE = 2
+EXIT_OUTPUT = 4
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF})
+"""Write errors that mean the output did not arrive in full."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a failed write of `--help` or a usage message is not ignored (argparse drops it)."""
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="exo-oauth",
         description="Move IMAP, POP and SMTP AUTH clients of Exchange Online to OAuth, as code: one Pulumi stack "
         "per tenant.",
@@ -35,16 +53,56 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback)."""
-    args = build_parser().parse_args(argv)
+    """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback).
+
+    Output that cannot be written in full (a full disk, /dev/full, a closed pipe) is exit 4 with one line: the
+    output is flushed here, inside the check, so no write error surfaces only at exit or goes unnoticed.
+    SIGTERM unwinds like Ctrl-C (temporary trees removed, workers killed) and exits 143.
+    """
+    command = "exo-oauth"
     try:
-        status: int = args.run(args)
+        with sigterm_unwinds():
+            args = _parse(argv)
+            command = f"exo-oauth {args.command}"
+            status: int = args.run(args)
+            sys.stdout.flush()
     except (UsageError, ConfigError) as error:
-        print(f"exo-oauth {args.command}: {error}", file=sys.stderr)
+        _say(f"{command}: {error}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    except OSError as error:
+        if error.errno not in OUTPUT_ERRORS:
+            raise
+        _discard_stdout()
+        _say(f"{command}: could not write the output ({error.strerror}); it is incomplete, do not "
+             "use it")
+        return EXIT_OUTPUT
     return status
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; `--help` and usage errors exit here, after their output is flushed (and checked)."""
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit:
+        sys.stdout.flush()
+        raise
+
+
+def _say(line: str) -> None:
+    with suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit finds nothing left to fail on."""
+    with suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.config import PROJECT
 
+from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .project import LoadedStack
@@ -182,8 +183,17 @@ def plan_stacks(
     # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
     import multiprocessing  # noqa: PLC0415 - only large fleets need it
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_initializer, initargs=(os.getpid(),))
+    try:
         results = list(pool.map(_plan_chunk, [project_dir] * workers, chunks, [now] * workers))
+    except BaseException:
+        # Ctrl-C, SIGTERM or a failed chunk: kill the workers now instead of waiting for their chunks.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     by_name = {plan.stack: plan for chunk in results for plan in chunk}
     return [by_name[stack.name] for stack in stacks]
 

@@ -6,15 +6,16 @@ servicePrincipalObjectId, flow, protocols, mailboxes, ...), `clientSecrets` (sec
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError, last_line
+from .files import load_json, read_text
 
 PULUMI_TIMEOUT_SECONDS = 120
+ALLOWED = "the JSON that `pulumi stack output --json` prints"
 
 
 def load_outputs(
@@ -27,11 +28,8 @@ def load_outputs(
     UsageError with what to do when neither source is there.
     """
     if outputs_file is not None:
-        try:
-            text = outputs_file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise UsageError(f"--outputs {outputs_file}: cannot read it ({error.strerror})") from None
-        return _decode(text, f"--outputs {outputs_file}")
+        label = f"--outputs {outputs_file}"
+        return _decode(read_text(outputs_file, label, ALLOWED), label)
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise UsageError(
@@ -54,11 +52,7 @@ def load_outputs(
 
 
 def _decode(text: str, source: str) -> dict[str, Any]:
-    try:
-        outputs = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{source}: not JSON (line {error.lineno}); allowed: the output of "
-                         "`pulumi stack output --json`") from None
+    outputs = load_json(text, source, ALLOWED)
     if not isinstance(outputs, dict) or not isinstance(outputs.get("apps"), dict):
         raise UsageError(f"{source}: has no `apps` output; allowed: outputs of an exo-oauth stack after `pulumi up`")
     return outputs

@@ -20,7 +20,9 @@ from email_validator import EmailNotValidError
 from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
 
 from ..errors import UsageError
-from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
+from ..files import read_bytes
+from ..text import printable
+from .clouds import CLOUDS, MAX_PORT, SECURITY, Cloud, Endpoint, parse_endpoint
 from .secret import Secret
 from .token_cache import MODES, cache_dir, cache_file, secret_partition
 
@@ -163,11 +165,7 @@ def _read_certificate(args: argparse.Namespace, environ: Mapping[str, str]) -> C
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
 
     flag = f"--certificate {args.certificate}"
-    try:
-        data = Path(args.certificate).read_bytes()
-    except OSError as error:
-        raise UsageError(f"{flag}: cannot read it ({error.strerror}); allowed: a PEM file with the private key and "
-                         "the certificate") from None
+    data = read_bytes(Path(args.certificate), flag, "a PEM file with the private key and the certificate")
     passphrase = _env_secret(args.certificate_passphrase_env, "--certificate-passphrase-env", environ)
     try:
         key = serialization.load_pem_private_key(data, passphrase.reveal().encode() if passphrase else None)
@@ -254,6 +252,9 @@ def _stack_endpoint(stack: _StackApp, protocol: str, entry: Any) -> Endpoint:
     where = f"{stack.source}: apps.{stack.name}.endpoints.{protocol}"
     if not (isinstance(entry, Mapping) and isinstance(entry.get("host"), str) and isinstance(entry.get("port"), int)):
         raise UsageError(f"{where}: not {{host, port}}; allowed: the outputs of an exo-oauth stack")
+    if not entry["host"].strip() or isinstance(entry["port"], bool) or not 0 < entry["port"] <= MAX_PORT:
+        raise UsageError(f"{where}: host {printable(entry['host'])[:100]!r} port {entry['port']!r} is no endpoint; "
+                         f"allowed: a host name and a port from 1 to {MAX_PORT}")
     if entry.get("security", SECURITY[protocol]) != SECURITY[protocol]:
         raise UsageError(f"{where}.security: {entry.get('security')!r} is not supported; allowed: "
                          f"{SECURITY[protocol]} (Exchange Online's mode)")
@@ -279,8 +280,12 @@ def _endpoints(args: argparse.Namespace, cloud: Cloud, stack: _StackApp | None,
 def _authority_host(args: argparse.Namespace, cloud: Cloud) -> str:
     if args.authority_host is None:
         return cloud.login_host
-    parts = urlsplit(args.authority_host)
-    if parts.scheme != "https" or not parts.hostname or parts.path.strip("/") or parts.query:
+    try:
+        parts = urlsplit(args.authority_host)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # an unclosed [IPv6 bracket, or a port that is not a number from 0 to 65535
+        parts, port_ok = urlsplit(""), False
+    if parts.scheme != "https" or not parts.hostname or not port_ok or parts.path.strip("/") or parts.query:
         raise UsageError(f"--authority-host {args.authority_host!r}: allowed: https://HOST[:PORT] without a path "
                          "(msal only talks to HTTPS authorities)")
     return str(args.authority_host).rstrip("/")
@@ -363,8 +368,8 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> Targ
         partition = credential.cache_partition() if credential else "public"
         token_cache = cache_file(cache_dir(environ, project_dir), authority, client_id, partition)
     ca_file = args.ca_file
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise UsageError(f"--ca-file {ca_file}: no such file; allowed: a PEM file with the CA certificates to trust")
+    if ca_file is not None:  # read here for its checks (regular file, size); ssl and requests read it by name
+        read_bytes(Path(ca_file), f"--ca-file {ca_file}", "a PEM file with the CA certificates to trust")
     return Target(
         description=(f"app {stack.name} of stack {args.stack}" if stack else f"client {client_id}")
         + f" ({flow}), tenant {tenant}",
