@@ -13,12 +13,15 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import suppress
-from typing import IO
+from typing import TYPE_CHECKING
 
 from components.errors import ConfigError
 
 from .errors import UsageError
 from .lifetime import Terminated, sigterm_unwinds
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 COMMANDS = ("plan", "diff", "exchange", "verify", "drift")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
@@ -34,7 +37,7 @@ OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, er
 class _Parser(argparse.ArgumentParser):
     """argparse, except that a failed write of `--help` or a usage message is not ignored (argparse drops it)."""
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
             (file or sys.stderr).write(message)
 
