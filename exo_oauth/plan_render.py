@@ -5,20 +5,17 @@ Pure: plain dicts (StackPlan.to_json() plus its policy verdicts) in, text out.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
 def md(text: Any) -> str:
-    """Escape user-supplied text for markdown (a table cell or a list item), so it cannot inject markup or HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+    """Escape user-supplied text for markdown (a table cell or a list item): markdown.escape, the one escaper."""
+    return escape(text)
 
 
 def short_type(token: str) -> str:
