@@ -305,17 +305,23 @@ def _imap_text(data: object) -> bytes:
     return b" ".join(item if isinstance(item, bytes) else str(item).encode() for item in items if item is not None)
 
 
-class _IMAP(imaplib.IMAP4_SSL):
-    """imaplib on a guarded socket with capped reads."""
+class _Attached:
+    """Mixin for imaplib and poplib: every socket the library creates is attached to the session's guard."""
 
-    def __init__(self, endpoint: Endpoint, login: Login, guard: _Guard) -> None:
-        self.guard = guard
-        super().__init__(endpoint.host, endpoint.port, ssl_context=login.context, timeout=login.timeout)
+    guard: _Guard
 
     def _create_socket(self, timeout: float | None) -> socket.socket:
         sock: socket.socket = super()._create_socket(timeout)  # type: ignore[misc]
         self.guard.attach(sock)
         return sock
+
+
+class _IMAP(_Attached, imaplib.IMAP4_SSL):
+    """imaplib on a guarded socket with capped reads."""
+
+    def __init__(self, endpoint: Endpoint, login: Login, guard: _Guard) -> None:
+        self.guard = guard
+        super().__init__(endpoint.host, endpoint.port, ssl_context=login.context, timeout=login.timeout)
 
     def open(self, host: str = "", port: int | None = IMAP_TLS_PORT, timeout: float | None = None) -> None:
         super().open(host, port, timeout)
@@ -346,17 +352,12 @@ def check_imap(endpoint: Endpoint, login: Login) -> CheckResult:
         return session.unreadable(error)
 
 
-class _POP3(poplib.POP3_SSL):
+class _POP3(_Attached, poplib.POP3_SSL):
     """poplib on a guarded socket with capped reads, plus AUTH, which poplib lacks."""
 
     def __init__(self, endpoint: Endpoint, login: Login, guard: _Guard) -> None:
         self.guard = guard
         super().__init__(endpoint.host, endpoint.port, timeout=login.timeout, context=login.context)
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        sock: socket.socket = super()._create_socket(timeout)  # type: ignore[misc]
-        self.guard.attach(sock)
-        return sock
 
     def _getline(self) -> tuple[bytes, int]:
         if not isinstance(self.file, _Limited):

@@ -54,20 +54,8 @@ class _Handler(socketserver.StreamRequestHandler):
 def scripted_server(tls: ServerTLS, greeting: str, rules: Mapping[str, Sequence[str]], *, implicit_tls: bool,
                     tagged: bool = False) -> Iterator[int]:
     """Serve the script on 127.0.0.1 and a free port (yielded) until the block ends."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.config = {"context": context, "greeting": greeting, "rules": rules,  # type: ignore[attr-defined]
-                     "implicit_tls": implicit_tls, "tagged": tagged}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    yield from _serve(_Handler, {"context": _server_context(tls), "greeting": greeting, "rules": rules,
+                                 "implicit_tls": implicit_tls, "tagged": tagged})
 
 
 Script = Callable[[socket.socket, Any], None]
