@@ -212,8 +212,11 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
 def non_empty_text(at: At, *, max_len: int = 256) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
     _require(at, "a non-empty string")
-    if not isinstance(at.value, str) or not at.value.strip():
-        raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
+    if isinstance(at.value, str) and at.value and not at.value.strip():
+        raise at.fail("is only white space (such as a tab or a non-breaking space); allowed: a name with visible "
+                      "characters")
+    if not isinstance(at.value, str) or not at.value:
+        raise at.fail(f"must be a non-empty string, not {_type_name(at.value) if at.value != '' else 'an empty one'}")
     if len(at.value) > max_len:
         raise at.fail(f"is {len(at.value)} characters long; allowed: at most {max_len}")
     return at.value
@@ -255,8 +258,15 @@ def is_domain(text: str) -> bool:
 
 
 def normalized_mailbox(text: str) -> str:
-    """Return the address as email-validator normalises it; raise EmailNotValidError saying why it is not one."""
-    return str(validate_email(text, check_deliverability=False).normalized)
+    """Return the address as email-validator normalises it; raise EmailNotValidError saying why it is not one.
+
+    ASCII only (docs/decisions/0053): Entra user names are ASCII, and XOAUTH2's `user=` and SMTP AUTH carry no other.
+    """
+    normalized = str(validate_email(text, check_deliverability=False).normalized)
+    if not normalized.isascii():
+        raise EmailNotValidError("it has non-ASCII characters, which Entra ID user names and XOAUTH2 logins do not "
+                                 "carry")
+    return normalized
 
 
 def guid(at: At) -> str:
@@ -332,15 +342,27 @@ def _redirect_uri(at: At, public_client: bool) -> str:
     return text
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN ([^\n-]+)-----(.*?)-----END \1-----", re.DOTALL)
+
+
 def _certificate(at: At, now: datetime) -> tuple[str, datetime]:
     _require(at, "the public X.509 certificate in PEM (-----BEGIN CERTIFICATE-----)")
     if not isinstance(at.value, str) or not at.value.strip():
         raise at.fail(f"must be a PEM certificate, not {_type_name(at.value)}")
-    if "PRIVATE KEY" in at.value:
+    # Parse the PEM blocks: exactly one, labelled CERTIFICATE, and nothing outside it (a private key in any armour,
+    # any case, or none at all would otherwise be sent to Entra ID as part of the "certificate").
+    blocks = _PEM_BLOCK.findall(at.value)
+    outside = _PEM_BLOCK.sub("", at.value).strip()
+    if any("PRIVATE" in label.upper() for label, _ in blocks):
         raise at.fail("contains a private key; allowed: only the public certificate (-----BEGIN CERTIFICATE-----)")
+    if not blocks:
+        raise at.fail("is not a PEM certificate (bare base64 may be a private key); allowed: text starting with "
+                      "-----BEGIN CERTIFICATE-----")
+    if len(blocks) != 1 or blocks[0][0] != "CERTIFICATE" or outside:
+        found = ", ".join(label for label, _ in blocks) or "no PEM block"
+        raise at.fail(f"must be exactly one CERTIFICATE block and nothing else, found {found}"
+                      f"{' and other text' if outside else ''}; allowed: one -----BEGIN CERTIFICATE----- block")
     pem = at.value.strip() + "\n"
-    if not pem.startswith("-----BEGIN CERTIFICATE-----"):
-        raise at.fail("is not a PEM certificate; allowed: text starting with -----BEGIN CERTIFICATE-----")
     try:
         certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
     except (ValueError, UnicodeEncodeError):

@@ -20,7 +20,9 @@ class ExitCode(IntEnum):
     POLICY = 3
     NOT_RUN = 4
     DRIFT = 5
+    OUTPUT = 6
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 MEANINGS: Mapping[ExitCode, tuple[str, str]] = {
@@ -40,7 +42,11 @@ MEANINGS: Mapping[ExitCode, tuple[str, str]] = {
                        "`adopt` (Microsoft Graph or the login host could not be read; nothing written)"),
     ExitCode.DRIFT: ("the tenant differs from the stack: every drifted item is listed",
                      "`drift` (in any check, whatever else could not run); the Exchange verify script"),
+    ExitCode.OUTPUT: ("the output could not be written in full (a full disk, a closed pipe): one line on stderr says "
+                      "so; what was written is incomplete and must not be used", "every command"),
     ExitCode.INTERRUPTED: ("interrupted with Ctrl-C", "every command"),
+    ExitCode.TERMINATED: ("stopped by SIGTERM (a CI job cancelled or timed out): temporary files removed and worker "
+                          "processes ended first", "every command"),
 }
 """Per code: what it means, and which commands and scripts return it."""
 

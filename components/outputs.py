@@ -100,7 +100,7 @@ class EndpointOutput:
         _present(at, ("host", "port", "security"))
         port = at.child("port")
         if isinstance(port.value, bool) or not isinstance(port.value, int) or not 0 < port.value < 65536:  # noqa: PLR2004
-            raise port.fail("must be a TCP port; allowed: a whole number from 1 to 65535")
+            raise port.fail("must be a TCP port; allowed: a port from 1 to 65535")
         return cls(non_empty_text(at.child("host")), port.value, one_of(at.child("security"), SECURITY))
 
 

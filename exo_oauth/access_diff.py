@@ -101,7 +101,7 @@ _SYMBOL = {
 
 def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
     """Return the diff as markdown for a pull-request comment."""
-    lines = [f"**exo-oauth access diff against `{md(base_ref)}`**", ""]
+    lines = [f"**exo-oauth access diff against {md(base_ref)}**", ""]
     if not stacks:
         lines.append("No stack file or program code changed, so no access changes.")
     for stack in stacks:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
+from .lifetime import die_with_parent
 from .progress import Progress
 from .project import load_stack, stack_names, stack_of
 
@@ -84,10 +87,19 @@ def _plan_base(base_dir: Path, stacks: Sequence[str]) -> dict[str, Any]:
     for name in stacks:
         argv += ["--stack", name]
     env = os.environ | {"PYTHONPATH": str(base_dir)}
-    done = subprocess.run(argv, cwd=base_dir, capture_output=True, text=True, env=env, check=False)
-    if done.returncode not in (0, 3):
-        raise UsageError(f"planning the base failed: {last_line(done.stderr)}")
-    return {s["stack"]: s["outputs"].get("apps", {}) for s in json.loads(done.stdout)["stacks"]}
+    # Its own session, so its workers can be killed with it as a group; and it dies if this process is killed.
+    process = subprocess.Popen(argv, cwd=base_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    if process.returncode not in (0, 3):
+        raise UsageError(f"planning the base failed: {last_line(stderr)}")
+    return {s["stack"]: s["outputs"].get("apps", {}) for s in json.loads(stdout)["stacks"]}
 
 
 def access_changes(project_dir: Path, base: str) -> list[dict[str, Any]]:

@@ -7,22 +7,40 @@ Pulumi, msal and the rest when it runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from contextlib import suppress
+from typing import TYPE_CHECKING, NoReturn
 
 from components.errors import ConfigError
 from components.exit_codes import ExitCode
 
 from .errors import UsageError
+from .lifetime import Terminated, sigterm_unwinds
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 COMMANDS = ("plan", "diff", "exchange", "verify", "drift", "stacks", "audit", "adopt", "rotation-due",
             "exchange-sign-in", "drift-report", "review-comment")
 """Subcommand modules under exo_oauth.commands, in the order `--help` lists them."""
 
+OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF})
+"""Write errors that mean the output did not arrive in full."""
 
-class _SubcommandParser(argparse.ArgumentParser):
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a failed write of `--help` or a usage message is not ignored (argparse drops it)."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
+
+
+class _SubcommandParser(_Parser):
     """A subcommand's parser: a mistake on its command line is one line naming the subcommand, not a usage block."""
 
     def error(self, message: str) -> NoReturn:
@@ -31,7 +49,7 @@ class _SubcommandParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="exo-oauth",
         description="Move IMAP, POP and SMTP AUTH clients of Exchange Online to OAuth, as code: one Pulumi stack "
         "per tenant.",
@@ -44,20 +62,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback)."""
-    args, unknown = build_parser().parse_known_args(argv)
-    if unknown:
-        print(f"exo-oauth {args.command}: unrecognized arguments: {' '.join(unknown)}; allowed: the options of "
-              f"`exo-oauth {args.command} --help`", file=sys.stderr)
-        return ExitCode.USAGE
+    """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback).
+
+    Output that cannot be written in full (a full disk, /dev/full, a closed pipe) is `ExitCode.OUTPUT` with one
+    line: the output is flushed here, inside the check, so no write error surfaces only at exit or goes unnoticed.
+    SIGTERM unwinds like Ctrl-C (temporary trees removed, workers killed) and exits `ExitCode.TERMINATED`.
+    """
+    command = "exo-oauth"
     try:
-        status: int = args.run(args)
+        with sigterm_unwinds():
+            args, unknown = _parse(argv)
+            command = f"exo-oauth {args.command}"
+            if unknown:
+                _say(f"{command}: unrecognized arguments: {' '.join(unknown)}; allowed: the options of "
+                     f"`{command} --help`")
+                return ExitCode.USAGE
+            status: int = args.run(args)
+            sys.stdout.flush()
     except (UsageError, ConfigError) as error:
-        print(f"exo-oauth {args.command}: {error}", file=sys.stderr)
+        _say(f"{command}: {error}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except Terminated:
+        return ExitCode.TERMINATED
+    except OSError as error:
+        if error.errno not in OUTPUT_ERRORS:
+            raise
+        _discard_stdout()
+        _say(f"{command}: could not write the output ({error.strerror}); it is incomplete, do not "
+             "use it")
+        return ExitCode.OUTPUT
     return status
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """Parse the command line; `--help` and usage errors exit here, after their output is flushed (and checked)."""
+    try:
+        return build_parser().parse_known_args(argv)
+    except SystemExit:
+        sys.stdout.flush()
+        raise
+
+
+def _say(line: str) -> None:
+    with suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit finds nothing left to fail on."""
+    with suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pulumi.runtime.sync_await import _sync_await
 from components.config import PROJECT
 from components.rotation import fixed_clock
 
+from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
@@ -205,15 +206,43 @@ def plan_stacks(
     # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
     import multiprocessing  # noqa: PLC0415 - only large fleets need it
 
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_initializer, initargs=(os.getpid(),))
     results = []
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    try:
         for chunk, planned in zip(chunks, pool.map(_plan_chunk, [project_dir] * len(chunks), chunks,
                                                    [now] * len(chunks)), strict=True):
             results.append(planned)
             if on_done is not None:
                 on_done(len(chunk))
+    except BaseException:
+        # Ctrl-C, SIGTERM or a failed chunk: kill the workers now instead of waiting for their chunks.
+        _quiet_cancelled_futures()
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     by_name = {plan.stack: plan for chunk in results for plan in chunk}
     return [by_name[stack.name] for stack in stacks]
+
+
+def _quiet_cancelled_futures() -> None:
+    """Keep the pool's teardown from printing a traceback on the way out.
+
+    `map` cancels its pending futures as the exception passes; CPython 3.11's executor thread then marks them failed
+    once the killed workers are noticed, and `InvalidStateError` on a cancelled future is printed from that thread.
+    """
+    import threading  # noqa: PLC0415
+    from concurrent.futures import InvalidStateError  # noqa: PLC0415
+
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.exc_value, InvalidStateError):
+            previous(args)
+
+    threading.excepthook = hook
 
 
 def plan_and_judge(

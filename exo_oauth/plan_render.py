@@ -5,27 +5,24 @@ Pure: plain dicts (StackPlan.to_json() plus its policy verdicts) and the time to
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from . import mermaid
 from .days import days_until, parse_time
+from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
 
 MAX_GRAPHS = 20
 """The markdown draws an access graph for each stack only when it plans at most this many: a pull-request comment
 holds 65,536 characters, and `exo-oauth diff` draws the tenants that change."""
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-
 
 def md(text: Any) -> str:
-    """Escape user-supplied text for markdown (a table cell or a list item), so it cannot inject markup or HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+    """Escape user-supplied text for markdown (a table cell or a list item): markdown.escape, the one escaper."""
+    return escape(text)
 
 
 def short_type(token: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from components.config import AZUREAD_ENVIRONMENT, PROJECT, STACK_NAME, STACKS_D
 from components.errors import ConfigError
 
 from .errors import UsageError
+from .files import MAX_DEPTH, check_shape, read_text
+from .text import printable
 
 STACK_FILE = re.compile(rf"Pulumi\.({STACK_NAME.pattern})\.yaml")
 
@@ -58,17 +61,37 @@ def stack_path(project_dir: Path, stack: str) -> Path:
     return project_dir / STACKS_DIR / f"Pulumi.{stack}.yaml"
 
 
+def _stack_of_file(name: str) -> str | None:
+    """Return the stack of file name `Pulumi.<stack>.yaml`; None for other names; raise for an invalid stack name.
+
+    The one place that decides which files are stack files, for the CLI and (through it) the workflows: a file that
+    looks like a stack file but whose name is no valid stack name is an error, never silently skipped.
+    """
+    if not (name.startswith("Pulumi.") and name.endswith(".yaml")):
+        return None
+    if (match := STACK_FILE.fullmatch(name)) is None:
+        raise UsageError(f"{STACKS_DIR}/{printable(name)!r}: not a valid stack file name; allowed: "
+                         f"{STACKS_DIR}/Pulumi.<name>.yaml, the name of letters, digits, '-', '_' and '.' "
+                         "(rename or remove the file)")
+    return match.group(1)
+
+
 def stack_names(project_dir: Path) -> list[str]:
-    """Return the names of the stack files under stacks/, sorted; empty when there are none."""
+    """Return the names of the stack files under stacks/, sorted; empty when there are none.
+
+    Raises UsageError for a `Pulumi.*.yaml` file whose name is no valid stack name.
+    """
     folder = project_dir / STACKS_DIR
-    return sorted(m.group(1) for p in folder.glob("Pulumi.*.yaml") if (m := STACK_FILE.fullmatch(p.name)))
+    return sorted(name for p in folder.glob("Pulumi.*.yaml") if (name := _stack_of_file(p.name)) is not None)
 
 
 def stack_of(path: str) -> str | None:
-    """Return the stack whose file is the project-relative `path` (`stacks/Pulumi.<stack>.yaml`), else None."""
+    """Return the stack whose file is the project-relative `path` (`stacks/Pulumi.<stack>.yaml`), else None.
+
+    Raises UsageError for a stack file whose name is no valid stack name.
+    """
     folder, _, name = path.rpartition("/")
-    match = STACK_FILE.fullmatch(name) if folder == STACKS_DIR else None
-    return match.group(1) if match else None
+    return _stack_of_file(name) if folder == STACKS_DIR else None
 
 
 def list_stacks(project_dir: Path) -> list[str]:
@@ -84,12 +107,15 @@ _SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
 class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]  # one of two loader classes, chosen above
-    """PyYAML's safe loader, refusing duplicate keys (which it would otherwise resolve silently to the last)."""
+    """PyYAML's safe loader, refusing duplicate and unhashable keys (which it would resolve silently or crash on)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable) or isinstance(key, (list, dict)):
+                raise yaml.constructor.ConstructorError(None, None, "a key that is a list or mapping",
+                                                        key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -98,28 +124,53 @@ class _StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]  # one of two
         return mapping
 
 
-def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
-    """Parse a stack file's text and validate its config; `source` names it in errors."""
+def _yaml(text: str, source: str) -> Any:
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "syntax error"
-        raise ConfigError(source, "(file)", f"is not valid YAML{where} ({problem}); allowed: a Pulumi stack file, "
-                          "each key once") from None
+        raise ConfigError(source, "(file)", f"is not valid YAML{where} ({printable(str(problem))}); allowed: a "
+                          "Pulumi stack file, each key once") from None
+    except RecursionError:
+        raise ConfigError(source, "(file)", f"is nested too deeply to read; allowed: at most {MAX_DEPTH} "
+                          "levels") from None
+    except ValueError as error:  # an integer over Python's 4,300-digit limit
+        raise ConfigError(source, "(file)", f"has a value out of range ({str(error).split(';')[0]}); allowed: "
+                          "numbers a stack file needs (days, counts)") from None
+
+
+def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
+    """Parse a stack file's text and validate its config; `source` names it in errors."""
+    document = _yaml(text, source)
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise ConfigError(source, "config", "is missing or not a mapping; allowed: a `config:` mapping of keys")
-    raw = {str(k): v for k, v in document["config"].items()}
-    return raw, parse_stack_config(raw, source)
+    check_shape(document, source)
+    for key in document["config"]:
+        if not isinstance(key, str):
+            raise ConfigError(source, "config", f"has the key {key!r}, which is not a string (YAML reads `1:`, "
+                              "`~:` and `true:` as a number, null and true); allowed: keys such as "
+                              f"{PROJECT}:apps")
+    raw: dict[str, Any] = document["config"]
+    try:
+        return raw, parse_stack_config(raw, source)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError(source, "config", f"holds JSON text nested too deeply to read; allowed: at most "
+                          f"{MAX_DEPTH} levels") from None
+    except ValueError as error:  # JSON text in a structured key with an integer over the 4,300-digit limit
+        raise ConfigError(source, "config", f"holds JSON text with a value out of range "
+                          f"({str(error).split(';')[0]}); allowed: numbers a stack file needs") from None
 
 
 def load_stack(project_dir: Path, name: str) -> LoadedStack:
-    """Read and validate one stack file; raise UsageError if it is missing, ConfigError if it is wrong."""
+    """Read and validate one stack file; raise UsageError if it is missing or unreadable, ConfigError if wrong."""
     path = stack_path(project_dir, name)
-    if not path.is_file():
-        raise UsageError(f"--stack {name!r}: no file {path.relative_to(project_dir)}; allowed: "
-                         f"{', '.join(list_stacks(project_dir))}")
-    source = str(path.relative_to(project_dir))
-    raw, config = read_stack_text(path.read_text(encoding="utf-8"), source)
+    source = f"{STACKS_DIR}/{path.name}"
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"--stack {name!r}: no file {source}; allowed: {', '.join(list_stacks(project_dir))}")
+    text = read_text(path, source, "a Pulumi stack file (YAML)")
+    raw, config = read_stack_text(text, source)
     return LoadedStack(name, path, raw, config)

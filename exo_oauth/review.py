@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from components.exit_codes import ExitCode
 
 from .errors import last_line
+from .markdown import escape, fence
 
 COMMENT_LIMIT = 60_000
 """Characters kept in the comment: GitHub takes at most 65,536, and the cut note needs room."""
@@ -27,15 +28,17 @@ def verdict(plan: Part) -> str:
         return "Policy: every mandatory rule passes."
     if plan.status == ExitCode.POLICY:
         return "Policy: a mandatory rule fails (see the plan below), so this check fails."
-    return f"The plan did not run (exit {plan.status}): {last_line(plan.stderr)}"
+    return f"The plan did not run (exit {plan.status}); its last error line is below."
 
 
 def review_markdown(base: str, plan: Part, diff: Part, limit: int = COMMENT_LIMIT) -> str:
     """Return the whole review: the verdict, the diff against `base` (or why it failed) and the plan, each cut."""
+    # Error lines can carry stack values (a display name, a mailbox): fenced, so nothing in them renders.
     changes = diff.markdown[:limit] if diff.status == 0 else (
-        f"exo-oauth diff failed (exit {diff.status}): {last_line(diff.stderr)}\n")
-    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n### Changes against {base}\n\n{changes}\n"
-            f"### Plan of every stack\n\n{plan.markdown[:limit]}")
+        f"exo-oauth diff failed (exit {diff.status}):\n\n{fence(last_line(diff.stderr))}")
+    plan_error = "" if plan.status in (ExitCode.OK, ExitCode.POLICY) else f"{fence(last_line(plan.stderr))}\n"
+    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n{plan_error}### Changes against {escape(base)}\n\n"
+            f"{changes}\n### Plan of every stack\n\n{plan.markdown[:limit]}")
 
 
 def cut(text: str, limit: int, run_url: str) -> str:

@@ -5,7 +5,6 @@ The outputs are what `__main__.py` exports, modelled by components.outputs.Stack
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +13,10 @@ from components.errors import ConfigError
 from components.outputs import StackOutputs
 
 from .errors import UsageError, last_line
+from .files import load_json, read_text
 
 PULUMI_TIMEOUT_SECONDS = 120
+ALLOWED = "the JSON that `pulumi stack output --json` prints"
 
 
 def load_outputs(
@@ -28,11 +29,8 @@ def load_outputs(
     UsageError with what to do when neither source is there.
     """
     if outputs_file is not None:
-        try:
-            text = outputs_file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise UsageError(f"--outputs {outputs_file}: cannot read it ({error.strerror})") from None
-        return _decode(text, f"--outputs {outputs_file}")
+        label = f"--outputs {outputs_file}"
+        return _decode(read_text(outputs_file, label, ALLOWED), label)
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         show = " --show-secrets" if show_secrets else ""
@@ -57,11 +55,7 @@ def load_outputs(
 
 
 def _decode(text: str, source: str) -> StackOutputs:
-    try:
-        outputs = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{source}: not JSON (line {error.lineno}); allowed: the output of "
-                         "`pulumi stack output --json`") from None
+    outputs = load_json(text, source, ALLOWED)
     try:
         return StackOutputs.from_wire(outputs, source)
     except ConfigError as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,20 +11,8 @@ import pytest
 from components.config import DEFAULT_LIFETIME_DAYS, parse_stack_config
 from components.errors import ConfigError
 from tests.certificates import make_certificate_pem
+from tests.config_helpers import NOW, SOURCE, parse, with_app
 from tests.stack_factory import app, raw_config
-
-SOURCE = "stacks/Pulumi.test.yaml"
-NOW = datetime(2026, 11, 28, tzinfo=UTC)
-
-
-def parse(raw: dict[str, Any]) -> Any:
-    """Parse `raw` as stacks/Pulumi.test.yaml at a fixed clock."""
-    return parse_stack_config(raw, SOURCE, NOW)
-
-
-def with_app(**overrides: Any) -> dict[str, Any]:
-    """Return a stack with one app, changed by `overrides`."""
-    return raw_config(app(**overrides))
 
 
 def without(key: str) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from exo_oauth.cli import main
+from exo_oauth.markdown import fence
 from exo_oauth.review import Part, cut, review_markdown
 
 RUN = "https://github.com/o/r/actions/runs/7"
@@ -29,14 +31,16 @@ def comment(tmp_path: Path, capsys: pytest.CaptureFixture[str], plan: tuple[str,
     (0, "", "**Policy: every mandatory rule passes.**"),
     (3, "", "**Policy: a mandatory rule fails (see the plan below), so this check fails.**"),
     (2, "warning\nexo-oauth plan: stacks/Pulumi.x.yaml: config: is missing\n",
-     "**The plan did not run (exit 2): exo-oauth plan: stacks/Pulumi.x.yaml: config: is missing**"),
+     "**The plan did not run (exit 2); its last error line is below.**"),
 ])
 def test_verdict_follows_the_plans_exit_status(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int, stderr: str, line: str
 ) -> None:
-    """0 passes, 3 is a policy failure, anything else names the plan's last error line."""
+    """0 passes, 3 is a policy failure, anything else quotes the plan's last error line in a fence."""
     review, _ = comment(tmp_path, capsys, ("#### contoso\n", status, stderr), ("#### diff\n", 0, ""))
     assert line in review.splitlines()
+    if stderr:
+        assert fence("exo-oauth plan: stacks/Pulumi.x.yaml: config: is missing") in review
 
 
 def test_sections_nest_the_plan_and_diff_under_level_three_headings(
@@ -54,8 +58,20 @@ def test_a_failed_diff_is_named_with_its_last_error(tmp_path: Path, capsys: pyte
     """The diff's section says it failed, its status and its last stderr line, instead of half a diff."""
     review, _ = comment(tmp_path, capsys, ("plan\n", 0, ""), ("partial", 2, "exo-oauth diff: --base 'x': no such "
                                                                           "commit\n"))
-    assert "exo-oauth diff failed (exit 2): exo-oauth diff: --base 'x': no such commit" in review
+    assert "exo-oauth diff failed (exit 2):\n\n" + fence("exo-oauth diff: --base 'x': no such commit") in review
     assert "partial" not in review
+
+
+HOSTILE = "@acme/security-team ![p](https://tracker.example/p.png) [Approve](https://phish.example)"
+
+
+def test_error_lines_with_stack_values_render_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plan or diff error that quotes a hostile stack value is fenced: no mention, image or link renders."""
+    error = f"exo-oauth plan: stacks/Pulumi.x.yaml: exo-oauth:apps[0].displayName: {HOSTILE!r} is too long\n"
+    review, _ = comment(tmp_path, capsys, ("", 2, error), ("", 2, error.replace("plan", "diff")))
+    outside = re.sub(r"```text\n.*?\n```\n", "", review, flags=re.DOTALL)
+    assert HOSTILE not in outside
+    assert review.count(HOSTILE) == 2
 
 
 def test_a_long_review_is_cut_by_characters_with_a_note() -> None:

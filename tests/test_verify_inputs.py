@@ -75,6 +75,18 @@ def test_cloud_flag_picks_login_host_mail_hosts_and_scope(tmp_path: Path) -> Non
                                                                  "smtp": "outlook.office365.us:587"}
 
 
+def test_a_stack_in_another_cloud_is_checked_there_without_the_cloud_flag(tmp_path: Path) -> None:
+    """The outputs' `cloud` picks the login host and token audiences, as their scopes and endpoints pick the rest."""
+    usgov = {"cloud": "usgov", "scopes": ["https://outlook.office365.us/.default"],
+             "endpoints": {"imap": {"host": "outlook.office365.us", "port": 993, "security": "tls"},
+                           "smtp": {"host": "outlook.office365.us", "port": 587, "security": "starttls"}}}
+    target = resolve_target(args("--stack", "contoso", "--outputs", str(outputs(tmp_path, **usgov))), {})
+    assert (target.cloud, target.authority) == ("usgov", f"https://login.microsoftonline.us/{TENANT}")
+    assert "https://outlook.office365.us" in target.audiences
+    assert "https://outlook.office365.com" not in target.audiences
+    assert target.scopes == ("https://outlook.office365.us/.default",)
+
+
 def test_explicit_host_flags_beat_the_cloud(tmp_path: Path) -> None:
     """--imap and --authority-host override whatever the cloud or the stack say."""
     target = resolve_target(args("--stack", "contoso", "--outputs", str(outputs(tmp_path)), "--cloud", "china",
@@ -109,11 +121,11 @@ def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("argv", "environ", "expected"), [
     (["--imap", "outlook.office365.com"], {}, "--imap 'outlook.office365.com': not HOST:PORT"),
-    (["--secret-env", "NOPE"], {}, "--secret-env NOPE: the environment variable is not set"),
-    (["--secret-env", "EMPTY"], {"EMPTY": ""}, "--secret-env EMPTY: the environment variable is empty"),
+    (["--secret-env", "NOPE"], {}, "--secret-env: the variable it names is not set"),
+    (["--secret-env", "EMPTY"], {"EMPTY": ""}, "--secret-env: the variable it names is empty"),
     (["--secret-env", "S", "--certificate", "x.pem"], {"S": "v"}, "--secret-env and --certificate: both given"),
     (["--mailbox", "not-an-address"], {}, "--mailbox 'not-an-address': not a mailbox address"),
-    (["--tenant", "contoso.com\n"], {}, "--tenant 'contoso.com\\n': allowed: the tenant ID (a GUID) or a verified"),
+    (["--tenant", "contoso.com\n"], {}, "--tenant: not a GUID or a domain"),
     (["--authority-host", "http://127.0.0.1:1"], {}, "--authority-host 'http://127.0.0.1:1': allowed: https://"),
     (["--timeout", "0"], {}, "--timeout 0.0: allowed: seconds"),
     (["--protocols", "imap,imap4"], {}, "--protocols 'imap,imap4': 'imap4' is not allowed"),

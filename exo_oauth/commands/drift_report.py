@@ -27,10 +27,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Print the issue text; return the report's exit status."""
     from ..drift import render_markdown  # noqa: PLC0415
-    from ..json_input import read_json  # noqa: PLC0415
+    from ..files import read_json  # noqa: PLC0415
 
     where = f"--report {args.report}"
-    document = read_json(args.report, "--report", "the output of `exo-oauth drift --format json` (the file is empty "
+    document = read_json(args.report, where, "the output of `exo-oauth drift --format json` (the file is empty "
                          "when drift itself failed: see its error above)")
     if not isinstance(document, Mapping) or not isinstance(document.get("checks"), list) or not isinstance(
             document.get("exitStatus"), int):

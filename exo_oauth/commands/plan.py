@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
+    from ..files import load_json, read_text  # noqa: PLC0415
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..policy_rules import load_policy_config  # noqa: PLC0415
@@ -50,12 +50,8 @@ def run(args: argparse.Namespace) -> int:
     policy = None
     if args.policy_config is not None:
         source = f"--policy-config {args.policy_config}"
-        try:
-            document = json.loads(args.policy_config.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UsageError(f"{source}: cannot read it ({error.strerror})") from None
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{source}: not JSON (line {error.lineno}); allowed: a JSON object") from None
+        allowed = "a JSON object of policy settings"
+        document = load_json(read_text(args.policy_config, source, allowed), source, allowed)
         policy = load_policy_config(document, source)
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     names = list_stacks(project_dir) if args.all else list(dict.fromkeys(args.stack))

@@ -29,10 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _read(path: Path, flag: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"{flag} {path}: cannot read it ({error.strerror})") from None
+    from ..files import read_text  # noqa: PLC0415
+
+    return read_text(path, f"{flag} {path}", "a file the pull-request workflow saved")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,11 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Judge the preview and print the verdict."""
-    from ..json_input import read_json  # noqa: PLC0415
+    from ..files import read_json  # noqa: PLC0415
     from ..rotation import DUE, NONE, judge, read_preview  # noqa: PLC0415
 
     where = f"--preview-json {args.preview_json}"
-    document = read_json(args.preview_json, "--preview-json", "the output of `pulumi preview --refresh --json`")
+    document = read_json(args.preview_json, where, "the output of `pulumi preview --refresh --json`")
     try:
         verdict = judge(read_preview(document))
     except ValueError as error:

@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     credential.add_argument("--certificate-passphrase-env", metavar="VAR",
                             help="environment variable holding the private key's passphrase")
     hosts = parser.add_argument_group("clouds and hosts")
-    hosts.add_argument("--cloud", choices=tuple(CLOUDS), help="Microsoft cloud: login and mail hosts (default: global)")
+    hosts.add_argument("--cloud", choices=tuple(CLOUDS),
+                       help="Microsoft cloud: login and mail hosts (default: the stack's exo-oauth:cloud, else global)")
     hosts.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
     hosts.add_argument("--imap", metavar="HOST:PORT", help="override the IMAP endpoint (TLS)")
     hosts.add_argument("--pop", metavar="HOST:PORT", help="override the POP3 endpoint (TLS)")

@@ -6,7 +6,6 @@ mailbox, the non-inherited permissions held by one of them (Get-MailboxPermissio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from components.config import is_guid, normalized_mailbox
 from components.powershell import ps_literal
 
 from ..errors import UsageError
+from ..files import read_json
 
 EXPORT_FILE = "exo-oauth-exchange-export.json"
 FORMAT = "exo-oauth-exchange-export/1"
@@ -122,17 +122,7 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 def load_export(path: Path) -> ExchangeExport:
     """Read the export script's JSON; raise UsageError naming the file and the key path on bad input."""
     source = f"--exchange-export {path}"
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"{source}: cannot read it ({error.strerror}); allowed: the export script's JSON file") \
-            from None
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            data = json.loads(raw.decode(encoding))
-            break
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            data = None
+    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{source}: not an exo-oauth Exchange export (format {FORMAT}); allowed: the JSON the "
                          "export script writes, as UTF-8 or UTF-16")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import read_text
 
 
 def import_path(stack_file: Path, stack: str) -> Path:
@@ -18,11 +19,13 @@ def read_imports(stack_file: Path, stack: str) -> dict[tuple[str, str], str]:
     path = import_path(stack_file, stack)
     if not path.is_file():
         return {}
+    allowed = "the file `exo-oauth adopt` wrote, or delete it after `pulumi import`"
+    text = read_text(path, path.name, allowed)
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path.name}: cannot read it as JSON ({error}); allowed: the file `exo-oauth adopt` wrote, "
-                         "or delete it after `pulumi import`") from None
+        # Not load_json: an adopted tenant's import file may list more resources than files.MAX_ITEMS.
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as error:
+        raise UsageError(f"{path.name}: cannot read it as JSON ({str(error)[:200]}); allowed: {allowed}") from None
     resources = document.get("resources") if isinstance(document, dict) else None
     if not isinstance(resources, list):
         raise UsageError(f"{path.name}: resources: missing or not a list; allowed: a `pulumi import --file` document")

@@ -82,4 +82,5 @@ def open_graph(args: SignInRequest, environ: Mapping[str, str]) -> GraphClient:
         codes = "".join(f" AADSTS{c}" for c in failure.codes) if failure else ""
         raise GraphError(f"sign-in to {target.authority} failed:{codes} "
                          f"{failure.error + ': ' + failure.description if failure else 'no token'}")
-    return GraphClient(_graph_root(args), outcome.token, _session(target), args.timeout, started + args.deadline)
+    deadline = started + args.deadline
+    return GraphClient(_graph_root(args), outcome.token, _session(target, deadline), args.timeout, deadline)

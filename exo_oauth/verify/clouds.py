@@ -76,7 +76,7 @@ def parse_endpoint(flag: str, text: str) -> Endpoint:
     """Parse `HOST:PORT` given to `flag`; raise UsageError naming the flag when it is not one."""
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) <= MAX_PORT:
         raise UsageError(f"{flag} {text!r}: not HOST:PORT; allowed: a host name or IP address, ':', a port "
                          "from 1 to 65535 (for example 127.0.0.1:10993)")
     return Endpoint(host, int(port))

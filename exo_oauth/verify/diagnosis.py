@@ -21,6 +21,7 @@ from components.microsoft import DEFAULT_CLOUD, PROTOCOLS
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from .checks import CheckResult
+from .claims import typed_claims
 from .clouds import CLOUDS
 from .inputs import Target
 from .secret import Secret
@@ -60,8 +61,8 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "clientSecrets.{app_name}), not its Secret ID."),
     "secret-expired": (
         "The client secret from {credential_source} has expired (AADSTS7000222).",
-        "Rotate it: `pulumi up` replaces a secret within credential.rotateBeforeDays of its end date; then give "
-        "the clients the new value."),
+        "Use the newest secret: `pulumi up` creates the next one credential.rotateBeforeDays before the newest ends "
+        "and keeps both valid meanwhile; give the clients stack output clientSecrets.<app> (docs/rotation.md)."),
     "certificate-invalid": (
         "Entra ID rejected the certificate assertion (AADSTS700027): the certificate is not registered on app "
         "{client_id}, or the private key does not match it.",
@@ -105,6 +106,22 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
     "login-tls": (
         "TLS to the login host failed: {error_description}",
         "Behind TLS inspection pass the inspecting CA with --ca-file; verify never skips certificate checks."),
+    "login-redirect": (
+        "The login host answered the token request with a redirect, which verify never follows, so the credential "
+        "went nowhere else: {error_description}",
+        "Point --authority-host (or --cloud) at the real login host; a proxy or TLS inspection box that redirects "
+        "login traffic must let it through unchanged."),
+    "login-insecure": (
+        "A request was refused before it was sent: {error_description}",
+        "Credentials go only to the configured authority over verified HTTPS; check --authority-host and the login "
+        "host's discovery document."),
+    "login-bad-reply": (
+        "The login host {authority} sent a reply that is no valid token response ({error_description}).",
+        "Something other than Entra ID may be answering, such as a proxy's HTTP 500 or 502 page; check HTTPS_PROXY "
+        "and --authority-host."),
+    "login-timeout": (
+        "The login host {authority} did not answer in time: {error_description}",
+        "Check the network path and the proxy (HTTPS_PROXY), or raise --timeout."),
     # Token claims.
     "token-expired": (
         "The access token expired at {expires} (this machine's clock says {now}).",
@@ -140,6 +157,14 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
     "timeout": (
         "{endpoint} did not answer within {timeout:g} s.",
         "Check the network path, or raise --timeout."),
+    "stalled": (
+        "{endpoint} kept verify waiting: {reply}.",
+        "A slow, overloaded or misbehaving server, or a middlebox, on the path to {endpoint}; check that --{protocol} "
+        "points at Exchange Online, or raise --timeout for a slow link."),
+    "bad-reply": (
+        "{endpoint} sent a reply verify does not accept: {reply}.",
+        "Check that --{protocol} points at Exchange Online's {protocol_name} endpoint; something else, such as a "
+        "proxy or another service, may be answering."),
     "tls-failed": (
         "TLS to {endpoint} failed: the server's certificate is not trusted here or does not name the host.",
         "Check the host name; behind TLS inspection pass the inspecting CA with --ca-file."),
@@ -196,6 +221,11 @@ AADSTS_CODES: Mapping[int, str] = {
     7000218: "public-client-disabled",
     500011: "resource-not-found", 70011: "invalid-scope", 53003: "conditional-access",
 }
+LOGIN_FAILURES: Mapping[str, str] = {
+    "unreachable": "login-unreachable", "tls": "login-tls", "redirect": "login-redirect",
+    "insecure": "login-insecure", "bad-reply": "login-bad-reply", "timeout": "login-timeout",
+}
+"""TokenFailure.error values that mean the login host gave no OAuth answer, and their catalogue codes."""
 REPLY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("smtpclientauthentication is disabled", "smtp-auth-disabled"),
     ("user is authenticated but not connected", "not-connected"),
@@ -231,14 +261,17 @@ class Diagnosis:
 
 
 def read_claims(token: Secret) -> dict[str, Any] | None:
-    """Return the token's claims, decoded for reading only (no signature check), or None if it is not a JWT."""
+    """Return the token's claims decoded for reading only (no signature check), or None if it is not a JWT.
+
+    Only claims of the right type are kept (claims.typed_claims): every claim is untrusted input.
+    """
     import jwt  # noqa: PLC0415 - PyJWT is only needed once a token exists
 
     try:
         claims: dict[str, Any] = jwt.decode(token.reveal(), options={"verify_signature": False})
     except jwt.PyJWTError:
         return None
-    return claims
+    return typed_claims(claims) if isinstance(claims, dict) else None
 
 
 def _time(value: Any) -> str:
@@ -284,8 +317,8 @@ def explain(code: str, context: Mapping[str, Any]) -> Finding:
 def _token_failure(target: Target, failure: TokenFailure) -> Finding:
     context = _context(target, error_description=failure.description or failure.error,
                        error_code=failure.codes[0] if failure.codes else "")
-    if failure.error in ("unreachable", "tls"):
-        return explain("login-unreachable" if failure.error == "unreachable" else "login-tls", context)
+    if failure.error in LOGIN_FAILURES:
+        return explain(LOGIN_FAILURES[failure.error], context)
     code = next((AADSTS_CODES[c] for c in failure.codes if c in AADSTS_CODES), "token-error")
     if code == "secret-invalid" and target.credential is not None and target.credential.looks_like_secret_id():
         context["secret_id_hint"] = " The value given has the shape of a GUID, which is what a Secret ID looks like."
@@ -345,6 +378,8 @@ def _explain_check(check: CheckResult, target: Target, facts: _TokenFacts,
                        "send_test_to": target.send_test_to or ""})
     reply = check.reply.lower()
     rules = (
+        (check.cause == "stalled", "timeout" if check.stage == "connect" else "stalled"),
+        (check.cause == "bad-reply", "bad-reply"),
         (check.network, "timeout" if "timeout" in reply else "unreachable"),
         (check.stage in ("connect", "tls"), "starttls-missing" if "starttls" in reply else "tls-failed"),
         *((pattern in reply, code) for pattern, code in REPLY_PATTERNS),
@@ -367,7 +402,7 @@ def _token_row(target: Target, outcome: TokenOutcome, claims: Mapping[str, Any] 
                facts: _TokenFacts) -> Row:
     if outcome.failure is not None:
         return Row("token", "failed", f"no token from {target.authority}", (_token_failure(target, outcome.failure),),
-                   network=outcome.failure.error == "unreachable")
+                   network=outcome.failure.error in ("unreachable", "timeout"))
     how = "from the token cache, no request" if outcome.from_cache else f"1 request to {target.authority}"
     granted = ""
     if claims is not None:

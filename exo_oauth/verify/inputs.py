@@ -1,12 +1,13 @@
 """Turn `verify`'s command line, and the stack's outputs when `--stack` is given, into one checked `Target`.
 
-Precedence: explicit flags (`--imap`, `--mailbox`, ...) over `--cloud` over the stack's outputs over the global
-cloud's defaults. The credential comes from the stack's `clientSecrets` output, `--secret-env VAR` or
-`--certificate PEM`, never from a command-line value. Every problem raises UsageError naming the flag or output key.
+Precedence: explicit flags (`--imap`, `--mailbox`, ...) over `--cloud` over the stack's outputs (its
+`apps.<name>.cloud`, scopes and endpoints) over the global cloud's defaults. The credential comes from the stack's
+`clientSecrets` output, `--secret-env VAR` or `--certificate PEM`, never from a command-line value. Every problem raises UsageError naming the flag or output key.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +17,19 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError
 
 from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
+from components.microsoft import DEFAULT_CLOUD
 from components.outputs import HIDDEN, AppOutputs, EndpointOutput
 
 from ..errors import UsageError
+from ..files import read_bytes
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
 from .request import VerifyRequest
 from .secret import Secret
 from .token_cache import MODES, cache_dir, cache_file, secret_partition
 
 MAX_TIMEOUT = 300.0
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+"""A portable environment variable name (POSIX: letters, digits and '_', not starting with a digit)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class Target:
     """Things the user should know about the choices made (which mailbox, which cloud)."""
     scopes: tuple[str, ...]
     cloud: str
-    """The `--cloud` name (default `global`)."""
+    """The cloud checked: `--cloud`, else the stack app's `cloud` output, else `global`."""
     authority: str
     """`<login host>/<tenant>`."""
     custom_authority: bool
@@ -152,11 +157,7 @@ def _read_certificate(args: VerifyRequest, pem_file: Path, environ: Mapping[str,
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
 
     flag = f"--certificate {args.certificate}"
-    try:
-        data = pem_file.read_bytes()
-    except OSError as error:
-        raise UsageError(f"{flag}: cannot read it ({error.strerror}); allowed: a PEM file with the private key and "
-                         "the certificate") from None
+    data = read_bytes(pem_file, flag, "a PEM file with the private key and the certificate")
     passphrase = _env_secret(args.certificate_passphrase_env, "--certificate-passphrase-env", environ)
     try:
         key = serialization.load_pem_private_key(data, passphrase.reveal().encode() if passphrase else None)
@@ -182,12 +183,17 @@ def _read_certificate(args: VerifyRequest, pem_file: Path, environ: Mapping[str,
 
 
 def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> Secret | None:
+    """Return the value of the variable `flag` names; errors never repeat the argument, which may be the secret."""
     if variable is None:
         return None
+    if not ENV_NAME.fullmatch(variable):
+        raise UsageError(f"{flag}: the argument is not a valid variable name (it is not repeated here: it may be the "
+                         f"secret itself); allowed: the NAME of a variable that holds the value, such as {flag} "
+                         "EXO_SECRET (letters, digits and '_', not starting with a digit)")
     value = environ.get(variable)
     if not value:
-        raise UsageError(f"{flag} {variable}: the environment variable is {'empty' if value == '' else 'not set'}; "
-                         "allowed: the name of a variable that holds the value")
+        raise UsageError(f"{flag}: the variable it names is {'empty' if value == '' else 'not set'} (the name is not "
+                         "repeated here: it may be a secret); allowed: the name of a set variable that holds the value")
     return Secret(value)
 
 
@@ -204,7 +210,7 @@ def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str,
         return _read_certificate(args, args.certificate, environ)
     secret = _env_secret(args.secret_env, "--secret-env", environ)
     if secret is not None:
-        return ClientCredential("secret", f"environment variable {args.secret_env}", secret)
+        return ClientCredential("secret", "the variable --secret-env names", secret)
     if stack is None:
         raise UsageError("--flow app-only needs a credential; allowed: --secret-env VAR (a variable holding the client "
                          "secret value) or --certificate PEM (private key and certificate)")
@@ -264,8 +270,12 @@ def _endpoints(args: VerifyRequest, cloud: Cloud, stack: _StackApp | None,
 def _authority_host(args: VerifyRequest, cloud: Cloud) -> str:
     if args.authority_host is None:
         return cloud.login_host
-    parts = urlsplit(args.authority_host)
-    if parts.scheme != "https" or not parts.hostname or parts.path.strip("/") or parts.query:
+    try:
+        parts = urlsplit(args.authority_host)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # an unclosed [IPv6 bracket, or a port that is not a number from 0 to 65535
+        parts, port_ok = urlsplit(""), False
+    if parts.scheme != "https" or not parts.hostname or not port_ok or parts.path.strip("/") or parts.query:
         raise UsageError(f"--authority-host {args.authority_host!r}: allowed: https://HOST[:PORT] without a path "
                          "(msal only talks to HTTPS authorities)")
     return str(args.authority_host).rstrip("/")
@@ -280,11 +290,12 @@ def _identity(args: VerifyRequest, stack: _StackApp | None) -> tuple[str, str, s
     if args.tenant is None or args.client_id is None:
         raise UsageError("--tenant and --client-id: required without --stack; allowed: --stack NAME, or both flags")
     if not (is_guid(args.tenant) or is_domain(args.tenant)):
-        raise UsageError(f"--tenant {args.tenant!r}: allowed: the tenant ID (a GUID) or a verified domain such as "
+        raise UsageError("--tenant: not a GUID or a domain (the value is not repeated: a misplaced secret must not "
+                         "reach logs); allowed: the tenant ID (a GUID) or a verified domain such as "
                          "contoso.onmicrosoft.com")
     if not is_guid(args.client_id):
-        raise UsageError(f"--client-id {args.client_id!r}: not a GUID; allowed: the app registration's Application "
-                         "(client) ID")
+        raise UsageError("--client-id: not a GUID (the value is not repeated: a misplaced secret must not reach "
+                         "logs); allowed: the app registration's Application (client) ID")
     has_credential = args.secret_env is not None or args.certificate is not None
     return args.tenant.lower(), args.client_id.lower(), args.flow or ("app-only" if has_credential else "delegated")
 
@@ -323,7 +334,8 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
     if stack is None and (args.app is not None or args.outputs is not None):
         raise UsageError("--app/--outputs: only with --stack NAME; allowed: --stack NAME [--app NAME] [--outputs FILE]")
     tenant, client_id, flow = _identity(args, stack)
-    cloud = CLOUDS[args.cloud or "global"]
+    # Without --cloud, a stack's app is checked in the cloud it was deployed to: login host and token audiences too.
+    cloud = CLOUDS[args.cloud or (stack.app.cloud if stack is not None else DEFAULT_CLOUD)]
     available = stack.app.protocols if stack else PROTOCOLS
     protocols = _protocols(args, available, f"the protocols of app {stack.name}" if stack else "imap, pop, smtp")
     mailbox, notes = _mailbox_choice(args, flow, stack)
@@ -339,8 +351,8 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
         partition = credential.cache_partition() if credential else "public"
         token_cache = cache_file(cache_dir(environ, project_dir), authority, client_id, partition)
     ca_file = args.ca_file
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise UsageError(f"--ca-file {ca_file}: no such file; allowed: a PEM file with the CA certificates to trust")
+    if ca_file is not None:  # read here for its checks (regular file, size); ssl and requests read it by name
+        read_bytes(Path(ca_file), f"--ca-file {ca_file}", "a PEM file with the CA certificates to trust")
     return Target(
         description=(f"app {stack.name} of stack {args.stack}" if stack else f"client {client_id}")
         + f" ({flow}), tenant {tenant}",

@@ -1,0 +1,66 @@
+"""Config values that used to slip through or mislead.
+
+Non-ASCII mailboxes, blank display names, and publicKeyPem text that is more than one certificate.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from components.errors import ConfigError
+from exo_oauth.cli import main
+from tests.certificates import make_certificate_pem
+from tests.config_helpers import NOW, parse, with_app
+
+
+@pytest.mark.parametrize("address", ["jörg@contoso.example", "user@münchen.example"])
+def test_a_non_ascii_mailbox_is_refused_where_the_config_is_read(address: str) -> None:
+    """XOAUTH2 and SMTP AUTH carry ASCII only: the config refuses the address instead of verify failing later."""
+    with pytest.raises(ConfigError) as caught:
+        parse(with_app(mailboxes=[address]))
+    assert "non-ASCII" in str(caught.value)
+    assert "mailboxes[0]" in str(caught.value)
+
+
+def test_a_non_ascii_mailbox_is_refused_by_verify_before_any_login(capsys: pytest.CaptureFixture[str]) -> None:
+    """The verify command refuses `--mailbox jörg@...` with exit 2 instead of sending nothing and blaming the token."""
+    status = main(["verify", "--tenant", "11111111-2222-4333-8444-555555555555", "--client-id",
+                   "22222222-3333-4444-8555-666666666666", "--mailbox", "jörg@contoso.example"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "--mailbox" in err
+    assert "non-ASCII" in err
+
+
+@pytest.mark.parametrize("name", ["\t", "\u00a0", " \u00a0\t "])
+def test_a_display_name_of_only_white_space_says_so(name: str) -> None:
+    """A tab or non-breaking space is named as white space, not as 'must be a non-empty string, not a string'."""
+    with pytest.raises(ConfigError) as caught:
+        parse(with_app(displayName=name))
+    assert "only white space" in str(caught.value)
+    assert "not a string" not in str(caught.value)
+
+
+def _key_body(pem: str) -> str:
+    return pem.split("-----BEGIN PRIVATE KEY-----")[1].split("-----END PRIVATE KEY-----", maxsplit=1)[0]
+
+
+@pytest.mark.parametrize("shape", ["lowercase label", "unarmoured key", "two certificates", "text after"])
+def test_public_key_pem_must_be_exactly_one_certificate_block(shape: str) -> None:
+    """A private key under a lowercase label, a bare key, a second block or extra text are all refused."""
+    both = make_certificate_pem(NOW + timedelta(days=90), with_key=True)
+    certificate = both.split("-----BEGIN PRIVATE KEY-----")[0]
+    key = _key_body(both)
+    value = {
+        "lowercase label": certificate + "-----BEGIN private key-----" + key + "-----END private key-----\n",
+        "unarmoured key": certificate + key,
+        "two certificates": certificate + certificate,
+        "text after": certificate + "hello\n",
+    }[shape]
+    with pytest.raises(ConfigError) as caught:
+        parse(with_app(credential={"type": "certificate", "publicKeyPem": value}))
+    message = str(caught.value)
+    assert "publicKeyPem" in message
+    assert all(line not in message for line in key.split() if len(line) > 8)
