@@ -257,13 +257,14 @@ def is_domain(text: str) -> bool:
     return _DOMAIN.fullmatch(text.lower()) is not None
 
 
-def normalized_mailbox(text: str) -> str:
+def normalized_mailbox(text: str, *, ascii_only: bool = False) -> str:
     """Return the address as email-validator normalises it; raise EmailNotValidError saying why it is not one.
 
-    ASCII only (docs/decisions/0053): Entra user names are ASCII, and XOAUTH2's `user=` and SMTP AUTH carry no other.
+    With `ascii_only` (stack config and verify, docs/decisions/0053) refuse non-ASCII addresses: Entra user names
+    are ASCII, and XOAUTH2's `user=` and SMTP AUTH carry no other.
     """
     normalized = str(validate_email(text, check_deliverability=False).normalized)
-    if not normalized.isascii():
+    if ascii_only and not normalized.isascii():
         raise EmailNotValidError("it has non-ASCII characters, which Entra ID user names and XOAUTH2 logins do not "
                                  "carry")
     return normalized
@@ -303,13 +304,13 @@ def _list(at: At, item: Callable[[At], T], *, non_empty: bool = False, unique: b
     return values
 
 
-def mailbox_address(at: At) -> str:
-    """Return a normalised mailbox address, or raise naming the key."""
+def mailbox_address(at: At, *, ascii_only: bool = False) -> str:
+    """Return a normalised mailbox address (ASCII only with `ascii_only`), or raise naming the key."""
     _require(at, "a mailbox address, user@domain")
     if not isinstance(at.value, str):
         raise at.fail(f"must be a mailbox address, not {_type_name(at.value)}")
     try:
-        return normalized_mailbox(at.value)
+        return normalized_mailbox(at.value, ascii_only=ascii_only)
     except EmailNotValidError as error:
         raise at.fail(f"{at.value!r} is not a valid mailbox address ({error}); allowed: user@domain") from None
 
@@ -317,8 +318,8 @@ def mailbox_address(at: At) -> str:
 def _mailbox(at: At) -> Mailbox:
     if isinstance(at.value, Mapping):
         _mapping(at, MAILBOX_KEYS)
-        return Mailbox(mailbox_address(at.child("address")), _bool(at.child("sendAs"), default=False))
-    return Mailbox(mailbox_address(at))
+        return Mailbox(mailbox_address(at.child("address"), ascii_only=True), _bool(at.child("sendAs"), default=False))
+    return Mailbox(mailbox_address(at, ascii_only=True))
 
 
 def https_url(at: At) -> str:

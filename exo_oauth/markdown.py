@@ -12,8 +12,8 @@ from typing import Any
 
 from .text import printable
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:@])")
-"""Every ASCII punctuation character markdown gives a meaning to; CommonMark lets a backslash escape each."""
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+"""The punctuation that starts markup in a table cell or list item (`<` and `>` are HTML-escaped)."""
 _AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|www|@)")
 """Where GitHub starts an autolink or a mention even in escaped text."""
 WORD_JOINER = "\u2060"

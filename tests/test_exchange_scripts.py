@@ -267,8 +267,9 @@ HOSTILE_NAMES = [
     "line one\nline two\r\n# comment?",
     "@'\nhere-string\n'@",
 ]
-HOSTILE_MAILBOXES = ["o'brien@contoso.com", "$x@contoso.com", "back`tick@contoso.com", "{braces}|pipe@contoso.com"]
-"""Mailboxes are ASCII (docs/decisions/0053), so typographic quotes reach the scripts only through display names."""
+HOSTILE_MAILBOXES = ["o'brien@contoso.com", "o’brien@contoso.com", "a‘‛‚@contoso.com", "$x@contoso.com",
+                     "back`tick@contoso.com", "{braces}|pipe@contoso.com"]
+"""The stack config refuses non-ASCII mailboxes (docs/decisions/0053); the renderer still quotes any address."""
 
 
 @pytest.mark.parametrize("display_name", HOSTILE_NAMES)

@@ -22,7 +22,7 @@ from tests.stack_factory import REPO
 
 STACKS = 60
 """Enough stacks for two plan workers (exo_oauth.plan.MIN_STACKS_PER_WORKER is 25)."""
-HANG_GUARD = 120.0
+HANG_GUARD = 300.0
 """Seconds after which a wait counts as hung; a passing run needs a few."""
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")

@@ -64,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     output.add_argument("--verbose", action="store_true",
                         help="add protocol transcripts and token claims (tokens and secrets are never shown)")
     output.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help=f"per network step (default: {DEFAULT_TIMEOUT:g})")
+                        help=f"per network step, however slowly a server answers (default: {DEFAULT_TIMEOUT:g}); "
+                        "the whole run gets 6 times this")
     output.add_argument("--token-cache", choices=MODES, default=MODES[0],
                         help="keep tokens between runs ($XDG_CACHE_HOME/exo-oauth/tokens): encrypted by the OS's "
                         "secret store (default; without one, no cache and a note on stderr), plain (a private 0600 "

@@ -2,7 +2,8 @@
 
 Precedence: explicit flags (`--imap`, `--mailbox`, ...) over `--cloud` over the stack's outputs (its
 `apps.<name>.cloud`, scopes and endpoints) over the global cloud's defaults. The credential comes from the stack's
-`clientSecrets` output, `--secret-env VAR` or `--certificate PEM`, never from a command-line value. Every problem raises UsageError naming the flag or output key.
+`clientSecrets` output, `--secret-env VAR` or `--certificate PEM`, never from a command-line value. Every problem
+raises UsageError naming the flag or output key.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Target:
 
 def _mailbox(flag: str, text: str) -> str:
     try:
-        return normalized_mailbox(text)
+        return normalized_mailbox(text, ascii_only=True)
     except EmailNotValidError as error:
         raise UsageError(f"{flag} {text!r}: not a mailbox address ({error}); allowed: user@domain") from None
 
@@ -315,7 +316,8 @@ def _mailbox_choice(args: VerifyRequest, flow: str, stack: _StackApp | None) -> 
                          "was granted")
     note = [] if len(addresses) == 1 else [
         f"checking {addresses[0]}, the first of the app's {len(addresses)} mailboxes; choose another with --mailbox"]
-    return addresses[0], note
+    where = f"{stack.source}: apps.{stack.name}.mailboxes[0]" if stack else "--mailbox"
+    return _mailbox(where, addresses[0]), note
 
 
 def _nearest_project() -> Path | None:
