@@ -84,10 +84,13 @@ def read_text(path: Path, label: str, allowed: str) -> str:
 def check_shape(document: Any, label: str) -> None:
     """Raise UsageError if `document` nests deeper than MAX_DEPTH or has a list or mapping over MAX_ITEMS."""
     pending: list[tuple[Any, int, str]] = [(document, 1, "")]
+    seen: set[int] = set()
     while pending:
         value, depth, where = pending.pop()
-        if not isinstance(value, (list, dict)):
+        # A YAML alias is the same object again: walked once, so an alias bomb costs its size, not its expansion.
+        if not isinstance(value, (list, dict)) or id(value) in seen:
             continue
+        seen.add(id(value))
         at = where or "the top level"
         if depth > MAX_DEPTH:
             raise UsageError(f"{label}: {at} is nested more than {MAX_DEPTH} levels deep; allowed: at most "

@@ -16,6 +16,7 @@ from typing import Any
 
 from components.exit_codes import MEANINGS
 from components.outputs import wire_key
+from exo_oauth.tenant.findings import codes_table
 from exo_oauth.verify.diagnosis import AADSTS_CODES, CATALOGUE, REPLY_PATTERNS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,14 +122,6 @@ def app_outputs_table() -> str:
     return fenced("APP_OUTPUTS", [*header, *rows])
 
 
-GENERATED: dict[str, tuple[Path, Callable[[], str]]] = {
-    "APP_OUTPUTS": (REPO / "docs" / "reference.md", app_outputs_table),
-    "INPUTS": (REPO / "docs" / "reference.md", inputs_table),
-    "FINDING_CODES": (REPO / "docs" / "verify.md", finding_codes_table),
-}
-"""Block name -> (page, generator)."""
-
-
 def exit_codes_table() -> str:
     """Return the exit status table, generated from components.exit_codes."""
     header = ["| status | name | meaning | returned by |", "|---|---|---|---|"]
@@ -137,4 +130,16 @@ def exit_codes_table() -> str:
     return fenced("EXIT_CODES", [*header, *rows])
 
 
-GENERATED["EXIT_CODES"] = (REPO / "docs" / "exit-codes.md", exit_codes_table)
+def audit_codes_table() -> str:
+    """Return the audit and adopt finding codes, generated from exo_oauth.tenant.findings.RULES."""
+    return fenced("AUDIT_FINDING_CODES", codes_table().rstrip("\n").split("\n"))
+
+
+GENERATED: dict[str, tuple[Path, Callable[[], str]]] = {
+    "APP_OUTPUTS": (REPO / "docs" / "reference.md", app_outputs_table),
+    "INPUTS": (REPO / "docs" / "reference.md", inputs_table),
+    "FINDING_CODES": (REPO / "docs" / "verify.md", finding_codes_table),
+    "EXIT_CODES": (REPO / "docs" / "exit-codes.md", exit_codes_table),
+    "AUDIT_FINDING_CODES": (REPO / "docs" / "adopting.md", audit_codes_table),
+}
+"""Block name -> (page, generator)."""

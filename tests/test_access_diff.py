@@ -81,8 +81,8 @@ def test_diff_of_uncommitted_new_stack_shows_it_added(repo: Path, capsys: pytest
     assert main(["diff", "--project-dir", str(repo), "--base", "HEAD", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert "#### fabrikam (added)" in out
-    assert ("➕ app added `clients`: delegated\\: Microsoft Graph offline\\_access, Microsoft Graph openid, Microsoft "
-            "Graph profile, Office 365 Exchange Online IMAP\\.AccessAsUser\\.All") in out
+    assert ("➕ app added `clients`: delegated: Microsoft Graph offline\\_access, Microsoft Graph openid, Microsoft "
+            "Graph profile, Office 365 Exchange Online IMAP.AccessAsUser.All") in out
     assert "untouched" not in out
 
 

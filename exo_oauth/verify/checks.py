@@ -41,7 +41,6 @@ MAX_LINE = 8192
 MAX_LINES = 1000
 """Most lines one session reads; a login and EXAMINE INBOX take a few dozen."""
 SMTP_READY = 220
-IMAP_TLS_PORT = 993
 MAX_LITERAL = 1 << 20
 """Largest IMAP literal read, in bytes; none is needed to log in and examine INBOX."""
 
@@ -323,7 +322,7 @@ class _IMAP(_Attached, imaplib.IMAP4_SSL):
         self.guard = guard
         super().__init__(endpoint.host, endpoint.port, ssl_context=login.context, timeout=login.timeout)
 
-    def open(self, host: str = "", port: int | None = IMAP_TLS_PORT, timeout: float | None = None) -> None:
+    def open(self, host: str = "", port: int | None = imaplib.IMAP4_SSL_PORT, timeout: float | None = None) -> None:
         super().open(host, port, timeout)
         self.file = _Limited(self.file, self.guard)  # type: ignore[assignment]  # a BinaryIO for imaplib's reads
 
