@@ -277,6 +277,26 @@ def pop_stat(answer: bytes) -> Script:
     return script
 
 
+TLS_RECORD_HEADER = b"\x16\x03\x03\x40\x00"
+"""A TLS handshake record announcing 16 KiB: the client reads on while the server sends it a byte at a time."""
+
+
+def tls_handshake_dribble(sock: socket.socket, reader: Any) -> None:
+    """Answer the ClientHello with a handshake record one byte every 0.3 s (it would take over an hour)."""
+    sock.recv(4096)
+    dribble(sock, TLS_RECORD_HEADER)
+
+
+def smtp_starttls_then_dribble(sock: socket.socket, reader: Any) -> None:
+    """Offer STARTTLS, accept it, then drag the TLS handshake out a byte at a time."""
+    sock.sendall(b"220 ready\r\n")
+    reader.readline()
+    sock.sendall(b"250-hello\r\n250 STARTTLS\r\n")
+    reader.readline()
+    sock.sendall(b"220 go ahead\r\n")
+    tls_handshake_dribble(sock, reader)
+
+
 def smtp_endless_ehlo(sock: socket.socket, reader: Any) -> None:
     """Answer EHLO with `250-` lines forever."""
     sock.sendall(b"220 ready\r\n")
@@ -306,6 +326,10 @@ MAIL_CASES: dict[str, tuple[str, Script, bool, set[str]]] = {
     "SMTP no banner": ("smtp", silent, False, {"timeout"}),
     "SMTP banner a byte every 0.3 s": ("smtp", lambda s, r: dribble(s, b"220 "), False, {"timeout"}),
     "SMTP endless 250- lines": ("smtp", smtp_endless_ehlo, False, {"bad-reply", "stalled"}),
+    # The TLS handshake runs inside imaplib, poplib and smtplib: the step deadline must reach into it too.
+    "IMAP TLS handshake a byte every 0.3 s": ("imap", tls_handshake_dribble, False, {"timeout"}),
+    "POP TLS handshake a byte every 0.3 s": ("pop", tls_handshake_dribble, False, {"timeout"}),
+    "SMTP STARTTLS handshake a byte every 0.3 s": ("smtp", smtp_starttls_then_dribble, False, {"timeout", "stalled"}),
     "SMTP ANSI in the banner": ("smtp", greet_then_silence(b"554 \x1b[2J\x1b]0;pwned\x07no\r\n"),
                                 False, {"bad-reply"}),
 }
