@@ -147,29 +147,11 @@ class _Guard:
             self._timer.cancel()
 
     def attach(self, sock: socket.socket) -> None:
-        """Watch the connection of `sock` until `release`.
-
-        The guard keeps a duplicate descriptor of it: a library that wraps the socket in TLS detaches the original
-        object, and the duplicate still reaches the connection, so a TLS handshake that a server drags out ends too.
-        """
-        try:
-            watched = sock.dup()
-        except OSError:
-            return  # already closed: nothing left to wait on
         with self._lock:
-            self.sockets.append(watched)
+            self.sockets.append(sock)
             expired = bool(self.expired)
         if expired:
-            self._shutdown(watched)
-
-    def release(self) -> None:
-        """Stop the clock and close the duplicates (the check closes its own sockets)."""
-        self.pause()
-        with self._lock:
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            with suppress(OSError):
-                sock.close()
+            self._shutdown(sock)
 
     def _expire(self, name: str) -> None:
         with self._lock:
@@ -325,23 +307,14 @@ def _imap_text(data: object) -> bytes:
 
 
 class _Attached:
-    """Mixin for imaplib and poplib: every socket the library creates is attached to the session's guard.
-
-    The libraries' `_create_socket` connects and then does the TLS handshake; here the plain socket is attached
-    between the two, so the step's deadline covers the handshake.
-    """
+    """Mixin for imaplib and poplib: every socket the library creates is attached to the session's guard."""
 
     guard: _Guard
-    tls: ssl.SSLContext
-    host: str
-    port: int
 
     def _create_socket(self, timeout: float | None) -> socket.socket:
-        # What imaplib's and poplib's own _create_socket do, with the guard attached before the handshake.
-        address = (self.host, self.port)
-        plain = socket.create_connection(address) if timeout is None else socket.create_connection(address, timeout)
-        self.guard.attach(plain)
-        return self.tls.wrap_socket(plain, server_hostname=self.host)
+        sock: socket.socket = super()._create_socket(timeout)  # type: ignore[misc]
+        self.guard.attach(sock)
+        return sock
 
 
 IMAP_PORT = PROTOCOLS_BY_NAME["imap"].port
@@ -351,7 +324,7 @@ class _IMAP(_Attached, imaplib.IMAP4_SSL):
     """imaplib on a guarded socket with capped reads."""
 
     def __init__(self, endpoint: Endpoint, login: Login, guard: _Guard) -> None:
-        self.guard, self.tls = guard, login.context
+        self.guard = guard
         super().__init__(endpoint.host, endpoint.port, ssl_context=login.context, timeout=login.timeout)
 
     def open(self, host: str = "", port: int | None = IMAP_PORT, timeout: float | None = None) -> None:
@@ -381,15 +354,13 @@ def check_imap(endpoint: Endpoint, login: Login) -> CheckResult:
         return session.failed(error)
     except Exception as error:
         return session.unreadable(error)
-    finally:
-        session.guard.release()  # after the goodbye: its step keeps the watchdog
 
 
 class _POP3(_Attached, poplib.POP3_SSL):
     """poplib on a guarded socket with capped reads, plus AUTH, which poplib lacks."""
 
     def __init__(self, endpoint: Endpoint, login: Login, guard: _Guard) -> None:
-        self.guard, self.tls = guard, login.context
+        self.guard = guard
         super().__init__(endpoint.host, endpoint.port, timeout=login.timeout, context=login.context)
 
     def _getline(self) -> tuple[bytes, int]:
@@ -434,8 +405,6 @@ def check_pop(endpoint: Endpoint, login: Login) -> CheckResult:
         return session.failed(error)
     except Exception as error:
         return session.unreadable(error)
-    finally:
-        session.guard.release()  # after the goodbye: its step keeps the watchdog
 
 
 def _test_message(sender: str, recipient: str) -> EmailMessage:
@@ -473,6 +442,12 @@ class _SMTP(smtplib.SMTP):
         sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
         self.guard.attach(sock)
         return sock
+
+    def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        reply = super().starttls(*args, **kwargs)
+        if self.sock is not None:
+            self.guard.attach(self.sock)  # the TLS socket replaces the plain one
+        return reply
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:
@@ -512,8 +487,6 @@ def check_smtp(endpoint: Endpoint, login: Login) -> CheckResult:
         return session.failed(error)
     except Exception as error:
         return session.unreadable(error)
-    finally:
-        session.guard.release()  # after the goodbye: its step keeps the watchdog
 
 
 CHECKS: Mapping[str, Callable[[Endpoint, Login], CheckResult]] = {
