@@ -118,7 +118,9 @@ class LatencyProxy:
                           upstream: int) -> None:
         await asyncio.sleep(2 * self.delay)  # the TCP handshake's round trip
         server_in, server_out = await asyncio.open_connection("127.0.0.1", upstream)
-        await asyncio.gather(self._pump(client_in, server_out), self._pump(server_in, client_out))
+        # The proxy's shutdown cancels open connections; asyncio would log each cancelled handler as an error.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(self._pump(client_in, server_out), self._pump(server_in, client_out))
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
