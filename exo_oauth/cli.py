@@ -10,6 +10,7 @@ import argparse
 import errno
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from contextlib import suppress
@@ -44,7 +45,27 @@ class _SubcommandParser(_Parser):
     """A subcommand's parser: a mistake on its command line is one line naming the subcommand, not a usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.USAGE, f"{self.prog}: {message}; allowed: the options of `{self.prog} --help`\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: {_without_values(message)}; allowed: the options of "
+                                  f"`{self.prog} --help`\n")
+
+
+_TYPED_VALUE = re.compile(r"(invalid (?:choice|[\w ]+ value)): '[^']*'")
+"""argparse's `invalid float value: '...'` and `invalid choice: '...'`, which repeat what was typed."""
+
+
+def _without_values(message: str) -> str:
+    """Return argparse's message without the values typed: a secret pasted in the wrong place is never echoed."""
+    unrecognized = "unrecognized arguments: "
+    if message.startswith(unrecognized):
+        return unrecognized + _option_names(message.removeprefix(unrecognized).split())
+    return _TYPED_VALUE.sub(r"\1", message)
+
+
+def _option_names(tokens: Sequence[str]) -> str:
+    """Name the options among `tokens` (`--name`, without any `=value`) and only count the other words."""
+    names = [token.split("=", 1)[0] for token in tokens if token.startswith("-")]
+    others = len(tokens) - len(names)
+    return ", ".join([*names, *([f"{others} value(s), not repeated"] if others else [])])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args, unknown = _parse(argv)
             command = f"exo-oauth {args.command}"
             if unknown:
-                _say(f"{command}: unrecognized arguments: {' '.join(unknown)}; allowed: the options of "
+                _say(f"{command}: unrecognized arguments: {_option_names(unknown)}; allowed: the options of "
                      f"`{command} --help`")
                 return ExitCode.USAGE
             status: int = args.run(args)

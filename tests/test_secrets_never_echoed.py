@@ -41,3 +41,24 @@ def test_an_identifier_flag_holding_a_secret_does_not_print_it(capsys: pytest.Ca
     assert status == 2
     assert flag in err
     assert SECRET not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", "--client-secret", SECRET],
+    ["verify", f"--client-secret={SECRET}"],
+    ["verify", "--tenant", TENANT, SECRET],
+    ["verify", "--timeout", SECRET],
+    ["verify", "--cloud", SECRET],
+    ["drift", "--stack", "contoso", "--format", SECRET],
+], ids=["unknown-flag", "unknown-flag-equals", "stray-value", "bad-number", "bad-choice", "bad-choice-drift"])
+def test_a_command_line_argparse_refuses_never_repeats_the_value(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """A secret typed as an unknown flag's value, a stray word or a bad choice: one line, the option named only."""
+    with pytest.raises(SystemExit) as stopped:
+        status = main(argv)
+        raise SystemExit(status)
+    captured = capsys.readouterr()
+    assert stopped.value.code == 2
+    assert captured.err.count("\n") == 1
+    assert SECRET not in captured.err + captured.out

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
+from ..text import printable
 from .inputs import ClientCredential
 from .request import VerifyRequest
 from .secret import Secret
@@ -25,11 +28,25 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
 REQUEST_URL, REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 TIMEOUT_SECONDS = 30
+MAX_ANSWER_BYTES = 64 * 1024
+"""GitHub's answer is one JWT in a small JSON object: far below this."""
+READ_CHUNK = 4096
 JWT_PARTS = 3
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is refused: urllib would send the request's bearer token on to wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _github_token(url: str, bearer: str, audience: str) -> str:
-    """Fetch the job's OIDC token for `audience`; raise UsageError with the reason when GitHub does not give one."""
+    """Fetch the job's OIDC token for `audience`; raise UsageError with the reason when GitHub does not give one.
+
+    The bearer token goes only to the https URL GitHub set (no redirect is followed); the answer is read for at most
+    TIMEOUT_SECONDS (plus one read) and MAX_ANSWER_BYTES.
+    """
     if urllib.parse.urlsplit(url).scheme != "https":
         raise UsageError(f"{REQUEST_URL}: not an https URL; allowed: the URL GitHub Actions sets")
     separator = "&" if urllib.parse.urlsplit(url).query else "?"
@@ -37,17 +54,37 @@ def _github_token(url: str, bearer: str, audience: str) -> str:
         f"{url}{separator}audience={urllib.parse.quote(audience, safe='')}",
         headers={"Authorization": f"bearer {bearer}", "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - GitHub's URL
-            value = json.loads(response.read().decode("utf-8")).get("value")
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT_SECONDS) as response:
+            body = _read_bounded(response)
+        document = json.loads(body.decode("utf-8"))
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400:  # noqa: PLR2004 - the HTTP redirect range
+            raise UsageError(f"{REQUEST_URL}: GitHub answered with a redirect (HTTP {error.code}), which is not "
+                             "followed; allowed: the URL GitHub Actions sets") from None
         raise UsageError(f"{REQUEST_URL}: GitHub refused the OIDC token request (HTTP {error.code}); allowed: a job "
                          "with `permissions: id-token: write`") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise UsageError(f"{REQUEST_URL}: no OIDC token from GitHub ({error}); allowed: a GitHub Actions job with "
-                         "`permissions: id-token: write`") from None
+        raise UsageError(f"{REQUEST_URL}: no OIDC token from GitHub ({printable(str(error))[:200]}); allowed: a "
+                         "GitHub Actions job with `permissions: id-token: write`") from None
+    value = document.get("value") if isinstance(document, dict) else None
     if not isinstance(value, str) or len(value.split(".")) != JWT_PARTS:
         raise UsageError(f"{REQUEST_URL}: the answer holds no token; allowed: GitHub's OIDC token endpoint")
     return value
+
+
+def _read_bounded(response: Any) -> bytes:
+    """Read the answer within TIMEOUT_SECONDS overall (each read is also bounded) and MAX_ANSWER_BYTES."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read(READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ValueError(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the answer took over {TIMEOUT_SECONDS} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _subject(token: str) -> str:
