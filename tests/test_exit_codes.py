@@ -42,4 +42,3 @@ def test_tenant_commands_help_gives_the_table_status_for_an_unreadable_graph(
         main([command, "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN) in help_text
-    assert "3 when" not in help_text
