@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from .microsoft import CLOUDS, DEFAULT_CLOUD
 from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
+from .rotation import today
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
@@ -338,8 +339,6 @@ def _redirect_uri(at: At, public_client: bool) -> str:
     problem = redirect_uri_problem(text, public_client=public_client)
     if problem is not None:
         raise at.fail(f"{text!r} {problem}; allowed: {REDIRECT_URIS_ALLOWED}")
-    if urlsplit(text).fragment or "#" in text:
-        raise at.fail(f"{text!r} has a fragment; allowed: a redirect URI without '#'")
     return text
 
 
@@ -511,7 +510,6 @@ def _exchange(at: At) -> ExchangeConfig:
     )
 
 
-
 def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
     """Return (thumbprint, PFX file path, password variable name); at most one certificate source."""
     thumb = at.child("certificateThumbprint")
@@ -541,8 +539,11 @@ def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
                                 "PFX file's password")
     return thumbprint, file_path, password_variable
 
+
 CONFIG_KEYS = {
     "azuread:tenantId": "The tenant GUID.",
+    "azuread:environment": "The azuread provider's cloud (else the ARM_ENVIRONMENT variable, else global); it must "
+    "name the same cloud as exo-oauth:cloud.",
     f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
     f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
     f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
@@ -551,6 +552,10 @@ CONFIG_KEYS = {
 }
 AZUREAD_ENVIRONMENT = "azuread:environment"
 """The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
+ARM_ENVIRONMENT = "ARM_ENVIRONMENT"
+"""The environment variable the azuread provider reads its cloud from when `azuread:environment` is not set."""
+AZUREAD_METADATA_HOST = "azuread:metadataHost"
+"""The azuread provider's custom-cloud metadata host, which exo-oauth refuses (its clouds are a fixed table)."""
 
 
 def _structured(value: Any) -> Any:
@@ -566,14 +571,18 @@ def _structured(value: Any) -> Any:
         return value
 
 
-def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None = None) -> StackConfig:
+def parse_stack_config(
+    raw: Mapping[str, Any], source: str, now: datetime | None = None, *, arm_environment: str | None = None
+) -> StackConfig:
     """Validate one stack's config and return it as plain values.
 
     `raw` maps full config keys (`azuread:tenantId`, `exo-oauth:apps`, ...) to decoded values. Keys of other
     namespaces (for example `azuread:clientId`) are left to their owners. `now` is the clock for certificate
-    expiry checks. Raises ConfigError naming `source` and the key path on the first problem found.
+    expiry checks (default: components.rotation.today(), the clock rotation is decided by). `arm_environment` is the
+    ARM_ENVIRONMENT variable, the provider's cloud when `azuread:environment` is not set. Raises ConfigError naming
+    `source` and the key path on the first problem found.
     """
-    now = now or datetime.now(UTC)
+    now = now or today()
     for key in raw:
         if key.startswith(f"{PROJECT}:") and key not in CONFIG_KEYS:
             allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
@@ -584,19 +593,31 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
     _unique_names(apps_at, apps)
     exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
-    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=_cloud(raw, source))
+    cloud = _cloud(raw, source, arm_environment)
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud)
 
 
-def _cloud(raw: Mapping[str, Any], source: str) -> str:
-    """Return `exo-oauth:cloud` (default global), refusing an `azuread:environment` that names another cloud."""
+def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> str:
+    """Return `exo-oauth:cloud` (default global), refusing a provider environment that names another cloud.
+
+    The azuread provider takes its environment from `azuread:environment`, else from the ARM_ENVIRONMENT variable,
+    else the global cloud (`public`); `arm_environment` is that variable's value, which the caller reads.
+    """
     at = At(source, f"{PROJECT}:cloud", raw.get(f"{PROJECT}:cloud"))
     cloud = DEFAULT_CLOUD if at.value is None else one_of(at, tuple(CLOUDS))
-    environment = raw.get(AZUREAD_ENVIRONMENT)
-    # The provider's default, with no azuread:environment, is the global cloud.
+    if raw.get(AZUREAD_METADATA_HOST) is not None:
+        raise ConfigError(source, AZUREAD_METADATA_HOST, f"custom clouds are not supported; allowed: no "
+                          f"{AZUREAD_METADATA_HOST}, and {PROJECT}:cloud naming one of {', '.join(CLOUDS)}")
+    environment, origin = raw.get(AZUREAD_ENVIRONMENT), AZUREAD_ENVIRONMENT
+    if environment is None and arm_environment:
+        environment, origin = arm_environment, f"{ARM_ENVIRONMENT} (environment variable; {AZUREAD_ENVIRONMENT} is "\
+            "not set)"
     accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
     if environment not in accepted:
         wanted = CLOUDS[cloud].azuread_environments[0]
-        shown = "not set (the provider then uses global)" if environment is None else repr(environment)
-        raise at.fail(f"{cloud!r} needs {AZUREAD_ENVIRONMENT}: {wanted}, but {AZUREAD_ENVIRONMENT} is {shown}; "
-                      f"allowed: {PROJECT}:cloud and {AZUREAD_ENVIRONMENT} naming the same cloud")
+        shown = (f"neither {AZUREAD_ENVIRONMENT} nor {ARM_ENVIRONMENT} is set (the provider then uses global)"
+                 if environment is None else f"{origin} is {environment!r}")
+        raise at.fail(f"{cloud!r} needs {AZUREAD_ENVIRONMENT}: {wanted}, but {shown}; allowed: {PROJECT}:cloud and "
+                      f"the provider's environment ({AZUREAD_ENVIRONMENT}, else {ARM_ENVIRONMENT}) naming the same "
+                      "cloud")
     return cloud
