@@ -82,9 +82,11 @@ class Credential:
     type: str
     """One of `secret`, `certificate`, `federated`, or `none` (delegated public clients only)."""
     lifetime_days: int | None = None
-    """secret, certificate: days from creation until the credential expires in Entra ID (1..730)."""
+    """secret, certificate (required): days from creation until the credential expires in Entra ID (1..730)."""
     rotate_before_days: int | None = None
-    """secret, certificate: days before expiry at which the next `pulumi up` replaces the credential."""
+    """secret, certificate (required): days before expiry at which the next credential arrives. For a secret it
+    is the overlap: the next secret is created this many days before the previous one expires (docs/decisions/0032);
+    for a certificate, the first `pulumi up` from this many days before expiry re-registers it."""
     public_key_pem: str | None = None
     """certificate: the PEM-encoded public X.509 certificate."""
     certificate_not_after: datetime | None = None
@@ -95,6 +97,16 @@ class Credential:
     """federated: the subject of the external workload's tokens."""
     audiences: tuple[str, ...] = ()
     """federated: accepted audiences."""
+
+    def __post_init__(self) -> None:
+        if self.type in ("secret", "certificate") and None in (self.lifetime_days, self.rotate_before_days):
+            raise ValueError(f"a {self.type} credential needs lifetime_days and rotate_before_days")
+
+    def term(self) -> tuple[int, int]:
+        """secret, certificate: return (lifetime_days, rotate_before_days), which such a credential always has."""
+        if self.lifetime_days is None or self.rotate_before_days is None:
+            raise ValueError(f"a {self.type} credential has no lifetime")
+        return self.lifetime_days, self.rotate_before_days
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ class ExchangeConfig:
     """How the generated Exchange Online scripts connect and what they may change tenant-wide."""
 
     organization: str | None = None
-    """The tenant's `*.onmicrosoft.com` domain for `Connect-ExchangeOnline -Organization`."""
+    """The tenant's initial domain (`*.onmicrosoft.com` in the global cloud) for `Connect-ExchangeOnline
+    -Organization`."""
     app_id: str | None = None
     """Client id for certificate app-only auth to Exchange Online PowerShell."""
     certificate_thumbprint: str | None = None
@@ -213,11 +226,13 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
 def non_empty_text(at: At, *, max_len: int = 256) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
     _require(at, "a non-empty string")
-    if isinstance(at.value, str) and at.value and not at.value.strip():
-        raise at.fail("is only white space (such as a tab or a non-breaking space); allowed: a name with visible "
+    if not isinstance(at.value, str):
+        raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
+    if not at.value:
+        raise at.fail("is empty; allowed: text with visible characters")
+    if not at.value.strip():
+        raise at.fail("is only white space (such as a tab or a non-breaking space); allowed: text with visible "
                       "characters")
-    if not isinstance(at.value, str) or not at.value:
-        raise at.fail(f"must be a non-empty string, not {_type_name(at.value) if at.value != '' else 'an empty one'}")
     if len(at.value) > max_len:
         raise at.fail(f"is {len(at.value)} characters long; allowed: at most {max_len}")
     return at.value
@@ -231,11 +246,12 @@ def _bool(at: At, default: bool) -> bool:
     return at.value
 
 
-def _int(at: At, low: int, high: int) -> int:
+def _int(at: At, low: int, high: int, *, scope: str = "", note: str = "") -> int:
+    """Return the whole number if it is from `low` to `high`; `scope` and `note` explain the range in the message."""
     if isinstance(at.value, bool) or not isinstance(at.value, int):
         raise at.fail(f"must be a whole number from {low} to {high}, not {_type_name(at.value)}")
     if not low <= at.value <= high:
-        raise at.fail(f"{at.value} is out of range; allowed: {low} to {high}")
+        raise at.fail(f"{at.value} is out of range{scope}; allowed: {low} to {high}{note}")
     return at.value
 
 
@@ -384,14 +400,14 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
-        rotate = default_before if before.value is None else _int(before, 0, days - 1)
         if kind == "secret":
             # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
             # two secrets, not three, valid at once.
-            if rotate > days // 2:
-                raise before.fail(f"{rotate} is out of range for a secret living {days} days; allowed: 0 to "
-                                  f"{days // 2} (at most half of lifetimeDays, so at most two secrets overlap)")
+            rotate = default_before if before.value is None else _int(
+                before, 0, days // 2, scope=f" for a secret living {days} days",
+                note=" (at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
+        rotate = default_before if before.value is None else _int(before, 0, days - 1)
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
@@ -472,7 +488,7 @@ def _unique_names(apps_at: At, apps: tuple[AppConfig, ...]) -> None:
         displays[key] = display
 
 
-def _exchange(at: At) -> ExchangeConfig:
+def _exchange(at: At, cloud: str) -> ExchangeConfig:
     if at.value is None:
         return ExchangeConfig()
     _mapping(at, EXCHANGE_KEYS)
@@ -481,7 +497,8 @@ def _exchange(at: At) -> ExchangeConfig:
         org = at.child("organization")
         organization = non_empty_text(org).lower()
         if not is_domain(organization):
-            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
+            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. "
+                           f"contoso.{CLOUDS[cloud].initial_domain_suffix}")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumbprint, file_path, password_variable = _exchange_certificate(at)
     has_certificate = thumbprint is not None or file_path is not None
@@ -493,7 +510,7 @@ def _exchange(at: At) -> ExchangeConfig:
                                                    "allowed: a PFX file path (interactive sign-in: neither key)")
     if app_id is not None and organization is None:
         raise at.child("organization").fail("is required for certificate app-only auth; allowed: the tenant's "
-                                            "*.onmicrosoft.com domain")
+                                            f"*.{CLOUDS[cloud].initial_domain_suffix} domain")
     smtp = at.child("tenantSmtpAuth")
     auto_apply = _bool(at.child("autoApply"), default=False)
     if auto_apply and app_id is None:
@@ -592,8 +609,8 @@ def parse_stack_config(
     _require(apps_at, "a list of apps (it may be empty)")
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
     _unique_names(apps_at, apps)
-    exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
     cloud = _cloud(raw, source, arm_environment)
+    exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))), cloud)
     return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud)
 
 
