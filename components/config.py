@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from .microsoft import CLOUDS, DEFAULT_CLOUD
 from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
+from .rotation import today
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
@@ -81,9 +82,11 @@ class Credential:
     type: str
     """One of `secret`, `certificate`, `federated`, or `none` (delegated public clients only)."""
     lifetime_days: int | None = None
-    """secret, certificate: days from creation until the credential expires in Entra ID (1..730)."""
+    """secret, certificate (required): days from creation until the credential expires in Entra ID (1..730)."""
     rotate_before_days: int | None = None
-    """secret, certificate: days before expiry at which the next `pulumi up` replaces the credential."""
+    """secret, certificate (required): days before expiry at which the next credential arrives. For a secret it
+    is the overlap: the next secret is created this many days before the previous one expires (docs/decisions/0032);
+    for a certificate, the first `pulumi up` from this many days before expiry re-registers it."""
     public_key_pem: str | None = None
     """certificate: the PEM-encoded public X.509 certificate."""
     certificate_not_after: datetime | None = None
@@ -94,6 +97,16 @@ class Credential:
     """federated: the subject of the external workload's tokens."""
     audiences: tuple[str, ...] = ()
     """federated: accepted audiences."""
+
+    def __post_init__(self) -> None:
+        if self.type in ("secret", "certificate") and None in (self.lifetime_days, self.rotate_before_days):
+            raise ValueError(f"a {self.type} credential needs lifetime_days and rotate_before_days")
+
+    def term(self) -> tuple[int, int]:
+        """secret, certificate: return (lifetime_days, rotate_before_days), which such a credential always has."""
+        if self.lifetime_days is None or self.rotate_before_days is None:
+            raise ValueError(f"a {self.type} credential has no lifetime")
+        return self.lifetime_days, self.rotate_before_days
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,8 @@ class ExchangeConfig:
     """How the generated Exchange Online scripts connect and what they may change tenant-wide."""
 
     organization: str | None = None
-    """The tenant's `*.onmicrosoft.com` domain for `Connect-ExchangeOnline -Organization`."""
+    """The tenant's initial domain (`*.onmicrosoft.com` in the global cloud) for `Connect-ExchangeOnline
+    -Organization`."""
     app_id: str | None = None
     """Client id for certificate app-only auth to Exchange Online PowerShell."""
     certificate_thumbprint: str | None = None
@@ -212,11 +226,13 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
 def non_empty_text(at: At, *, max_len: int = 256) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
     _require(at, "a non-empty string")
-    if isinstance(at.value, str) and at.value and not at.value.strip():
-        raise at.fail("is only white space (such as a tab or a non-breaking space); allowed: a name with visible "
+    if not isinstance(at.value, str):
+        raise at.fail(f"must be a non-empty string, not {_type_name(at.value)}")
+    if not at.value:
+        raise at.fail("is empty; allowed: text with visible characters")
+    if not at.value.strip():
+        raise at.fail("is only white space (such as a tab or a non-breaking space); allowed: text with visible "
                       "characters")
-    if not isinstance(at.value, str) or not at.value:
-        raise at.fail(f"must be a non-empty string, not {_type_name(at.value) if at.value != '' else 'an empty one'}")
     if len(at.value) > max_len:
         raise at.fail(f"is {len(at.value)} characters long; allowed: at most {max_len}")
     return at.value
@@ -230,11 +246,12 @@ def _bool(at: At, default: bool) -> bool:
     return at.value
 
 
-def _int(at: At, low: int, high: int) -> int:
+def _int(at: At, low: int, high: int, *, scope: str = "", note: str = "") -> int:
+    """Return the whole number if it is from `low` to `high`; `scope` and `note` explain the range in the message."""
     if isinstance(at.value, bool) or not isinstance(at.value, int):
         raise at.fail(f"must be a whole number from {low} to {high}, not {_type_name(at.value)}")
     if not low <= at.value <= high:
-        raise at.fail(f"{at.value} is out of range; allowed: {low} to {high}")
+        raise at.fail(f"{at.value} is out of range{scope}; allowed: {low} to {high}{note}")
     return at.value
 
 
@@ -338,8 +355,6 @@ def _redirect_uri(at: At, public_client: bool) -> str:
     problem = redirect_uri_problem(text, public_client=public_client)
     if problem is not None:
         raise at.fail(f"{text!r} {problem}; allowed: {REDIRECT_URIS_ALLOWED}")
-    if urlsplit(text).fragment or "#" in text:
-        raise at.fail(f"{text!r} has a fragment; allowed: a redirect URI without '#'")
     return text
 
 
@@ -385,14 +400,14 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
-        rotate = default_before if before.value is None else _int(before, 0, days - 1)
         if kind == "secret":
             # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
             # two secrets, not three, valid at once.
-            if rotate > days // 2:
-                raise before.fail(f"{rotate} is out of range for a secret living {days} days; allowed: 0 to "
-                                  f"{days // 2} (at most half of lifetimeDays, so at most two secrets overlap)")
+            rotate = default_before if before.value is None else _int(
+                before, 0, days // 2, scope=f" for a secret living {days} days",
+                note=" (at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
+        rotate = default_before if before.value is None else _int(before, 0, days - 1)
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
@@ -473,7 +488,7 @@ def _unique_names(apps_at: At, apps: tuple[AppConfig, ...]) -> None:
         displays[key] = display
 
 
-def _exchange(at: At) -> ExchangeConfig:
+def _exchange(at: At, cloud: str) -> ExchangeConfig:
     if at.value is None:
         return ExchangeConfig()
     _mapping(at, EXCHANGE_KEYS)
@@ -482,7 +497,8 @@ def _exchange(at: At) -> ExchangeConfig:
         org = at.child("organization")
         organization = non_empty_text(org).lower()
         if not is_domain(organization):
-            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.onmicrosoft.com")
+            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. "
+                           f"contoso.{CLOUDS[cloud].initial_domain_suffix}")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumbprint, file_path, password_variable = _exchange_certificate(at)
     has_certificate = thumbprint is not None or file_path is not None
@@ -494,7 +510,7 @@ def _exchange(at: At) -> ExchangeConfig:
                                                    "allowed: a PFX file path (interactive sign-in: neither key)")
     if app_id is not None and organization is None:
         raise at.child("organization").fail("is required for certificate app-only auth; allowed: the tenant's "
-                                            "*.onmicrosoft.com domain")
+                                            f"*.{CLOUDS[cloud].initial_domain_suffix} domain")
     smtp = at.child("tenantSmtpAuth")
     auto_apply = _bool(at.child("autoApply"), default=False)
     if auto_apply and app_id is None:
@@ -509,7 +525,6 @@ def _exchange(at: At) -> ExchangeConfig:
         tenant_smtp_auth="report" if smtp.value is None else one_of(smtp, TENANT_SMTP_AUTH),
         auto_apply=auto_apply,
     )
-
 
 
 def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
@@ -541,8 +556,11 @@ def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
                                 "PFX file's password")
     return thumbprint, file_path, password_variable
 
+
 CONFIG_KEYS = {
     "azuread:tenantId": "The tenant GUID.",
+    "azuread:environment": "The azuread provider's cloud (else the ARM_ENVIRONMENT variable, else global); it must "
+    "name the same cloud as exo-oauth:cloud.",
     f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
     f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
     f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
@@ -551,6 +569,10 @@ CONFIG_KEYS = {
 }
 AZUREAD_ENVIRONMENT = "azuread:environment"
 """The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
+ARM_ENVIRONMENT = "ARM_ENVIRONMENT"
+"""The environment variable the azuread provider reads its cloud from when `azuread:environment` is not set."""
+AZUREAD_METADATA_HOST = "azuread:metadataHost"
+"""The azuread provider's custom-cloud metadata host, which exo-oauth refuses (its clouds are a fixed table)."""
 
 
 def _structured(value: Any) -> Any:
@@ -566,14 +588,18 @@ def _structured(value: Any) -> Any:
         return value
 
 
-def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None = None) -> StackConfig:
+def parse_stack_config(
+    raw: Mapping[str, Any], source: str, now: datetime | None = None, *, arm_environment: str | None = None
+) -> StackConfig:
     """Validate one stack's config and return it as plain values.
 
     `raw` maps full config keys (`azuread:tenantId`, `exo-oauth:apps`, ...) to decoded values. Keys of other
     namespaces (for example `azuread:clientId`) are left to their owners. `now` is the clock for certificate
-    expiry checks. Raises ConfigError naming `source` and the key path on the first problem found.
+    expiry checks (default: components.rotation.today(), the clock rotation is decided by). `arm_environment` is the
+    ARM_ENVIRONMENT variable, the provider's cloud when `azuread:environment` is not set. Raises ConfigError naming
+    `source` and the key path on the first problem found.
     """
-    now = now or datetime.now(UTC)
+    now = now or today()
     for key in raw:
         if key.startswith(f"{PROJECT}:") and key not in CONFIG_KEYS:
             allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
@@ -583,20 +609,32 @@ def parse_stack_config(raw: Mapping[str, Any], source: str, now: datetime | None
     _require(apps_at, "a list of apps (it may be empty)")
     apps = _list(apps_at, lambda a: _app(a, now), unique=False)
     _unique_names(apps_at, apps)
-    exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))))
-    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=_cloud(raw, source))
+    cloud = _cloud(raw, source, arm_environment)
+    exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))), cloud)
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud)
 
 
-def _cloud(raw: Mapping[str, Any], source: str) -> str:
-    """Return `exo-oauth:cloud` (default global), refusing an `azuread:environment` that names another cloud."""
+def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> str:
+    """Return `exo-oauth:cloud` (default global), refusing a provider environment that names another cloud.
+
+    The azuread provider takes its environment from `azuread:environment`, else from the ARM_ENVIRONMENT variable,
+    else the global cloud (`public`); `arm_environment` is that variable's value, which the caller reads.
+    """
     at = At(source, f"{PROJECT}:cloud", raw.get(f"{PROJECT}:cloud"))
     cloud = DEFAULT_CLOUD if at.value is None else one_of(at, tuple(CLOUDS))
-    environment = raw.get(AZUREAD_ENVIRONMENT)
-    # The provider's default, with no azuread:environment, is the global cloud.
+    if raw.get(AZUREAD_METADATA_HOST) is not None:
+        raise ConfigError(source, AZUREAD_METADATA_HOST, f"custom clouds are not supported; allowed: no "
+                          f"{AZUREAD_METADATA_HOST}, and {PROJECT}:cloud naming one of {', '.join(CLOUDS)}")
+    environment, origin = raw.get(AZUREAD_ENVIRONMENT), AZUREAD_ENVIRONMENT
+    if environment is None and arm_environment:
+        environment, origin = arm_environment, f"{ARM_ENVIRONMENT} (environment variable; {AZUREAD_ENVIRONMENT} is "\
+            "not set)"
     accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
     if environment not in accepted:
         wanted = CLOUDS[cloud].azuread_environments[0]
-        shown = "not set (the provider then uses global)" if environment is None else repr(environment)
-        raise at.fail(f"{cloud!r} needs {AZUREAD_ENVIRONMENT}: {wanted}, but {AZUREAD_ENVIRONMENT} is {shown}; "
-                      f"allowed: {PROJECT}:cloud and {AZUREAD_ENVIRONMENT} naming the same cloud")
+        shown = (f"neither {AZUREAD_ENVIRONMENT} nor {ARM_ENVIRONMENT} is set (the provider then uses global)"
+                 if environment is None else f"{origin} is {environment!r}")
+        raise at.fail(f"{cloud!r} needs {AZUREAD_ENVIRONMENT}: {wanted}, but {shown}; allowed: {PROJECT}:cloud and "
+                      f"the provider's environment ({AZUREAD_ENVIRONMENT}, else {ARM_ENVIRONMENT}) naming the same "
+                      "cloud")
     return cloud

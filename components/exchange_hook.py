@@ -132,11 +132,6 @@ class ExchangeScriptWriter:
         if digest in self._attempted or (last.get("script") == digest and last.get("result") == "succeeded"):
             return
         self._attempted.add(digest)
-        if self._config.exchange.app_id is None:
-            # A hook cannot answer an interactive sign-in prompt (config.py refuses this combination too).
-            _log(f"exchange.autoApply needs certificate app-only sign-in; run it yourself: pwsh -File {apply}",
-                 warn=True)
-            return
         if last.get("script") == digest:
             _log(f"the last run of {apply} ({last.get('result')}, {last.get('at')}) did not succeed; running it again")
         try:

@@ -20,13 +20,12 @@ from .config import STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, EXIT_DRIFT
 from .exchange_module import needed
-from .microsoft import CLOUDS, DEFAULT_CLOUD
+from .microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS_BY_NAME
 from .outputs import AppOutputs
 from .powershell import ps_literal
 
 MODULE_VERSIONS = ("3.0.0", "3.*")
 """ExchangeOnlineManagement versions the scripts accept: REST cmdlets and Get-ConnectionInformation need 3.x."""
-
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
     switches: dict[tuple[str, str], None] = {}
     for app in inputs.apps:
         if app.flow == "delegated":
-            steps += [_Step("TenantProtocol", (("App", app.name), ("Protocol", p))) for p in app.protocols]
+            steps += [_Step("TenantProtocol", (("App", app.name), ("Protocol", p), *_switch(p))) for p in app.protocols]
             continue
         trustee = app.service_principal_object_id
         steps.append(_Step("ServicePrincipal", (("App", app.name), ("AppId", app.client_id),
@@ -138,9 +137,15 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
             if box.send_as:
                 steps.append(_Step("Right", (("Right", "SendAs"), *mailbox_args)))
             switches.update({(box.address, p): None for p in app.protocols})
-    steps += [_Step("MailboxProtocol", (("Mailbox", box), ("Protocol", p))) for box, p in switches]
+    steps += [_Step("MailboxProtocol", (("Mailbox", box), *_switch(p))) for box, p in switches]
     steps.append(_Step("TenantSmtpAuth", (("Setting", inputs.exchange.tenant_smtp_auth),)))
     return steps
+
+
+def _switch(protocol: str) -> tuple[tuple[str, str], ...]:
+    """Return the arguments naming the protocol's Set-CASMailbox switch, the value that turns it on, and its label."""
+    facts = PROTOCOLS_BY_NAME[protocol]
+    return (("Label", facts.cas_label), ("Property", facts.cas_switch), ("Wanted", str(facts.cas_enabled_value)))
 
 
 OFFLINE_BANNER = ("NOT RUNNABLE: rendered by `exo-oauth exchange --offline` from the offline plan; every per-tenant "

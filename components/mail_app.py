@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
 import pulumiverse_time as time
 
-from .config import DEFAULT_LIFETIME_DAYS, AppConfig, Credential
+from .config import AppConfig, Credential
 from .first_party import FirstPartyApi
 from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
-from .outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput, SecretOutput
+from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput
 from .permissions import (
     Permission,
     admin_consent_url,
@@ -97,7 +97,8 @@ class MailOAuthApp(pulumi.ComponentResource):
         self.tenant_id = pulumi.Output.from_input(tenant_id)
         self.application_object_id = application.object_id
         self.service_principal_object_id = principal.object_id
-        self.scopes = pulumi.Output.from_input(list(token_scopes(app.flow, app.protocols, cloud)))
+        scopes = token_scopes(app.flow, app.protocols, cloud)
+        self.scopes = pulumi.Output.from_input(list(scopes))
         first_redirect = app.redirect_uris[0] if app.redirect_uris else None
         self.admin_consent_url = application.client_id.apply(
             lambda cid: admin_consent_url(tenant_id, cid, app.flow, first_redirect, cloud)
@@ -112,7 +113,7 @@ class MailOAuthApp(pulumi.ComponentResource):
             credential.key_id,
             credential.end_date,
             credential.secrets,
-        ).apply(lambda v: _summary(app, tenant_id, cloud, v))
+        ).apply(lambda v: _summary(app, tenant_id, cloud, v, permissions=permissions, scopes=scopes))
         self.register_outputs(
             {
                 "clientId": self.client_id,
@@ -221,8 +222,8 @@ class CredentialOutputs:
     """The newest credential's end date (None for federated and none)."""
     value: pulumi.Output[str | None]
     """The newest secret's value (None unless the type is `secret`)."""
-    secrets: pulumi.Output[list[dict[str, Any]]]
-    """Every secret that exists, newest first: keyId, endDate and the resource's name (empty unless `secret`)."""
+    secrets: pulumi.Output[list[SecretOutput]]
+    """Every secret that exists, newest first (empty unless the type is `secret`)."""
 
 
 def _credential(
@@ -231,17 +232,17 @@ def _credential(
 ) -> CredentialOutputs:
     """Declare the app's credential and return its outputs."""
     none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
-    no_secrets: pulumi.Output[list[dict[str, Any]]] = pulumi.Output.from_input([])
+    no_secrets: pulumi.Output[list[SecretOutput]] = pulumi.Output.from_input([])
     if credential.type == "secret":
         return _secrets(name, schedule_key, credential, application, child)
     if credential.type == "certificate":
-        lifetime = credential.lifetime_days or 0
+        lifetime, before = credential.term()
         not_after = credential.certificate_not_after
         # The rotation clock is state, not code: its start time is fixed when it is created, so the end date is
         # stable across runs, and the first `pulumi up` from `rotateBeforeDays` before expiry re-registers it.
         rotation = time.Rotating(
             f"{name}-rotation",
-            rotation_days=lifetime - (credential.rotate_before_days or 0),
+            rotation_days=lifetime - before,
             opts=child,
         )
         end_date = rotation.rfc3339.apply(lambda start: _end_date(start, lifetime, not_after))
@@ -275,8 +276,7 @@ def _secrets(
     child: pulumi.ResourceOptions,
 ) -> CredentialOutputs:
     """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first."""
-    lifetime = credential.lifetime_days or DEFAULT_LIFETIME_DAYS
-    before = credential.rotate_before_days or 0
+    lifetime, before = credential.term()
     offset = schedule_offset_days(schedule_key, lifetime - before)
     passwords = [
         (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
@@ -290,8 +290,7 @@ def _secrets(
         for term in live_secrets(today(), lifetime, before, offset)
     ]
     listed = pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in passwords)).apply(
-        lambda pairs: [{"name": n, "keyId": k, "endDate": e}
-                       for (n, _), (k, e) in zip(passwords, pairs, strict=True)])
+        lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(passwords, pairs, strict=True)])
     newest = passwords[0][1]
     return CredentialOutputs(newest.key_id, newest.end_date, newest.value, listed)
 
@@ -305,12 +304,14 @@ def _end_date(rfc3339: str, days: int, not_after: datetime | None) -> str:
     end = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")) + timedelta(days=days)
     if not_after is not None:
         end = min(end, not_after)
-    return end.isoformat().replace("+00:00", "Z")
+    return _rfc3339(end)
 
 
-def _summary(app: AppConfig, tenant_id: str, cloud: str, values: list[Any]) -> dict[str, Any]:
+def _summary(
+    app: AppConfig, tenant_id: str, cloud: str, values: list[Any], *, permissions: Sequence[Permission],
+    scopes: tuple[str, ...],
+) -> dict[str, Any]:
     client_id, object_id, sp_object_id, consent_url, permission_ids, key_id, end_date, secrets = values
-    permissions = permissions_for(app.flow, app.protocols)
     return AppOutputs(
         name=app.name,
         display_name=app.display_name,
@@ -323,11 +324,9 @@ def _summary(app: AppConfig, tenant_id: str, cloud: str, values: list[Any]) -> d
         service_principal_object_id=sp_object_id,
         permissions=tuple(PermissionOutput(p.api, p.name, p.kind, pid)
                           for p, pid in zip(permissions, permission_ids, strict=True)),
-        scopes=token_scopes(app.flow, app.protocols, cloud),
+        scopes=scopes,
         admin_consent_url=consent_url,
-        endpoints={p: EndpointOutput(**cast("dict[str, Any]", e))
-                   for p, e in endpoints_for(app.protocols, cloud).items()},
+        endpoints=endpoints_for(app.protocols, cloud),
         mailboxes=app.mailboxes,
-        credential=CredentialOutput(app.credential.type, key_id, end_date,
-                                    tuple(SecretOutput(s["name"], s["keyId"], s["endDate"]) for s in secrets)),
+        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets)),
     ).to_wire()

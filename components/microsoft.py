@@ -28,12 +28,17 @@ class Protocol:
     """`tls` from the first byte, or `starttls` before AUTH."""
     cas_switch: str
     """The Set-CASMailbox parameter that turns the protocol on or off for one mailbox."""
+    cas_enabled_value: bool
+    """The value of `cas_switch` that turns the protocol on (SmtpClientAuthenticationDisabled is on when false)."""
+    cas_label: str
+    """What `cas_switch` turns on, for messages: IMAP, POP, SMTP AUTH."""
 
 
 PROTOCOLS = (
-    Protocol("imap", "IMAP", "IMAP.AccessAsApp", "IMAP.AccessAsUser.All", 993, "tls", "ImapEnabled"),
-    Protocol("pop", "POP", "POP.AccessAsApp", "POP.AccessAsUser.All", 995, "tls", "PopEnabled"),
-    Protocol("smtp", "SMTP", "SMTP.SendAsApp", "SMTP.Send", 587, "starttls", "SmtpClientAuthenticationDisabled"),
+    Protocol("imap", "IMAP", "IMAP.AccessAsApp", "IMAP.AccessAsUser.All", 993, "tls", "ImapEnabled", True, "IMAP"),
+    Protocol("pop", "POP", "POP.AccessAsApp", "POP.AccessAsUser.All", 995, "tls", "PopEnabled", True, "POP"),
+    Protocol("smtp", "SMTP", "SMTP.SendAsApp", "SMTP.Send", 587, "starttls", "SmtpClientAuthenticationDisabled", False,
+             "SMTP AUTH"),
 )
 """In canonical order imap, pop, smtp."""
 PROTOCOLS_BY_NAME = {p.name: p for p in PROTOCOLS}

@@ -10,7 +10,7 @@ bad outputs file, or one written by an older version. The per-app field docstrin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 from .config import (
@@ -43,6 +43,17 @@ def wire_key(name: str) -> str:
     """Return the camelCase output key of a snake_case field name, e.g. `client_id` -> `clientId`."""
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+def _wire(value: Any) -> Any:
+    """Return `value` JSON-ready: dataclasses as mappings keyed by `wire_key`, tuples as lists, nested alike."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {wire_key(f.name): _wire(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_wire(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _wire(item) for key, item in value.items()}
+    return value
 
 
 def _present(at: At, keys: tuple[str, ...]) -> None:
@@ -136,11 +147,6 @@ class CredentialOutput:
     secrets: tuple[SecretOutput, ...] = ()
     """`secret` only: every secret that exists, newest first (two during a rotation's overlap)."""
 
-    def to_wire(self) -> dict[str, Any]:
-        """Return the JSON-ready credential output."""
-        return {"type": self.type, "keyId": self.key_id, "endDate": self.end_date,
-                "secrets": [{"name": s.name, "keyId": s.key_id, "endDate": s.end_date} for s in self.secrets]}
-
     @classmethod
     def from_wire(cls, at: At) -> CredentialOutput:
         """Return the credential at `at`, or raise naming the key path."""
@@ -194,24 +200,8 @@ class AppOutputs:
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""
-        return {
-            "name": self.name,
-            "displayName": self.display_name,
-            "flow": self.flow,
-            "protocols": list(self.protocols),
-            "tenantId": self.tenant_id,
-            "cloud": self.cloud,
-            "clientId": self.client_id,
-            "applicationObjectId": self.application_object_id,
-            "servicePrincipalObjectId": self.service_principal_object_id,
-            "permissions": [{"api": p.api, "name": p.name, "kind": p.kind, "id": p.id} for p in self.permissions],
-            "scopes": list(self.scopes),
-            "adminConsentUrl": self.admin_consent_url,
-            "endpoints": {p: {"host": e.host, "port": e.port, "security": e.security}
-                          for p, e in self.endpoints.items()},
-            "mailboxes": [{"address": m.address, "sendAs": m.send_as} for m in self.mailboxes],
-            "credential": self.credential.to_wire(),
-        }
+        wire: dict[str, Any] = _wire(self)
+        return wire
 
     @classmethod
     def from_wire(cls, data: Any, source: str, name: Any) -> AppOutputs:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from .microsoft import CLOUDS, DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, PROTOCOLS, PROTOCOLS_BY_NAME
+from .outputs import EndpointOutput
 
 APP_ONLY_ROLES = {p.name: p.app_role for p in PROTOCOLS}
 """App-only: Office 365 Exchange Online application permissions (app roles), per protocol."""
@@ -81,8 +82,8 @@ def admin_consent_url(
     return f"{where.login_host}/{tenant_id}/v2.0/adminconsent?{urlencode(query)}"
 
 
-def endpoints_for(protocols: Sequence[str], cloud: str = DEFAULT_CLOUD) -> dict[str, dict[str, object]]:
+def endpoints_for(protocols: Sequence[str], cloud: str = DEFAULT_CLOUD) -> dict[str, EndpointOutput]:
     """Return the mail endpoints of the chosen protocols in `cloud`."""
     where = CLOUDS[cloud]
-    return {p: {"host": where.mail_host(p), "port": PROTOCOLS_BY_NAME[p].port,
-                "security": PROTOCOLS_BY_NAME[p].security} for p in protocols}
+    return {p: EndpointOutput(where.mail_host(p), PROTOCOLS_BY_NAME[p].port, PROTOCOLS_BY_NAME[p].security)
+            for p in protocols}

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from .config import AZUREAD_ENVIRONMENT, PROJECT, STACKS_DIR, StackConfig, parse_stack_config
+from .config import (
+    ARM_ENVIRONMENT,
+    AZUREAD_ENVIRONMENT,
+    AZUREAD_METADATA_HOST,
+    PROJECT,
+    STACKS_DIR,
+    StackConfig,
+    parse_stack_config,
+)
 from .errors import ConfigError
 
 
@@ -14,8 +24,11 @@ def read_stack_config() -> StackConfig:
     keys = set(CONFIG.get()) | set(get_config_env())
     raw = {k: pulumi.runtime.get_config(k) for k in keys if k.startswith(f"{PROJECT}:")}
     raw["azuread:tenantId"] = pulumi.runtime.get_config("azuread:tenantId")
-    raw[AZUREAD_ENVIRONMENT] = pulumi.runtime.get_config(AZUREAD_ENVIRONMENT)
+    for key in (AZUREAD_ENVIRONMENT, AZUREAD_METADATA_HOST):
+        raw[key] = pulumi.runtime.get_config(key)
+    source = f"{STACKS_DIR}/Pulumi.{pulumi.get_stack()}.yaml"
     try:
-        return parse_stack_config(raw, f"{STACKS_DIR}/Pulumi.{pulumi.get_stack()}.yaml")
+        # The provider falls back to ARM_ENVIRONMENT, so the cloud check must see it too.
+        return parse_stack_config(raw, source, arm_environment=os.environ.get(ARM_ENVIRONMENT))
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None

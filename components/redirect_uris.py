@@ -13,8 +13,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 IPV6_LOOPBACK = "::1"
 """Entra does not support the IPv6 loopback address in redirect URIs (Microsoft Learn, "Redirect URI restrictions")."""
 
-ALLOWED = ("https://host/path, or http://localhost or http://127.0.0.1 (any port and path) on a delegated app with "
-           "publicClient: true")
+ALLOWED = ("https://host/path without '#', or http://localhost or http://127.0.0.1 (any port and path) on a "
+           "delegated app with publicClient: true")
 """What is allowed, in words, for messages."""
 
 
@@ -29,6 +29,9 @@ def redirect_uri_problem(uri: str, *, public_client: bool) -> str | None:
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError:
         return "is not a URL"
+    if "#" in uri:
+        # RFC 6749 section 3.1.2: a redirection endpoint URI must not include a fragment component.
+        return "has a fragment ('#'), which a redirect URI may not have (RFC 6749 section 3.1.2)"
     scheme = parts.scheme.lower()
     if scheme == "https" and host:
         return None

@@ -30,8 +30,6 @@ class SecretTerm:
 
     slot: str
     """`a` (even periods) or `b` (odd periods)."""
-    period: int
-    """The period's number since ORIGIN; the newest secret has the highest."""
     start: datetime
     """When the period starts: the secret is created by the first `pulumi up` on or after it."""
     end_date: datetime
@@ -58,7 +56,7 @@ def live_secrets(
         start = origin + number * period
         end = start + timedelta(days=lifetime_days)
         if end > now:
-            terms.append(SecretTerm(SLOTS[number % 2], number, start, end))
+            terms.append(SecretTerm(SLOTS[number % 2], start, end))
     return tuple(terms)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -11,7 +12,15 @@ from typing import Any
 
 import yaml
 
-from components.config import AZUREAD_ENVIRONMENT, PROJECT, STACK_NAME, STACKS_DIR, StackConfig, parse_stack_config
+from components.config import (
+    ARM_ENVIRONMENT,
+    AZUREAD_ENVIRONMENT,
+    PROJECT,
+    STACK_NAME,
+    STACKS_DIR,
+    StackConfig,
+    parse_stack_config,
+)
 from components.errors import ConfigError
 
 from .errors import UsageError
@@ -154,7 +163,7 @@ def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig
                               f"{PROJECT}:apps")
     raw: dict[str, Any] = document["config"]
     try:
-        return raw, parse_stack_config(raw, source)
+        return raw, parse_stack_config(raw, source, arm_environment=os.environ.get(ARM_ENVIRONMENT))
     except ConfigError:
         raise
     except RecursionError:

@@ -9,7 +9,7 @@ from typing import Any
 from components.config import AppConfig, ExchangeConfig, Mailbox, StackConfig
 from components.exchange_scripts import ExchangeInputs, exchange_inputs
 from components.microsoft import DEFAULT_CLOUD
-from components.outputs import AppOutputs, CredentialOutput, EndpointOutput, PermissionOutput
+from components.outputs import AppOutputs, CredentialOutput, PermissionOutput
 from components.permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
 from exo_oauth.plan_mocks import standin_id
 from exo_oauth.project import load_stack
@@ -59,7 +59,7 @@ def wire_output(stack: str, tenant_id: str, name: str, display_name: str, flow: 
                           for p in permissions_for(flow, protocols)),
         scopes=token_scopes(flow, protocols),
         admin_consent_url=admin_consent_url(tenant_id, client_id, flow, None),
-        endpoints={p: EndpointOutput(**e) for p, e in endpoints_for(protocols).items()},  # type: ignore[arg-type]
+        endpoints=endpoints_for(protocols),
         mailboxes=tuple(mailboxes),
         credential=CredentialOutput("none", None, None),
     ).to_wire()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from components.config import PROTOCOLS, parse_stack_config
@@ -12,6 +14,7 @@ from components.errors import ConfigError
 from components.microsoft import CLOUDS as FACTS
 from components.microsoft import PROTOCOLS as PROTOCOL_FACTS
 from exo_oauth.plan import plan_stack
+from exo_oauth.project import LoadedStack
 from exo_oauth.verify.clouds import CLOUDS, SECURITY
 from exo_oauth.verify.diagnosis import CAS_SWITCHES, PROTOCOL_NAMES
 from tests.stack_factory import REPO, app, loaded, raw_config
@@ -43,8 +46,9 @@ def test_without_the_key_the_stack_is_global() -> None:
 
 
 @pytest.mark.parametrize(("cloud", "environment", "message"), [
-    ("usgov", None, "exo-oauth:cloud: 'usgov' needs azuread:environment: usgovernmentl4, but azuread:environment "
-                    "is not set (the provider then uses global); allowed: exo-oauth:cloud and azuread:environment "
+    ("usgov", None, "exo-oauth:cloud: 'usgov' needs azuread:environment: usgovernmentl4, but neither "
+                    "azuread:environment nor ARM_ENVIRONMENT is set (the provider then uses global); allowed: "
+                    "exo-oauth:cloud and the provider's environment (azuread:environment, else ARM_ENVIRONMENT) "
                     "naming the same cloud"),
     ("usgov-dod", "usgovernmentl4", "exo-oauth:cloud: 'usgov-dod' needs azuread:environment: usgovernmentl5, but "
                                     "azuread:environment is 'usgovernmentl4'"),
@@ -59,6 +63,45 @@ def test_cloud_and_azuread_environment_must_agree(cloud: str | None, environment
         parse_stack_config(raw_config(app(), **extra), SOURCE)
     assert str(caught.value).startswith(f"{SOURCE}: {message}")
     assert "\n" not in str(caught.value)
+
+
+def test_arm_environment_is_the_providers_cloud_when_the_key_is_absent() -> None:
+    """Like the azuread provider, ARM_ENVIRONMENT stands in for a missing azuread:environment, both ways."""
+    gov = raw_config(app(), **{"exo-oauth:cloud": "usgov"})
+    assert parse_stack_config(gov, SOURCE, arm_environment="usgovernmentl4").cloud == "usgov"
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw_config(app()), SOURCE, arm_environment="usgovernment")
+    assert str(caught.value).startswith(
+        f"{SOURCE}: exo-oauth:cloud: 'global' needs azuread:environment: global, but ARM_ENVIRONMENT (environment "
+        "variable; azuread:environment is not set) is 'usgovernment'")
+    keyed = raw_config(app(), **{"azuread:environment": "public"})
+    assert parse_stack_config(keyed, SOURCE, arm_environment="usgovernment").cloud == "global"
+
+
+def test_the_program_reads_arm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GCC High pipeline that sets only ARM_ENVIRONMENT plans; a global stack under it is refused."""
+    gov = raw_config(app(name="a"), **{"exo-oauth:cloud": "usgov"})
+    stack = LoadedStack("gov", REPO / SOURCE, gov, parse_stack_config(gov, SOURCE, arm_environment="usgovernmentl4"))
+    monkeypatch.setenv("ARM_ENVIRONMENT", "usgovernmentl4")
+    assert plan_stack(REPO, stack, NOW).outputs["apps"]["a"]["cloud"] == "usgov"
+    monkeypatch.setenv("ARM_ENVIRONMENT", "usgovernment")
+    with pytest.raises(pulumi.RunError, match=r"ARM_ENVIRONMENT \(environment variable"):
+        plan_stack(REPO, loaded(raw_config(app(name="a")), "gov"), NOW)
+
+
+def test_a_custom_cloud_metadata_host_is_refused() -> None:
+    """azuread:metadataHost points the provider at a cloud exo-oauth has no facts for: one line refuses it."""
+    raw = raw_config(app(), **{"azuread:metadataHost": "login.example.invalid"})
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw, SOURCE)
+    assert str(caught.value).startswith(f"{SOURCE}: azuread:metadataHost: custom clouds are not supported")
+
+
+def test_the_schema_lists_every_azuread_environment_of_the_facts_table() -> None:
+    """stack-config.schema.json's azuread:environment enum is exactly the facts table's values."""
+    schema = json.loads((REPO / "stack-config.schema.json").read_text(encoding="utf-8"))
+    listed = schema["properties"]["config"]["properties"]["azuread:environment"]["enum"]
+    assert listed == [name for cloud in FACTS.values() for name in cloud.azuread_environments]
 
 
 @pytest.mark.parametrize("cloud", list(FACTS))

@@ -245,11 +245,14 @@ def test_last_run_record_holds_no_secret_or_script_text(tmp_path: Path) -> None:
     assert record["script"] == hashlib.sha256(apply).hexdigest()
 
 
-@pytest.mark.parametrize(("config_change", "writes"), [({}, True), ({"auto_apply": False, **CERTIFICATE}, True),
+@pytest.mark.parametrize(("config_change", "writes"), [({"auto_apply": False, **CERTIFICATE}, True),
                                                         (CERTIFICATE, False)])
-def test_apply_script_is_not_run_without_autoapply_certificate_sign_in_or_an_out_dir(
+def test_apply_script_is_not_run_without_autoapply_or_an_out_dir(
         tmp_path: Path, config_change: dict[str, object], writes: bool) -> None:
-    """Interactive sign-in, autoApply off, or no out_dir (preview, offline plan) never runs the apply script."""
+    """With autoApply off, or no out_dir (preview, offline plan), the apply script never runs.
+
+    autoApply without certificate sign-in never reaches the hook: the config refuses it (test_config_validation).
+    """
     runner = Runner()
     writer = ExchangeScriptWriter("contoso", _auto(contoso(), **config_change), tmp_path if writes else None,
                                   runner=runner)

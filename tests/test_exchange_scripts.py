@@ -6,6 +6,7 @@ from components.config import ExchangeConfig
 from components.errors import ConfigError
 from components.exchange_actions import ACTIONS, EXIT_DRIFT
 from components.exchange_scripts import exchange_inputs, render_exchange_scripts
+from components.microsoft import PROTOCOLS_BY_NAME
 from tests.exchange_factory import app_only, delegated, example, inputs_for
 from tests.powershell_parse import (
     Call,
@@ -17,11 +18,16 @@ from tests.powershell_parse import (
     syntax_problems,
     text,
 )
+from tests.stack_factory import REPO
 
 CHANGES = {"New-ServicePrincipal", "Set-ServicePrincipal", "Remove-ServicePrincipal", "Add-MailboxPermission",
            "Remove-MailboxPermission", "Add-RecipientPermission", "Remove-RecipientPermission", "Set-CASMailbox",
            "Set-TransportConfig"}
 """Every Exchange cmdlet the scripts may use to change something."""
+SWITCH = {"imap": {"Label": "IMAP", "Property": "ImapEnabled", "Wanted": "True"},
+          "pop": {"Label": "POP", "Property": "PopEnabled", "Wanted": "True"},
+          "smtp": {"Label": "SMTP AUTH", "Property": "SmtpClientAuthenticationDisabled", "Wanted": "False"}}
+"""Each protocol's per-mailbox switch, as the steps pass it (written out, not read from the facts module)."""
 
 
 def scripts(*apps: dict[str, Any], exchange: ExchangeConfig | None = None) -> dict[str, str]:
@@ -52,7 +58,7 @@ def test_app_only_imap_app_registers_grants_full_access_and_enables_imap() -> No
                                                "DisplayName": "reader app"}),
         ("Grant-ExoOAuthRight", {"Right": "FullAccess", "App": "reader", "Mailbox": "shared@contoso.com",
                                  "Trustee": app["servicePrincipalObjectId"]}),
-        ("Enable-ExoOAuthMailboxProtocol", {"Mailbox": "shared@contoso.com", "Protocol": "imap"}),
+        ("Enable-ExoOAuthMailboxProtocol", {"Mailbox": "shared@contoso.com", **SWITCH["imap"]}),
         ("Set-ExoOAuthTenantSmtpAuth", {"Setting": "report"}),
     ]
 
@@ -61,17 +67,30 @@ def test_app_only_imap_app_registers_grants_full_access_and_enables_imap() -> No
 def test_each_chosen_protocol_is_switched_on_for_each_mailbox_and_no_other(protocols: tuple[str, ...]) -> None:
     """Apply enables exactly the app's protocols on each of its mailboxes; verify checks the same pairs."""
     rendered = scripts(app_only(protocols=protocols))
-    expected = [{"Mailbox": box, "Protocol": p} for box in ("box@contoso.com", "sender@contoso.com") for p in protocols]
+    expected = [{"Mailbox": box, **SWITCH[p]} for box in ("box@contoso.com", "sender@contoso.com") for p in protocols]
     assert [a for n, a in steps(rendered["apply"]) if n == "Enable-ExoOAuthMailboxProtocol"] == expected
     assert [a for n, a in steps(rendered["verify"]) if n == "Test-ExoOAuthMailboxProtocol"] == expected
 
 
 def test_smtp_switch_sets_smtp_client_authentication_disabled_false_per_mailbox() -> None:
     """The SMTP step turns SMTP AUTH on per mailbox by setting SmtpClientAuthenticationDisabled to $false."""
-    apply = parse(scripts(app_only(protocols=("smtp",)))["apply"])
-    switch = text(functions(apply)["Get-ExoOAuthSwitch"])
-    assert "smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false" in switch
+    rendered = scripts(app_only(protocols=("smtp",)))
+    smtp = {"Label": "SMTP AUTH", "Property": "SmtpClientAuthenticationDisabled", "Wanted": "False"}
+    assert [a for n, a in steps(rendered["apply"]) if n == "Enable-ExoOAuthMailboxProtocol"] == [
+        {"Mailbox": box, **smtp} for box in ("box@contoso.com", "sender@contoso.com")]
+    apply = parse(rendered["apply"])
     assert "Set-CASMailbox" in [c.name for c in calls(functions(apply)["Enable-ExoOAuthMailboxProtocol"])]
+
+
+def test_the_switch_table_lives_only_in_the_protocol_facts() -> None:
+    """The module names no protocol switch: each step gets switch, wanted value and label from PROTOCOLS_BY_NAME."""
+    module = (REPO / "components" / "exchange" / "ExoOAuth.psm1").read_text(encoding="utf-8")
+    defined = functions(parse(module))
+    for verb in ("Enable", "Test", "Show"):
+        body = text(defined[f"{verb}-ExoOAuthMailboxProtocol"])
+        assert not [p.name for p in PROTOCOLS_BY_NAME.values() if p.cas_switch in body or f"'{p.cas_label}'" in body]
+    assert "ImapEnabled" not in text(defined["Show-ExoOAuthTenantProtocol"])
+    assert "Get-ExoOAuthSwitch" not in defined
 
 
 def test_send_as_is_granted_verified_and_revoked_only_where_the_stack_sets_it() -> None:
@@ -97,7 +116,8 @@ def test_service_principal_object_id_not_application_object_id_goes_to_object_id
 def test_delegated_app_only_reports_its_protocols_tenant_wide() -> None:
     """A delegated app gets no service principal or mailbox step, only a tenant-wide report per protocol."""
     rendered = scripts(delegated(protocols=("imap", "smtp")))
-    reports = [("Show-ExoOAuthTenantProtocol", {"App": "mail-clients", "Protocol": p}) for p in ("imap", "smtp")]
+    reports = [("Show-ExoOAuthTenantProtocol", {"App": "mail-clients", "Protocol": p, **SWITCH[p]})
+               for p in ("imap", "smtp")]
     assert steps(rendered["apply"]) == [*reports, ("Set-ExoOAuthTenantSmtpAuth", {"Setting": "report"})]
     assert steps(rendered["verify"]) == [*reports, ("Test-ExoOAuthTenantSmtpAuth", {"Setting": "report"})]
     assert steps(rendered["remove"]) == []
@@ -117,7 +137,8 @@ def test_mailbox_shared_by_two_apps_gets_each_protocol_switch_once() -> None:
     two = app_only("two", ("imap", "smtp"), mailboxes=[{"address": "shared@contoso.com", "sendAs": False}])
     apply = steps(scripts(one, two)["apply"])
     assert [a["App"] for n, a in apply if n == "Grant-ExoOAuthRight" and a["Right"] == "FullAccess"] == ["one", "two"]
-    assert [a["Protocol"] for n, a in apply if n == "Enable-ExoOAuthMailboxProtocol"] == ["imap", "smtp"]
+    assert [a["Property"] for n, a in apply if n == "Enable-ExoOAuthMailboxProtocol"] == [
+        "ImapEnabled", "SmtpClientAuthenticationDisabled"]
 
 
 def test_output_does_not_depend_on_the_order_of_the_apps_mapping() -> None:

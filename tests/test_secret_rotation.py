@@ -129,7 +129,7 @@ def test_schedule_holds_at_most_two_secrets_and_the_newest_first(day: int) -> No
     terms = live_secrets(now, 180, 30, offset_days=0)
     assert 1 <= len(terms) <= 2
     assert terms[0].end_date - now > timedelta(days=30)
-    assert [t.period for t in terms] == sorted((t.period for t in terms), reverse=True)
+    assert [t.start for t in terms] == sorted((t.start for t in terms), reverse=True)
     assert len({t.slot for t in terms}) == len(terms)
 
 

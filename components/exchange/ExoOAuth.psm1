@@ -166,15 +166,6 @@ function Get-ExoOAuthRight {
     }
 }
 
-function Get-ExoOAuthSwitch {
-    param([Parameter(Mandatory)] [ValidateSet('imap', 'pop', 'smtp')] [string] $Protocol)
-    @{
-        imap = @{ Property = 'ImapEnabled'; Wanted = $true; Label = 'IMAP' }
-        pop  = @{ Property = 'PopEnabled'; Wanted = $true; Label = 'POP' }
-        smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false; Label = 'SMTP AUTH' }
-    }[$Protocol]
-}
-
 function Get-ExoOAuthTenantSmtpAuthDisabled {
     "$((Get-TransportConfig).SmtpClientAuthenticationDisabled)" -eq 'True'
 }
@@ -334,65 +325,78 @@ function Revoke-ExoOAuthRight {
 }
 
 function Enable-ExoOAuthMailboxProtocol {
-    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
+        [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "Mailbox $Mailbox does not exist in Exchange Online." }
-    $current = (Get-CASMailbox -Identity "$($box.Guid)").($switch.Property)
-    if ("$current" -eq "$($switch.Wanted)") {
-        Write-ExoOAuthStep 'ok' "$($switch.Label) is on for $Mailbox ($($switch.Property) $current)"
+    $current = (Get-CASMailbox -Identity "$($box.Guid)").$Property
+    if ("$current" -eq $Wanted) {
+        Write-ExoOAuthStep 'ok' "$Label is on for $Mailbox ($Property $current)"
         return
     }
     $change = @{ Identity = "$($box.Guid)" }
-    $change[$switch.Property] = $switch.Wanted
+    $change[$Property] = [bool]::Parse($Wanted)
     Set-CASMailbox @change
-    Write-ExoOAuthStep 'changed' "$($switch.Label) turned on for $Mailbox ($($switch.Property) was '$current')"
+    Write-ExoOAuthStep 'changed' "$Label turned on for $Mailbox ($Property was '$current')"
 }
 
 function Test-ExoOAuthMailboxProtocol {
-    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
+        [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
     try {
         $box = Resolve-ExoOAuthMailbox -Address $Mailbox
         if (-not $box) {
             Add-ExoOAuthDrift "mailbox $Mailbox does not exist"
             return
         }
-        $current = (Get-CASMailbox -Identity "$($box.Guid)").($switch.Property)
-        if ("$current" -eq "$($switch.Wanted)") {
-            Write-ExoOAuthStep 'ok' "$($switch.Label) is on for $Mailbox"
+        $current = (Get-CASMailbox -Identity "$($box.Guid)").$Property
+        if ("$current" -eq $Wanted) {
+            Write-ExoOAuthStep 'ok' "$Label is on for $Mailbox"
         }
         else {
-            Add-ExoOAuthDrift "$($switch.Label) is off for $Mailbox ($($switch.Property) is '$current')"
+            Add-ExoOAuthDrift "$Label is off for $Mailbox ($Property is '$current')"
         }
     }
     catch {
-        Add-ExoOAuthDrift "could not check $($switch.Label) for ${Mailbox}: $($_.Exception.Message)"
+        Add-ExoOAuthDrift "could not check $Label for ${Mailbox}: $($_.Exception.Message)"
     }
 }
 
 function Show-ExoOAuthMailboxProtocol {
-    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
+        [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
     # Other apps and people may rely on the switch, and apply does not record what it was before.
-    Write-ExoOAuthStep 'kept' "$($switch.Property) on $Mailbox is left as it is"
+    Write-ExoOAuthStep 'kept' "$Property on $Mailbox is left as it is"
 }
 
 function Show-ExoOAuthTenantProtocol {
-    param([Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Protocol,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    # SMTP AUTH has a tenant-wide switch (Set-TransportConfig); IMAP and POP have only the CAS mailbox plans.
     if ($Protocol -eq 'smtp') {
         $state = if (Get-ExoOAuthTenantSmtpAuthDisabled) { 'off' } else { 'on' }
-        Write-ExoOAuthStep 'report' "app '$App' (delegated): SMTP AUTH is $state tenant-wide (mailboxes may override)"
+        Write-ExoOAuthStep 'report' "app '$App' (delegated): $Label is $state tenant-wide (mailboxes may override)"
         return
     }
     $plans = @(Get-CASMailboxPlan)
-    $off = @($plans | Where-Object { "$($_.($switch.Property))" -ne 'True' } | ForEach-Object { "$($_.Name)" })
+    $off = @($plans | Where-Object { "$($_.$Property)" -ne $Wanted } | ForEach-Object { "$($_.Name)" })
     $status = if ($off.Count) { 'warn' } else { 'report' }
     $where = if ($off.Count) { " (off in $($off -join ', '))" } else { '' }
     $on = $plans.Count - $off.Count
-    Write-ExoOAuthStep $status ("app '$App' (delegated): $($switch.Label) is on in $on of $($plans.Count) CAS " +
-        "mailbox plans$where; these set new mailboxes, and each mailbox's own $($switch.Property) decides")
+    Write-ExoOAuthStep $status ("app '$App' (delegated): $Label is on in $on of $($plans.Count) CAS " +
+        "mailbox plans$where; these set new mailboxes, and each mailbox's own $Property decides")
 }
 
 function Set-ExoOAuthTenantSmtpAuth {

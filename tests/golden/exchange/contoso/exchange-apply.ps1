@@ -185,15 +185,6 @@ function Get-ExoOAuthRight {
     }
 }
 
-function Get-ExoOAuthSwitch {
-    param([Parameter(Mandatory)] [ValidateSet('imap', 'pop', 'smtp')] [string] $Protocol)
-    @{
-        imap = @{ Property = 'ImapEnabled'; Wanted = $true; Label = 'IMAP' }
-        pop  = @{ Property = 'PopEnabled'; Wanted = $true; Label = 'POP' }
-        smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false; Label = 'SMTP AUTH' }
-    }[$Protocol]
-}
-
 function Get-ExoOAuthTenantSmtpAuthDisabled {
     "$((Get-TransportConfig).SmtpClientAuthenticationDisabled)" -eq 'True'
 }
@@ -253,19 +244,22 @@ function Grant-ExoOAuthRight {
 }
 
 function Enable-ExoOAuthMailboxProtocol {
-    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
+        [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "Mailbox $Mailbox does not exist in Exchange Online." }
-    $current = (Get-CASMailbox -Identity "$($box.Guid)").($switch.Property)
-    if ("$current" -eq "$($switch.Wanted)") {
-        Write-ExoOAuthStep 'ok' "$($switch.Label) is on for $Mailbox ($($switch.Property) $current)"
+    $current = (Get-CASMailbox -Identity "$($box.Guid)").$Property
+    if ("$current" -eq $Wanted) {
+        Write-ExoOAuthStep 'ok' "$Label is on for $Mailbox ($Property $current)"
         return
     }
     $change = @{ Identity = "$($box.Guid)" }
-    $change[$switch.Property] = $switch.Wanted
+    $change[$Property] = [bool]::Parse($Wanted)
     Set-CASMailbox @change
-    Write-ExoOAuthStep 'changed' "$($switch.Label) turned on for $Mailbox ($($switch.Property) was '$current')"
+    Write-ExoOAuthStep 'changed' "$Label turned on for $Mailbox ($Property was '$current')"
 }
 
 function Set-ExoOAuthTenantSmtpAuth {
@@ -301,10 +295,10 @@ try {
     Grant-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Grant-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Grant-ExoOAuthRight -Right 'SendAs' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Enable-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'imap'
-    Enable-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'pop'
-    Enable-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Protocol 'smtp'
-    Enable-ExoOAuthMailboxProtocol -Mailbox 'frontdesk@contoso.com' -Protocol 'smtp'
+    Enable-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Label 'IMAP' -Property 'ImapEnabled' -Wanted 'True'
+    Enable-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Label 'POP' -Property 'PopEnabled' -Wanted 'True'
+    Enable-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
+    Enable-ExoOAuthMailboxProtocol -Mailbox 'frontdesk@contoso.com' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
     Set-ExoOAuthTenantSmtpAuth -Setting 'report'
 }
 finally {

@@ -160,15 +160,6 @@ function Get-ExoOAuthRight {
     }
 }
 
-function Get-ExoOAuthSwitch {
-    param([Parameter(Mandatory)] [ValidateSet('imap', 'pop', 'smtp')] [string] $Protocol)
-    @{
-        imap = @{ Property = 'ImapEnabled'; Wanted = $true; Label = 'IMAP' }
-        pop  = @{ Property = 'PopEnabled'; Wanted = $true; Label = 'POP' }
-        smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false; Label = 'SMTP AUTH' }
-    }[$Protocol]
-}
-
 function Unregister-ExoOAuthServicePrincipal {
     param(
         [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $AppId,
@@ -215,10 +206,13 @@ function Revoke-ExoOAuthRight {
 }
 
 function Show-ExoOAuthMailboxProtocol {
-    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
+        [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
     # Other apps and people may rely on the switch, and apply does not record what it was before.
-    Write-ExoOAuthStep 'kept' "$($switch.Property) on $Mailbox is left as it is"
+    Write-ExoOAuthStep 'kept' "$Property on $Mailbox is left as it is"
 }
 
 $TenantId = '3f2a6c1e-8d4b-4f7a-9c2e-5b1d0e7f6a48'
@@ -230,10 +224,10 @@ $signIn = @{
 }
 Connect-ExoOAuth @signIn
 try {
-    Show-ExoOAuthMailboxProtocol -Mailbox 'frontdesk@contoso.com' -Protocol 'smtp'
-    Show-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Protocol 'smtp'
-    Show-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'pop'
-    Show-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'imap'
+    Show-ExoOAuthMailboxProtocol -Mailbox 'frontdesk@contoso.com' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
+    Show-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
+    Show-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Label 'POP' -Property 'PopEnabled' -Wanted 'True'
+    Show-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Label 'IMAP' -Property 'ImapEnabled' -Wanted 'True'
     Revoke-ExoOAuthRight -Right 'SendAs' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Revoke-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Revoke-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'

@@ -165,15 +165,6 @@ function Get-ExoOAuthRight {
     }
 }
 
-function Get-ExoOAuthSwitch {
-    param([Parameter(Mandatory)] [ValidateSet('imap', 'pop', 'smtp')] [string] $Protocol)
-    @{
-        imap = @{ Property = 'ImapEnabled'; Wanted = $true; Label = 'IMAP' }
-        pop  = @{ Property = 'PopEnabled'; Wanted = $true; Label = 'POP' }
-        smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false; Label = 'SMTP AUTH' }
-    }[$Protocol]
-}
-
 function Get-ExoOAuthTenantSmtpAuthDisabled {
     "$((Get-TransportConfig).SmtpClientAuthenticationDisabled)" -eq 'True'
 }
@@ -234,24 +225,27 @@ function Test-ExoOAuthRight {
 }
 
 function Test-ExoOAuthMailboxProtocol {
-    param([Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
+        [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
     try {
         $box = Resolve-ExoOAuthMailbox -Address $Mailbox
         if (-not $box) {
             Add-ExoOAuthDrift "mailbox $Mailbox does not exist"
             return
         }
-        $current = (Get-CASMailbox -Identity "$($box.Guid)").($switch.Property)
-        if ("$current" -eq "$($switch.Wanted)") {
-            Write-ExoOAuthStep 'ok' "$($switch.Label) is on for $Mailbox"
+        $current = (Get-CASMailbox -Identity "$($box.Guid)").$Property
+        if ("$current" -eq $Wanted) {
+            Write-ExoOAuthStep 'ok' "$Label is on for $Mailbox"
         }
         else {
-            Add-ExoOAuthDrift "$($switch.Label) is off for $Mailbox ($($switch.Property) is '$current')"
+            Add-ExoOAuthDrift "$Label is off for $Mailbox ($Property is '$current')"
         }
     }
     catch {
-        Add-ExoOAuthDrift "could not check $($switch.Label) for ${Mailbox}: $($_.Exception.Message)"
+        Add-ExoOAuthDrift "could not check $Label for ${Mailbox}: $($_.Exception.Message)"
     }
 }
 
@@ -300,10 +294,10 @@ try {
     Test-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'scanner@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Test-ExoOAuthRight -Right 'FullAccess' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
     Test-ExoOAuthRight -Right 'SendAs' -App 'scanners' -Mailbox 'frontdesk@contoso.com' -Trustee '00000000-5e71-4000-8000-1f0e5893bf7c'
-    Test-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'imap'
-    Test-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Protocol 'pop'
-    Test-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Protocol 'smtp'
-    Test-ExoOAuthMailboxProtocol -Mailbox 'frontdesk@contoso.com' -Protocol 'smtp'
+    Test-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Label 'IMAP' -Property 'ImapEnabled' -Wanted 'True'
+    Test-ExoOAuthMailboxProtocol -Mailbox 'support@contoso.com' -Label 'POP' -Property 'PopEnabled' -Wanted 'True'
+    Test-ExoOAuthMailboxProtocol -Mailbox 'scanner@contoso.com' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
+    Test-ExoOAuthMailboxProtocol -Mailbox 'frontdesk@contoso.com' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
     Test-ExoOAuthTenantSmtpAuth -Setting 'report'
 }
 finally {

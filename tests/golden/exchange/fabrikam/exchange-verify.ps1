@@ -104,34 +104,29 @@ function Connect-ExoOAuth {
     }
 }
 
-function Get-ExoOAuthSwitch {
-    param([Parameter(Mandatory)] [ValidateSet('imap', 'pop', 'smtp')] [string] $Protocol)
-    @{
-        imap = @{ Property = 'ImapEnabled'; Wanted = $true; Label = 'IMAP' }
-        pop  = @{ Property = 'PopEnabled'; Wanted = $true; Label = 'POP' }
-        smtp = @{ Property = 'SmtpClientAuthenticationDisabled'; Wanted = $false; Label = 'SMTP AUTH' }
-    }[$Protocol]
-}
-
 function Get-ExoOAuthTenantSmtpAuthDisabled {
     "$((Get-TransportConfig).SmtpClientAuthenticationDisabled)" -eq 'True'
 }
 
 function Show-ExoOAuthTenantProtocol {
-    param([Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Protocol)
-    $switch = Get-ExoOAuthSwitch -Protocol $Protocol
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Protocol,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    # SMTP AUTH has a tenant-wide switch (Set-TransportConfig); IMAP and POP have only the CAS mailbox plans.
     if ($Protocol -eq 'smtp') {
         $state = if (Get-ExoOAuthTenantSmtpAuthDisabled) { 'off' } else { 'on' }
-        Write-ExoOAuthStep 'report' "app '$App' (delegated): SMTP AUTH is $state tenant-wide (mailboxes may override)"
+        Write-ExoOAuthStep 'report' "app '$App' (delegated): $Label is $state tenant-wide (mailboxes may override)"
         return
     }
     $plans = @(Get-CASMailboxPlan)
-    $off = @($plans | Where-Object { "$($_.($switch.Property))" -ne 'True' } | ForEach-Object { "$($_.Name)" })
+    $off = @($plans | Where-Object { "$($_.$Property)" -ne $Wanted } | ForEach-Object { "$($_.Name)" })
     $status = if ($off.Count) { 'warn' } else { 'report' }
     $where = if ($off.Count) { " (off in $($off -join ', '))" } else { '' }
     $on = $plans.Count - $off.Count
-    Write-ExoOAuthStep $status ("app '$App' (delegated): $($switch.Label) is on in $on of $($plans.Count) CAS " +
-        "mailbox plans$where; these set new mailboxes, and each mailbox's own $($switch.Property) decides")
+    Write-ExoOAuthStep $status ("app '$App' (delegated): $Label is on in $on of $($plans.Count) CAS " +
+        "mailbox plans$where; these set new mailboxes, and each mailbox's own $Property decides")
 }
 
 function Test-ExoOAuthTenantSmtpAuth {
@@ -173,8 +168,8 @@ $signIn = @{
 }
 Connect-ExoOAuth @signIn
 try {
-    Show-ExoOAuthTenantProtocol -App 'mail-clients' -Protocol 'imap'
-    Show-ExoOAuthTenantProtocol -App 'mail-clients' -Protocol 'smtp'
+    Show-ExoOAuthTenantProtocol -App 'mail-clients' -Protocol 'imap' -Label 'IMAP' -Property 'ImapEnabled' -Wanted 'True'
+    Show-ExoOAuthTenantProtocol -App 'mail-clients' -Protocol 'smtp' -Label 'SMTP AUTH' -Property 'SmtpClientAuthenticationDisabled' -Wanted 'False'
     Test-ExoOAuthTenantSmtpAuth -Setting 'report'
 }
 finally {
