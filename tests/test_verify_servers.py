@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from exo_oauth.cli import main
 from exo_oauth.verify.checks import Login, check_imap, tls_context
 from exo_oauth.verify.clouds import Endpoint
 from exo_oauth.verify.secret import Secret
+from exo_oauth.verify.tokens import TokenFailure
 from tests.mailservers import pki
 from tests.mailservers.dovecot import free_port
 from tests.mailservers.harness import OTHER_TENANT, MailServers
@@ -108,6 +110,42 @@ def test_an_unreadable_cache_file_is_replaced_not_fatal(
     assert verify(capsys, *args)[0] == 0
     assert mail_servers.tokens.token_requests(app.client_id) == 2
     assert verify(capsys, *args)[0] == 0
+    assert mail_servers.tokens.token_requests(app.client_id) == 2
+
+
+def test_a_cache_folder_that_cannot_be_written_is_one_notice_not_a_failure(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        private_cache: Path) -> None:
+    """App-only and delegated: a cache that cannot be saved costs a notice; the token is used and the run passes."""
+    private_cache.mkdir()
+    (private_cache / "exo-oauth").write_text("a file where the cache folder belongs", encoding="utf-8")
+    app = mail_servers.app()
+    status, report, err = verify(capsys, *app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain"))
+    assert (status, rows(report)["token"]["status"]) == (0, "ok")
+    [line] = err.splitlines()
+    assert line.startswith("exo-oauth verify: token cache not saved: the store failed during the run (")
+    user = mail_servers.app(secret=None, roles=(), public_client=True, scopes=DELEGATED)
+    status, report, err = verify(capsys, "--tenant", user.tenant_id, "--client-id", user.client_id,
+                                 *mail_servers.server_args(), "--token-cache", "plain")
+    assert (status, report["target"]["mailbox"]) == (0, user.mailbox)
+    assert "exo-oauth verify: token cache not saved: " in err
+
+
+def test_a_cache_file_that_cannot_be_read_is_one_notice_not_a_failure(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        private_cache: Path) -> None:
+    """A cache file the OS refuses to read (here: its permissions cannot be set) turns the cache off for the run."""
+    app = mail_servers.app()
+    args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
+    verify(capsys, *args)
+
+    def refuse(path: object, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr("exo_oauth.verify.token_cache.os.chmod", refuse)
+    status, report, err = verify(capsys, *args)
+    assert (status, rows(report)["token"]["status"]) == (0, "ok")
+    assert err.startswith("exo-oauth verify: token cache off: it cannot be opened (Operation not permitted (")
     assert mail_servers.tokens.token_requests(app.client_id) == 2
 
 
@@ -400,3 +438,17 @@ def test_stack_outputs_supply_app_mailbox_and_secret(
     assert report["target"]["mailbox"] == app.mailbox
     assert report["notes"] == [f"checking {app.mailbox}, the first of the app's 2 mailboxes; choose another with "
                                "--mailbox"]
+
+
+def test_a_token_request_that_raises_is_a_named_failure_not_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """App-only: whatever escapes the token request ends the wait at once, named, not as the run's deadline."""
+    from exo_oauth.verify import runner  # noqa: PLC0415 - only this test reaches into the runner
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret-looking text that must not be shown")
+
+    monkeypatch.setattr(runner, "acquire_token", broken)
+    target: Any = type("Target", (), {"timeout": 60.0})()
+    outcome = runner._PendingToken(target, print, time.monotonic() + 60).result()
+    assert outcome.token is None
+    assert outcome.failure == TokenFailure((), "error", "the token request failed: RuntimeError")

@@ -53,6 +53,9 @@ class _PendingToken:
     def _run(self, target: Target, prompt: Callable[[str], None]) -> None:
         try:
             self.outcome = acquire_token(target, prompt, self.deadline)
+        except Exception as error:  # a bug must not read as a timeout; its text may hold a secret, its type does not
+            self.outcome = TokenOutcome(None, False, TokenFailure((), "error", f"the token request failed: "
+                                                                  f"{type(error).__name__}"))
         finally:
             self.done.set()
 
