@@ -452,3 +452,34 @@ def test_a_token_request_that_raises_is_a_named_failure_not_a_timeout(monkeypatc
     outcome = runner._PendingToken(target, print, time.monotonic() + 60).result()
     assert outcome.token is None
     assert outcome.failure == TokenFailure((), "error", "the token request failed: RuntimeError")
+
+
+def test_a_pop_session_that_fails_to_close_keeps_its_result(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like IMAP's LOGOUT and SMTP's QUIT, a failing POP close after a good STAT does not turn the check red."""
+    def broken_close(self: object) -> None:
+        raise OSError("close failed")
+
+    monkeypatch.setattr("exo_oauth.verify.checks._POP3.close", broken_close)
+    app = mail_servers.app()
+    status, report, _ = verify(capsys, *app_only_args(mail_servers, app, monkeypatch, "--protocols", "pop"))
+    assert (status, rows(report)["pop"]["status"]) == (0, "ok")
+
+
+def test_a_step_timer_that_fired_as_its_step_ended_does_not_end_the_next_step() -> None:
+    """Timer.cancel() cannot stop a timer that already fired; that late timer must not shut the next step down."""
+    from exo_oauth.verify.checks import _Guard  # noqa: PLC0415 - only this test reaches into the guard
+
+    guard = _Guard(60.0, time.monotonic() + 60)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        guard.attach(ours)
+        guard.step("greeting")
+        fired = guard._timer
+        assert fired is not None
+        guard.step("authenticate")
+        fired.function(*fired.args)  # the greeting's timer, running just after the switch
+        guard.pause()
+        assert guard.expired == ""
+        theirs.sendall(b"still open")
+        assert ours.recv(10) == b"still open"
