@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import socket
 import stat
 import time
@@ -483,3 +485,31 @@ def test_a_step_timer_that_fired_as_its_step_ended_does_not_end_the_next_step() 
         assert guard.expired == ""
         theirs.sendall(b"still open")
         assert ours.recv(10) == b"still open"
+
+
+def test_the_certificate_passphrase_is_scrubbed_from_printed_text(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encrypted key's passphrase is one of the run's secrets: the last scrub before printing replaces it too."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    from exo_oauth.commands.verify import register, request_from  # noqa: PLC0415
+    from exo_oauth.verify.service import verify as run_library  # noqa: PLC0415
+
+    passphrase = "correct horse battery staple"
+    key = pki.rsa_key()
+    certificate = pki.self_signed(key, "exo-oauth verify test app")
+    app = mail_servers.app(secret=None, certificate=certificate)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(passphrase.encode()))
+                    + pki.certificate_pem(certificate))
+    monkeypatch.setenv("EXO_OAUTH_TEST_PASSPHRASE", passphrase)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["verify", "--tenant", app.tenant_id, "--client-id", app.client_id, "--certificate",
+                              str(pem), "--certificate-passphrase-env", "EXO_OAUTH_TEST_PASSPHRASE", "--mailbox",
+                              app.mailbox, "--protocols", "imap", *mail_servers.server_args()])
+    result = run_library(request_from(args), dict(os.environ), prompt=print)
+    assert result.exit_status == 0
+    assert passphrase not in result.scrub(f"a line that quotes {passphrase} by accident")
