@@ -56,8 +56,7 @@ def test_a_command_line_argparse_refuses_never_repeats_the_value(
 ) -> None:
     """A secret typed as an unknown flag's value, a stray word or a bad choice: one line, the option named only."""
     with pytest.raises(SystemExit) as stopped:
-        status = main(argv)
-        raise SystemExit(status)
+        raise SystemExit(main(argv))
     captured = capsys.readouterr()
     assert stopped.value.code == 2
     assert captured.err.count("\n") == 1
