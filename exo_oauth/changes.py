@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,14 +17,22 @@ from typing import Any
 
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
+from .files import load_json
 from .lifetime import die_with_parent
 from .progress import Progress
 from .project import load_stack, stack_names, stack_of
+from .text import printable
 
 CODE_PATHS = ("__main__.py", "Pulumi.yaml", "pyproject.toml", "components/", "exo_oauth/", "policy/")
 """The program: paths whose change can change any stack's plan or verdict, so every stack is planned, previewed
 and deployed again. The only such list: `diff`, `stacks --changed-since` and the workflows (through `stacks`) use it."""
 GIT_TIMEOUT_SECONDS = 120
+BASE_PLAN_TIMEOUT_SECONDS = 1800
+"""Planning the base tree may take this long: hundreds of stacks on the base's own code, on a small CI runner."""
+GIT_REF = re.compile(r"[A-Za-z0-9._/~^@{}-]{1,200}")
+"""What a ref (--base, --changed-since) may be: the characters of branch, tag and commit names and rev suffixes (~1,
+^, @{u}). No backtick, space or markup, so the ref is safe in the markdown heading and in the PR comment."""
+_BASE_PLAN = "planning the base"
 
 
 def _git(project_dir: Path, *argv: str) -> str:
@@ -39,7 +47,10 @@ def _git(project_dir: Path, *argv: str) -> str:
 
 
 def check_ref(project_dir: Path, ref: str, flag: str) -> None:
-    """Raise UsageError naming `ref` and what to do when it is not a commit this clone has."""
+    """Raise UsageError naming `ref` and what to do when it is not a ref name (GIT_REF) or not a commit here."""
+    if not GIT_REF.fullmatch(ref):
+        raise UsageError(f"{flag}: {printable(ref)[:200]} is not a git ref name exo-oauth accepts; allowed: letters, "
+                         "digits and . _ / - ~ ^ @ { } (a branch, tag, commit or origin/main)")
     try:
         _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except UsageError:
@@ -53,9 +64,8 @@ def program_changed(paths: Sequence[str]) -> bool:
     return any(p == c or (c.endswith("/") and p.startswith(c)) for p in paths for c in CODE_PATHS)
 
 
-def changed_paths(project_dir: Path, base: str, flag: str = "--base") -> list[str]:
-    """Return project-relative paths that differ between `base` and the working tree, untracked files included."""
-    check_ref(project_dir, base, flag)
+def changed_paths(project_dir: Path, base: str) -> list[str]:
+    """Return project-relative paths differing between `base` (checked) and the working tree, untracked included."""
     tracked = _git(project_dir, "diff", "--name-only", "--relative", base, "--").splitlines()
     untracked = _git(project_dir, "ls-files", "--others", "--exclude-standard").splitlines()
     return sorted(set(tracked) | set(untracked))
@@ -91,21 +101,37 @@ def _plan_base(base_dir: Path, stacks: Sequence[str]) -> dict[str, Any]:
     process = subprocess.Popen(argv, cwd=base_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env, start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509
     try:
-        stdout, stderr = process.communicate()
-    except BaseException:
+        stdout, stderr = process.communicate(timeout=BASE_PLAN_TIMEOUT_SECONDS)
+    except BaseException as error:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        if isinstance(error, subprocess.TimeoutExpired):
+            raise UsageError(f"{_BASE_PLAN}: no answer within {BASE_PLAN_TIMEOUT_SECONDS} s; allowed: a base that "
+                             "plans in that time, or fewer changed stacks") from None
         raise
     if process.returncode not in (0, 3):
-        raise UsageError(f"planning the base failed: {last_line(stderr)}")
-    return {s["stack"]: s["outputs"].get("apps", {}) for s in json.loads(stdout)["stacks"]}
+        raise UsageError(f"{_BASE_PLAN} failed: {last_line(stderr)}")
+    return _base_apps(stdout)
+
+
+def _base_apps(stdout: str) -> dict[str, Any]:
+    """Return each stack's `apps` output from the base's `plan --format json`, which another commit's code wrote."""
+    allowed = "the JSON of `exo-oauth plan --format json`: {\"stacks\": [{\"stack\": NAME, \"outputs\": {...}}]}"
+    document = load_json(stdout, _BASE_PLAN, allowed)
+    stacks = document.get("stacks") if isinstance(document, dict) else None
+    if not isinstance(stacks, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("stack"), str) and isinstance(s.get("outputs"), dict)
+            and isinstance(s["outputs"].get("apps", {}), dict) for s in stacks):
+        raise UsageError(f"{_BASE_PLAN}: unexpected output; allowed: {allowed}")
+    return {s["stack"]: s["outputs"].get("apps", {}) for s in stacks}
 
 
 def access_changes(project_dir: Path, base: str) -> list[dict[str, Any]]:
     """Plan the stacks that changed since `base` on both sides; return each one's access diff (stack_entry)."""
     from .plan import plan_stacks  # noqa: PLC0415 - imports Pulumi; `stacks --changed-since` must not wait for it
 
+    check_ref(project_dir, base, "--base")
     paths = changed_paths(project_dir, base)
     with tempfile.TemporaryDirectory(prefix="exo-oauth-diff-") as tmp:
         base_dir = _base_tree(project_dir, base, Path(tmp))
@@ -130,4 +156,4 @@ def stacks_changed_since(project_dir: Path, ref: str, stacks: Sequence[str]) -> 
     """
     check_ref(project_dir, ref, "--changed-since")
     fork_point = _git(project_dir, "merge-base", ref, "HEAD").strip()
-    return stacks_to_plan(changed_paths(project_dir, fork_point, "--changed-since"), set(), set(stacks))
+    return stacks_to_plan(changed_paths(project_dir, fork_point), set(), set(stacks))

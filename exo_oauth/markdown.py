@@ -23,7 +23,7 @@ MAX_FENCED = 2000
 
 def escape(text: Any) -> str:
     """Return `text` as inline markdown that renders as exactly that text, on one line."""
-    flat = printable(str(text)).replace("\n", " ")
+    flat = printable(str(text))
     joined = _AUTOLINK.sub(lambda m: m.group(1)[0] + WORD_JOINER + m.group(1)[1:], flat)
     return _SPECIAL.sub(r"\\\1", html.escape(joined, quote=False))
 

@@ -227,21 +227,29 @@ def plan_stacks(
     return [by_name[stack.name] for stack in stacks]
 
 
+_QUIET_MARK = "exo_oauth_quiet_cancelled_futures"
+"""Marks the installed thread exception filter."""
+
+
 def _quiet_cancelled_futures() -> None:
     """Keep the pool's teardown from printing a traceback on the way out.
 
     `map` cancels its pending futures as the exception passes; CPython 3.11's executor thread then marks them failed
     once the killed workers are noticed, and `InvalidStateError` on a cancelled future is printed from that thread.
+    Installed once: a second failure in the same process finds the filter in place and does not chain another.
     """
     import threading  # noqa: PLC0415
     from concurrent.futures import InvalidStateError  # noqa: PLC0415
 
     previous = threading.excepthook
+    if getattr(previous, _QUIET_MARK, False):
+        return
 
     def hook(args: threading.ExceptHookArgs) -> None:
         if not isinstance(args.exc_value, InvalidStateError):
             previous(args)
 
+    setattr(hook, _QUIET_MARK, True)
     threading.excepthook = hook
 
 

@@ -128,11 +128,11 @@ def test_federated_app_with_another_issuer_is_refused_in_one_line(tmp_path: Path
     """Only GitHub's OIDC token can be presented: another issuer is named, with what to do instead."""
     args = federated_project(tmp_path, "https://sts.windows.net/3f2a6c1e-8d4b-4f7a-9c2e-5b1d0e7f6a48/")
     with pytest.raises(UsageError, match=r"issuer is 'https://sts.windows.net/.*verify can present only GitHub"):
-        github_credential(args, "scanners", {REQUEST_URL: "https://x", REQUEST_TOKEN: "t"})
+        github_credential(args.project_dir, args.stack, "scanners", {REQUEST_URL: "https://x", REQUEST_TOKEN: "t"})
 
 
 def test_federated_github_app_outside_an_oidc_job_is_refused(tmp_path: Path) -> None:
     """A GitHub federated credential without the job's token request variables: one line naming them."""
     args = federated_project(tmp_path, GITHUB_ISSUER)
     with pytest.raises(UsageError, match=f"{REQUEST_URL} and {REQUEST_TOKEN} are not set"):
-        github_credential(args, "scanners", {})
+        github_credential(args.project_dir, args.stack, "scanners", {})

@@ -106,3 +106,12 @@ def test_a_job_whose_subject_the_credential_does_not_name_is_refused_before_sign
     assert "AADSTS700213" in err
     client_id = json.loads(Path(argv[6]).read_text(encoding="utf-8"))["apps"]["scanners"]["clientId"]
     assert mail_servers.tokens.token_requests(client_id) == 0
+
+
+def test_a_federated_app_without_a_project_folder_is_one_line_naming_the_flag() -> None:
+    """The stack file holds the issuer and subject: without a project folder verify says which flag finds it."""
+    from exo_oauth.errors import UsageError  # noqa: PLC0415
+    from exo_oauth.verify.federated import github_credential  # noqa: PLC0415
+
+    with pytest.raises(UsageError, match=r"^apps\.scanners\.credential: .* no Pulumi\.yaml .*; allowed: --project-dir"):
+        github_credential(None, "contoso", "scanners", {REQUEST_URL: "https://x", REQUEST_TOKEN: "t"})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import socket
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from exo_oauth.cli import main
 from exo_oauth.verify.checks import Login, check_imap, tls_context
 from exo_oauth.verify.clouds import Endpoint
 from exo_oauth.verify.secret import Secret
+from exo_oauth.verify.tokens import TokenFailure
 from tests.mailservers import pki
 from tests.mailservers.dovecot import free_port
 from tests.mailservers.harness import OTHER_TENANT, MailServers
@@ -108,6 +112,42 @@ def test_an_unreadable_cache_file_is_replaced_not_fatal(
     assert verify(capsys, *args)[0] == 0
     assert mail_servers.tokens.token_requests(app.client_id) == 2
     assert verify(capsys, *args)[0] == 0
+    assert mail_servers.tokens.token_requests(app.client_id) == 2
+
+
+def test_a_cache_folder_that_cannot_be_written_is_one_notice_not_a_failure(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        private_cache: Path) -> None:
+    """App-only and delegated: a cache that cannot be saved costs a notice; the token is used and the run passes."""
+    private_cache.mkdir()
+    (private_cache / "exo-oauth").write_text("a file where the cache folder belongs", encoding="utf-8")
+    app = mail_servers.app()
+    status, report, err = verify(capsys, *app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain"))
+    assert (status, rows(report)["token"]["status"]) == (0, "ok")
+    [line] = err.splitlines()
+    assert line.startswith("exo-oauth verify: token cache not saved: the store failed during the run (")
+    user = mail_servers.app(secret=None, roles=(), public_client=True, scopes=DELEGATED)
+    status, report, err = verify(capsys, "--tenant", user.tenant_id, "--client-id", user.client_id,
+                                 *mail_servers.server_args(), "--token-cache", "plain")
+    assert (status, report["target"]["mailbox"]) == (0, user.mailbox)
+    assert "exo-oauth verify: token cache not saved: " in err
+
+
+def test_a_cache_file_that_cannot_be_read_is_one_notice_not_a_failure(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        private_cache: Path) -> None:
+    """A cache file the OS refuses to read (here: its permissions cannot be set) turns the cache off for the run."""
+    app = mail_servers.app()
+    args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
+    verify(capsys, *args)
+
+    def refuse(path: object, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr("exo_oauth.verify.token_cache.os.chmod", refuse)
+    status, report, err = verify(capsys, *args)
+    assert (status, rows(report)["token"]["status"]) == (0, "ok")
+    assert err.startswith("exo-oauth verify: token cache off: it cannot be opened (Operation not permitted (")
     assert mail_servers.tokens.token_requests(app.client_id) == 2
 
 
@@ -400,3 +440,76 @@ def test_stack_outputs_supply_app_mailbox_and_secret(
     assert report["target"]["mailbox"] == app.mailbox
     assert report["notes"] == [f"checking {app.mailbox}, the first of the app's 2 mailboxes; choose another with "
                                "--mailbox"]
+
+
+def test_a_token_request_that_raises_is_a_named_failure_not_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """App-only: whatever escapes the token request ends the wait at once, named, not as the run's deadline."""
+    from exo_oauth.verify import runner  # noqa: PLC0415 - only this test reaches into the runner
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret-looking text that must not be shown")
+
+    monkeypatch.setattr(runner, "acquire_token", broken)
+    target: Any = type("Target", (), {"timeout": 60.0})()
+    outcome = runner._PendingToken(target, print, time.monotonic() + 60).result()
+    assert outcome.token is None
+    assert outcome.failure == TokenFailure((), "error", "the token request failed: RuntimeError")
+
+
+def test_a_pop_session_that_fails_to_close_keeps_its_result(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like IMAP's LOGOUT and SMTP's QUIT, a failing POP close after a good STAT does not turn the check red."""
+    def broken_close(self: object) -> None:
+        raise OSError("close failed")
+
+    monkeypatch.setattr("exo_oauth.verify.checks._POP3.close", broken_close)
+    app = mail_servers.app()
+    status, report, _ = verify(capsys, *app_only_args(mail_servers, app, monkeypatch, "--protocols", "pop"))
+    assert (status, rows(report)["pop"]["status"]) == (0, "ok")
+
+
+def test_a_step_timer_that_fired_as_its_step_ended_does_not_end_the_next_step() -> None:
+    """Timer.cancel() cannot stop a timer that already fired; that late timer must not shut the next step down."""
+    from exo_oauth.verify.checks import _Guard  # noqa: PLC0415 - only this test reaches into the guard
+
+    guard = _Guard(60.0, time.monotonic() + 60)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        guard.attach(ours)
+        guard.step("greeting")
+        fired = guard._timer
+        assert fired is not None
+        guard.step("authenticate")
+        fired.function(*fired.args)  # the greeting's timer, running just after the switch
+        guard.pause()
+        assert guard.expired == ""
+        theirs.sendall(b"still open")
+        assert ours.recv(10) == b"still open"
+
+
+def test_the_certificate_passphrase_is_scrubbed_from_printed_text(
+        mail_servers: MailServers, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encrypted key's passphrase is one of the run's secrets: the last scrub before printing replaces it too."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    from exo_oauth.commands.verify import register, request_from  # noqa: PLC0415
+    from exo_oauth.verify.service import verify as run_library  # noqa: PLC0415
+
+    passphrase = "correct horse battery staple"
+    key = pki.rsa_key()
+    certificate = pki.self_signed(key, "exo-oauth verify test app")
+    app = mail_servers.app(secret=None, certificate=certificate)
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(passphrase.encode()))
+                    + pki.certificate_pem(certificate))
+    monkeypatch.setenv("EXO_OAUTH_TEST_PASSPHRASE", passphrase)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["verify", "--tenant", app.tenant_id, "--client-id", app.client_id, "--certificate",
+                              str(pem), "--certificate-passphrase-env", "EXO_OAUTH_TEST_PASSPHRASE", "--mailbox",
+                              app.mailbox, "--protocols", "imap", *mail_servers.server_args()])
+    result = run_library(request_from(args), dict(os.environ), prompt=print)
+    assert result.exit_status == 0
+    assert passphrase not in result.scrub(f"a line that quotes {passphrase} by accident")

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..markdown import escape
-
 FORMATS = ("markdown", "json", "text")
-GIT_REF = re.compile(r"[A-Za-z0-9._/~^@{}-]{1,200}")
-"""What --base may be: the characters of branch, tag and commit names and rev suffixes (~1, ^, @{u}). No backtick,
-space or markup, so the ref is safe in the markdown heading and in the PR comment."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,9 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from ..changes import access_changes  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..project import find_project_dir  # noqa: PLC0415
 
-    if not GIT_REF.fullmatch(args.base):
-        raise UsageError(f"--base: {escape(args.base)[:200]} is not a git ref name exo-oauth accepts; allowed: "
-                         "letters, digits and . _ / - ~ ^ @ { } (a branch, tag, commit or origin/main)")
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     entries = access_changes(project_dir, args.base)
     render = {"markdown": render_markdown, "json": render_json, "text": render_text}[args.format]

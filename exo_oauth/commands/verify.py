@@ -11,7 +11,7 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..verify.clouds import CLOUDS
-from ..verify.request import DEFAULT_TIMEOUT, VerifyRequest
+from ..verify.request import DEFAULT_TIMEOUT, RUN_STEPS, VerifyRequest
 from ..verify.token_cache import MODES
 
 
@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="add protocol transcripts and token claims (tokens and secrets are never shown)")
     output.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"per network step, however slowly a server answers (default: {DEFAULT_TIMEOUT:g}); "
-                        "the whole run gets 6 times this")
+                        f"the whole run gets {RUN_STEPS} times this")
     output.add_argument("--token-cache", choices=MODES, default=MODES[0],
                         help="keep tokens between runs ($XDG_CACHE_HOME/exo-oauth/tokens): encrypted by the OS's "
                         "secret store (default; without one, no cache and a note on stderr), plain (a private 0600 "

@@ -30,8 +30,6 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from components.microsoft import PROTOCOLS_BY_NAME
-
 from ..text import printable
 from .clouds import Endpoint
 from .secret import Secret
@@ -132,17 +130,22 @@ class _Guard:
         self.lines = 0
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._generation = 0
+        """Counts steps and pauses: a timer expires only the step it was started for."""
 
     def step(self, name: str) -> None:
         """Start step `name`: it has `timeout` seconds, or what is left of the run, whichever is less."""
         self.pause()
+        generation = self._generation
         seconds = max(0.0, min(self.timeout, self.deadline - time.monotonic()))
-        self._timer = threading.Timer(seconds, self._expire, (name,))
+        self._timer = threading.Timer(seconds, self._expire, (name, generation))
         self._timer.daemon = True
         self._timer.start()
 
     def pause(self) -> None:
         """Stop the clock (while the check waits for the token, which has its own deadline)."""
+        with self._lock:
+            self._generation += 1
         if self._timer is not None:
             self._timer.cancel()
 
@@ -153,8 +156,11 @@ class _Guard:
         if expired:
             self._shutdown(sock)
 
-    def _expire(self, name: str) -> None:
+    def _expire(self, name: str, generation: int) -> None:
+        # cancel() cannot stop a timer that already fired: one that fired as its step ended must not end the next.
         with self._lock:
+            if generation != self._generation:
+                return
             self.expired = name
             sockets = list(self.sockets)
         for sock in sockets:
@@ -317,9 +323,6 @@ class _Attached:
         return sock
 
 
-IMAP_PORT = PROTOCOLS_BY_NAME["imap"].port
-
-
 class _IMAP(_Attached, imaplib.IMAP4_SSL):
     """imaplib on a guarded socket with capped reads."""
 
@@ -327,8 +330,8 @@ class _IMAP(_Attached, imaplib.IMAP4_SSL):
         self.guard = guard
         super().__init__(endpoint.host, endpoint.port, ssl_context=login.context, timeout=login.timeout)
 
-    def open(self, host: str = "", port: int | None = IMAP_PORT, timeout: float | None = None) -> None:
-        super().open(host, port, timeout)
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)
         self.file = _Limited(self.file, self.guard)  # type: ignore[assignment]  # a BinaryIO for imaplib's reads
 
 
@@ -380,7 +383,7 @@ def check_pop(endpoint: Endpoint, login: Login) -> CheckResult:
     session = _Session("pop", endpoint, login)
     try:
         pop = _POP3(endpoint, login, session.guard)
-        try:
+        with _goodbye(pop.close):
             session.log.server(pop.welcome)
             if not session.authorize():
                 return session.result(False, NO_TOKEN)
@@ -399,8 +402,6 @@ def check_pop(endpoint: Endpoint, login: Login) -> CheckResult:
             count, size = pop.stat()
             session.log.server(f"+OK {count} {size}")
             return session.result(True, f"+OK {count} {size}", f"AUTH XOAUTH2, STAT: {count} messages")
-        finally:
-            pop.close()
     except (poplib.error_proto, OSError) as error:
         return session.failed(error)
     except Exception as error:

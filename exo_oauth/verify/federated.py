@@ -21,7 +21,6 @@ from typing import Any
 from ..errors import UsageError
 from ..text import printable
 from .inputs import ClientCredential
-from .request import VerifyRequest
 from .secret import Secret
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -97,18 +96,20 @@ def _subject(token: str) -> str:
     return str(claims.get("sub", ""))
 
 
-def github_credential(args: VerifyRequest, app: str, environ: Mapping[str, str]) -> ClientCredential:
+def github_credential(project_dir: Path | None, stack_name: str, app: str,
+                      environ: Mapping[str, str]) -> ClientCredential:
     """Return GitHub's OIDC token as the client assertion of `app`'s federated credential, or raise UsageError.
 
-    The issuer and subject come from the stack file (the outputs do not hold them); the token's subject is
-    compared with the credential's first, so a job Entra would refuse (AADSTS700213) is named before msal runs.
+    The issuer and subject come from the stack file `stack_name` in `project_dir` (the outputs do not hold them); the
+    token's subject is compared with the credential's first, so a job Entra would refuse (AADSTS700213) is named
+    before msal runs.
     """
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
 
-    if args.stack is None:
-        raise UsageError("a federated credential is read from the stack file; allowed: --stack NAME")
-    project_dir = Path(args.project_dir).resolve() if args.project_dir else find_project_dir()
-    stack = load_stack(project_dir, args.stack)
+    if project_dir is None:
+        raise UsageError(f"apps.{app}.credential: a federated credential is read from the stack file of {stack_name}, "
+                         "and no Pulumi.yaml is above here; allowed: --project-dir DIR")
+    stack = load_stack(project_dir, stack_name)
     credential = next((a.credential for a in stack.config.apps if a.name == app), None)
     where = f"{stack.config.source}: apps[{app}].credential"
     if credential is None or credential.type != "federated":

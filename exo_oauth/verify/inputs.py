@@ -198,8 +198,8 @@ def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> 
     return Secret(value)
 
 
-def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str,
-                stack: _StackApp | None) -> ClientCredential | None:
+def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str, stack: _StackApp | None,
+                project_dir: Path | None = None) -> ClientCredential | None:
     if args.secret_env is not None and args.certificate is not None:
         raise UsageError("--secret-env and --certificate: both given; allowed: one credential")
     if flow == "delegated":
@@ -219,7 +219,7 @@ def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str,
     if kind == "federated":
         from .federated import github_credential  # noqa: PLC0415 - only federated apps need it
 
-        return github_credential(args, stack.name, environ)
+        return github_credential(project_dir, str(args.stack), stack.name, environ)
     if kind != "secret":
         raise UsageError(f"{stack.source}: apps.{stack.name}.credential.type is {kind!r}, so the stack holds no secret "
                          "verify could use; allowed: --certificate PEM with the app's private key, or --secret-env VAR")
@@ -345,7 +345,7 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
         raise UsageError("--send-test-to: needs the smtp check; allowed: only when smtp is among the protocols")
     if not 0 < args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout {args.timeout}: allowed: seconds, more than 0 and at most {MAX_TIMEOUT:g}")
-    credential = _credential(args, environ, flow, stack)
+    credential = _credential(args, environ, flow, stack, project_dir)
     scopes = stack.app.scopes if args.cloud is None and stack is not None else cloud.scopes(flow, protocols)
     authority = f"{_authority_host(args, cloud)}/{tenant}"
     token_cache = None

@@ -11,6 +11,8 @@ from pathlib import Path
 
 DEFAULT_TIMEOUT = 20.0
 """Seconds per network step."""
+RUN_STEPS = 6
+"""The whole run (token requests and every check's steps, overlapped) may take this many `--timeout`s."""
 
 
 @dataclass(frozen=True)

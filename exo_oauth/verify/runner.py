@@ -16,11 +16,9 @@ from ..errors import UsageError
 from .checks import CheckResult, Login, run_checks, tls_context
 from .diagnosis import read_claims
 from .inputs import Target
+from .request import RUN_STEPS
 from .secret import Secret
 from .tokens import TokenFailure, TokenOutcome, acquire_token
-
-RUN_STEPS = 6
-"""The whole run (token requests and every check's steps, overlapped) may take this many `--timeout`s."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,9 @@ class _PendingToken:
     def _run(self, target: Target, prompt: Callable[[str], None]) -> None:
         try:
             self.outcome = acquire_token(target, prompt, self.deadline)
+        except Exception as error:  # a bug must not read as a timeout; its text may hold a secret, its type does not
+            self.outcome = TokenOutcome(None, False, TokenFailure((), "error", f"the token request failed: "
+                                                                  f"{type(error).__name__}"))
         finally:
             self.done.set()
 
@@ -70,8 +71,8 @@ def run_verify(target: Target, prompt: Callable[[str], None]) -> Run:
     Raise UsageError if no mailbox can be named.
     """
     context = tls_context(target.ca_file)
-    deadline = time.monotonic() + RUN_STEPS * target.timeout
     if target.flow == "app-only" and target.mailbox:
+        deadline = time.monotonic() + RUN_STEPS * target.timeout
         pending = _PendingToken(target, prompt, deadline)
         login = Login(target.mailbox, lambda: pending.result().token, context, target.timeout,
                       target.send_test_to, deadline)

@@ -43,5 +43,6 @@ def verify(request: VerifyRequest, environ: Mapping[str, str], prompt: Callable[
     """
     target = resolve_target(request, environ)
     run = run_verify(target, prompt=prompt)
-    secrets = tuple(s for s in (run.outcome.token, target.credential.value if target.credential else None) if s)
+    credential = (target.credential.value, target.credential.passphrase) if target.credential else ()
+    secrets = tuple(s for s in (run.outcome.token, *credential) if s)
     return Verification(target, diagnose(target, run.outcome, run.checks, run.mailbox), secrets)

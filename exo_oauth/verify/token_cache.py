@@ -79,7 +79,7 @@ class TokenCacheFile:
     """
 
     failure: str | None = None
-    """Always None: a plain file that cannot be written fails the run loudly instead."""
+    """Always None: a plain file that cannot be read or written raises OSError, which the caller reports."""
 
     def __init__(self, path: Path) -> None:
         import msal  # noqa: PLC0415 - msal is heavy; `exo-oauth --help` must not load it

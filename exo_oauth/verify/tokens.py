@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ..text import printable
 from .inputs import Target
 from .secret import Secret
-from .token_cache import open_token_cache
+from .token_cache import EncryptedTokenCache, TokenCacheFile, open_token_cache, short_reason
 
 RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 """Scopes msal adds itself and refuses to be given."""
@@ -113,9 +113,7 @@ def _session(target: Target, deadline: float) -> Any:
                                           "redirects")
             return response
 
-    session = TokenSession()
-    session.verify = str(target.ca_file) if target.ca_file else True
-    return session
+    return TokenSession()
 
 
 def _failure_from_result(result: dict[str, Any]) -> TokenFailure:
@@ -168,16 +166,15 @@ def acquire_token(target: Target, prompt: Callable[[str], None], deadline: float
     """
     import msal  # noqa: PLC0415 - msal is heavy; `exo-oauth --help` must not load it
 
-    cache, notice = open_token_cache(target.token_cache, target.token_cache_mode)
-    if notice:
-        print(notice, file=sys.stderr, flush=True)
-    session = _session(target, deadline if deadline is not None else float("inf"))
-    options: dict[str, Any] = {"authority": target.authority, "http_client": session,
-                               "timeout": target.timeout, "token_cache": cache.cache if cache else None}
-    if target.custom_authority:
-        options["instance_discovery"] = False
-    scopes = [s for s in target.scopes if s not in RESERVED_SCOPES]
+    cache = _open_cache(target)
+    session = None
     try:
+        session = _session(target, deadline if deadline is not None else float("inf"))
+        options: dict[str, Any] = {"authority": target.authority, "http_client": session,
+                                   "timeout": target.timeout, "token_cache": cache.cache if cache else None}
+        if target.custom_authority:
+            options["instance_discovery"] = False
+        scopes = [s for s in target.scopes if s not in RESERVED_SCOPES]
         if target.credential is not None:
             app = msal.ConfidentialClientApplication(target.client_id, client_credential=target.credential.for_msal(),
                                                      **options)
@@ -188,13 +185,35 @@ def acquire_token(target: Target, prompt: Callable[[str], None], deadline: float
     except Exception as error:  # msal fails in many ways on a malformed reply; each becomes one named failure
         outcome = TokenOutcome(None, False, _failure(error, target))
     finally:
-        session.close()
+        if session is not None:
+            session.close()
         if cache is not None:
-            cache.save()
-            if cache.failure:
-                print(f"exo-oauth verify: token cache not saved: the encrypted store failed during the run "
-                      f"({cache.failure}); this run's token was kept in memory only", file=sys.stderr, flush=True)
+            _save(cache)
     return outcome
+
+
+def _open_cache(target: Target) -> TokenCacheFile | EncryptedTokenCache | None:
+    """Return the run's token cache, or None; a cache that cannot be opened is a one-line notice, not a failure."""
+    try:
+        cache, notice = open_token_cache(target.token_cache, target.token_cache_mode)
+    except OSError as error:  # an unreadable file or folder: the token is still worth getting, in memory
+        cache, notice = None, (f"exo-oauth verify: token cache off: it cannot be opened ({short_reason(error)}); "
+                               "this run's token is kept in memory only")
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    return cache
+
+
+def _save(cache: TokenCacheFile | EncryptedTokenCache) -> None:
+    """Write the cache; a store that failed, now or during the run, is a one-line notice."""
+    try:
+        cache.save()
+        failure = cache.failure
+    except OSError as error:  # a folder or disk that refuses the write costs the next run one token request
+        failure = short_reason(error)
+    if failure:
+        print(f"exo-oauth verify: token cache not saved: the store failed during the run ({failure}); this run's "
+              "token was kept in memory only", file=sys.stderr, flush=True)
 
 
 def _failure(error: Exception, target: Target) -> TokenFailure:
