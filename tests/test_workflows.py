@@ -190,3 +190,24 @@ def test_deploy_base_is_the_last_successful_deploy_after_a_push_to_main(tmp_path
            "GITHUB_REPOSITORY": "contoso/exo-oauth"}
     subprocess.run(["bash", "-e", "-c", step["run"]], env=env, check=True, capture_output=True, timeout=60)
     assert output.read_text(encoding="utf-8") == "sha=pushed\n"
+
+
+def test_pull_request_review_step_fails_when_review_comment_fails(tmp_path: Path) -> None:
+    """review-comment refusing its input (exit 2) fails the step, and no comment path is handed to the next step."""
+    step = next(s for s in load(REPO / ".github" / "workflows" / "pull-request.yml")["jobs"]["review"]["steps"]
+                if s.get("id") == "plan")
+    exo = tmp_path / "exo-oauth"
+    exo.write_text('#!/bin/sh\nif [ "$1" = review-comment ]; then echo "bad input" >&2; exit 2; fi\nexit 0\n',
+                   encoding="utf-8")
+    exo.chmod(0o755)
+    files = {name: tmp_path / name for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
+    for path in files.values():
+        path.write_text("", encoding="utf-8")
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "BASE_REF": "main",
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "1",
+           **{k: str(v) for k, v in files.items()}}
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2
+    assert "review-comment exited 2" in done.stdout
+    assert "comment=" not in files["GITHUB_OUTPUT"].read_text(encoding="utf-8")
