@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from components.exit_codes import ExitCode
+from components.exit_codes import MEANINGS, ExitCode, exit_help
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.federated import GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL, github_credential
@@ -113,6 +113,22 @@ def test_empty_report_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["drift-report", "--report", str(path), "--issues", str(path)]) == 2
     captured = capsys.readouterr()
     assert (captured.out, captured.err.count("\n")) == ("", 1)
+
+
+@pytest.mark.parametrize(("command", "codes"), [
+    ("drift-report", (ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT)),
+    ("exchange-sign-in", (ExitCode.OK, ExitCode.USAGE)),
+])
+def test_help_and_exit_code_table_name_the_statuses_the_command_returns(
+    capsys: pytest.CaptureFixture[str], command: str, codes: tuple[ExitCode, ...]
+) -> None:
+    """The help ends with the shared exit-status sentence; docs/exit-codes.md names the command for each code."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert exit_help(*codes) in " ".join(capsys.readouterr().out.split())
+    for code in codes:
+        assert code == ExitCode.USAGE or f"`{command}`" in MEANINGS[code][1] or MEANINGS[code][1] == (
+            "every command; the Exchange scripts")
 
 
 @pytest.fixture
