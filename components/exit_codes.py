@@ -38,10 +38,12 @@ MEANINGS: Mapping[ExitCode, tuple[str, str]] = {
     ExitCode.POLICY: ("a mandatory rule of the policy pack failed", "`plan`"),
     ExitCode.NOT_RUN: ("nothing was found wrong, but something could not be checked (a host unreachable or silent, "
                        "a tool or credential missing), so monitoring can tell \"broken\" from \"could not look\"",
-                       "`verify` (only network failures); `drift` (no drift, but a check could not run); `audit` and "
-                       "`adopt` (Microsoft Graph or the login host could not be read; nothing written)"),
+                       "`verify` (only network failures); `drift` (no drift, but a check could not run) and "
+                       "`drift-report` (the report's own status); `audit` and `adopt` (Microsoft Graph or the login "
+                       "host could not be read; nothing written)"),
     ExitCode.DRIFT: ("the tenant differs from the stack: every drifted item is listed",
-                     "`drift` (in any check, whatever else could not run); the Exchange verify script"),
+                     "`drift` (in any check, whatever else could not run) and `drift-report` (the report's own "
+                     "status); the Exchange verify script"),
     ExitCode.OUTPUT: ("the output could not be written in full (a full disk, a closed pipe): one line on stderr says "
                       "so; what was written is incomplete and must not be used", "every command"),
     ExitCode.INTERRUPTED: ("interrupted with Ctrl-C", "every command"),

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,16 @@ from components.errors import ConfigError
 from components.exit_codes import ExitCode
 from components.outputs import StackOutputs
 
+from . import rotation
 from .errors import UsageError, last_line
+from .markdown import escape
 from .verify.request import VerifyRequest
 from .verify.service import Verification, verify
 
 CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
-NO_CHANGES_EXPECTED = "no changes were expected"
+ROTATION_DUE = "rotation due; rotation.yml deploys it"
+SHOWN = 5
+"""Changes named in a detail; the preview has the rest."""
 TIMEOUT_SECONDS = 1800
 
 
@@ -52,21 +57,48 @@ def _run(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str] | s
         return f"{Path(argv[0]).name} could not start ({error.strerror})"
 
 
-def entra_check(stack: str, project_dir: Path, policy_pack: Path | None = None) -> CheckResult:
-    """Refresh the stack and preview (with the policy pack, if given): any proposed change is Entra drift."""
+def entra_check(stack: str, project_dir: Path, policy_pack: Path | None = None,
+                now: datetime | None = None) -> CheckResult:
+    """Refresh the stack and preview it (with the policy pack, if given): a change other than due rotation is drift.
+
+    Credential rotation on its schedule (exo_oauth/rotation.py, judged as of `now`, default the current UTC time)
+    shows as a change from a period's start until rotation.yml deploys it: that is clean, with a note.
+    """
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         return CheckResult("entra", NOT_RUN, "the pulumi CLI is not on PATH")
-    argv = [pulumi, "preview", "--refresh", "--expect-no-changes", "--diff", "--non-interactive", "--stack", stack]
+    argv = [pulumi, "preview", "--refresh", "--json", "--non-interactive", "--stack", stack]
     done = _run([*argv, "--policy-pack", str(policy_pack)] if policy_pack else argv, project_dir)
     if isinstance(done, str):
         return CheckResult("entra", NOT_RUN, done)
-    if done.returncode == 0:
+    verdict = _preview_verdict(done, now or datetime.now(UTC))
+    if isinstance(verdict, str):
+        return CheckResult("entra", NOT_RUN, verdict)
+    if verdict.status == rotation.NONE:
         return CheckResult("entra", CLEAN, "pulumi preview --refresh proposes no change")
-    if NO_CHANGES_EXPECTED in done.stdout + done.stderr:
-        return CheckResult("entra", DRIFT, "pulumi preview --refresh proposes changes: run it with --diff to see "
-                           "them, then `pulumi up` to restore the declared state")
-    return CheckResult("entra", NOT_RUN, f"pulumi preview failed: {last_line(done.stderr or done.stdout)}")
+    if verdict.status == rotation.DUE:
+        return CheckResult("entra", CLEAN, f"{ROTATION_DUE}: {_named(verdict.rotation)}")
+    return CheckResult("entra", DRIFT, f"pulumi preview --refresh proposes changes: {_named(verdict.other)}; run "
+                       "it with --diff to see them, then `pulumi up` to restore the declared state")
+
+
+def _preview_verdict(done: subprocess.CompletedProcess[str], now: datetime) -> rotation.Verdict | str:
+    """Judge the preview's JSON; return why not when the preview failed."""
+    failed = f"pulumi preview failed: {last_line(done.stderr or done.stdout)}"
+    try:
+        document = json.loads(done.stdout)
+    except ValueError:
+        return failed
+    try:
+        verdict = rotation.judge(rotation.read_preview(document), now)
+    except ValueError as error:
+        return f"pulumi preview --json: {error}"
+    return verdict if done.returncode == 0 else failed
+
+
+def _named(steps: Sequence[rotation.Step]) -> str:
+    more = f" and {len(steps) - SHOWN} more" if len(steps) > SHOWN else ""
+    return ", ".join(s.describe() for s in steps[:SHOWN]) + more
 
 
 def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, unattended: bool,
@@ -170,23 +202,27 @@ def render_json(stack: str, results: Sequence[CheckResult]) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
+def issue_title(stack: str) -> str:
+    """Return the title of the stack's drift issue (one open issue per drifted stack)."""
+    return f"Drift: stack {stack}"
+
+
 def render_markdown(document: Mapping[str, Any], run_url: str | None) -> str:
     """Return the drift issue's text for a `drift --format json` report: a table of checks and what to do."""
-    stack = str(document.get("stack", "?"))
+    stack = escape(document.get("stack", "?"))
     status = document.get("exitStatus")
     where = f"[this run]({run_url})" if run_url else "this run"
-    headline = {int(ExitCode.OK): f"No drift on stack `{stack}` in {where}.",
-                int(ExitCode.DRIFT): f"Drift on stack `{stack}`, found by {where}."}.get(
-        status if isinstance(status, int) else -1, f"Some drift checks of stack `{stack}` could not run in {where}.")
+    headline = {int(ExitCode.OK): f"No drift on stack {stack} in {where}.",
+                int(ExitCode.DRIFT): f"Drift on stack {stack}, found by {where}."}.get(
+        status if isinstance(status, int) else -1, f"Some drift checks of stack {stack} could not run in {where}.")
     lines = [headline, "", "| check | result | detail |", "| --- | --- | --- |"]
     for check in document.get("checks") or []:
-        cells = (str(check.get(key, "")).replace("|", "\\|").replace("\n", " ")
-                 for key in ("check", "status", "detail"))
+        cells = (escape(check.get(key, "")) for key in ("check", "status", "detail"))
         lines.append("| {} | {} | {} |".format(*cells))
     if status == ExitCode.DRIFT:
-        lines += ["", "To restore the declared state, review the findings, then run the deploy workflow by hand with "
-                  f"stacks `{stack}` (or `pulumi up --stack {stack}`); Exchange items: "
-                  f"`exo-oauth exchange --stack {stack} --action apply`."]
+        lines += ["", f"To restore the declared state of stack {stack}, review the findings, then run the deploy "
+                  "workflow by hand for it (or `pulumi up --stack NAME`); Exchange items: "
+                  "`exo-oauth exchange --stack NAME --action apply`."]
     elif status != ExitCode.OK:
         lines += ["", "A check that could not run is not drift: the detail says what it needs (a tool, a credential, "
                   "the network)."]

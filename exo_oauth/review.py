@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from components.exit_codes import ExitCode
@@ -11,6 +12,8 @@ from .markdown import escape, fence
 
 COMMENT_LIMIT = 60_000
 """Characters kept in the comment: GitHub takes at most 65,536, and the cut note needs room."""
+FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+"""A line that opens or closes a fenced code block (CommonMark)."""
 
 
 @dataclass(frozen=True)
@@ -31,18 +34,36 @@ def verdict(plan: Part) -> str:
     return f"The plan did not run (exit {plan.status}); its last error line is below."
 
 
-def review_markdown(base: str, plan: Part, diff: Part, limit: int = COMMENT_LIMIT) -> str:
-    """Return the whole review: the verdict, the diff against `base` (or why it failed) and the plan, each cut."""
+def review_markdown(base: str, plan: Part, diff: Part) -> str:
+    """Return the whole review: the verdict, the diff against `base` (or why it failed) and the plan, uncut."""
     # Error lines can carry stack values (a display name, a mailbox): fenced, so nothing in them renders.
-    changes = diff.markdown[:limit] if diff.status == 0 else (
+    changes = diff.markdown if diff.status == 0 else (
         f"exo-oauth diff failed (exit {diff.status}):\n\n{fence(last_line(diff.stderr))}")
     plan_error = "" if plan.status in (ExitCode.OK, ExitCode.POLICY) else f"{fence(last_line(plan.stderr))}\n"
     return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n{plan_error}### Changes against {escape(base)}\n\n"
-            f"{changes}\n### Plan of every stack\n\n{plan.markdown[:limit]}")
+            f"{changes}\n### Plan of every stack\n\n{plan.markdown}")
 
 
 def cut(text: str, limit: int, run_url: str) -> str:
-    """Return `text`, or its first `limit` characters and a note that the run's job summary has the rest."""
+    """Return `text`, or its whole lines within `limit` characters, any open fence closed, and a note.
+
+    The note says where it was cut and that the run's job summary has the whole review.
+    """
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}\n\n_Cut at {limit} characters: the job summary of run {run_url} has the rest._\n"
+    kept = text[:limit]
+    kept = kept[:kept.rfind("\n") + 1]
+    lines = kept.splitlines()
+    opened = ""
+    for line in lines:
+        marker = FENCE.match(line)
+        if marker is None:
+            continue
+        run = marker.group(1)
+        if not opened:
+            opened = run
+        elif run[0] == opened[0] and len(run) >= len(opened) and not line.strip()[len(run):]:
+            opened = ""
+    closing = f"{opened}\n" if opened else ""
+    return (f"{kept}{closing}\n_Cut after {len(lines)} lines ({len(kept)} characters): the job summary of run "
+            f"{run_url} has the whole review._\n")

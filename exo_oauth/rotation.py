@@ -4,6 +4,9 @@ Two shapes of rotation exist (docs/rotation.md):
 - A secret lives in one of two slots, `<app>-secret-a` and `<app>-secret-b`, on a fixed schedule
   (docs/decisions/0032). Rotation creates the next period's secret in a slot (a create, or a replacement whose only
   differences are the schedule's `displayName` and `endDate`) and deletes a slot whose secret has passed its end date.
+  A slot is replaced or deleted as rotation only when its old secret has ended (its `endDate` is at or before now),
+  and never both slots at once: a change of `lifetimeDays` or `rotateBeforeDays` replaces both valid secrets, which
+  is left to the reviewed deploy.
 - A certificate is registered again when its `time:index/rotating:Rotating` clock has run out: a refreshing preview
   shows the clock created anew or replaced, and the certificate replaced or updated because of it.
 Any other change (an app, a permission, a mailbox, a credential change that is not the schedule's) needs a person's
@@ -15,13 +18,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-ROTATING = "time:index/rotating:Rotating"
-PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
-SECRET_SLOT = re.compile(r"[a-z0-9-]+-secret-[ab]")
+from components.microsoft import TYPE_TOKENS
+from components.rotation import SLOTS
+
+ROTATING = TYPE_TOKENS["rotating"]
+PASSWORD = TYPE_TOKENS["password"]
+CERTIFICATE = TYPE_TOKENS["certificate"]
+SECRET_SLOT = re.compile(rf"(?P<owner>[a-z0-9-]+)-secret-(?:{'|'.join(map(re.escape, SLOTS))})")
 """The two secret slots of an app (components/mail_app.py `_secrets`)."""
+OWNER_SUFFIXES = {ROTATING: "-rotation", CERTIFICATE: "-cert"}
+"""A certificate app's clock `<app>-rotation` and certificate `<app>-cert` (components/mail_app.py)."""
+REPLACING_OPS = frozenset({"replace", "create-replacement", "delete-replaced"})
 SLOT_DIFF_KEYS = frozenset({"displayName", "endDate"})
 """What the schedule changes when a slot takes the next period's secret: its dated display name and its end date."""
 STACK = "pulumi:pulumi:Stack"
@@ -41,6 +51,8 @@ class Step:
     type: str
     name: str
     diff_keys: tuple[str, ...]
+    old_end: datetime | None = None
+    """The old state's `endDate` (outputs, else inputs), when it has a readable one."""
 
     def describe(self) -> str:
         """Return `name (type op)` for messages."""
@@ -62,12 +74,32 @@ def _step(raw: Mapping[str, Any], where: str) -> Step:
         raise ValueError(f"{where}: a step without `op` and a resource `urn`")
     qualified_type, name = urn.split("::")[2], urn.split("::", 3)[3]
     diff = raw.get("diffReasons") or []
-    return Step(op, qualified_type.rsplit("$", 1)[-1], name, tuple(str(k) for k in diff))
+    return Step(op, qualified_type.rsplit("$", 1)[-1], name, tuple(str(k) for k in diff), _old_end(raw))
+
+
+def _old_end(raw: Mapping[str, Any]) -> datetime | None:
+    """Return the `endDate` of the step's old state (its outputs, else its inputs), or None when it has none."""
+    old = raw.get("oldState")
+    if not isinstance(old, Mapping):
+        return None
+    for part in ("outputs", "inputs"):
+        values = old.get(part)
+        value = values.get("endDate") if isinstance(values, Mapping) else None
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
 
 
 def _owner(step: Step) -> str:
-    """Return the component's name: `<app>-rotation` and `<app>-cert` both belong to `<app>`."""
-    return step.name.rsplit("-", 1)[0]
+    """Return the app's name: `<app>-rotation`, `<app>-cert` and `<app>-secret-a` all belong to `<app>`."""
+    slot = SECRET_SLOT.fullmatch(step.name)
+    if slot is not None:
+        return slot["owner"]
+    return step.name.removesuffix(OWNER_SUFFIXES.get(step.type, ""))
 
 
 def read_preview(document: Any) -> list[Step]:
@@ -82,17 +114,20 @@ def read_preview(document: Any) -> list[Step]:
             for i, s in enumerate(document.get("steps") or [])]
 
 
-def judge(steps: Sequence[Step]) -> Verdict:
-    """Sort the changing steps into rotation and other changes."""
+def judge(steps: Sequence[Step], now: datetime) -> Verdict:
+    """Sort the changing steps into rotation and other changes, as of `now` (the secrets' end dates count)."""
     changing = [s for s in steps if s.op not in NEUTRAL_OPS and not (s.type == STACK and s.op == "update")]
     clocks = {_owner(s) for s in changing if s.type == ROTATING and s.op != "delete"}
+    replaced: dict[str, set[str]] = {}
+    for s in changing:
+        if s.type == PASSWORD and s.op in REPLACING_OPS and SECRET_SLOT.fullmatch(s.name):
+            replaced.setdefault(_owner(s), set()).add(s.name)
 
     def is_rotation(step: Step) -> bool:
         if step.type == ROTATING:
             return step.op != "delete"
         if step.type == PASSWORD:
-            # Any operation of the schedule: a new period's secret, or dropping one whose end date has passed.
-            return SECRET_SLOT.fullmatch(step.name) is not None and set(step.diff_keys) <= SLOT_DIFF_KEYS
+            return _is_slot_rotation(step, now) and len(replaced.get(_owner(step), ())) < len(SLOTS)
         return (step.type == CERTIFICATE and _owner(step) in clocks and step.op != "delete"
                 and set(step.diff_keys) <= ROTATION_DIFF_KEYS)
 
@@ -100,3 +135,12 @@ def judge(steps: Sequence[Step]) -> Verdict:
     other = tuple(s for s in changing if not is_rotation(s))
     status = OTHER if other else DUE if rotation else NONE
     return Verdict(status, rotation, other)
+
+
+def _is_slot_rotation(step: Step, now: datetime) -> bool:
+    """Return whether the step is a slot's next secret (a create), or a slot replaced or dropped after its end."""
+    if SECRET_SLOT.fullmatch(step.name) is None or not set(step.diff_keys) <= SLOT_DIFF_KEYS:
+        return False
+    if step.op == "create":
+        return True
+    return step.old_end is not None and step.old_end <= now

@@ -15,16 +15,22 @@ from exo_oauth.cli import main
 from tests.mailservers.harness import MailServers
 from tests.mailservers.token_server import App
 from tests.outputs_factory import deployed_outputs
+from tests.preview_samples import DUE_STEPS, EXPIRED_DROPPED, SAME_APP, STACK, VALID, slot_replaced, step
 from tests.stack_factory import EXCHANGE_SIGN_IN, REPO, project_with
 
 FAKE_PULUMI = """#!/bin/sh
-# Stands in for the pulumi CLI: FAKE_PULUMI says what `pulumi preview` finds.
-case "$FAKE_PULUMI" in
-  clean) echo "Resources: 13 unchanged"; exit 0 ;;
-  drift) echo "error: no changes were expected but changes were proposed" >&2; exit 255 ;;
-  *) echo "error: failed to log in to the backend" >&2; exit 255 ;;
-esac
+# Stands in for the pulumi CLI: `pulumi preview --json` prints the file FAKE_PREVIEW, or fails without one.
+echo "$@" > "$FAKE_PULUMI_ARGS"
+if [ -n "$FAKE_PREVIEW" ]; then IFS= read -r preview < "$FAKE_PREVIEW"; echo "$preview"; exit 0; fi
+echo "error: failed to log in to the backend" >&2; exit 255
 """
+PREVIEWS = {
+    "clean": [STACK, SAME_APP],
+    "rotation": [*DUE_STEPS, *EXPIRED_DROPPED],
+    "drift": [*DUE_STEPS, step("update", "azuread:index/application:Application", "scanners-app",
+                               diffReasons=["requiredResourceAccesses"])],
+    "valid-secret-cut": [STACK, SAME_APP, *slot_replaced("scanners-secret-a", VALID)],
+}
 FAKE_PWSH = """#!/bin/sh
 # Stands in for pwsh running the Exchange verify script: FAKE_PWSH is the script's exit status.
 echo "DRIFT    support@contoso.com: FullAccess missing"
@@ -53,7 +59,16 @@ def path_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     monkeypatch.setenv("PATH", os.pathsep.join([str(folder), str(Path(sys.executable).parent)]))
+    monkeypatch.setenv("FAKE_PULUMI_ARGS", str(tmp_path / "pulumi-args"))
+    monkeypatch.setenv("FAKE_PREVIEW", "")
     return folder
+
+
+def fake_preview(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str) -> None:
+    """Have the stand-in pulumi print a preview of the given shape (PREVIEWS) in Pulumi's JSON."""
+    path = tmp_path / f"preview-{shape}.json"
+    path.write_text(json.dumps({"steps": PREVIEWS[shape], "diagnostics": [], "changeSummary": {}}), encoding="utf-8")
+    monkeypatch.setenv("FAKE_PREVIEW", str(path))
 
 
 def drift(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, str]]:
@@ -72,14 +87,38 @@ def test_without_pulumi_or_pwsh_each_check_says_why_and_exit_is_4(
     assert (status, checks) == (4, {"entra": "not run", "exchange": "not run"})
 
 
-def test_entra_drift_found_by_preview_exits_1(
-    path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("shape", "expected"), [("clean", "clean"), ("rotation", "clean"), ("drift", "drift"),
+                                               ("valid-secret-cut", "drift")])
+def test_entra_check_calls_only_changes_other_than_due_rotation_drift(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, shape: str, expected: str,
 ) -> None:
-    """A preview that proposes changes is Entra drift: exit 1, even when another check could not run."""
+    """A due rotation (rotation.yml deploys it) is clean with a note; any other change is drift, exit 5."""
     tool(path_with, "pulumi", FAKE_PULUMI)
-    monkeypatch.setenv("FAKE_PULUMI", "drift")
-    status, checks = drift(capsys, "--stack", "contoso", "--checks", "entra,exchange", "--outputs", str(outputs))
-    assert (status, checks) == (5, {"entra": "drift", "exchange": "not run"})
+    fake_preview(tmp_path, monkeypatch, shape)
+    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "contoso", "--checks", "entra",
+                   "--outputs", str(outputs)])
+    (check,) = json.loads(capsys.readouterr().out)["checks"]
+    assert (check["status"], status) == (expected, 5 if expected == "drift" else 0)
+    assert ("rotation due; rotation.yml deploys it" in check["detail"]) == (shape == "rotation")
+    if expected == "drift":
+        assert "ApplicationPassword replace" in check["detail"] or "Application update" in check["detail"]
+    assert "--json" in (tmp_path / "pulumi-args").read_text(encoding="utf-8").split()
+
+
+def test_policy_pack_reaches_pulumi_as_an_absolute_path(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pulumi CLI runs in the project folder: a relative --policy-pack is resolved from where drift started."""
+    tool(path_with, "pulumi", FAKE_PULUMI)
+    fake_preview(tmp_path, monkeypatch, "clean")
+    (tmp_path / "policy").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "entra",
+                 "--outputs", str(outputs), "--policy-pack", "policy"]) == 0
+    argv = (tmp_path / "pulumi-args").read_text(encoding="utf-8").split()
+    assert argv[argv.index("--policy-pack") + 1] == str(tmp_path / "policy")
 
 
 def test_preview_that_cannot_log_in_is_not_drift(
@@ -87,7 +126,6 @@ def test_preview_that_cannot_log_in_is_not_drift(
 ) -> None:
     """A preview failing for another reason (no backend login) means the check could not run, not drift."""
     tool(path_with, "pulumi", FAKE_PULUMI)
-    monkeypatch.setenv("FAKE_PULUMI", "error")
     status, checks = drift(capsys, "--stack", "contoso", "--checks", "entra", "--outputs", str(outputs))
     assert (status, checks) == (4, {"entra": "not run"})
 

@@ -6,54 +6,129 @@ import argparse
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from components.exit_codes import ExitCode
+from components.exit_codes import MEANINGS, ExitCode, exit_help
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.federated import GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL, github_credential
 from tests.certificates import PFX_PASSWORD, pfx
 from tests.stack_factory import EXCHANGE_SIGN_IN, SCANNERS_SECRET, federated_credential, project_with
 
+HOSTILE = "ops@contoso.com of @acme/security-team ![p](https://t.example/p.png) <img src=x>"
 
-def report(tmp_path: Path, status: int, checks: list[dict[str, str]]) -> Path:
+
+def report(tmp_path: Path, status: int, checks: list[dict[str, str]], stack: str = "contoso") -> Path:
     """Write a drift JSON report and return its path."""
     path = tmp_path / "drift.json"
-    path.write_text(json.dumps({"stack": "contoso", "exitStatus": status, "checks": checks}), encoding="utf-8")
+    path.write_text(json.dumps({"stack": stack, "exitStatus": status, "checks": checks}), encoding="utf-8")
     return path
 
 
+def decide(tmp_path: Path, capsys: pytest.CaptureFixture[str], path: Path, open_issues: list[dict[str, Any]],
+           *extra: str) -> tuple[int, dict[str, Any]]:
+    """Run drift-report with the open issues; return its exit status and the decision it printed."""
+    issues = tmp_path / "issues.json"
+    issues.write_text(json.dumps(open_issues), encoding="utf-8")
+    status = main(["drift-report", "--report", str(path), "--issues", str(issues), *extra])
+    return status, json.loads(capsys.readouterr().out)
+
+
+OTHER_ISSUE = {"number": 3, "title": "Drift: stack contoso-eu"}
+
+
+@pytest.mark.parametrize(("status", "open_issues", "action", "issue"), [
+    (ExitCode.OK, [OTHER_ISSUE], "none", None),
+    (ExitCode.OK, [OTHER_ISSUE, {"number": 7, "title": "Drift: stack contoso"}], "close", 7),
+    (ExitCode.DRIFT, [OTHER_ISSUE], "create", None),
+    (ExitCode.DRIFT, [{"number": 7, "title": "Drift: stack contoso"}], "comment", 7),
+    (ExitCode.NOT_RUN, [], "create", None),
+])
+def test_drift_report_decides_what_to_do_with_the_stacks_issue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], status: ExitCode, open_issues: list[dict[str, Any]],
+    action: str, issue: int | None,
+) -> None:
+    """Clean closes the stack's open issue (if any); drift or a check that could not run opens or comments on it."""
+    path = report(tmp_path, status, [{"check": "entra", "status": "clean", "detail": "no change"}])
+    exit_status, decision = decide(tmp_path, capsys, path, open_issues)
+    assert (exit_status, decision["action"], decision["issue"]) == (status, action, issue)
+    assert decision["title"] == "Drift: stack contoso"
+
+
 def test_clean_report_exits_0_and_says_no_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A clean stack: exit 0 (the workflow closes the issue), the text links the run."""
+    """A clean stack: exit 0, the text links the run."""
     path = report(tmp_path, 0, [{"check": "entra", "status": "clean", "detail": "no change"}])
-    assert main(["drift-report", "--report", str(path), "--run-url", "https://github.com/o/r/actions/runs/1"]) == 0
-    out = capsys.readouterr().out
-    assert "No drift on stack `contoso` in [this run](https://github.com/o/r/actions/runs/1)." in out
+    _, decision = decide(tmp_path, capsys, path, [], "--run-url", "https://github.com/o/r/actions/runs/1")
+    assert "No drift on stack contoso in [this run](https://github.com/o/r/actions/runs/1)." in decision["body"]
 
 
-def test_drift_report_exits_1_with_a_table_and_how_to_restore(
+def test_drift_report_exits_with_the_reports_drift_status_a_table_and_how_to_restore(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Drift: the report's own status, a row per check (a `|` in a detail kept inside its cell), the deploy advice."""
     path = report(tmp_path, ExitCode.DRIFT, [{"check": "entra", "status": "drift", "detail": "a | b"},
                                 {"check": "e2e:helpdesk", "status": "skipped", "detail": "delegated"}])
-    assert main(["drift-report", "--report", str(path)]) == ExitCode.DRIFT
-    out = capsys.readouterr().out
-    assert "| entra | drift | a \\| b |" in out
-    assert "| e2e:helpdesk | skipped | delegated |" in out
-    assert "stacks `contoso`" in out
+    status, decision = decide(tmp_path, capsys, path, [])
+    assert status == ExitCode.DRIFT
+    assert "| entra | drift | a \\| b |" in decision["body"]
+    assert "| e2e:helpdesk | skipped | delegated |" in decision["body"]
+    assert "declared state of stack contoso" in decision["body"]
+
+
+def test_hostile_details_and_stack_render_as_text_in_the_issue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A detail or stack name from a tool's output cannot mention a team, load an image or inject HTML."""
+    path = report(tmp_path, ExitCode.DRIFT, [{"check": "exchange", "status": "drift", "detail": HOSTILE}],
+                  stack=HOSTILE)
+    body = decide(tmp_path, capsys, path, [])[1]["body"]
+    assert "<img" not in body
+    assert "![p](" not in body
+    assert "@acme" not in body
+    assert "https://t.example" not in body
+    assert body.count("&lt;img src=x&gt;") == 3
+
+
+def test_open_issues_that_are_not_gh_output_are_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An issues file of another shape: exit 2, one line, nothing on stdout."""
+    path = report(tmp_path, 0, [])
+    issues = tmp_path / "issues.json"
+    issues.write_text(json.dumps({"number": 1}), encoding="utf-8")
+    assert main(["drift-report", "--report", str(path), "--issues", str(issues)]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err.count("\n")) == ("", 1)
+    assert "--issues" in captured.err
 
 
 def test_empty_report_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Drift itself failed (an empty file): exit 2, one line, no issue text."""
     path = tmp_path / "drift.json"
     path.write_text("", encoding="utf-8")
-    assert main(["drift-report", "--report", str(path)]) == 2
+    assert main(["drift-report", "--report", str(path), "--issues", str(path)]) == 2
     captured = capsys.readouterr()
     assert (captured.out, captured.err.count("\n")) == ("", 1)
+
+
+@pytest.mark.parametrize(("command", "codes"), [
+    ("drift-report", (ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT)),
+    ("exchange-sign-in", (ExitCode.OK, ExitCode.USAGE)),
+])
+def test_help_and_exit_code_table_name_the_statuses_the_command_returns(
+    capsys: pytest.CaptureFixture[str], command: str, codes: tuple[ExitCode, ...]
+) -> None:
+    """The help ends with the shared exit-status sentence; docs/exit-codes.md names the command for each code."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert exit_help(*codes) in " ".join(capsys.readouterr().out.split())
+    for code in codes:
+        assert code == ExitCode.USAGE or f"`{command}`" in MEANINGS[code][1] or MEANINGS[code][1] == (
+            "every command; the Exchange scripts")
 
 
 @pytest.fixture

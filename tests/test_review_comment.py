@@ -9,7 +9,7 @@ import pytest
 
 from exo_oauth.cli import main
 from exo_oauth.markdown import fence
-from exo_oauth.review import Part, cut, review_markdown
+from exo_oauth.review import COMMENT_LIMIT, Part, cut, review_markdown
 
 RUN = "https://github.com/o/r/actions/runs/7"
 
@@ -74,16 +74,39 @@ def test_error_lines_with_stack_values_render_as_text(tmp_path: Path, capsys: py
     assert review.count(HOSTILE) == 2
 
 
-def test_a_long_review_is_cut_by_characters_with_a_note() -> None:
-    """The comment keeps `limit` characters (not bytes: a multi-byte letter is never split) and links the run."""
-    text = "ł" * 50
-    assert cut(text, 60, RUN) == text
-    assert cut(text, 10, RUN) == "ł" * 10 + f"\n\n_Cut at 10 characters: the job summary of run {RUN} has the rest._\n"
+def test_a_long_review_is_cut_at_a_line_by_characters_with_a_note() -> None:
+    """The comment keeps whole lines within `limit` characters (not bytes: a multi-byte letter is never split)."""
+    text = "ł" * 50 + "\n" + "ł" * 50 + "\n"
+    assert cut(text, 200, RUN) == text
+    note = f"\n_Cut after 1 lines (51 characters): the job summary of run {RUN} has the whole review._\n"
+    assert cut(text, 60, RUN) == "ł" * 50 + "\n" + note
 
 
-def test_each_part_is_cut_before_the_whole() -> None:
-    """A huge plan cannot push the diff out: each part is cut at the limit first."""
-    review = review_markdown("main", Part("p" * 100, 0, ""), Part("d" * 100, 0, ""), limit=10)
-    assert "d" * 10 + "\n" in review
-    assert "d" * 11 not in review
-    assert "p" * 11 not in review
+@pytest.mark.parametrize("marker", ["```", "````", "~~~"])
+def test_a_cut_inside_a_fence_closes_it(marker: str) -> None:
+    """A cut that lands inside a fenced block closes it, so the note and anything after render as text."""
+    text = f"before\n{marker}text\n" + "".join(f"line {n}\n" for n in range(100)) + f"{marker}\nafter\n"
+    posted = cut(text, 200, RUN)
+    body, note = posted.rsplit("\n\n", 1)
+    assert body.endswith(f"\n{marker}")
+    assert [line for line in body.splitlines() if line.startswith(marker[0])] == [f"{marker}text", marker]
+    assert note.startswith("_Cut after")
+
+
+def test_a_cut_after_a_closed_fence_adds_no_fence() -> None:
+    """A fence opened and closed before the cut stays as it is."""
+    text = "```text\nx\n```\n" + "y\n" * 100
+    assert cut(text, 40, RUN).count("```") == 2
+
+
+def test_the_job_summary_is_whole_and_only_the_comment_is_cut_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan beyond the comment limit: the review on stdout keeps all of it; the comment is cut once, with a note."""
+    plan = "".join(f"| row {n} | {'p' * 60} |\n" for n in range(2000))
+    review, posted = comment(tmp_path, capsys, (plan, 0, ""), ("#### contoso\ndiff\n", 0, ""))
+    assert plan in review
+    assert review == review_markdown("main", Part(plan, 0, ""), Part("#### contoso\ndiff\n", 0, ""))
+    assert len(posted) < COMMENT_LIMIT + 200
+    assert posted.count("_Cut after") == 1
+    assert posted.startswith(review[:COMMENT_LIMIT // 2])

@@ -18,6 +18,8 @@ from tests.preview_samples import (
     SAME_APP,
     SLOT_REUSED,
     STACK,
+    VALID,
+    slot_replaced,
     step,
 )
 
@@ -78,6 +80,29 @@ def test_another_change_beside_rotation_is_left_for_review(
     verdict, why = due(tmp_path, capsys, [*DUE_STEPS, extra_step])
     assert verdict == "other"
     assert "reviewed deploy" in why
+
+
+@pytest.mark.parametrize("steps", [
+    slot_replaced("scanners-secret-a", VALID),
+    [step("delete", PASSWORD, "scanners-secret-a", VALID)],
+    [step("delete", PASSWORD, "scanners-secret-a")],
+], ids=["replaced-while-valid", "dropped-while-valid", "dropped-without-end-date"])
+def test_a_slot_whose_secret_is_still_valid_is_not_rotation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[dict[str, Any]]
+) -> None:
+    """Replacing or dropping a secret that has not ended (or whose end is unknown) would cut it: left for review."""
+    verdict, why = due(tmp_path, capsys, [STACK, SAME_APP, *steps])
+    assert verdict == "other"
+    assert "scanners-secret-a (ApplicationPassword" in why
+
+
+def test_both_slots_replaced_at_once_is_left_for_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A merged lifetimeDays or rotateBeforeDays change replaces both slots: never the schedule, even if both ended."""
+    steps = [*slot_replaced("scanners-secret-a", "2024-03-01T00:00:00Z"),
+             *slot_replaced("scanners-secret-b", "2024-04-01T00:00:00Z")]
+    assert due(tmp_path, capsys, [STACK, SAME_APP, *steps])[0] == "other"
 
 
 def test_a_credential_change_that_is_not_its_end_date_is_not_rotation(

@@ -72,6 +72,11 @@ with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
 sys.exit(done.returncode)
 """
 QUIET = "#!/bin/sh\nexit 0\n"
+GH = """#!/bin/sh
+# Stands in for gh: no open issue, every other call succeeds silently.
+if [ "$1 $2" = "issue list" ]; then echo "[]"; fi
+exit 0
+"""
 ROTATION_PREVIEWS = {
     "due": DUE_STEPS,
     "other": [*DUE_STEPS, preview_step("update", "azuread:index/application:Application", "scanners-app",
@@ -114,7 +119,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                               encoding="utf-8")
     tool(bin_dir, "pulumi", PULUMI)
     tool(bin_dir, "exo-oauth", RECORDER)
-    tool(bin_dir, "gh", QUIET)
+    tool(bin_dir, "gh", GH)
     tool(bin_dir, "pwsh", QUIET)
     preview = root / "preview.json"
     preview.write_text(json.dumps({"steps": [], "diagnostics": [], "changeSummary": {"same": 1}}), encoding="utf-8")

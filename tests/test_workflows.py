@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,52 @@ def test_python_runs_in_utf8_mode_everywhere() -> None:
         assert load(path)["env"]["PYTHONUTF8"] == "1", path.name
     setup = (REPO / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8")
     assert 'echo "PYTHONUTF8=1" >> "$GITHUB_ENV"' in setup
+
+
+GH_RUNS = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+runs = json.loads(os.environ["RUNS"])
+for flag, key in (("--branch", "headBranch"), ("--event", "event"), ("--status", "conclusion")):
+    if flag in args:
+        runs = [r for r in runs if r[key] == args[args.index(flag) + 1]]
+print(runs[0]["headSha"] if runs else "")
+"""
+
+
+def test_deploy_base_is_the_last_successful_deploy_after_a_push_to_main(tmp_path: Path) -> None:
+    """A newer manual deploy of named stacks or a shard is not the base: it did not deploy every changed stack."""
+    step = load(REPO / ".github" / "workflows" / "deploy.yml")["jobs"]["base"]["steps"][0]
+    gh = tmp_path / "gh"
+    gh.write_text(GH_RUNS.format(python=sys.executable), encoding="utf-8")
+    gh.chmod(0o755)
+    runs = [{"headSha": "manual", "event": "workflow_dispatch", "headBranch": "main", "conclusion": "success"},
+            {"headSha": "failed", "event": "push", "headBranch": "main", "conclusion": "failure"},
+            {"headSha": "pushed", "event": "push", "headBranch": "main", "conclusion": "success"}]
+    output = tmp_path / "output"
+    output.write_text("", encoding="utf-8")
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "RUNS": json.dumps(runs), "GITHUB_OUTPUT": str(output),
+           "GITHUB_REPOSITORY": "contoso/exo-oauth"}
+    subprocess.run(["bash", "-e", "-c", step["run"]], env=env, check=True, capture_output=True, timeout=60)
+    assert output.read_text(encoding="utf-8") == "sha=pushed\n"
+
+
+def test_pull_request_review_step_fails_when_review_comment_fails(tmp_path: Path) -> None:
+    """review-comment refusing its input (exit 2) fails the step, and no comment path is handed to the next step."""
+    step = next(s for s in load(REPO / ".github" / "workflows" / "pull-request.yml")["jobs"]["review"]["steps"]
+                if s.get("id") == "plan")
+    exo = tmp_path / "exo-oauth"
+    exo.write_text('#!/bin/sh\nif [ "$1" = review-comment ]; then echo "bad input" >&2; exit 2; fi\nexit 0\n',
+                   encoding="utf-8")
+    exo.chmod(0o755)
+    files = {name: tmp_path / name for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
+    for path in files.values():
+        path.write_text("", encoding="utf-8")
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "BASE_REF": "main",
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "1",
+           **{k: str(v) for k, v in files.items()}}
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2
+    assert "review-comment exited 2" in done.stdout
+    assert "comment=" not in files["GITHUB_OUTPUT"].read_text(encoding="utf-8")

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "drift",
         help="check one stack for drift: Entra (pulumi preview), Exchange (verify script), end to end (verify)",
-        description="Run `pulumi preview --refresh --expect-no-changes` (needs the pulumi CLI), the stack's "
+        description="Run `pulumi preview --refresh --json` (needs the pulumi CLI; a change other than credential "
+        "rotation due on its schedule is drift), the stack's "
         "Exchange verify script (needs pwsh and certificate sign-in) and `exo-oauth verify` for each app-only app "
         "(needs the network), and say which checks could not run and why. "
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         "certificate": args.certificate, "certificate_passphrase_env": args.certificate_passphrase_env}
     results = []
     if "entra" in chosen:
-        results.append(entra_check(args.stack, project_dir, args.policy_pack))
+        results.append(entra_check(args.stack, project_dir, args.policy_pack.resolve() if args.policy_pack else None))
     if "exchange" in chosen:
         results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None,
                                       _exchange_args(args)))

@@ -1,41 +1,69 @@
-"""`exo-oauth drift-report`: the drift issue's text, from a saved `exo-oauth drift --format json` report."""
+"""`exo-oauth drift-report`: what to do with a stack's drift issue, from a saved `exo-oauth drift --format json`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+
+ISSUES_ALLOWED = "the output of `gh issue list --state open --label drift --json number,title`"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `drift-report` subcommand."""
     parser = subparsers.add_parser(
         "drift-report",
-        help="turn a `drift --format json` report into the markdown of the stack's drift issue",
-        description="Read the JSON of `exo-oauth drift --format json` and print the markdown of the stack's drift "
-        "issue. Exit with the report's own status (0 clean: close the issue; drift, or a check that could not run: "
-        "open or update it), or 2 on bad input.",
+        help="decide what to do with a stack's drift issue, from a `drift --format json` report",
+        description="Read the JSON of `exo-oauth drift --format json` and the open drift issues, and print one JSON "
+        "object: `action` (`create` a new issue, `comment` on the open one, `close` it with a comment once the "
+        "stack is clean, or `none`), `issue` (the open issue's number, or null), `title` and `body` (the issue's "
+        "markdown). The exit status is the report's own. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
     )
     parser.add_argument("--report", type=Path, required=True, metavar="FILE", help="the saved drift JSON")
+    parser.add_argument("--issues", type=Path, required=True, metavar="FILE",
+                        help="the open drift issues, saved with `gh issue list --state open --label drift "
+                        "--json number,title`")
     parser.add_argument("--run-url", metavar="URL", help="the workflow run to link")
     parser.set_defaults(run=run)
 
 
+def _open_issue(issues: Any, title: str, where: str) -> int | None:
+    """Return the number of the open issue titled exactly `title`, or None."""
+    if not isinstance(issues, list) or not all(
+            isinstance(i, Mapping) and isinstance(i.get("number"), int) and isinstance(i.get("title"), str)
+            for i in issues):
+        raise UsageError(f"{where}: not a list of {{number, title}}; allowed: {ISSUES_ALLOWED}")
+    return next((int(i["number"]) for i in issues if i["title"] == title), None)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the issue text; return the report's exit status."""
-    from ..drift import render_markdown  # noqa: PLC0415
+    """Print the decision, the title and the issue text; return the report's exit status."""
+    from ..drift import issue_title, render_markdown  # noqa: PLC0415
     from ..files import read_json  # noqa: PLC0415
 
     where = f"--report {args.report}"
     document = read_json(args.report, where, "the output of `exo-oauth drift --format json` (the file is empty "
                          "when drift itself failed: see its error above)")
     if not isinstance(document, Mapping) or not isinstance(document.get("checks"), list) or not isinstance(
-            document.get("exitStatus"), int):
-        raise UsageError(f"{where}: no `checks` and `exitStatus`; allowed: the output of `exo-oauth drift --format "
-                         "json`")
-    sys.stdout.write(render_markdown(document, args.run_url))
+            document.get("exitStatus"), int) or not isinstance(document.get("stack"), str):
+        raise UsageError(f"{where}: no `stack`, `checks` and `exitStatus`; allowed: the output of `exo-oauth drift "
+                         "--format json`")
+    title = issue_title(document["stack"])
+    where_issues = f"--issues {args.issues}"
+    number = _open_issue(read_json(args.issues, where_issues, ISSUES_ALLOWED), title, where_issues)
     status: int = document["exitStatus"]
+    if status == ExitCode.OK:
+        action = "none" if number is None else "close"
+    else:
+        action = "create" if number is None else "comment"
+    decision = {"action": action, "issue": number, "title": title, "body": render_markdown(document, args.run_url)}
+    sys.stdout.write(json.dumps(decision, indent=2) + "\n")
     return status

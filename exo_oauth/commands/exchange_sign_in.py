@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
 
 
@@ -20,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check that the environment variables hold a base64 PFX that opens with its password and, with "
         "--stack, that the stack sets exo-oauth:exchange.appId and organization (and, if it names one, the PFX's "
         "certificateThumbprint): what certificate app-only sign-in to Exchange Online needs on a runner, where an "
-        "interactive sign-in would fail under -NonInteractive. Print one line; exit 0 when ready, 2 (with what is "
-        "missing) otherwise.",
+        "interactive sign-in would fail under -NonInteractive. Print one line: ready, or (exit 2) what is missing. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     parser.add_argument("--stack", metavar="NAME",
                         help="the stack whose scripts will run (default: check only the certificate)")
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     valid = f"a certificate valid until {certificate.not_valid_after_utc:%Y-%m-%d}"
     if args.stack is None:
         print(f"Exchange sign-in: the PFX opens with its password: {valid}")
-        return 0
+        return ExitCode.OK
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
     stack = load_stack(project_dir, args.stack)
     exchange = stack.config.exchange
@@ -89,4 +91,4 @@ def run(args: argparse.Namespace) -> int:
                          f"{stack.config.source} names {exchange.certificate_thumbprint} in "
                          "exo-oauth:exchange.certificateThumbprint; allowed: the PFX of that certificate")
     print(f"{args.stack}: Exchange sign-in as app {exchange.app_id} to {exchange.organization} with {valid}")
-    return 0
+    return ExitCode.OK

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="read `pulumi preview --refresh --json`: is credential rotation the only pending change?",
         description="Read the output of `pulumi preview --refresh --json` for one stack. Print the verdict on "
         "stdout: `due` when the only pending changes are credential rotation (the rotation clock and the secret or "
-        "certificate it renews), so the scheduled rotation may run `pulumi up`; `none` when nothing is pending; "
+        "certificate it renews, a secret slot replaced or dropped only once its old secret has ended, never both slots "
+        "of an app at once), so the scheduled rotation may run `pulumi up`; `none` when nothing is pending; "
         "`other` when other changes are pending (they need a reviewed deploy). Say why on stderr. Exit 0, or 2 on "
         "bad input.",
     )
@@ -30,14 +31,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Judge the preview and print the verdict."""
+    """Judge the preview as of now (UTC) and print the verdict."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
     from ..files import read_json  # noqa: PLC0415
     from ..rotation import DUE, NONE, judge, read_preview  # noqa: PLC0415
 
     where = f"--preview-json {args.preview_json}"
     document = read_json(args.preview_json, where, "the output of `pulumi preview --refresh --json`")
     try:
-        verdict = judge(read_preview(document))
+        verdict = judge(read_preview(document), datetime.now(UTC))
     except ValueError as error:
         raise UsageError(f"{where}: {error}; allowed: the output of `pulumi preview --refresh --json`") from None
     stack = args.stack or "the stack"
