@@ -75,3 +75,14 @@ def test_the_shared_rule_keeps_https_and_drops_loopback_on_one_confidential_app(
     assert kept == ["https://mail.contoso.example/cb"]
     assert set(dropped) == {"http://127.0.0.1:9/"}
 
+
+
+def test_a_redirect_kept_on_another_platform_is_named_as_moved() -> None:
+    """The stack registers a public client's redirects on the public-client platform: a web one there moves."""
+    app = delegated_app(web=("https://mail.contoso.example/consent",), public=("http://localhost",), fallback=True)
+    tenant = Tenant(TENANT, {}, (app,), {}, (), ())
+    adopted, found = adopt_app(app, tenant, None, set(), default_owner=None, certificates={})
+    assert adopted is not None
+    assert adopted.config["redirectUris"] == ["https://mail.contoso.example/consent", "http://localhost"]
+    assert [f.detail for f in found if f.code == "adopt-redirect-moved"] == [
+        "https://mail.contoso.example/consent moves from the web platform to the public client platform"]

@@ -134,14 +134,18 @@ def _redirects(app: Application, public: bool, found: list[Finding], subject: st
     has no single-page-app platform.
     """
     kept: list[str] = []
+    target = "public client" if public else "web"
     for platform, uris in (("web", app.web_redirects), ("public client", app.public_redirects),
                            ("single-page app", app.spa_redirects)):
         for uri in uris:
             problem = _SPA_PROBLEM if platform == "single-page app" else _config_problem(uri, public)
-            if problem is None:
-                kept.append(uri)
-            else:
+            if problem is not None:
                 found.append(Finding("adopt-redirect-dropped", subject, f"{uri} ({platform} platform) {problem}"))
+                continue
+            kept.append(uri)
+            if platform != target:
+                found.append(Finding("adopt-redirect-moved", subject, f"{uri} moves from the {platform} platform "
+                                     f"to the {target} platform"))
     return list(dict.fromkeys(kept))
 
 

@@ -99,6 +99,10 @@ RULES = {r.code: r for r in (
          "Sign in through a redirect URI the stack accepts (https://, or http://localhost or http://127.0.0.1 on a "
          "public client; no single-page-app platform), or manage the app by hand.",
          "removes the URI from the app registration"),
+    Rule("adopt-redirect-moved", "low", "redirect URI on the other platform",
+         "Nothing, if the app signs in as the stack declares it: a public client's redirect URIs on the public-client "
+         "(mobile and desktop) platform, a confidential client's on the web platform.",
+         "moves the URI to the platform the stack declares"),
     Rule("adopt-not-imported", "medium", "object missing in the tenant", "Nothing to do: `pulumi up` creates it.",
          "creates the object"),
 )}
