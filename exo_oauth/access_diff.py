@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import mermaid
+from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
-from .plan_render import HEADING, md
+from .plan_render import HEADING
 
 Apps = Mapping[str, Mapping[str, Any]]
 
@@ -101,13 +102,13 @@ _SYMBOL = {
 
 def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
     """Return the diff as markdown for a pull-request comment."""
-    lines = [f"**exo-oauth access diff against {md(base_ref)}**", ""]
+    lines = [f"**exo-oauth access diff against {escape(base_ref)}**", ""]
     if not stacks:
         lines.append("No stack file or program code changed, so no access changes.")
     for stack in stacks:
-        lines.append(f"{HEADING} {md(stack['stack'])} ({stack['status']})")
+        lines.append(f"{HEADING} {escape(stack['stack'])} ({stack['status']})")
         lines.append("")
-        lines += [f"- {_SYMBOL[c['kind']]} `{md(c['app'])}`: {md(c['detail'])}" for c in stack["changes"]]
+        lines += [f"- {_SYMBOL[c['kind']]} `{escape(c['app'])}`: {escape(c['detail'])}" for c in stack["changes"]]
         if not stack["changes"]:
             lines.append("- no change in effective access")
         elif stack.get("graph"):

@@ -81,8 +81,8 @@ def read_text(path: Path, label: str, allowed: str) -> str:
     return decode(read_bytes(path, label, allowed), label)
 
 
-def check_shape(document: Any, label: str) -> None:
-    """Raise UsageError if `document` nests deeper than MAX_DEPTH or has a list or mapping over MAX_ITEMS."""
+def check_shape(document: Any, label: str, max_items: int = MAX_ITEMS) -> None:
+    """Raise UsageError if `document` nests deeper than MAX_DEPTH or has a list or mapping over `max_items`."""
     pending: list[tuple[Any, int, str]] = [(document, 1, "")]
     seen: set[int] = set()
     while pending:
@@ -95,16 +95,16 @@ def check_shape(document: Any, label: str) -> None:
         if depth > MAX_DEPTH:
             raise UsageError(f"{label}: {at} is nested more than {MAX_DEPTH} levels deep; allowed: at most "
                              f"{MAX_DEPTH}")
-        if len(value) > MAX_ITEMS:
+        if len(value) > max_items:
             kind = "list has" if isinstance(value, list) else "mapping has"
-            raise UsageError(f"{label}: {at}: the {kind} {len(value)} entries; allowed: at most {MAX_ITEMS}")
+            raise UsageError(f"{label}: {at}: the {kind} {len(value)} entries; allowed: at most {max_items}")
         items = enumerate(value) if isinstance(value, list) else value.items()
         pending += [(v, depth + 1, f"{where}[{k}]" if isinstance(value, list) else f"{where}.{k}".lstrip("."))
                     for k, v in items]
 
 
-def load_json(text: str, label: str, allowed: str) -> Any:
-    """Parse JSON text and check its shape; every failure is one UsageError naming the file."""
+def load_json(text: str, label: str, allowed: str, max_items: int = MAX_ITEMS) -> Any:
+    """Parse JSON text and check its shape (check_shape); every failure is one UsageError naming the file."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -116,10 +116,10 @@ def load_json(text: str, label: str, allowed: str) -> Any:
     except ValueError as error:  # an integer over Python's 4,300-digit limit
         raise UsageError(f"{label}: a value is out of range ({str(error).split(';')[0]}); allowed: {allowed}"
                          ) from None
-    check_shape(document, label)
+    check_shape(document, label, max_items)
     return document
 
 
-def read_json(path: Path, label: str, allowed: str) -> Any:
+def read_json(path: Path, label: str, allowed: str, max_items: int = MAX_ITEMS) -> Any:
     """Return the JSON document in the regular file `path` (read_text, then load_json)."""
-    return load_json(read_text(path, label, allowed), label, allowed)
+    return load_json(read_text(path, label, allowed), label, allowed, max_items)

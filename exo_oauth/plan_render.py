@@ -14,15 +14,11 @@ from . import mermaid
 from .days import days_until, parse_time
 from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
+from .tenant.import_file import shown_import_path
 
 MAX_GRAPHS = 20
 """The markdown draws an access graph for each stack only when it plans at most this many: a pull-request comment
 holds 65,536 characters, and `exo-oauth diff` draws the tenants that change."""
-
-
-def md(text: Any) -> str:
-    """Escape user-supplied text for markdown (a table cell or a list item): markdown.escape, the one escaper."""
-    return escape(text)
 
 
 def short_type(token: str) -> str:
@@ -123,7 +119,7 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
                   for i in plan.get("invokes", []) if "objectId" in i["result"]}
         imported = sum("import" in r for r in plan["resources"])
         counts = f"{len(plan['resources']) - imported} resources to create" + (
-            f", {imported} to import (stacks/{plan['stack']}.import.json)" if imported else "")
+            f", {imported} to import ({shown_import_path(plan['stack'])})" if imported else "")
         lines.append(f"Stack {plan['stack']} (tenant {plan['tenantId']}): {counts}")
         for component in (r for r in plan["resources"] if r["parent"] is None):
             app = apps[component["name"]]
@@ -165,20 +161,20 @@ def render_markdown(stacks: Sequence[Mapping[str, Any]], now: datetime | None = 
     now = now or datetime.now(UTC)
     lines = ["**exo-oauth plan**", ""]
     for plan in stacks:
-        lines.append(f"{HEADING} {md(plan['stack'])} (tenant `{plan['tenantId']}`)")
+        lines.append(f"{HEADING} {escape(plan['stack'])} (tenant `{plan['tenantId']}`)")
         lines.append("")
         lines.append("| App | Flow | Protocols | Permissions | Consent | Mailboxes | Credential expiry |")
         lines.append("|---|---|---|---|---|---|---|")
         for app in plan["outputs"].get("apps", {}).values():
             cells = [app["name"], app["flow"], ", ".join(app["protocols"]), _permissions(app), _consent(app),
                      "; ".join(_mailboxes(app)) or "(users' own)", _credential(app, now)]
-            lines.append("| " + " | ".join(md(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(escape(c) for c in cells) + " |")
         if not plan["outputs"].get("apps"):
             lines.append("| (no apps) | | | | | | |")
         lines.append("")
         if plan["outputs"].get("apps") and len(stacks) <= MAX_GRAPHS:
             lines += [*mermaid.markdown_block(mermaid.access_graph(None, plan["outputs"]["apps"])), ""]
-        lines.extend(md(line) for line in _policy_lines(plan.get("policy", []), "Policy"))
+        lines.extend(escape(line) for line in _policy_lines(plan.get("policy", []), "Policy"))
         lines.append("")
     if len(stacks) > MAX_GRAPHS:
         lines.append(f"_No access graphs: {len(stacks)} stacks are more than {MAX_GRAPHS}; `exo-oauth diff` draws "

@@ -190,3 +190,14 @@ def test_twenty_correct_apps_are_read_with_principals_fifteen_per_request(
     in_filters = [p for p in standin.paths() if "id+in+" in p or "id%20in%20" in p]
     assert len(in_filters) == 2
     assert report["graphCalls"] == 2 + 4 + 2 + 1 + 2 * 20
+
+
+def test_a_credential_end_date_without_a_zone_is_read_as_utc(graph: Graph, capsys: pytest.CaptureFixture[str]) -> None:
+    """Graph times without `Z` are UTC (exo_oauth/days.py), so the expired certificate is still found, no crash."""
+    for application in graph.graph.state.data.applications:
+        for credential in application["keyCredentials"] + application["passwordCredentials"]:
+            credential["startDateTime"] = credential["startDateTime"].rstrip("Z")
+            credential["endDateTime"] = credential["endDateTime"].rstrip("Z")
+    status, report = audit_json(graph, capsys)
+    assert status == 1
+    assert "credential-expired" in by_app(report)[MULTI]

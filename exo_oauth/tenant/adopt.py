@@ -13,28 +13,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import (
-    APP_NAME,
-    DEFAULT_FEDERATED_AUDIENCE,
-    DEFAULT_LIFETIME_DAYS,
-    PROJECT,
-    At,
-    https_url,
-)
-from components.errors import ConfigError
-from components.mail_app import TYPE_TOKEN
+from components.config import APP_NAME, DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFETIME_DAYS, PROJECT
+from components.microsoft import TYPE_TOKENS
+from components.redirect_uris import redirect_uri_problem
 
 from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS
 from .exchange_export import ExchangeExport
-from .findings import Finding, describe_application, mail_use, redirect_problem
+from .findings import Finding, describe_application, mail_use
 from .inventory import Application, Tenant
 
 MAX_NAME = 40
 MAX_NOTES = 1024
 MAX_TAG = 256
-PASSWORD_TYPE = "azuread:index/applicationPassword:ApplicationPassword"
-ROTATING_TYPE = "time:index/rotating:Rotating"
-CREATED_ON_PURPOSE = frozenset({PASSWORD_TYPE, ROTATING_TYPE})
+COMPONENT_TYPE = TYPE_TOKENS["mailOAuthApp"]
+CREATED_ON_PURPOSE = frozenset({TYPE_TOKENS["password"], TYPE_TOKENS["rotating"]})
 """Resources the first `pulumi up` creates even for an adopted app: a secret's value cannot be imported."""
 
 
@@ -123,8 +115,7 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
         entry["publicClient"] = True
     credential, certificate_key_id = _credential(app, flow, certificates, found, subject)
     entry["credential"] = credential
-    redirects = [u for u in (*app.web_redirects, *app.public_redirects) if redirect_problem(u, public) is None
-                 and _config_accepts(u)]
+    redirects = _redirects(app, public, found, subject)
     if redirects:
         entry["redirectUris"] = redirects
     entry["owners"] = owners
@@ -136,12 +127,37 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
     return Adopted(app, entry, certificate_key_id), found
 
 
-def _config_accepts(uri: str) -> bool:
-    try:
-        https_url(At("", "", uri))
-    except ConfigError:
-        return False
-    return True
+def _redirects(app: Application, public: bool, found: list[Finding], subject: str) -> list[str]:
+    """Return the redirect URIs the stack config accepts; the rest become findings, as `pulumi up` removes them.
+
+    The stack registers all of an app's redirect URIs on one platform, public client when `public`, else web, and
+    has no single-page-app platform.
+    """
+    kept: list[str] = []
+    target = "public client" if public else "web"
+    for platform, uris in (("web", app.web_redirects), ("public client", app.public_redirects),
+                           ("single-page app", app.spa_redirects)):
+        for uri in uris:
+            problem = _SPA_PROBLEM if platform == "single-page app" else _config_problem(uri, public)
+            if problem is not None:
+                found.append(Finding("adopt-redirect-dropped", subject, f"{uri} ({platform} platform) {problem}"))
+                continue
+            kept.append(uri)
+            if platform != target:
+                found.append(Finding("adopt-redirect-moved", subject, f"{uri} moves from the {platform} platform "
+                                     f"to the {target} platform"))
+    return list(dict.fromkeys(kept))
+
+
+_SPA_PROBLEM = "is a single-page-app redirect URI; the stack declares no single-page-app platform"
+
+
+def _config_problem(uri: str, public: bool) -> str | None:
+    """Return why the stack config refuses `uri` as a redirect URI (components.config), or None."""
+    problem = redirect_uri_problem(uri, public_client=public)
+    if problem is None and "#" in uri:
+        return "has a fragment, which a redirect URI may not have"
+    return problem
 
 
 def _api_keys(stack: str) -> dict[str, str]:
@@ -162,8 +178,8 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
     api_keys = _api_keys(stack)
     entries: list[dict[str, Any]] = []
     created: list[str] = []
-    children = [r for r in resources if r["type"] != TYPE_TOKEN]
-    for component in (r for r in resources if r["type"] == TYPE_TOKEN):
+    children = [r for r in resources if r["type"] != COMPONENT_TYPE]
+    for component in (r for r in resources if r["type"] == COMPONENT_TYPE):
         # The component first: `pulumi import` creates it empty, as the parent of what follows (Pulumi 3.94).
         entries.append({"type": component["type"], "name": component["name"], "component": True})
         owner = by_name.get(component["name"])
@@ -181,23 +197,22 @@ def _import_id(kind: str, inputs: Mapping[str, Any], adopted: Adopted, tenant: T
                api_keys: Mapping[str, str]) -> str | None:
     app = adopted.app
     principal = tenant.principal_of(app)
-    token = kind.rsplit(":", 1)[-1]
     fic = app.federated[0].id if app.federated else None
     own = {
-        "Application": f"/applications/{app.object_id}",
-        "ServicePrincipal": principal.object_id if principal else None,
-        "ApplicationCertificate": f"{app.object_id}/certificate/{adopted.certificate_key_id}"
+        TYPE_TOKENS["application"]: f"/applications/{app.object_id}",
+        TYPE_TOKENS["servicePrincipal"]: principal.object_id if principal else None,
+        TYPE_TOKENS["certificate"]: f"{app.object_id}/certificate/{adopted.certificate_key_id}"
         if adopted.certificate_key_id else None,
-        "ApplicationFederatedIdentityCredential": f"{app.object_id}/federatedIdentityCredential/{fic}" if fic else None,
+        TYPE_TOKENS["federated"]: f"{app.object_id}/federatedIdentityCredential/{fic}" if fic else None,
     }
-    if token in own:
-        return own[token]
+    if kind in own:
+        return own[kind]
     if principal is None:
         return None
-    if token == "AppRoleAssignment":
+    if kind == TYPE_TOKENS["appRoleAssignment"]:
         return _assignment_id(tenant, principal.object_id, api_keys.get(str(inputs.get("resourceObjectId")), ""),
                               str(inputs.get("appRoleId")))
-    if token == "ServicePrincipalDelegatedPermissionGrant":
+    if kind == TYPE_TOKENS["grant"]:
         api = tenant.apis.get(api_keys.get(str(inputs.get("resourceServicePrincipalObjectId")), ""))
         return next((f"/oauth2PermissionGrants/{g.id}" for g in tenant.grants if api is not None
                      and g.client_id == principal.object_id and g.resource_id == api.object_id

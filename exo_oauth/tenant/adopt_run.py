@@ -19,12 +19,13 @@ from ..errors import UsageError
 from ..project import LoadedStack, find_project_dir, read_stack_text, stack_path
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
 from .findings import Finding, describe_application
+from .import_file import import_path, shown_import_path
 from .request import AdoptRequest
 from .survey import survey
 
 HEADER = """# yaml-language-server: $schema=../stack-config.schema.json
 # Written by `exo-oauth adopt` from tenant {tenant} on {day}. Review it, then take the objects over:
-#   pulumi import --stack {stack} --file stacks/{stack}.import.json --generate-code=false --protect=false
+#   pulumi import --stack {stack} --file {import_file} --generate-code=false --protect=false
 #   pulumi up --stack {stack}
 """
 
@@ -70,7 +71,7 @@ def _check(args: AdoptRequest) -> tuple[Path, Path, Path]:
         raise UsageError(f"--default-owner {args.default_owner!r}: not a GUID; allowed: a user's object id")
     if args.organization is not None and not is_domain(args.organization):
         raise UsageError(f"--organization {args.organization!r}: not a domain; allowed: e.g. contoso.onmicrosoft.com")
-    return project_dir, target, target.with_name(f"{args.stack}.import.json")
+    return project_dir, target, import_path(target, args.stack)
 
 
 def _write_atomically(files: Mapping[Path, str]) -> None:
@@ -93,7 +94,7 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
     """Read the tenant and write the stack file and import file; raise UsageError before any write on bad input."""
     from ..plan import plan_stack  # noqa: PLC0415 - imports Pulumi
 
-    project_dir, target, import_path = _check(args)
+    project_dir, target, imports_file = _check(args)
     result = survey(args.audit, environ, now, certificates=True)
     tenant = result.tenant
     taken: set[str] = set()
@@ -108,7 +109,8 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
             findings += [f for f in result.findings if f.subject == describe_application(app)]
     findings += [f for f in result.findings if f.code.startswith("exchange-")]
     document = stack_document(tenant.tenant_id, adopted, args.organization)
-    text = HEADER.format(tenant=tenant.tenant_id, day=f"{now:%Y-%m-%d}", stack=args.stack) + yaml.safe_dump(
+    text = HEADER.format(tenant=tenant.tenant_id, day=f"{now:%Y-%m-%d}", stack=args.stack,
+                         import_file=shown_import_path(args.stack)) + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True, width=120)
     source = str(target.relative_to(project_dir))
     raw, config = read_stack_text(text, source)
@@ -117,6 +119,6 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
     names = {r["name"]: r["type"] for r in plan.resources}
     findings += [Finding("adopt-not-imported", f"resource {name}", names[name]) for name in created
                  if names[name] not in CREATED_ON_PURPOSE]
-    _write_atomically({target: text, import_path: json.dumps(imports, indent=2) + "\n"})
-    return AdoptResult(target, import_path, tuple(a.config["name"] for a in adopted), tuple(imports["resources"]),
+    _write_atomically({target: text, imports_file: json.dumps(imports, indent=2) + "\n"})
+    return AdoptResult(target, imports_file, tuple(a.config["name"] for a in adopted), tuple(imports["resources"]),
                        tuple(created), tuple(dict.fromkeys(findings)), result.calls)

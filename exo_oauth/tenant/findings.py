@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import ip_address
-from urllib.parse import urlsplit
 
 from components.config import PROTOCOLS
 from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
+from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, permissions_for
+from components.redirect_uris import redirect_uri_problem
 
+from ..days import days_until
+from ..markdown import escape
 from ..microsoft_ids import API_DISPLAY_NAMES
 from ..policy_rules import PolicyConfig
-from ..verify.tokens import RESERVED_SCOPES
 from .exchange_export import ExchangeExport
 from .inventory import Application, KeyCredential, Permission, ServicePrincipal, Tenant
 
@@ -95,6 +95,14 @@ RULES = {r.code: r for r in (
     Rule("adopt-new-secret", "low", "secret cannot be imported", "Move devices to the new secret (stack output "
          "clientSecrets) before the old one's end date.",
          "adds a new secret; the existing one stays valid until its own end date"),
+    Rule("adopt-redirect-dropped", "medium", "redirect URI the stack cannot declare",
+         "Sign in through a redirect URI the stack accepts (https://, or http://localhost or http://127.0.0.1 on a "
+         "public client; no single-page-app platform), or manage the app by hand.",
+         "removes the URI from the app registration"),
+    Rule("adopt-redirect-moved", "low", "redirect URI on the other platform",
+         "Nothing, if the app signs in as the stack declares it: a public client's redirect URIs on the public-client "
+         "(mobile and desktop) platform, a confidential client's on the web platform.",
+         "moves the URI to the platform the stack declares"),
     Rule("adopt-not-imported", "medium", "object missing in the tenant", "Nothing to do: `pulumi up` creates it.",
          "creates the object"),
 )}
@@ -114,14 +122,6 @@ class Finding:
     def rule(self) -> Rule:
         """The finding's rule."""
         return RULES[self.code]
-
-
-def target_permissions(flow: str, protocols: tuple[str, ...]) -> frozenset[tuple[str, str, str]]:
-    """Return (api, kind, name) of what an app of `flow` needs for `protocols`, and nothing else."""
-    if flow == "app-only":
-        return frozenset((EXCHANGE_ONLINE, "Role", APP_ONLY_ROLES[p]) for p in protocols)
-    return frozenset({*((EXCHANGE_ONLINE, "Scope", DELEGATED_SCOPES[p]) for p in protocols),
-                      *((MICROSOFT_GRAPH, "Scope", s) for s in RESERVED_SCOPES)})
 
 
 def mail_use(permissions: tuple[Permission, ...]) -> tuple[str, tuple[str, ...]]:
@@ -172,7 +172,7 @@ def describe_principal(principal: ServicePrincipal) -> str:
 def _permission_findings(subject: str, requested: tuple[Permission, ...],
                          consented: tuple[Permission, ...]) -> Iterator[Finding]:
     flow, protocols = mail_use((*requested, *consented))
-    target = target_permissions(flow, protocols)
+    target = frozenset((p.api, p.kind, p.name) for p in permissions_for(flow, protocols))
     requested_keys = {_key(p) for p in requested}
     consented_keys = {_key(p) for p in consented}
     for permission in dict.fromkeys((*requested, *consented)):
@@ -197,34 +197,16 @@ def _credential_findings(subject: str, credential: KeyCredential, now: datetime,
     if credential.end <= now:
         yield Finding("credential-expired", subject, f"{what} expired on {credential.end:%Y-%m-%d}")
         return
+    # The same thresholds as the policy rules credential-expires-soon and credential-max-lifetime, in the same
+    # whole UTC calendar days (exo_oauth/days.py), so audit and plan agree on every credential.
     if credential.end - now <= timedelta(days=policy.expiry_warning_days):
-        yield Finding("credential-expiring", subject, f"{what} expires on {credential.end:%Y-%m-%d}, within "
-                      f"{policy.expiry_warning_days} days")
+        yield Finding("credential-expiring", subject, f"{what} expires on {credential.end:%Y-%m-%d}, in "
+                      f"{days_until(credential.end, now)} days (warning window {policy.expiry_warning_days} days)")
     start = credential.start or now
-    if credential.end - start > timedelta(days=policy.max_credential_days):
-        yield Finding("credential-too-long", subject, f"{what} lives {(credential.end - start).days} days "
+    lifetime = days_until(credential.end, start)
+    if lifetime > policy.max_credential_days:
+        yield Finding("credential-too-long", subject, f"{what} lives {lifetime} days "
                       f"({start:%Y-%m-%d} to {credential.end:%Y-%m-%d}); policy maximum {policy.max_credential_days}")
-
-
-def is_loopback(uri: str) -> bool:
-    """Return True for an http:// redirect to the loopback address (localhost, 127.0.0.0/8 or ::1)."""
-    host = urlsplit(uri).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def redirect_problem(uri: str, public: bool) -> str | None:
-    """Return why a redirect URI is not allowed on a public (`public`) or confidential client, or None."""
-    scheme = urlsplit(uri).scheme.lower()
-    if scheme == "https":
-        return None
-    if scheme == "http" and is_loopback(uri):
-        return None if public else "loopback http:// is only for public clients"
-    return f"{scheme or 'no'} scheme; allowed: https://, or http:// loopback on public clients"
 
 
 def _application_findings(tenant: Tenant, app: Application, now: datetime,
@@ -237,9 +219,9 @@ def _application_findings(tenant: Tenant, app: Application, now: datetime,
     for credential in app.credentials:
         yield from _credential_findings(subject, credential, now, policy)
     for uri in (*app.web_redirects, *app.spa_redirects, *app.public_redirects):
-        problem = redirect_problem(uri, public=uri in app.public_redirects)
+        problem = redirect_uri_problem(uri, public_client=uri in app.public_redirects)
         if problem:
-            yield Finding("insecure-redirect", subject, f"{uri}: {problem}")
+            yield Finding("insecure-redirect", subject, f"{uri} {problem}")
     if not app.owners:
         yield Finding("no-owners", subject, "the app registration has no owners")
 
@@ -301,9 +283,8 @@ def audit(tenant: Tenant, now: datetime, policy: PolicyConfig, export: ExchangeE
 
 def codes_table() -> str:
     """Return the markdown table of every finding code, for docs/adopting.md (checked by a test)."""
-    from ..plan_render import md  # noqa: PLC0415 - only the docs need it
-
     lines = ["| Code | Severity | Finding | Fix | First `pulumi up` of an adopted stack |",
              "| --- | --- | --- | --- | --- |"]
-    lines += [f"| `{r.code}` | {r.severity} | {md(r.title)} | {md(r.fix)} | {md(r.adopt)} |" for r in RULES.values()]
+    lines += [f"| `{r.code}` | {r.severity} | {escape(r.title)} | {escape(r.fix)} | {escape(r.adopt)} |"
+              for r in RULES.values()]
     return "\n".join(lines) + "\n"

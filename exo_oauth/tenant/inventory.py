@@ -17,6 +17,7 @@ from components.config import is_guid
 from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
+from ..days import parse_time
 from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS, SCOPES
 from .graph import PAGE_SIZE, GraphClient
 
@@ -172,7 +173,7 @@ class Tenant:
 def _date(text: Any) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_time(text)
 
 
 def _api(client: GraphClient, key: str) -> Api:

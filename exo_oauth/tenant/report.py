@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..plan_render import md
+from ..markdown import escape
 from .findings import Finding
 
 
@@ -27,11 +27,11 @@ def render_text(tenant_id: str, findings: Sequence[Finding]) -> str:
 
 def render_markdown(tenant_id: str, findings: Sequence[Finding]) -> str:
     """Return a markdown table for a ticket or pull request; every cell escaped."""
-    lines = [f"### Audit of tenant `{md(tenant_id)}`", ""]
+    lines = [f"### Audit of tenant `{escape(tenant_id)}`", ""]
     if not findings:
         return "\n".join([*lines, "No findings."]) + "\n"
     lines += ["| Severity | Code | Object | Detail | Fix |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {f.rule.severity} | `{f.code}` | {md(f.subject)} | {md(f.detail)} | {md(f.rule.fix)} |"
+    lines += [f"| {f.rule.severity} | `{f.code}` | {escape(f.subject)} | {escape(f.detail)} | {escape(f.rule.fix)} |"
               for f in findings]
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,8 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds per Graph request."""
 DEFAULT_DEADLINE = 600.0
 """Seconds for the whole run, throttling waits included."""
+MAX_DEADLINE = 3600.0
+"""The longest --deadline allowed: an hour, well past what a large tenant's read takes."""
 
 
 @dataclass(frozen=True)

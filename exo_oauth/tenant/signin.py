@@ -23,7 +23,7 @@ from ..verify.inputs import MAX_TIMEOUT, Target, _authority_host, _credential
 from ..verify.request import VerifyRequest
 from ..verify.tokens import _session, acquire_token
 from .graph import GraphClient, GraphError
-from .request import SignInRequest
+from .request import MAX_DEADLINE, SignInRequest
 
 GRAPH_COMMAND_LINE_TOOLS = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 """Microsoft Graph Command Line Tools: Microsoft's public client for admin device-code sign-in to Graph."""
@@ -49,13 +49,14 @@ def signin_target(args: SignInRequest, environ: Mapping[str, str]) -> Target:
         raise UsageError("--secret-env/--certificate: needs --client-id, the read-only app's Application (client) ID")
     if args.client_id is not None and not is_guid(args.client_id):
         raise UsageError(f"--client-id {args.client_id!r}: not a GUID; allowed: an Application (client) ID")
-    for flag, value, low, high in (("--timeout", args.timeout, 0, MAX_TIMEOUT), ("--deadline", args.deadline, 0, 3600)):
+    for flag, value, low, high in (("--timeout", args.timeout, 0, MAX_TIMEOUT),
+                                   ("--deadline", args.deadline, 0, MAX_DEADLINE)):
         if not low < value <= high:
             raise UsageError(f"{flag} {value}: allowed: seconds, more than {low} and at most {high:g}")
     if args.ca_file is not None and not Path(args.ca_file).is_file():
         raise UsageError(f"--ca-file {args.ca_file}: no such file; allowed: a PEM file with the CA certificates")
     flow = "app-only" if app_only else "delegated"
-    cloud = CLOUDS[args.cloud or "global"]
+    cloud = CLOUDS[args.cloud or DEFAULT_CLOUD]
     graph = _graph_root(args)
     scopes = (f"{graph}/.default",) if app_only else tuple(f"{graph}/{s}" for s in DELEGATED_SCOPES)
     credential_args = VerifyRequest(secret_env=args.secret_env, certificate=args.certificate,
