@@ -13,7 +13,7 @@ import pulumiverse_time as time
 
 from .config import AppConfig, Credential
 from .first_party import FirstPartyApi
-from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
+from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
 from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput
 from .permissions import (
     Permission,
@@ -26,7 +26,6 @@ from .permissions import (
 from .rotation import live_secrets, schedule_offset_days, today
 
 TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
-SINGLE_TENANT = "AzureADMyOrg"
 
 
 class MailOAuthApp(pulumi.ComponentResource):

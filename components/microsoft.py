@@ -96,6 +96,9 @@ CLOUDS = {
 """The clouds `exo-oauth:cloud` and `--cloud` accept."""
 DEFAULT_CLOUD = "global"
 
+SINGLE_TENANT = "AzureADMyOrg"
+"""The sign-in audience of an app registration that only its own tenant's accounts can use."""
+
 MICROSOFT_GRAPH = "MicrosoftGraph"
 """Key of Microsoft Graph in azuread's `get_application_published_app_ids` result."""
 EXCHANGE_ONLINE = "Office365ExchangeOnline"

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from components.errors import ConfigError
-from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, TYPE_TOKENS
+from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, SIGN_IN_SCOPES
 from components.redirect_uris import redirect_uri_problem
 
@@ -42,7 +42,6 @@ DISABLED = "disabled"
 LEVELS = (MANDATORY, ADVISORY, DISABLED)
 """Enforcement levels a rule can run at; pulumi-policy's `remediate` is not offered, no rule remediates."""
 
-SINGLE_TENANT = "AzureADMyOrg"
 DEFAULT_MAX_CREDENTIAL_DAYS = 180
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 

@@ -138,7 +138,8 @@ def _redirects(app: Application, public: bool, found: list[Finding], subject: st
     for platform, uris in (("web", app.web_redirects), ("public client", app.public_redirects),
                            ("single-page app", app.spa_redirects)):
         for uri in uris:
-            problem = _SPA_PROBLEM if platform == "single-page app" else _config_problem(uri, public)
+            problem = (_SPA_PROBLEM if platform == "single-page app"
+                       else redirect_uri_problem(uri, public_client=public))
             if problem is not None:
                 found.append(Finding("adopt-redirect-dropped", subject, f"{uri} ({platform} platform) {problem}"))
                 continue
@@ -150,14 +151,6 @@ def _redirects(app: Application, public: bool, found: list[Finding], subject: st
 
 
 _SPA_PROBLEM = "is a single-page-app redirect URI; the stack declares no single-page-app platform"
-
-
-def _config_problem(uri: str, public: bool) -> str | None:
-    """Return why the stack config refuses `uri` as a redirect URI (components.config), or None."""
-    problem = redirect_uri_problem(uri, public_client=public)
-    if problem is None and "#" in uri:
-        return "has a fragment, which a redirect URI may not have"
-    return problem
 
 
 def _api_keys(stack: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from components.config import PROTOCOLS
-from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, permissions_for
 from components.redirect_uris import redirect_uri_problem
 
@@ -23,7 +23,6 @@ from ..policy_rules import PolicyConfig
 from .exchange_export import ExchangeExport
 from .inventory import Application, KeyCredential, Permission, ServicePrincipal, Tenant
 
-SINGLE_TENANT = "AzureADMyOrg"
 _UNREQUESTED = ("removes it from the app's requested permissions; an app role assignment the stack does not declare "
                 "stays until revoked by hand")
 EWS_SCOPE = "EWS.AccessAsUser.All"
