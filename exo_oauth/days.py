@@ -14,6 +14,11 @@ def parse_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def day_count(days: int) -> str:
+    """Return `1 day` or `N days`, for messages."""
+    return f"{days} day" if days in (1, -1) else f"{days} days"
+
+
 def days_until(end: datetime, now: datetime) -> int:
     """Return the UTC calendar days from `now` to `end` (negative once past): 0 today, 1 tomorrow.
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import mermaid
-from .days import days_until, parse_time
+from .days import day_count, days_until, parse_time
 from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
 from .tenant.import_file import shown_import_path
@@ -56,7 +56,7 @@ def _expiry(end_date: Any, now: datetime) -> str:
     if not end_date:
         return "no expiry"
     end = parse_time(str(end_date))
-    return f"expires {end:%Y-%m-%d} (in {days_until(end, now)} days)"
+    return f"expires {end:%Y-%m-%d} (in {day_count(days_until(end, now))})"
 
 
 def _credential(app: Mapping[str, Any], now: datetime) -> str:
@@ -74,7 +74,7 @@ def _rotation(days: int, credential: Mapping[str, Any], now: datetime) -> str:
     end = credential.get("endDate")
     if end and days_until(parse_time(str(end)), now) < days:
         ends = parse_time(str(end))
-        text += (f", but the {kind} ends first: {ends:%Y-%m-%d} (in {days_until(ends, now)} days)"
+        text += (f", but the {kind} ends first: {ends:%Y-%m-%d} (in {day_count(days_until(ends, now))})"
                  + ("; put a renewed certificate in the stack file before then" if kind == "certificate" else ""))
     return text
 

@@ -24,7 +24,7 @@ from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, SIGN_IN_SCOPES
 from components.redirect_uris import redirect_uri_problem
 
-from .days import days_until
+from .days import day_count, days_until
 from .microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS, SCOPES, permission_name
 
 APPLICATION = TYPE_TOKENS["application"]
@@ -260,7 +260,7 @@ def _credential_max_lifetime(_type: str, props: Mapping[str, Any], config: Polic
     # Compared by UTC calendar day: an end date computed at `pulumi up` time may fall a few hours after this check.
     if problem is None and end is not None and end.date() > limit.date():
         # Whole UTC calendar days (exo_oauth/days.py): lifetimeDays 365 reads "365 days from now", as written.
-        problem = (f"ends on {end:%Y-%m-%d}, {days_until(end, now)} days from now, later than the allowed "
+        problem = (f"ends on {end:%Y-%m-%d}, {day_count(days_until(end, now))} from now, later than the allowed "
                    f"{config.max_credential_days} days")
     if problem is not None:
         yield (f"{problem}; lower credential.lifetimeDays of this app in the stack file to at most "
@@ -273,7 +273,8 @@ def _credential_expires_soon(_type: str, props: Mapping[str, Any], config: Polic
     end, _problem = _end_date(props)
     if end is None or end - now > timedelta(days=config.expiry_warning_days):
         return
-    when = f"expired on {end:%Y-%m-%d}" if end <= now else f"expires on {end:%Y-%m-%d}, in {days_until(end, now)} days"
+    left = day_count(days_until(end, now))
+    when = f"expired on {end:%Y-%m-%d}" if end <= now else f"expires on {end:%Y-%m-%d}, in {left}"
     yield (f"{when}; mail clients using it will fail to sign in. For a secret, `pulumi up` creates the next one "
            "rotateBeforeDays before the newest ends and keeps both valid meanwhile: move the mail clients to the "
            "newest (stack output clientSecrets.<app>, docs/rotation.md). For a certificate, put a renewed one in "

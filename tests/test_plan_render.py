@@ -83,3 +83,12 @@ def test_plan_and_diff_markdown_bring_no_heading_above_level_four(
     headings = [line for line in markdown.splitlines() if line.startswith("#")]
     assert headings
     assert all(line.startswith("#### ") for line in headings), headings
+
+
+def test_one_day_reads_as_one_day() -> None:
+    """A credential ending tomorrow says "in 1 day", not "in 1 days"."""
+    now = parse_time("2026-11-28T10:00:00Z")
+    secret = {"type": "azuread:index/applicationPassword:ApplicationPassword", "name": "s", "urn": "u",
+              "inputs": {"endDate": "2026-11-29T09:00:00Z"}}
+    messages = [v.message for v in evaluate([secret], now)]
+    assert any("expires on 2026-11-29, in 1 day;" in m for m in messages), messages

@@ -16,7 +16,7 @@ from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, permissions_for
 from components.redirect_uris import redirect_uri_problem
 
-from ..days import days_until
+from ..days import day_count, days_until
 from ..markdown import escape
 from ..microsoft_ids import API_DISPLAY_NAMES
 from ..policy_rules import PolicyConfig
@@ -199,8 +199,9 @@ def _credential_findings(subject: str, credential: KeyCredential, now: datetime,
     # The same thresholds as the policy rules credential-expires-soon and credential-max-lifetime, in the same
     # whole UTC calendar days (exo_oauth/days.py), so audit and plan agree on every credential.
     if credential.end - now <= timedelta(days=policy.expiry_warning_days):
-        yield Finding("credential-expiring", subject, f"{what} expires on {credential.end:%Y-%m-%d}, in "
-                      f"{days_until(credential.end, now)} days (warning window {policy.expiry_warning_days} days)")
+        left = day_count(days_until(credential.end, now))
+        yield Finding("credential-expiring", subject, f"{what} expires on {credential.end:%Y-%m-%d}, in {left} "
+                      f"(warning window {policy.expiry_warning_days} days)")
     start = credential.start or now
     lifetime = days_until(credential.end, start)
     if lifetime > policy.max_credential_days:
