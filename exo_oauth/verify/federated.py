@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..text import printable
-from .inputs import ClientCredential
+from .credential import ClientCredential
 from .secret import Secret
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"

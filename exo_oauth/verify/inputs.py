@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError
@@ -24,50 +23,14 @@ from components.outputs import HIDDEN, AppOutputs, EndpointOutput
 from ..errors import UsageError
 from ..files import read_bytes
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
+from .credential import ClientCredential
 from .request import VerifyRequest
 from .secret import Secret
-from .token_cache import MODES, cache_dir, cache_file, secret_partition
+from .token_cache import MODES, cache_dir, cache_file
 
 MAX_TIMEOUT = 300.0
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 """A portable environment variable name (POSIX: letters, digits and '_', not starting with a digit)."""
-
-
-@dataclass(frozen=True)
-class ClientCredential:
-    """The app's own credential for the client-credentials flow."""
-
-    kind: str
-    """`secret`, `certificate` or `federated` (a GitHub OIDC token as the client assertion)."""
-    source: str
-    """Where it came from, for messages (never the value)."""
-    value: Secret
-    """The client secret, or the private key in PEM."""
-    certificate_pem: str | None = None
-    """certificate: the public certificate in PEM."""
-    passphrase: Secret | None = None
-    """certificate: the private key's passphrase, if it is encrypted."""
-    thumbprint: str | None = None
-    """certificate: SHA-256 thumbprint (hex) of the certificate; federated: SHA-256 of its issuer and subject."""
-
-    def for_msal(self) -> str | dict[str, Any]:
-        """Return the `client_credential` argument of msal's ConfidentialClientApplication."""
-        if self.kind == "secret":
-            return self.value.reveal()
-        if self.kind == "federated":
-            return {"client_assertion": self.value.reveal}
-        credential = {"private_key": self.value.reveal(), "public_certificate": self.certificate_pem or ""}
-        if self.passphrase is not None:
-            credential["passphrase"] = self.passphrase.reveal()
-        return credential
-
-    def cache_partition(self) -> str:
-        """Return the token cache partition: the thumbprint (certificate, federated) or a fingerprint of the secret."""
-        return secret_partition(self.value.reveal()) if self.kind == "secret" else f"{self.kind[0]}{self.thumbprint}"
-
-    def looks_like_secret_id(self) -> bool:
-        """Return True if the secret has the shape of a GUID, which is what a secret's *ID* looks like."""
-        return self.kind == "secret" and is_guid(self.value.reveal())
 
 
 @dataclass(frozen=True)
