@@ -29,12 +29,12 @@ from pulumi.runtime.sync_await import _sync_await
 from components.config import PROJECT
 from components.rotation import fixed_clock
 
+from .import_file import read_imports
 from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
 from .project import LoadedStack
-from .tenant.import_file import read_imports
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
