@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.exit_codes import ExitCode
+
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
 from .files import load_json
@@ -110,7 +112,7 @@ def _plan_base(base_dir: Path, stacks: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"{_BASE_PLAN}: no answer within {BASE_PLAN_TIMEOUT_SECONDS} s; allowed: a base that "
                              "plans in that time, or fewer changed stacks") from None
         raise
-    if process.returncode not in (0, 3):
+    if process.returncode not in (ExitCode.OK, ExitCode.POLICY):
         raise UsageError(f"{_BASE_PLAN} failed: {last_line(stderr)}")
     return _base_apps(stdout)
 

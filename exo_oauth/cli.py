@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback).
+    """Run the CLI; return the exit status (USAGE for bad input, with one line on stderr and no traceback).
 
     Output that cannot be written in full (a full disk, /dev/full, a closed pipe) is `ExitCode.OUTPUT` with one
     line: the output is flushed here, inside the check, so no write error surfaces only at exit or goes unnoticed.

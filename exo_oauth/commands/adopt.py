@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write stacks/Pulumi.NAME.yaml for a tenant's existing mail apps, and the file that imports them",
         description="Read the tenant's mail apps from Microsoft Graph (GET only), write the stack file that declares "
         "them and stacks/NAME.import.json for `pulumi import --file`, so the first `pulumi up` takes the objects over "
-        "instead of creating them. Prints what `pulumi up` will then change. Written with findings exits 1; nothing "
+        "instead of creating them. Prints what `pulumi up` will then change. Written with findings, it fails; nothing "
         "is written on bad input or when Graph or the login host cannot be read. "
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Sign in to Microsoft Graph (device code for an admin, or client credentials of a read-only app "
         "with Application.Read.All and Directory.Read.All), read every app registration and service principal that "
         "requests or holds IMAP, POP or SMTP access, and report findings with a code, the object and the fix. Only "
-        "GET requests: the tenant is never changed. Findings exit 1; a Graph or login host that cannot be read, 4. "
+        "GET requests: the tenant is never changed. Findings fail; a Graph or login host that cannot be read is "
+        "not run. "
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --print-export-script)")

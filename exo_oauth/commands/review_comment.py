@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
 
 
@@ -16,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="assemble the pull request review comment from saved plan and diff output",
         description="Read the markdown, stderr and exit status that `exo-oauth plan --all --format markdown` and "
         "`exo-oauth diff --format markdown` left, print the whole review (for the job summary) and write the "
-        "comment, cut to fit GitHub's limit, to --comment-out. Exit 0, or 2 on bad input.",
+        "comment, cut to fit GitHub's limit, to --comment-out. " + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     for name in ("plan", "diff"):
         parser.add_argument(f"--{name}", type=Path, required=True, metavar="FILE", help=f"the {name} markdown")
@@ -46,4 +48,4 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"--comment-out {args.comment_out}: cannot write it ({error.strerror})") from None
     sys.stdout.write(text)
-    return 0
+    return ExitCode.OK

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
 
 SHOWN = 5
@@ -21,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "stdout: `due` when the only pending changes are credential rotation (the rotation clock and the secret or "
         "certificate it renews, a secret slot replaced or dropped only once its old secret has ended, never both slots "
         "of an app at once), so the scheduled rotation may run `pulumi up`; `none` when nothing is pending; "
-        "`other` when other changes are pending (they need a reviewed deploy). Say why on stderr. Exit 0, or 2 on "
-        "bad input.",
+        "`other` when other changes are pending (they need a reviewed deploy). Say why on stderr. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     parser.add_argument("--preview-json", type=Path, required=True, metavar="FILE",
                         help="the saved output of `pulumi preview --refresh --json --stack NAME`")
@@ -54,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
                f"{', '.join(s.describe() for s in verdict.other[:SHOWN])}{more}")
     print(f"exo-oauth rotation-due: {stack}: {why}", file=sys.stderr)
     print(verdict.status)
-    return 0
+    return ExitCode.OK
