@@ -23,6 +23,18 @@ from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
 from .rotation import today
+from .schema import (
+    DEFAULT_FEDERATED_AUDIENCE,
+    DEFAULT_LIFETIME_DAYS,
+    DEFAULT_ROTATE_BEFORE_DAYS,
+    MAX_APP_NAME,
+    MAX_LIFETIME_DAYS,
+    MAX_NOTES,
+    MAX_PATH,
+    MAX_SUBJECT,
+    MAX_TEXT,
+    MIN_LIFETIME_DAYS,
+)
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
@@ -46,10 +58,6 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
 EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateFilePath", "certificatePasswordVariable",
                  "tenantSmtpAuth", "autoApply")
 
-DEFAULT_LIFETIME_DAYS = 180
-MAX_LIFETIME_DAYS = 730
-DEFAULT_ROTATE_BEFORE_DAYS = 30
-DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
@@ -60,7 +68,6 @@ _DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_APP_NAME = 40
 
 T = TypeVar("T")
 
@@ -82,7 +89,7 @@ class Credential:
     type: str
     """One of `secret`, `certificate`, `federated`, or `none` (delegated public clients only)."""
     lifetime_days: int | None = None
-    """secret, certificate (required): days from creation until the credential expires in Entra ID (1..730)."""
+    """secret, certificate (required): days from creation until the credential expires in Entra ID."""
     rotate_before_days: int | None = None
     """secret, certificate (required): days before expiry at which the next credential arrives. For a secret it
     is the overlap: the next secret is created this many days before the previous one expires (docs/decisions/0032);
@@ -223,7 +230,7 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
     return at.value
 
 
-def non_empty_text(at: At, *, max_len: int = 256) -> str:
+def non_empty_text(at: At, *, max_len: int = MAX_TEXT) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
     _require(at, "a non-empty string")
     if not isinstance(at.value, str):
@@ -397,7 +404,7 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
     _mapping(at, CREDENTIAL_KEYS[kind])
     if kind in ("secret", "certificate"):
         lifetime = at.child("lifetimeDays")
-        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
+        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, MIN_LIFETIME_DAYS, MAX_LIFETIME_DAYS)
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
         if kind == "secret":
@@ -412,7 +419,7 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
         audiences = _list(at.child("audiences"), non_empty_text) or (DEFAULT_FEDERATED_AUDIENCE,)
-        subject = non_empty_text(at.child("subject"), max_len=600)
+        subject = non_empty_text(at.child("subject"), max_len=MAX_SUBJECT)
         return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences)
     if flow != "delegated" or not public_client:
         raise at.child("type").fail("'none' is only for delegated apps with publicClient: true; allowed: "
@@ -421,7 +428,7 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
 
 
 def _app_name(at: At) -> str:
-    text = non_empty_text(at, max_len=_MAX_APP_NAME)
+    text = non_empty_text(at, max_len=MAX_APP_NAME)
     if not APP_NAME.fullmatch(text):
         raise at.fail(f"{text!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
     return text
@@ -455,7 +462,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         redirect_uris=_list(at.child("redirectUris"), lambda u: _redirect_uri(u, public_client)),
         public_client=public_client,
         owners=_list(at.child("owners"), guid, non_empty=True),
-        notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
+        notes="" if notes.value is None else non_empty_text(notes, max_len=MAX_NOTES),
         tags=_list(at.child("tags"), non_empty_text),
     )
 
@@ -539,7 +546,7 @@ def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
     path = at.child("certificateFilePath")
     file_path = None
     if path.value is not None:
-        file_path = non_empty_text(path, max_len=1024)
+        file_path = non_empty_text(path, max_len=MAX_PATH)
         if _CONTROL.search(file_path):
             raise path.fail("holds a control character; allowed: a plain file path")
         if thumbprint is not None:
