@@ -14,12 +14,11 @@ import pulumiverse_time as time
 from .config import AppConfig, Credential
 from .first_party import FirstPartyApi
 from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
-from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput
+from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput, endpoints_for
 from .permissions import (
     Permission,
     admin_consent_url,
     by_api,
-    endpoints_for,
     permissions_for,
     token_scopes,
 )
