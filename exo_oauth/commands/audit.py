@@ -10,11 +10,13 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
+from ..errors import UsageError
+from ..policy_rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
+from .graph_signin import add_signin_arguments, audit_request
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `audit` subcommand."""
-    from .graph_signin import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
-
     parser = subparsers.add_parser(
         "audit",
         help="find every app that requests or holds IMAP/POP/SMTP access in a tenant and report what is wrong",
@@ -32,16 +34,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="print the read-only Exchange Online PowerShell export script and exit")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
     parser.add_argument("--warn-days", type=int, metavar="DAYS",
-                        help="report credentials that end within this many days (default: the policy's, 30)")
+                        help="report credentials that end within this many days (default: the policy's, "
+                        f"{DEFAULT_EXPIRY_WARNING_DAYS})")
     parser.add_argument("--max-days", type=int, metavar="DAYS",
-                        help="report credentials that live longer than this (default: the policy's, 180)")
+                        help="report credentials that live longer than this (default: the policy's, "
+                        f"{DEFAULT_MAX_CREDENTIAL_DAYS})")
     add_signin_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the export script, or sign in, read, judge and report; return the exit status."""
-    from ..errors import UsageError  # noqa: PLC0415
     from ..tenant.exchange_export import export_script  # noqa: PLC0415
 
     if args.print_export_script:
@@ -52,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from ..tenant.graph import GraphError  # noqa: PLC0415
     from ..tenant.report import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..tenant.survey import survey  # noqa: PLC0415
-    from .graph_signin import audit_request  # noqa: PLC0415
 
     try:
         request = audit_request(args, warn_days=args.warn_days, max_days=args.max_days)

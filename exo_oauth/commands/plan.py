@@ -10,6 +10,9 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+from ..files import load_json, read_text
+from ..policy_rules import load_policy_config
+from ..progress import Progress
 
 FORMATS = ("text", "markdown", "json")
 
@@ -38,11 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
-    from ..files import load_json, read_text  # noqa: PLC0415
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
-    from ..policy_rules import load_policy_config  # noqa: PLC0415
-    from ..progress import Progress  # noqa: PLC0415
     from ..project import find_project_dir, list_stacks, load_stack  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:

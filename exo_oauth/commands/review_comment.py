@@ -9,6 +9,8 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+from ..files import read_text
+from ..review import COMMENT_LIMIT, Part, cut, review_markdown
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,15 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _read(path: Path, flag: str) -> str:
-    from ..files import read_text  # noqa: PLC0415
 
     return read_text(path, f"{flag} {path}", "a file the pull-request workflow saved")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the whole review and write the comment."""
-    from ..review import COMMENT_LIMIT, Part, cut, review_markdown  # noqa: PLC0415
-
     plan, diff = (Part(_read(getattr(args, name), f"--{name}"), getattr(args, f"{name}_status"),
                        _read(getattr(args, f"{name}_stderr"), f"--{name}-stderr")) for name in ("plan", "diff"))
     text = review_markdown(args.base, plan, diff)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+from ..files import read_json
+from ..rotation import DUE, NONE, judge, read_preview
 
 SHOWN = 5
 """Other changes named in the message; the preview has the rest."""
@@ -34,11 +37,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Judge the preview as of now (UTC) and print the verdict."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from ..files import read_json  # noqa: PLC0415
-    from ..rotation import DUE, NONE, judge, read_preview  # noqa: PLC0415
-
     where = f"--preview-json {args.preview_json}"
     document = read_json(args.preview_json, where, "the output of `pulumi preview --refresh --json`")
     try:
