@@ -8,7 +8,7 @@ from components.exchange_hook import ExchangeScriptWriter
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
 from components.permissions import permissions_for
-from components.pulumi_config import read_stack_config
+from components.pulumi_config import app_args, read_stack_config
 
 OUT_DIR = Path("out")
 """`pulumi up` writes out/<stack>/exchange-{apply,verify,remove}.ps1 (docs/exchange.md)."""
@@ -20,8 +20,8 @@ preview = pulumi.runtime.is_dry_run()
 writer = ExchangeScriptWriter(stack, config, None if preview else OUT_DIR / stack)
 apis = lookup_first_party_apis(p.api for app in config.apps for p in permissions_for(app.flow, app.protocols))
 apps = {
-    app.name: MailOAuthApp(app.name, app, config.tenant_id, apis,
-                           service_principal_hooks=None if preview else writer.hooks(app.name), cloud=config.cloud)
+    app.name: MailOAuthApp(app.name, app_args(app, config), first_party=apis,
+                           service_principal_hooks=None if preview else writer.hooks(app.name))
     for app in config.apps
 }
 summaries = {name: component.summary for name, component in apps.items()}

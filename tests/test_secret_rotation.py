@@ -17,6 +17,7 @@ import pytest
 
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
+from components.pulumi_config import app_args
 from components.rotation import fixed_clock, live_secrets, schedule_offset_days
 from exo_oauth.plan import plan_stack
 from exo_oauth.plan_mocks import PlanMocks
@@ -147,7 +148,7 @@ def test_client_secret_is_the_newest_secrets_value() -> None:
     def check() -> pulumi.Output[Any]:
         with fixed_clock(moment):
             apis = lookup_first_party_apis(["Office365ExchangeOnline", "MicrosoftGraph"])
-            component = MailOAuthApp("x", stack.config.apps[0], stack.config.tenant_id, apis)
+            component = MailOAuthApp("x", app_args(stack.config.apps[0], stack.config), first_party=apis)
         return pulumi.Output.all(component.client_secret, component.summary).apply(
             lambda v: seen.append((v[0], v[1]["credential"]["keyId"])))
 
