@@ -41,7 +41,7 @@ def _declaration_with(name: str, value: int) -> dict[str, Any]:
     line = f"{name} = {getattr(schema, name)}\n"
     assert source.count(line) == 1, line
     module = types.ModuleType("components.schema_changed")
-    module.__package__ = "components"
+    module.__package__ = schema.__package__
     exec(compile(source.replace(line, f"{name} = {value}\n"), "schema.py", "exec"), module.__dict__)  # noqa: S102
     return module.SCHEMA  # type: ignore[no-any-return]
 
