@@ -47,7 +47,7 @@ def test_the_help_guard_sees_a_heavy_import() -> None:
 
 
 def test_audit_help_gives_the_policy_defaults() -> None:
-    """audit's --warn-days and --max-days name the policy's own defaults, not copies of them."""
+    """Audit's --warn-days and --max-days name the policy's own defaults, not copies of them."""
     audit = next(a for a in build_parser()._actions if a.dest == "command").choices["audit"]
     helps = " ".join(" ".join((action.help or "").split()) for action in audit._actions)
     assert f"(default: the policy's, {DEFAULT_EXPIRY_WARNING_DAYS})" in helps
