@@ -343,3 +343,54 @@ def test_dependabot_updates_the_pinned_actions_and_the_python_dependencies() -> 
     assert {("github-actions", "/")} | {("github-actions", a) for a in actions} <= watched
     assert {("pip", "/"), ("pip", "/policy")} <= watched
     assert (REPO / "policy" / "requirements.txt").is_file()
+
+
+DRIFT_STANDIN = """#!{python}
+# Stands in for exo-oauth in the drift step. `drift`: marks itself running, then waits (up to 20 s) until as many
+# checks as CONCURRENCY (or every stack) have started, logging how many ran when it started and when it stopped
+# waiting. `drift-report`: decides `none`.
+import json, os, sys, time
+folder = os.environ["STANDIN_DIR"]
+if sys.argv[1] == "drift-report":
+    print(json.dumps({{"action": "none", "title": "t", "body": "b"}}))
+    sys.exit(0)
+stack = sys.argv[sys.argv.index("--stack") + 1]
+running, started = os.path.join(folder, "running"), os.path.join(folder, "started")
+open(os.path.join(running, stack), "w").close()
+open(os.path.join(started, stack), "w").close()
+at_start = len(os.listdir(running))
+wanted = min(int(os.environ["CONCURRENCY"]), len(os.environ["STACKS"].split()))
+deadline = time.monotonic() + 20
+while len(os.listdir(started)) < wanted and time.monotonic() < deadline:
+    time.sleep(0.05)
+together = len(os.listdir(running))
+os.remove(os.path.join(running, stack))
+with open(os.path.join(folder, "log"), "a", encoding="utf-8") as log:
+    log.write(f"{{stack}} {{at_start}} {{together}}\\n")
+print(json.dumps({{"stack": stack, "exitStatus": 0, "checks": []}}))
+"""
+
+
+def test_drift_checks_up_to_its_concurrency_of_stacks_at_once(tmp_path: Path) -> None:
+    """The drift step runs CONCURRENCY checks together, never more, and every stack's check and decision."""
+    step = next(s for s in load(REPO / ".github" / "workflows" / "drift.yml")["jobs"]["drift"]["steps"]
+                if "exo-oauth drift " in s.get("run", ""))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("exo-oauth", DRIFT_STANDIN.format(python=sys.executable)), ("gh", "#!/bin/sh\necho '[]'\n")):
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    for folder in ("running", "started"):
+        (tmp_path / folder).mkdir()
+    stacks = ["a", "b", "c", "d", "e"]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "STANDIN_DIR": str(tmp_path),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), "GITHUB_SERVER_URL": "https://github.com",
+           "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "1", "STACKS": " ".join(stacks), "CONCURRENCY": "2",
+           "AZURE_CLIENT_IDS": "{}", "AZURE_CLIENT_ID": "x"}
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=200,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    log = [line.split() for line in (tmp_path / "log").read_text(encoding="utf-8").splitlines()]
+    assert sorted(stack for stack, _, _ in log) == stacks
+    assert max(int(at_start) for _, at_start, _ in log) <= 2, log
+    assert max(int(together) for _, _, together in log) == 2, log
