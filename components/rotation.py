@@ -20,6 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 ORIGIN = datetime(2024, 1, 1, tzinfo=UTC)
 """Where every app's schedule is counted from (shifted per app by `schedule_offset_days`)."""
+ROTATION_CADENCE_DAYS = 7
+"""The longest gap between two `pulumi up` runs that rotation relies on: rotation.yml's weekly schedule. An overlap
+(`rotateBeforeDays`) shorter than this could end the old credential before the run that brings the new one."""
 SLOTS = ("a", "b")
 """Resource name suffixes of the two secret slots: `<name>-secret-a`, `<name>-secret-b`."""
 

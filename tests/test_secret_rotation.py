@@ -24,7 +24,7 @@ from tests.stack_factory import REPO, app, loaded, raw_config
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 START = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
-APPS = {"scanners": (180, 30), "weekly": (7, 3)}
+APPS = {"scanners": (180, 30), "fortnightly": (14, 7)}
 """App name -> (lifetimeDays, rotateBeforeDays): the default; and many rotations with the largest overlap allowed."""
 
 

@@ -13,6 +13,7 @@ import tree_sitter_powershell
 import yaml
 from tree_sitter import Language, Parser
 
+from components.rotation import ROTATION_CADENCE_DAYS
 from tests.stack_factory import REPO
 from tests.workflow_files import ACTIONS, WORKFLOWS, load
 
@@ -211,3 +212,15 @@ def test_pull_request_review_step_fails_when_review_comment_fails(tmp_path: Path
     assert done.returncode == 2
     assert "review-comment exited 2" in done.stdout
     assert "comment=" not in files["GITHUB_OUTPUT"].read_text(encoding="utf-8")
+
+
+def test_rotation_runs_at_least_as_often_as_the_shortest_overlap_allows() -> None:
+    """rotation.yml's cron fires at least every ROTATION_CADENCE_DAYS, the shortest rotateBeforeDays config accepts.
+
+    A run less often than that could let an old secret end before the run that creates the next one.
+    """
+    [entry] = load(REPO / ".github" / "workflows" / "rotation.yml")[True]["schedule"]
+    _minute, _hour, day_of_month, month, day_of_week = entry["cron"].split()
+    assert (day_of_month, month) == ("*", "*"), entry
+    days = 1 if day_of_week == "*" else 7 // len(day_of_week.split(","))
+    assert days <= ROTATION_CADENCE_DAYS
