@@ -2,8 +2,9 @@
 
 Two shapes of rotation exist (docs/rotation.md):
 - A secret lives in one of two slots, `<app>-secret-a` and `<app>-secret-b`, on a fixed schedule
-  (docs/decisions/0032). Rotation creates the next period's secret in a slot (a create, or a replacement whose only
-  differences are the schedule's `displayName` and `endDate`) and deletes a slot whose secret has passed its end date.
+  (docs/decisions/0032). Rotation creates the next period's secret in a slot (a create, or a replacement whose
+  only differences are the schedule's `displayName`, `startDate` and `endDate`) and deletes a slot whose secret
+  has passed its end date.
   A slot is replaced or deleted as rotation only when its old secret has ended (its `endDate` is at or before now),
   and never both slots at once: a change of `lifetimeDays` or `rotateBeforeDays` replaces both valid secrets, which
   is left to the reviewed deploy.
@@ -32,13 +33,13 @@ SECRET_SLOT = re.compile(rf"(?P<owner>[a-z0-9-]+)-secret-(?:{'|'.join(map(re.esc
 OWNER_SUFFIXES = {ROTATING: "-rotation", CERTIFICATE: "-cert"}
 """A certificate app's clock `<app>-rotation` and certificate `<app>-cert` (components/mail_app.py)."""
 REPLACING_OPS = frozenset({"replace", "create-replacement", "delete-replaced"})
-SLOT_DIFF_KEYS = frozenset({"displayName", "endDate"})
-"""What the schedule changes when a slot takes the next period's secret: its dated display name and its end date."""
+SLOT_DIFF_KEYS = frozenset({"displayName", "startDate", "endDate"})
+"""What the schedule changes when a slot takes the next period's secret: its dated display name, start and end."""
 STACK = "pulumi:pulumi:Stack"
 URN_PARTS = 4
 """`urn:pulumi:<stack>`, the project, the (parent-qualified) type and the name, separated by `::`."""
 NEUTRAL_OPS = frozenset({"same", "read", "refresh"})
-ROTATION_DIFF_KEYS = frozenset({"endDate", "rotateWhenChanged"})
+ROTATION_DIFF_KEYS = frozenset({"startDate", "endDate", "rotateWhenChanged"})
 """The properties of a certificate that its rotation clock changes: anything else is a change to review."""
 DUE, NONE, OTHER = "due", "none", "other"
 
