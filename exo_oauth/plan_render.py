@@ -157,7 +157,14 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
 def _policy_lines(violations: Sequence[Mapping[str, Any]], word: str) -> list[str]:
     if not violations:
         return [f"{word}: all rules pass"]
-    return [f"{word} {v['level']}: [{v['policy']}] {v['message']}" for v in violations]
+    return [f"{word} {v['level']}: [{v['policy']}] {_where(v)}: {v['message']}" for v in violations]
+
+
+def _where(violation: Mapping[str, Any]) -> str:
+    """`app scanners, scanners-secret-b (stacks/Pulumi.x.yaml: exo-oauth:apps[0].credential)`, as far as known."""
+    resource = violation.get("resource") or str(violation.get("urn", "")).rsplit("::", 1)[-1]
+    named = f"app {violation['app']}, {resource}" if violation.get("app") else resource
+    return f"{named} ({violation['key']})" if violation.get("key") else named
 
 
 HEADING = "####"

@@ -104,9 +104,13 @@ class Violation:
     """What is wrong, how to fix it, and where Microsoft Learn explains it."""
     key: str | None = None
     """The stack file and key path to change (`stacks/Pulumi.x.yaml: exo-oauth:apps[0]...`), when one decides it."""
+    app: str | None = None
+    """The app whose resource breaks the rule, when the resource belongs to one."""
+    resource: str | None = None
+    """The resource's name (the last part of its URN)."""
 
     def to_json(self) -> dict[str, str | None]:
-        """Return the violation as a JSON object with keys policy, level, urn, message and key."""
+        """Return the violation as a JSON object with keys policy, level, urn, message, key, app and resource."""
         return dataclasses.asdict(self)
 
 

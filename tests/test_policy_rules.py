@@ -211,7 +211,7 @@ def test_violation_json_has_the_keys_the_plan_renders() -> None:
     """Violation.to_json gives policy, level, urn, message and key, the shape `exo-oauth plan` prints and exits 3 on."""
     (violation,) = evaluate([resource(rules.APPLICATION, app_inputs(owners=[]))], NOW)
     assert violation.to_json() == {"policy": "app-owners-set", "level": "mandatory", "urn": violation.urn,
-                                   "message": violation.message, "key": None}
+                                   "message": violation.message, "key": None, "app": None, "resource": None}
 
 
 def test_expiry_warning_is_advisory_and_lifetime_breach_is_mandatory() -> None:
