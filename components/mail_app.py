@@ -303,10 +303,12 @@ def _secrets(
             for term in live_secrets(today(), lifetime, before, first_day)
         ]
 
+    def secrets(made: list[tuple[str, azuread.ApplicationPassword]]) -> pulumi.Output[list[SecretOutput]]:
+        return pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in made)).apply(
+            lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(made, pairs, strict=True)])
+
     passwords = anchor.rfc3339.apply(declare)
-    listed = passwords.apply(lambda made: pulumi.Output.all(
-        *(pulumi.Output.all(p.key_id, p.end_date) for _, p in made)).apply(
-        lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(made, pairs, strict=True)]))
+    listed: pulumi.Output[list[SecretOutput]] = passwords.apply(secrets)
     return CredentialOutputs(passwords.apply(lambda made: made[0][1].key_id),
                              passwords.apply(lambda made: made[0][1].end_date),
                              passwords.apply(lambda made: made[0][1].value), listed)
@@ -345,5 +347,6 @@ def _summary(
         admin_consent_url=consent_url,
         endpoints=endpoints_for(app.protocols, cloud),
         mailboxes=app.mailboxes,
-        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets)),
+        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets),
+                                    app.credential.lifetime_days, app.credential.rotate_before_days),
     ).to_wire()

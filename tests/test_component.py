@@ -233,7 +233,8 @@ def test_public_client_app_has_no_credential_and_allows_public_flows() -> None:
     assert {x["name"] for x in plan.resources} == {"p", "p-app", "p-sp", "p-grant", "p-grant-exchange"}
     assert r["p-app"]["inputs"]["fallbackPublicClientEnabled"] is True
     assert r["p-app"]["inputs"]["publicClient"] == {"redirectUris": ["https://localhost/"]}
-    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": []}
+    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": [],
+                                                       "lifetimeDays": None, "rotateBeforeDays": None}
 
 
 def test_every_app_output_is_always_set() -> None:
