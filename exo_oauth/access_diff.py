@@ -134,6 +134,8 @@ _SYMBOL = {
     "credential-changed": "🔑 credential",
     "secret-replaced": "⚠️ live secret replaced",
 }
+REPLACED_LINE = f"- {_SYMBOL['secret-replaced']} "
+"""How a `secret-replaced` change starts in the markdown: the review comment counts these lines."""
 
 
 def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:

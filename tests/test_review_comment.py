@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from exo_oauth.access_diff import render_markdown as diff_markdown
 from exo_oauth.cli import main
 from exo_oauth.markdown import fence
 from exo_oauth.review import COMMENT_LIMIT, Part, cut, review_markdown
@@ -110,3 +111,17 @@ def test_the_job_summary_is_whole_and_only_the_comment_is_cut_once(
     assert len(posted) < COMMENT_LIMIT + 200
     assert posted.count("_Cut after") == 1
     assert posted.startswith(review[:COMMENT_LIMIT // 2])
+
+
+def test_a_replaced_live_secret_is_said_under_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The diff's secret-replaced lines are counted in a bold line under the verdict, above the changes."""
+    entry = {"stack": "contoso", "status": "changed", "changes": [
+        {"kind": "secret-replaced", "app": app, "detail": "this deploy replaces the secret devices use now"}
+        for app in ("scanners", "printers")]}
+    review, _ = comment(tmp_path, capsys, ("#### contoso\n", 0, ""), (diff_markdown("main", [entry]), 0, ""))
+    lines = review.splitlines()
+    warning = ("**This deploy replaces the secret devices use now in 2 apps: they stop signing in until they get the "
+               "new one (see ⚠️ below).**")
+    assert lines.index(warning) < lines.index("### Changes against main")
+    quiet, _ = comment(tmp_path, capsys, ("#### contoso\n", 0, ""), ("#### contoso\n- no change\n", 0, ""))
+    assert "replaces the secret" not in quiet
