@@ -205,13 +205,19 @@ def test_no_first_deploy_on_any_day_creates_a_secret_ending_within_the_overlap(d
             assert term.end_date - now > timedelta(days=days - 1) > timedelta(days=before), (now, days, before)
 
 
+MANY = {f"{kind}-{days}-{before}": (days, before)
+        for kind, (days, before) in zip(("scanners", "hr-printers", "helpdesk", "archive-2", "a", "x-1-y"),
+                                        TERMS[::3], strict=False)}
+"""Several app names, each with a lifetime and overlap of TERMS, for first deploys of the real program."""
+
+
 def test_first_deploys_of_the_program_create_what_the_schedule_says() -> None:
-    """The program's first deploy, on sampled days over two years, declares one secret that outlives the overlap."""
-    for number in range(0, DAYS, 97):
-        day = START + timedelta(days=number)
+    """First deploys of many apps, on sampled days over two years: one secret each, outliving the overlap."""
+    for number in range(0, DAYS, 146):
+        day = START.replace(hour=number % 24) + timedelta(days=number)
         tenant = TenantWithState("contoso", day)
-        tenant.up(day)
-        for name, (days, before) in APPS.items():
+        tenant.up(day, MANY)
+        for name, (days, before) in MANY.items():
             [secret] = tenant.live(name, day)
             assert secret.end - day > timedelta(days=days - 1) > timedelta(days=before), (name, day)
             assert tenant.anchor(name) == anchor_day(day)
