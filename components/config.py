@@ -22,7 +22,7 @@ from .microsoft import CLOUDS, DEFAULT_CLOUD
 from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
-from .rotation import today
+from .rotation import ROTATION_CADENCE_DAYS, today
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
@@ -48,6 +48,8 @@ EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateF
 
 DEFAULT_LIFETIME_DAYS = 180
 MAX_LIFETIME_DAYS = 730
+MIN_LIFETIME_DAYS = 2 * ROTATION_CADENCE_DAYS
+"""A secret's overlap is at least one rotation cadence and at most half its lifetime."""
 DEFAULT_ROTATE_BEFORE_DAYS = 30
 DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 
@@ -397,17 +399,23 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
     _mapping(at, CREDENTIAL_KEYS[kind])
     if kind in ("secret", "certificate"):
         lifetime = at.child("lifetimeDays")
-        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, 1, MAX_LIFETIME_DAYS)
+        # The overlap is at least one rotation cadence and (for a secret) at most half the lifetime: two cadences.
+        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(
+            lifetime, MIN_LIFETIME_DAYS, MAX_LIFETIME_DAYS,
+            note=f" (rotateBeforeDays needs at least {ROTATION_CADENCE_DAYS} days: the weekly rotation run)")
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
+        # At least one cadence: a shorter overlap lets the old credential end before the run that brings the next.
+        cadence = f" (at least {ROTATION_CADENCE_DAYS}: rotation.yml deploys the next one weekly"
         if kind == "secret":
             # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
             # two secrets, not three, valid at once.
             rotate = default_before if before.value is None else _int(
-                before, 0, days // 2, scope=f" for a secret living {days} days",
-                note=" (at most half of lifetimeDays, so at most two secrets overlap)")
+                before, ROTATION_CADENCE_DAYS, days // 2, scope=f" for a secret living {days} days",
+                note=f"{cadence}; at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
-        rotate = default_before if before.value is None else _int(before, 0, days - 1)
+        rotate = default_before if before.value is None else _int(before, ROTATION_CADENCE_DAYS, days - 1,
+                                                                  note=f"{cadence})")
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":

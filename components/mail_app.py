@@ -23,7 +23,7 @@ from .permissions import (
     permissions_for,
     token_scopes,
 )
-from .rotation import live_secrets, schedule_offset_days, today
+from .rotation import anchor_day, live_secrets, today
 
 TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
 
@@ -33,8 +33,8 @@ class MailOAuthApp(pulumi.ComponentResource):
 
     The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
     `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant-exchange` and `<name>-grant` (delegated, on
-    Exchange Online and Microsoft Graph), and `<name>-secret-a` and `<name>-secret-b` (overlapping secret
-    rotation), or `<name>-rotation` with `<name>-cert`, or `<name>-federated`.
+    Exchange Online and Microsoft Graph), and `<name>-schedule` with `<name>-secret-a` and `<name>-secret-b`
+    (overlapping secret rotation), or `<name>-rotation` with `<name>-cert`, or `<name>-federated`.
     """
 
     client_id: pulumi.Output[str]
@@ -90,7 +90,7 @@ class MailOAuthApp(pulumi.ComponentResource):
         else:
             _delegated_grants(name, apis, permissions, principal, child)
 
-        credential = _credential(name, f"{tenant_id}/{name}", app.credential, application, child)
+        credential = _credential(name, app.credential, application, child)
 
         self.client_id = application.client_id
         self.tenant_id = pulumi.Output.from_input(tenant_id)
@@ -226,14 +226,13 @@ class CredentialOutputs:
 
 
 def _credential(
-    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
-    child: pulumi.ResourceOptions,
+    name: str, credential: Credential, application: azuread.Application, child: pulumi.ResourceOptions,
 ) -> CredentialOutputs:
     """Declare the app's credential and return its outputs."""
     none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
     no_secrets: pulumi.Output[list[SecretOutput]] = pulumi.Output.from_input([])
     if credential.type == "secret":
-        return _secrets(name, schedule_key, credential, application, child)
+        return _secrets(name, credential, application, child)
     if credential.type == "certificate":
         lifetime, before = credential.term()
         not_after = credential.certificate_not_after
@@ -252,6 +251,8 @@ def _credential(
             type="AsymmetricX509Cert",
             encoding="pem",
             value=credential.public_key_pem,
+            # The policy pack judges the lifetime as endDate - startDate, whatever day it runs (docs/decisions/0140).
+            start_date=rotation.rfc3339,
             end_date=end_date,
             opts=child,
         )
@@ -271,27 +272,46 @@ def _credential(
 
 
 def _secrets(
-    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
-    child: pulumi.ResourceOptions,
+    name: str, credential: Credential, application: azuread.Application, child: pulumi.ResourceOptions,
 ) -> CredentialOutputs:
-    """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first."""
+    """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first.
+
+    The schedule counts from the app's anchor, the day of its first `pulumi up` (docs/decisions/0140): a `time`
+    Static created with today's date, whose date the engine keeps from then on (ignoreChanges). Its value is known
+    in a preview too (the program's own input on a create, the state's afterwards), so the secrets declared from it
+    show in `pulumi preview`.
+    """
     lifetime, before = credential.term()
-    offset = schedule_offset_days(schedule_key, lifetime - before)
-    passwords = [
-        (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
-            f"{name}-secret-{term.slot}",
-            application_id=application.id,
-            # Every input forces a replacement, so these change only when the slot's next period starts.
-            display_name=f"exo-oauth {name} {term.start:%Y-%m-%d}",
-            end_date=_rfc3339(term.end_date),
-            opts=child,
-        ))
-        for term in live_secrets(today(), lifetime, before, offset)
-    ]
-    listed = pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in passwords)).apply(
-        lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(passwords, pairs, strict=True)])
-    newest = passwords[0][1]
-    return CredentialOutputs(newest.key_id, newest.end_date, newest.value, listed)
+    anchor = time.Static(
+        f"{name}-schedule",
+        rfc3339=_rfc3339(anchor_day(today())),
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["rfc3339"])),
+    )
+
+    def declare(anchor_text: str) -> list[tuple[str, azuread.ApplicationPassword]]:
+        first_day = datetime.fromisoformat(anchor_text.replace("Z", "+00:00"))
+        return [
+            (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
+                f"{name}-secret-{term.slot}",
+                application_id=application.id,
+                # Every input forces a replacement, so these change only when the slot's next period starts.
+                display_name=f"exo-oauth {name} {term.start:%Y-%m-%d}",
+                start_date=_rfc3339(term.start),
+                end_date=_rfc3339(term.end_date),
+                opts=child,
+            ))
+            for term in live_secrets(today(), lifetime, before, first_day)
+        ]
+
+    def secrets(made: list[tuple[str, azuread.ApplicationPassword]]) -> pulumi.Output[list[SecretOutput]]:
+        return pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in made)).apply(
+            lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(made, pairs, strict=True)])
+
+    passwords = anchor.rfc3339.apply(declare)
+    listed: pulumi.Output[list[SecretOutput]] = passwords.apply(secrets)
+    return CredentialOutputs(passwords.apply(lambda made: made[0][1].key_id),
+                             passwords.apply(lambda made: made[0][1].end_date),
+                             passwords.apply(lambda made: made[0][1].value), listed)
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -327,5 +347,6 @@ def _summary(
         admin_consent_url=consent_url,
         endpoints=endpoints_for(app.protocols, cloud),
         mailboxes=app.mailboxes,
-        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets)),
+        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets),
+                                    app.credential.lifetime_days, app.credential.rotate_before_days),
     ).to_wire()

@@ -158,6 +158,7 @@ TYPE_TOKENS = {
     "certificate": "azuread:index/applicationCertificate:ApplicationCertificate",
     "federated": "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
     "rotating": "time:index/rotating:Rotating",
+    "static": "time:index/static:Static",
     "mailOAuthApp": "exo-oauth:index:MailOAuthApp",
     "publishedAppIds": "azuread:index/getApplicationPublishedAppIds:getApplicationPublishedAppIds",
     "getServicePrincipal": "azuread:index/getServicePrincipal:getServicePrincipal",

@@ -146,16 +146,26 @@ class CredentialOutput:
     """When the newest credential expires, RFC 3339; None where it does not apply."""
     secrets: tuple[SecretOutput, ...] = ()
     """`secret` only: every secret that exists, newest first (two during a rotation's overlap)."""
+    lifetime_days: int | None = None
+    """`secret` and `certificate`: the stack's `lifetimeDays`; a change replaces the live secret (docs/rotation.md)."""
+    rotate_before_days: int | None = None
+    """`secret` and `certificate`: the stack's `rotateBeforeDays`, the overlap."""
 
     @classmethod
     def from_wire(cls, at: At) -> CredentialOutput:
-        """Return the credential at `at`, or raise naming the key path."""
+        """Return the credential at `at`, or raise naming the key path.
+
+        `lifetimeDays` and `rotateBeforeDays` may be absent: outputs written before they existed lack them.
+        """
         _present(at, ("type", "keyId", "endDate", "secrets"))
         secrets = at.child("secrets")
         if not isinstance(secrets.value, list):
             raise secrets.fail("must be a list of {name, keyId, endDate}")
+        days = {key: value if isinstance(value := at.value.get(key), int) and not isinstance(value, bool) else None
+                for key in ("lifetimeDays", "rotateBeforeDays")}
         return cls(one_of(at.child("type"), CREDENTIAL_TYPES), _text_or_none(at.child("keyId")),
-                   _text_or_none(at.child("endDate")), tuple(SecretOutput.from_wire(i) for i in secrets.items()))
+                   _text_or_none(at.child("endDate")), tuple(SecretOutput.from_wire(i) for i in secrets.items()),
+                   days["lifetimeDays"], days["rotateBeforeDays"])
 
 
 @dataclass(frozen=True)
@@ -196,7 +206,8 @@ class AppOutputs:
     """app-only: each `address` with `sendAs`; `[]` for delegated apps"""
     credential: CredentialOutput
     """`type`, the newest credential's `keyId` and `endDate` (RFC 3339; `null` where it does not apply), and for
-    secrets `secrets`: every live secret, newest first, with `name`, `keyId` and `endDate` (docs/rotation.md)"""
+    secrets `secrets`: every live secret, newest first, with `name`, `keyId` and `endDate` (docs/rotation.md); for
+    secrets and certificates `lifetimeDays` and `rotateBeforeDays` as the stack file sets them (else `null`)"""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""

@@ -25,7 +25,7 @@ class Change:
 
     kind: str
     """app-added, app-removed, app-renamed, permission-added, permission-removed, mailbox-access-added,
-    mailbox-access-removed or credential-changed."""
+    mailbox-access-removed, credential-changed or secret-replaced."""
     app: str
     """The app's name (the new name for a rename)."""
     detail: str
@@ -52,6 +52,37 @@ def _credential(app: Mapping[str, Any]) -> str:
     return f"{credential['type']}{expiry}"
 
 
+SCHEDULE_KEYS = ("lifetimeDays", "rotateBeforeDays")
+"""The credential keys that set a secret's schedule: changing one replaces the secret devices use now."""
+
+
+def _secret_replaced(name: str, old: Mapping[str, Any], new: Mapping[str, Any],
+                     renamed_from: str | None = None) -> str | None:
+    """Say why deploying app `name` as `new` replaces the secret `old` gives devices now, or None when it does not.
+
+    A rename makes a new app; a new credential type, `lifetimeDays` or `rotateBeforeDays` moves the schedule, so the
+    next `pulumi up` replaces the live secret (docs/rotation.md). Outputs planned by code older than the schedule keys
+    lack them: then a different end date of the newest secret is the sign.
+    """
+    before, after = old["credential"], new["credential"]
+    if before["type"] != "secret":
+        return None
+    why: str | None
+    if renamed_from is not None:
+        why = f"the app is renamed from {renamed_from}"
+    elif after["type"] != "secret":
+        why = f"the credential type changes from secret to {after['type']}"
+    elif all(key in before for key in SCHEDULE_KEYS):
+        why = ", ".join(f"{key} {before[key]} -> {after.get(key)}" for key in SCHEDULE_KEYS
+                        if before[key] != after.get(key)) or None
+    else:
+        why = "the secret's schedule changes" if before.get("endDate") != after.get("endDate") else None
+    if why is None:
+        return None
+    return (f"this deploy replaces the secret devices use now ({why}): they stop signing in until they get the "
+            f"new clientSecrets.{name}")
+
+
 def _same_access(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return (a["flow"], _permissions(a), _access(a)) == (b["flow"], _permissions(b), _access(b))
 
@@ -73,6 +104,8 @@ def diff_apps(base: Apps, head: Apps) -> list[Change]:
         if old_name is not None:
             changes.append(Change("app-renamed", new_name, f"{old_name} -> {new_name}: same access, but a new app "
                                   "registration and client id; clients need the new id and credential"))
+            replaced = _secret_replaced(new_name, base[old_name], head[new_name], renamed_from=old_name)
+            changes += [Change("secret-replaced", new_name, replaced)] if replaced else []
             added.remove(new_name)
             removed.remove(old_name)
     changes += [Change("app-added", name, _describe(head[name])) for name in added]
@@ -85,6 +118,8 @@ def diff_apps(base: Apps, head: Apps) -> list[Change]:
         changes += [Change("mailbox-access-removed", name, r) for r in sorted(_access(old) - _access(new))]
         if _credential(old) != _credential(new):
             changes.append(Change("credential-changed", name, f"{_credential(old)} -> {_credential(new)}"))
+        replaced = _secret_replaced(name, old, new)
+        changes += [Change("secret-replaced", name, replaced)] if replaced else []
     return changes
 
 
@@ -97,7 +132,10 @@ _SYMBOL = {
     "mailbox-access-added": "➕ mailbox access",
     "mailbox-access-removed": "➖ mailbox access",
     "credential-changed": "🔑 credential",
+    "secret-replaced": "⚠️ live secret replaced",
 }
+REPLACED_LINE = f"- {_SYMBOL['secret-replaced']} "
+"""How a `secret-replaced` change starts in the markdown: the review comment counts these lines."""
 
 
 def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:

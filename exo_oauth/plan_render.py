@@ -79,6 +79,14 @@ def _rotation(days: int, credential: Mapping[str, Any], now: datetime) -> str:
     return text
 
 
+def _clock(kind: str, inputs: Mapping[str, Any], app: Mapping[str, Any], now: datetime) -> str:
+    """Say what a certificate's rotation clock renews, or from when a secret schedule counts."""
+    if kind == "Static":
+        first_day = str(inputs.get("rfc3339", ""))[:10]
+        return f"secret schedule from {first_day} (the first deploy's day, kept in state)"
+    return _rotation(int(inputs.get("rotationDays", 0)), app.get("credential", {}), now)
+
+
 def _detail(resource: Mapping[str, Any], names: Mapping[str, str], app: Mapping[str, Any], now: datetime) -> str:
     inputs = resource["inputs"]
     kind = short_type(resource["type"])
@@ -92,13 +100,14 @@ def _detail(resource: Mapping[str, Any], names: Mapping[str, str], app: Mapping[
         return f"claims {' '.join(inputs.get('claimValues', []))} on {api}"
     if kind in ("ApplicationPassword", "ApplicationCertificate"):
         return _expiry(inputs.get("endDate"), now)
-    if kind == "Rotating":
-        return _rotation(int(inputs.get("rotationDays", 0)), app.get("credential", {}), now)
+    if kind in ("Rotating", "Static"):
+        return _clock(kind, inputs, app, now)
     return ""
 
 
 _CHILD_ORDER = ("Application", "ServicePrincipal", "AppRoleAssignment", "ServicePrincipalDelegatedPermissionGrant",
-                "Rotating", "ApplicationPassword", "ApplicationCertificate", "ApplicationFederatedIdentityCredential")
+                "Rotating", "Static", "ApplicationPassword", "ApplicationCertificate",
+                "ApplicationFederatedIdentityCredential")
 
 
 def _child_rank(resource: Mapping[str, Any]) -> tuple[int, str]:
@@ -148,7 +157,14 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
 def _policy_lines(violations: Sequence[Mapping[str, Any]], word: str) -> list[str]:
     if not violations:
         return [f"{word}: all rules pass"]
-    return [f"{word} {v['level']}: [{v['policy']}] {v['message']}" for v in violations]
+    return [f"{word} {v['level']}: [{v['policy']}] {_where(v)}: {v['message']}" for v in violations]
+
+
+def _where(violation: Mapping[str, Any]) -> str:
+    """`app scanners, scanners-secret-b (stacks/Pulumi.x.yaml: exo-oauth:apps[0].credential)`, as far as known."""
+    resource = violation.get("resource") or str(violation.get("urn", "")).rsplit("::", 1)[-1]
+    named = f"app {violation['app']}, {resource}" if violation.get("app") else resource
+    return f"{named} ({violation['key']})" if violation.get("key") else named
 
 
 HEADING = "####"

@@ -71,6 +71,9 @@ def test_diff_reports_mailbox_added_protocol_removed_and_app_renamed(
         ("permission-removed", "helpdesk", "Office 365 Exchange Online POP.AccessAsApp"),
         ("app-renamed", "new-name", "old-name -> new-name: same access, but a new app registration and client id; "
                                     "clients need the new id and credential"),
+        ("secret-replaced", "new-name", "this deploy replaces the secret devices use now (the app is renamed from "
+                                        "old-name): they stop signing in until they get the new "
+                                        "clientSecrets.new-name"),
     }
 
 
@@ -125,3 +128,44 @@ def test_markdown_escapes_names_from_the_stack_file() -> None:
         {"kind": "mailbox-access-added", "app": "a", "detail": "<img src=x>@contoso.com: FullAccess"}]}])
     assert "<script>" not in out
     assert "<img" not in out
+
+
+def secret_app(**credential: Any) -> dict[str, Any]:
+    """Return an app's `apps.<name>` summary with a secret, the given credential keys overriding the defaults."""
+    return {"name": "scanners", "flow": "app-only", "permissions": [{"api": EXO, "name": "SMTP.SendAsApp"}],
+            "mailboxes": [], "credential": {"type": "secret", "endDate": "2027-05-27T00:00:00Z", "lifetimeDays": 180,
+                                            "rotateBeforeDays": 30} | credential}
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"lifetimeDays": 90, "endDate": "2027-02-26T00:00:00Z"}, "lifetimeDays 180 -> 90"),
+    ({"rotateBeforeDays": 14}, "rotateBeforeDays 30 -> 14"),
+    ({"type": "certificate", "lifetimeDays": 180}, "the credential type changes from secret to certificate"),
+])
+def test_a_change_that_replaces_the_live_secret_is_named_per_app(change: dict[str, Any], why: str) -> None:
+    """lifetimeDays, rotateBeforeDays and the credential type each replace the secret devices use: said, with why."""
+    changes = [(c.kind, c.app, c.detail) for c in diff_apps({"scanners": secret_app()},
+                                                            {"scanners": secret_app(**change)})]
+    assert ("secret-replaced", "scanners", f"this deploy replaces the secret devices use now ({why}): they stop "
+            "signing in until they get the new clientSecrets.scanners") in changes
+
+
+def test_an_unchanged_schedule_replaces_no_secret_and_old_outputs_fall_back_to_the_end_date() -> None:
+    """Same schedule: no replacement. A base planned before the schedule keys existed is judged by the end date."""
+    assert diff_apps({"scanners": secret_app()}, {"scanners": secret_app()}) == []
+    old = secret_app()
+    del old["credential"]["lifetimeDays"], old["credential"]["rotateBeforeDays"]
+    assert [c.kind for c in diff_apps({"scanners": old}, {"scanners": secret_app()})] == []
+    moved = [c.detail for c in diff_apps({"scanners": old}, {"scanners": secret_app(endDate="2027-12-01T00:00:00Z")})
+             if c.kind == "secret-replaced"]
+    assert moved == ["this deploy replaces the secret devices use now (the secret's schedule changes): they stop "
+                     "signing in until they get the new clientSecrets.scanners"]
+
+
+def test_replaced_secret_shows_in_the_markdown_the_review_comment_embeds() -> None:
+    """The pull request's comment carries the diff's markdown: the replacement is a line of its own, with the app."""
+    entry = {"stack": "contoso", "status": "changed", "changes": [
+        {"kind": c.kind, "app": c.app, "detail": c.detail}
+        for c in diff_apps({"scanners": secret_app()}, {"scanners": secret_app(rotateBeforeDays=14)})]}
+    out = render_markdown("main", [entry])
+    assert "- ⚠️ live secret replaced `scanners`: this deploy replaces the secret devices use now" in out

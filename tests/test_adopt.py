@@ -72,8 +72,9 @@ def test_adopt_writes_a_stack_that_plans_and_imports_every_existing_object(
     created = {key for key in planned if key not in imported}
     blog_grant = ("azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant",
                   f"{apps[BLOG].name}-grant-exchange")
-    # Only new secrets, and the Exchange Online grant the blog-made app never had (its mail scopes were on Graph).
-    assert {t.rsplit(":", 1)[-1] for t, _ in created - {blog_grant}} <= {"ApplicationPassword"}
+    # Only new secrets with their schedule's anchor (docs/decisions/0140), and the Exchange Online grant the
+    # blog-made app never had (its mail scopes were on Graph).
+    assert {t.rsplit(":", 1)[-1] for t, _ in created - {blog_grant}} <= {"ApplicationPassword", "Static"}
     assert blog_grant in created
     assert set(review["creates"]) == {n for _, n in created}
     assert any(t.endswith(":ApplicationPassword") and n.startswith(f"{apps[CORRECT].name}-secret-")

@@ -31,6 +31,7 @@ T = {
     "cert": "azuread:index/applicationCertificate:ApplicationCertificate",
     "federated": "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
     "rotation": "time:index/rotating:Rotating",
+    "static": "time:index/static:Static",
     "component": "exo-oauth:index:MailOAuthApp",
 }
 SUBSETS = [c for n in (1, 2, 3) for c in itertools.combinations(("imap", "pop", "smtp"), n)]
@@ -69,7 +70,7 @@ def test_resource_set_is_exactly_what_the_flow_and_protocols_need(flow: str, pro
     """Each flow and protocol subset registers exactly the app, SP, consent objects and secret it needs."""
     plan = run(loaded(raw_config(app(flow, protocols, name="mail"))))
     got = {(r["type"], r["name"]) for r in plan.resources}
-    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp")}
+    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp"), (T["static"], "mail-schedule")}
     if flow == "app-only":
         expected |= {(T["role"], f"mail-role-{p}") for p in protocols}
     else:
@@ -232,7 +233,8 @@ def test_public_client_app_has_no_credential_and_allows_public_flows() -> None:
     assert {x["name"] for x in plan.resources} == {"p", "p-app", "p-sp", "p-grant", "p-grant-exchange"}
     assert r["p-app"]["inputs"]["fallbackPublicClientEnabled"] is True
     assert r["p-app"]["inputs"]["publicClient"] == {"redirectUris": ["https://localhost/"]}
-    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": []}
+    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": [],
+                                                       "lifetimeDays": None, "rotateBeforeDays": None}
 
 
 def test_every_app_output_is_always_set() -> None:

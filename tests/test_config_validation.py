@@ -101,18 +101,28 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("redirect URI with fragment", with_app(redirectUris=["https://app.contoso.com/#x"]),
      "exo-oauth:apps[0].redirectUris[0]", "has a fragment"),
     ("lifetime zero", with_app(credential={"type": "secret", "lifetimeDays": 0}),
-     "exo-oauth:apps[0].credential.lifetimeDays", "0 is out of range; allowed: 1 to 730"),
+     "exo-oauth:apps[0].credential.lifetimeDays", "0 is out of range; allowed: 14 to 730"),
     ("lifetime too long", with_app(credential={"type": "secret", "lifetimeDays": 731}),
-     "exo-oauth:apps[0].credential.lifetimeDays", "731 is out of range; allowed: 1 to 730"),
+     "exo-oauth:apps[0].credential.lifetimeDays", "731 is out of range; allowed: 14 to 730"),
     ("lifetime as text", with_app(credential={"type": "secret", "lifetimeDays": "180"}),
-     "exo-oauth:apps[0].credential.lifetimeDays", "must be a whole number from 1 to 730, not a string"),
+     "exo-oauth:apps[0].credential.lifetimeDays", "must be a whole number from 14 to 730, not a string"),
     ("rotation not before expiry",
      with_app(credential={"type": "certificate", "lifetimeDays": 30, "rotateBeforeDays": 30}),
-     "exo-oauth:apps[0].credential.rotateBeforeDays", "30 is out of range; allowed: 0 to 29"),
+     "exo-oauth:apps[0].credential.rotateBeforeDays",
+     "30 is out of range; allowed: 7 to 29 (at least 7: rotation.yml deploys the next one weekly)"),
     ("secret overlap over half its life",
      with_app(credential={"type": "secret", "lifetimeDays": 30, "rotateBeforeDays": 16}),
      "exo-oauth:apps[0].credential.rotateBeforeDays",
-     "16 is out of range for a secret living 30 days; allowed: 0 to 15 (at most half of lifetimeDays"),
+     "16 is out of range for a secret living 30 days; allowed: 7 to 15 (at least 7: rotation.yml deploys the next one "
+     "weekly; at most half of lifetimeDays"),
+    ("no overlap", with_app(credential={"type": "secret", "rotateBeforeDays": 0}),
+     "exo-oauth:apps[0].credential.rotateBeforeDays",
+     "0 is out of range for a secret living 180 days; allowed: 7 to 90 (at least 7: rotation.yml deploys the next one"),
+    ("certificate overlap shorter than the weekly run",
+     with_app(credential={"type": "certificate", "lifetimeDays": 30, "rotateBeforeDays": 6}),
+     "exo-oauth:apps[0].credential.rotateBeforeDays", "6 is out of range; allowed: 7 to 29"),
+    ("secret too short for a weekly overlap", with_app(credential={"type": "secret", "lifetimeDays": 13}),
+     "exo-oauth:apps[0].credential.lifetimeDays", "13 is out of range; allowed: 14 to 730 (rotateBeforeDays needs"),
     ("unknown credential type", with_app(credential={"type": "password"}), "exo-oauth:apps[0].credential.type",
      "'password' is not allowed; allowed: secret, certificate, federated, none"),
     ("certificate on a secret", with_app(credential={"type": "secret", "publicKeyPem": "x"}),
@@ -201,8 +211,8 @@ def test_defaults_are_a_180_day_secret_rotated_30_days_early_and_display_name_fr
 
 def test_short_secret_lifetime_rotates_halfway() -> None:
     """A secret shorter than 60 days rotates at half its lifetime by default, so rotation precedes expiry."""
-    config = parse(with_app(credential={"type": "secret", "lifetimeDays": 10}))
-    assert config.apps[0].credential.rotate_before_days == 5
+    config = parse(with_app(credential={"type": "secret", "lifetimeDays": 20}))
+    assert config.apps[0].credential.rotate_before_days == 10
 
 
 def test_protocols_are_kept_in_canonical_order() -> None:

@@ -103,6 +103,10 @@ def test_entra_check_calls_only_changes_other_than_due_rotation_drift(
     assert ("rotation due; rotation.yml deploys it" in check["detail"]) == (shape == "rotation")
     if expected == "drift":
         assert "ApplicationPassword replace" in check["detail"] or "Application update" in check["detail"]
+    # A rotation due behind another change is named, with its end date and blocker, on every daily run.
+    blocked = ("app scanners: rotation due but blocked, and the credential devices use now ends 2099-03-01; "
+               "blocked by scanners-app (Application update)")
+    assert (blocked in check["detail"]) == (shape == "drift")
     assert "--json" in (tmp_path / "pulumi-args").read_text(encoding="utf-8").split()
 
 

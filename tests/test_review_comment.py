@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from exo_oauth.access_diff import render_markdown as diff_markdown
 from exo_oauth.cli import main
 from exo_oauth.markdown import escape, fence
 from exo_oauth.review import COMMENT_LIMIT, Part, cut, review_markdown
@@ -132,3 +133,17 @@ def test_the_review_names_the_stacks_a_change_touches_under_the_verdict(
     assert lines[2:5] == expected
     assert main(argv) == 0
     assert "Stacks to preview" not in capsys.readouterr().out
+
+
+def test_a_replaced_live_secret_is_said_under_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The diff's secret-replaced lines are counted in a bold line under the verdict, above the changes."""
+    entry = {"stack": "contoso", "status": "changed", "changes": [
+        {"kind": "secret-replaced", "app": app, "detail": "this deploy replaces the secret devices use now"}
+        for app in ("scanners", "printers")]}
+    review, _ = comment(tmp_path, capsys, ("#### contoso\n", 0, ""), (diff_markdown("main", [entry]), 0, ""))
+    lines = review.splitlines()
+    warning = ("**This deploy replaces the secret devices use now in 2 apps: they stop signing in until they get the "
+               "new one (see ⚠️ below).**")
+    assert lines.index(warning) < lines.index("### Changes against main")
+    quiet, _ = comment(tmp_path, capsys, ("#### contoso\n", 0, ""), ("#### contoso\n- no change\n", 0, ""))
+    assert "replaces the secret" not in quiet

@@ -72,15 +72,20 @@ with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
 sys.exit(done.returncode)
 """
 QUIET = "#!/bin/sh\nexit 0\n"
-GH = """#!/bin/sh
-# Stands in for gh: no open issue, every other call succeeds silently.
-if [ "$1 $2" = "issue list" ]; then echo "[]"; fi
-exit 0
+GH = """#!{python}
+# Stands in for gh: no open issue, every other call succeeds silently; each call is logged.
+import json, os, sys
+with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
+    log.write(json.dumps({{"tool": "gh", "argv": sys.argv[1:]}}) + "\\n")
+if sys.argv[1:3] == ["issue", "list"]:
+    print("[]")
 """
 ROTATION_PREVIEWS = {
     "due": DUE_STEPS,
-    "other": [*DUE_STEPS, preview_step("update", "azuread:index/application:Application", "scanners-app",
-                                       diffReasons=["displayName"])],
+    "blocked": [*DUE_STEPS, preview_step("update", "azuread:index/application:Application", "scanners-app",
+                                         diffReasons=["displayName"])],
+    "other": [STACK, preview_step("update", "azuread:index/application:Application", "scanners-app",
+                                  diffReasons=["displayName"])],
     "none": [STACK, SAME_APP],
 }
 
@@ -202,9 +207,10 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
                 "PYTHONPATH": str(REPO), "EXO_CERTIFICATE_FILE": str(certificate),  # as the exchange action exports
                 **{k: str(v) for k, v in files.items()}}
     full_env |= {k: expand(str(v), context) for k, v in env.items()}
-    subprocess.run(["bash", "-e", "-c", script], cwd=sandbox["project"], env=full_env, capture_output=True,
-                   text=True, timeout=300, check=False)
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=sandbox["project"], env=full_env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return [*calls, {"tool": "step", "status": done.returncode, "stdout": done.stdout}]
 
 
 STEPS = list(steps_calling_exo_oauth())
@@ -243,7 +249,8 @@ def test_command_line_is_a_valid_invocation_for_the_example_stacks(
             assert call["status"] == 0, f"{where}: {call['argv']}: {call['stderr']}"
 
 
-@pytest.mark.parametrize(("verdict", "deployed"), [("due", True), ("other", False), ("none", False)])
+@pytest.mark.parametrize(("verdict", "deployed"), [("due", True), ("blocked", False), ("other", False),
+                                                  ("none", False)])
 def test_the_schedule_deploys_exactly_the_stacks_whose_only_change_is_rotation(
     sandbox: dict[str, Path], tmp_path: Path, verdict: str, deployed: bool
 ) -> None:
@@ -259,3 +266,21 @@ def test_the_schedule_deploys_exactly_the_stacks_whose_only_change_is_rotation(
     expected = [["up", "--stack", name, "--refresh", "--yes", "--policy-pack", "policy", "--non-interactive",
                  "--suppress-outputs"] for name in EXAMPLES] if deployed else []
     assert ups == expected
+
+
+def test_a_blocked_rotation_turns_the_job_red_and_opens_an_issue_per_stack(
+    sandbox: dict[str, Path], tmp_path: Path
+) -> None:
+    """A due rotation behind another change: the step fails, and rotation-due's decision creates each stack's issue."""
+    step = next(s for s in load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["steps"]
+                if "run" in s)
+    job_env = load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["env"]
+    preview = tmp_path / "blocked-preview.json"
+    preview.write_text(json.dumps({"steps": ROTATION_PREVIEWS["blocked"], "diagnostics": []}), encoding="utf-8")
+    calls = run_step(sandbox, tmp_path, {}, {**job_env, **step.get("env", {})}, step["run"], " ".join(EXAMPLES),
+                     preview)
+    assert calls[-1]["status"] != 0
+    created = [c["argv"] for c in calls if c["tool"] == "gh" and c["argv"][:2] == ["issue", "create"]]
+    assert [a[a.index("--title") + 1] for a in created] == [f"Rotation blocked: stack {n}" for n in EXAMPLES]
+    assert all(a[a.index("--label") + 1] == "rotation-blocked" for a in created)
+    assert f"::error::stack {EXAMPLES[0]}: a due rotation waits for a reviewed deploy" in calls[-1]["stdout"]

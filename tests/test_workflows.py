@@ -14,6 +14,7 @@ import tree_sitter_powershell
 import yaml
 from tree_sitter import Language, Parser
 
+from components.rotation import ROTATION_CADENCE_DAYS
 from tests.stack_factory import REPO
 from tests.workflow_files import ACTIONS, WORKFLOWS, load
 from tests.workflow_rules import (
@@ -394,3 +395,15 @@ def test_drift_checks_up_to_its_concurrency_of_stacks_at_once(tmp_path: Path) ->
     assert sorted(stack for stack, _, _ in log) == stacks
     assert max(int(at_start) for _, at_start, _ in log) <= 2, log
     assert max(int(together) for _, _, together in log) == 2, log
+
+
+def test_rotation_runs_at_least_as_often_as_the_shortest_overlap_allows() -> None:
+    """rotation.yml's cron fires at least every ROTATION_CADENCE_DAYS, the shortest rotateBeforeDays config accepts.
+
+    A run less often than that could let an old secret end before the run that creates the next one.
+    """
+    [entry] = load(REPO / ".github" / "workflows" / "rotation.yml")[True]["schedule"]
+    _minute, _hour, day_of_month, month, day_of_week = entry["cron"].split()
+    assert (day_of_month, month) == ("*", "*"), entry
+    days = 1 if day_of_week == "*" else 7 // len(day_of_week.split(","))
+    assert days <= ROTATION_CADENCE_DAYS
