@@ -339,9 +339,9 @@ def _mailbox(at: At) -> Mailbox:
     return Mailbox(mailbox_address(at, ascii_only=True))
 
 
-def https_url(at: At) -> str:
-    """Return the value if it is an absolute HTTPS URL without a fragment, or raise naming the key."""
-    text = non_empty_text(at)
+def https_url(at: At, *, max_len: int = 256) -> str:
+    """Return the value if it is an absolute HTTPS URL without a fragment, at most `max_len` long, or raise."""
+    text = non_empty_text(at, max_len=max_len)
     parts = urlsplit(text)
     if parts.scheme != "https" or not parts.hostname:
         raise at.fail(f"{text!r} is not an HTTPS URL; allowed: https://host/path")

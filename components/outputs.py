@@ -35,6 +35,10 @@ HIDDEN = "[secret]"
 """How `pulumi stack output --json` shows a secret output saved without `--show-secrets`."""
 PERMISSION_KINDS = ("Role", "Scope")
 """Application permission (app role) or delegated permission (scope), as in requiredResourceAccess."""
+MAX_OUTPUT_URL = 4096
+"""The longest URL output the reader accepts: above any URL this program writes. The longest is `adminConsentUrl`
+with the longest redirect URI the stack file allows (256 characters, each percent-encoded to at most 12: 3,072) on
+the cloud with the longest login host, about 3,300 characters (tests/test_outputs_model.py builds it)."""
 _UPGRADE = ("allowed: the outputs of this exo-oauth version: run `pulumi up`, then save `pulumi stack output --json` "
             "again")
 
@@ -238,7 +242,7 @@ class AppOutputs:
             service_principal_object_id=guid(at.child("servicePrincipalObjectId")),
             permissions=tuple(PermissionOutput.from_wire(item) for item in permissions.items()),
             scopes=_texts(at.child("scopes")),
-            admin_consent_url=https_url(at.child("adminConsentUrl")),
+            admin_consent_url=https_url(at.child("adminConsentUrl"), max_len=MAX_OUTPUT_URL),
             endpoints={p: EndpointOutput.from_wire(endpoints.child(p)) for p in PROTOCOLS if p in endpoints.value},
             mailboxes=tuple(_mailbox(item) for item in mailboxes.items()),
             credential=CredentialOutput.from_wire(at.child("credential")),
