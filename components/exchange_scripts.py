@@ -102,12 +102,76 @@ def build_exchange_inputs(
     return ExchangeInputs(stack, tenant, tuple(sorted(apps, key=lambda app: app.name)), exchange, known_cloud)
 
 
+RIGHTS = ("FullAccess", "SendAs")
+"""The mailbox rights the scripts grant an app-only app: FullAccess always, SendAs where the stack says so."""
+SERVICE_PRINCIPAL = "ServicePrincipal"
+"""What a Revocation takes back when an app left: its Exchange service principal."""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """One thing a deploy takes back in Exchange Online: held under the previous outputs, not under the new ones."""
+
+    app: ExchangeApp
+    """The app as it was deployed before (its IDs are those the right was granted to)."""
+    what: str
+    """A right of RIGHTS, or SERVICE_PRINCIPAL."""
+    mailbox: str | None = None
+    """The mailbox of a right; None for the service principal."""
+
+    def describe(self) -> str:
+        """Say it in words, e.g. `SendAs on frontdesk@contoso.com` or `its Exchange service principal`."""
+        return "its Exchange service principal" if self.mailbox is None else f"{self.what} on {self.mailbox}"
+
+
+def _held(app: ExchangeApp) -> dict[tuple[str, str], str]:
+    """Return the rights the apply script grants `app`, keyed by (lower-case mailbox, right), valued by address."""
+    return {(box.address.lower(), right): box.address
+            for box in app.mailboxes for right in RIGHTS if right == "FullAccess" or box.send_as}
+
+
+def revocations(previous: Sequence[ExchangeApp], current: Sequence[ExchangeApp]) -> tuple[Revocation, ...]:
+    """Return what `previous` held in Exchange Online and `current` does not, apps in name order.
+
+    An app counts as the same only with the same name, the same service principal object id and still app-only;
+    otherwise every right it held is revoked, then its Exchange service principal. Delegated apps hold nothing in
+    Exchange Online. Protocol switches are never revoked (docs/decisions/0130).
+    """
+    same = {(app.name, app.service_principal_object_id): app for app in current if app.flow == "app-only"}
+    found: list[Revocation] = []
+    for old in sorted(previous, key=lambda app: app.name):
+        if old.flow != "app-only":
+            continue
+        new = same.get((old.name, old.service_principal_object_id))
+        kept = _held(new) if new is not None else {}
+        found += [Revocation(old, right, address) for (box, right), address in _held(old).items()
+                  if (box, right) not in kept]
+        if new is None:
+            found.append(Revocation(old, SERVICE_PRINCIPAL))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class _Step:
     """One line of a script: a step function called with literal arguments."""
 
     noun: str
     args: tuple[tuple[str, str], ...]
+    revoke: bool = False
+    """A revocation in the apply script: called with the remove script's verb (Revoke, Unregister)."""
+
+
+def _sp_args(app: ExchangeApp) -> tuple[tuple[str, str], ...]:
+    return (("App", app.name), ("AppId", app.client_id), ("ObjectId", app.service_principal_object_id),
+            ("DisplayName", app.display_name))
+
+
+def _revocation_step(revocation: Revocation) -> _Step:
+    app = revocation.app
+    if revocation.mailbox is None:
+        return _Step("ServicePrincipal", _sp_args(app), revoke=True)
+    return _Step("Right", (("Right", revocation.what), ("App", app.name), ("Mailbox", revocation.mailbox),
+                           ("Trustee", app.service_principal_object_id)), revoke=True)
 
 
 _VERBS: dict[str, dict[str, str]] = {
@@ -129,8 +193,7 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
             steps += [_Step("TenantProtocol", (("App", app.name), ("Protocol", p), *_switch(p))) for p in app.protocols]
             continue
         trustee = app.service_principal_object_id
-        steps.append(_Step("ServicePrincipal", (("App", app.name), ("AppId", app.client_id),
-                                                ("ObjectId", trustee), ("DisplayName", app.display_name))))
+        steps.append(_Step("ServicePrincipal", _sp_args(app)))
         for box in app.mailboxes:
             mailbox_args = (("App", app.name), ("Mailbox", box.address), ("Trustee", trustee))
             steps.append(_Step("Right", (("Right", "FullAccess"), *mailbox_args)))
@@ -153,19 +216,25 @@ OFFLINE_BANNER = ("NOT RUNNABLE: rendered by `exo-oauth exchange --offline` from
 """The first line of an offline script, and what it throws if someone runs it anyway."""
 
 
-def render_exchange_scripts(inputs: ExchangeInputs, *, offline: bool = False) -> dict[str, str]:
+def render_exchange_scripts(
+    inputs: ExchangeInputs, *, offline: bool = False, previous: Sequence[ExchangeApp] = (),
+) -> dict[str, str]:
     """Return the three scripts of one stack, keyed `apply`, `verify` and `remove`.
 
     `offline=True` (IDs are the plan's stand-ins) puts OFFLINE_BANNER on top and makes the script throw it before
-    signing in.
+    signing in. `previous` (the apps of the outputs before the update) makes apply first revoke what they held and
+    `inputs` does not (`revocations`), each step checking before it changes.
     """
     steps = _steps(inputs)
-    return {action: _script(inputs, action, steps, offline) for action in ACTIONS}
+    revoked = [_revocation_step(r) for r in revocations(previous, inputs.apps)]
+    return {action: _script(inputs, action, [*revoked, *steps] if action == "apply" else steps, offline)
+            for action in ACTIONS}
 
 
 def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step], offline: bool) -> str:
     ordered = reversed(steps) if action == "remove" else steps
-    calls = [(f"{_VERBS[s.noun][action]}-ExoOAuth{s.noun}", s.args) for s in ordered if action in _VERBS[s.noun]]
+    calls = [(f"{_VERBS[s.noun]['remove' if s.revoke else action]}-ExoOAuth{s.noun}", s.args)
+             for s in ordered if action in _VERBS[s.noun]]
     lines = [f"{name} " + " ".join(f"-{key} {ps_literal(value)}" for key, value in args) for name, args in calls]
     if lines:
         body = _BODY.format(tenant=ps_literal(inputs.tenant_id), steps="\n".join(f"    {line}" for line in lines))
@@ -175,7 +244,8 @@ def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step], offline
         body += f"Exit-ExoOAuthVerify -DriftStatus {EXIT_DRIFT}\n"
     exchange = inputs.exchange
     head = _HEADER.format(min=MODULE_VERSIONS[0], max=MODULE_VERSIONS[1], stack=inputs.stack,
-                          tenant=inputs.tenant_id, summary=_SUMMARIES[action], drift=EXIT_DRIFT)
+                          tenant=inputs.tenant_id, drift=EXIT_DRIFT,
+                          summary=(_REVOKING if any(s.revoke for s in steps) else "") + _SUMMARIES[action])
     params = _PARAMS.format(
         app_id=ps_literal(exchange.app_id or ""),
         thumbprint=ps_literal(exchange.certificate_thumbprint or ""),
@@ -193,6 +263,9 @@ def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step], offline
 
 _CALLED = re.compile(r"^\s*([A-Z][a-z]+-ExoOAuth[A-Za-z]*)\b", re.MULTILINE)
 """A module function called at the start of a line of the script body: the functions the script defines."""
+
+_REVOKING = ("First revokes what the previous deploy granted and the stack no longer declares (listed as the\n"
+             "    Revoke and Unregister steps below; rendered with --previous).\n    ")
 
 _SUMMARIES = {
     "apply": "Registers each app-only app's service principal in Exchange Online, grants it FullAccess (and SendAs\n"

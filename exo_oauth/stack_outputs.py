@@ -20,16 +20,16 @@ ALLOWED = "the JSON that `pulumi stack output --json` prints"
 
 
 def load_outputs(
-    stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False
+    stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False, flag: str = "--outputs",
 ) -> StackOutputs:
     """Return the stack's outputs, checked by the outputs model (one UsageError for a bad or old file).
 
     With `outputs_file`, read it (the JSON of `pulumi stack output --json`, with or without `--show-secrets`).
     Otherwise ask the pulumi CLI; `show_secrets` adds `--show-secrets`, which only `verify` needs. Raises
-    UsageError with what to do when neither source is there.
+    UsageError with what to do when neither source is there. `flag` names the file's option in messages.
     """
     if outputs_file is not None:
-        label = f"--outputs {outputs_file}"
+        label = f"{flag} {outputs_file}"
         return _decode(read_text(outputs_file, label, ALLOWED), label)
     pulumi = shutil.which("pulumi")
     if pulumi is None:
