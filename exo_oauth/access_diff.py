@@ -25,7 +25,7 @@ class Change:
 
     kind: str
     """app-added, app-removed, app-renamed, permission-added, permission-removed, mailbox-access-added,
-    mailbox-access-removed or credential-changed."""
+    mailbox-access-removed, credential-changed or exchange-revoked (what the deploy's Exchange apply takes back)."""
     app: str
     """The app's name (the new name for a rename)."""
     detail: str
@@ -85,7 +85,29 @@ def diff_apps(base: Apps, head: Apps) -> list[Change]:
         changes += [Change("mailbox-access-removed", name, r) for r in sorted(_access(old) - _access(new))]
         if _credential(old) != _credential(new):
             changes.append(Change("credential-changed", name, f"{_credential(old)} -> {_credential(new)}"))
-    return changes
+    return changes + exchange_revocations(base, head)
+
+
+def exchange_revocations(base: Apps, head: Apps) -> list[Change]:
+    """Return what the deploy's Exchange apply script revokes (`exo-oauth exchange --previous`), one per step.
+
+    Both sides are plans, whose stand-in IDs depend only on the stack and app names, so an app that stays keeps
+    its IDs and one whose flow changes is seen as gone, as the renderer sees a deployed one.
+    """
+    from components.exchange_scripts import revocations  # noqa: PLC0415 - loads the config parser
+
+    found = revocations(_exchange_apps(base), _exchange_apps(head))
+    return [Change("exchange-revoked", r.app.name, f"the deploy revokes {r.describe()}") for r in found]
+
+
+def _exchange_apps(apps: Apps) -> list[Any]:
+    from components.config import Mailbox  # noqa: PLC0415
+    from components.exchange_scripts import ExchangeApp  # noqa: PLC0415
+
+    # Only names, flow, IDs and mailboxes decide a revocation; a base planned by an older version may lack the rest.
+    return [ExchangeApp(name, name, app["flow"], (), app.get("clientId", ""), app.get("servicePrincipalObjectId", ""),
+                        tuple(Mailbox(m["address"], m["sendAs"]) for m in app["mailboxes"]))
+            for name, app in apps.items()]
 
 
 _SYMBOL = {
@@ -97,6 +119,7 @@ _SYMBOL = {
     "mailbox-access-added": "➕ mailbox access",
     "mailbox-access-removed": "➖ mailbox access",
     "credential-changed": "🔑 credential",
+    "exchange-revoked": "🚫 Exchange revokes",
 }
 
 
