@@ -20,16 +20,16 @@ ALLOWED = "the JSON that `pulumi stack output --json` prints"
 
 
 def load_outputs(
-    stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False, flag: str = "--outputs",
+    stack: str, project_dir: Path, outputs_file: Path | None, *, show_secrets: bool = False
 ) -> StackOutputs:
     """Return the stack's outputs, checked by the outputs model (one UsageError for a bad or old file).
 
     With `outputs_file`, read it (the JSON of `pulumi stack output --json`, with or without `--show-secrets`).
     Otherwise ask the pulumi CLI; `show_secrets` adds `--show-secrets`, which only `verify` needs. Raises
-    UsageError with what to do when neither source is there. `flag` names the file's option in messages.
+    UsageError with what to do when neither source is there.
     """
     if outputs_file is not None:
-        label = f"{flag} {outputs_file}"
+        label = f"--outputs {outputs_file}"
         return _decode(read_text(outputs_file, label, ALLOWED), label)
     pulumi = shutil.which("pulumi")
     if pulumi is None:
@@ -54,8 +54,21 @@ def load_outputs(
     return _decode(done.stdout, f"pulumi stack output --stack {stack}")
 
 
+def load_previous_outputs(path: Path) -> StackOutputs | None:
+    """Return the outputs saved before an update (`--previous`), or None when they are `{}`.
+
+    `pulumi stack output --json` prints `{}` for a stack that was never deployed: there is nothing to revoke.
+    """
+    label = f"--previous {path}"
+    outputs = load_json(read_text(path, label, ALLOWED), label, ALLOWED)
+    return None if outputs == {} else _checked(outputs, label)
+
+
 def _decode(text: str, source: str) -> StackOutputs:
-    outputs = load_json(text, source, ALLOWED)
+    return _checked(load_json(text, source, ALLOWED), source)
+
+
+def _checked(outputs: object, source: str) -> StackOutputs:
     try:
         return StackOutputs.from_wire(outputs, source)
     except ConfigError as error:

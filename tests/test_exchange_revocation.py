@@ -37,17 +37,15 @@ def outputs(raw: dict[str, Any], folder: Path, name: str) -> Path:
     return path
 
 
-def apply_steps(tmp_path: Path, old: dict[str, Any], new: dict[str, Any], capsys: pytest.CaptureFixture[str],
+def apply_steps(tmp_path: Path, old: dict[str, Any] | None, new: dict[str, Any], capsys: pytest.CaptureFixture[str],
                 *extra: str) -> list[tuple[str, dict[str, str]]]:
-    """Render apply for NEW with --previous OLD from a project whose stack file is NEW; return its step calls."""
+    """Render apply for NEW (--previous OLD unless None) from a project whose stack file is NEW; return its steps."""
     (tmp_path / "project").mkdir()
     project_dir = project(tmp_path / "project", contoso=new)
     argv = ["exchange", "--project-dir", str(project_dir), "--stack", "contoso", "--action", "apply",
             "--outputs", str(outputs(new, tmp_path, "new")), *extra]
-    if "--no-previous" not in extra:
+    if old is not None:
         argv += ["--previous", str(outputs(old, tmp_path, "old"))]
-    else:
-        argv.remove("--no-previous")
     assert main(argv) == 0
     script = capsys.readouterr().out
     root = parse(script)
@@ -152,7 +150,7 @@ def test_unchanged_stack_revokes_nothing_and_renders_as_without_previous(
     """OLD equal to NEW renders exactly the script apply renders without --previous (a first deploy has no OLD)."""
     with_previous = apply_steps(tmp_path, CONTOSO, CONTOSO, capsys)
     (tmp_path / "again").mkdir()
-    without = apply_steps(tmp_path / "again", CONTOSO, CONTOSO, capsys, "--no-previous")
+    without = apply_steps(tmp_path / "again", None, CONTOSO, capsys)
     assert revoked(with_previous) == []
     assert with_previous == without
 
@@ -181,3 +179,13 @@ def test_previous_outputs_of_another_tenant_are_refused_naming_the_flag(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith(f"exo-oauth exchange: --previous {fabrikam}: tenantId ")
+
+
+def test_a_stack_never_deployed_has_empty_previous_outputs_and_nothing_is_revoked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pulumi stack output --json` prints {} before the first deploy: apply renders as without --previous."""
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}\n", encoding="utf-8")
+    first = apply_steps(tmp_path, None, CONTOSO, capsys, "--previous", str(empty))
+    (tmp_path / "again").mkdir()
+    assert first == apply_steps(tmp_path / "again", None, CONTOSO, capsys)

@@ -18,6 +18,7 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     from components.config import StackConfig
     from components.exchange_scripts import ExchangeApp
+    from components.outputs import StackOutputs
 
     from ..project import LoadedStack
 
@@ -65,14 +66,15 @@ def run(args: argparse.Namespace) -> int:
     stack = load_stack(project_dir, args.stack)
     previous: Sequence[ExchangeApp] = ()
     if args.previous is not None:
-        previous_source, previous_apps = _deployed_apps(project_dir, stack, args.previous, "--previous")
-        previous = exchange_inputs(args.stack, stack.config.tenant_id, previous_apps, stack.config.exchange,
-                                   source=previous_source, cloud=stack.config.cloud).apps
+        previous = _previous_apps(stack, args.previous)
     if args.offline:
         source = f"offline plan of stack {args.stack}"
         apps = _planned_apps(project_dir, stack)
     else:
-        source, apps = _deployed_apps(project_dir, stack, args.outputs)
+        from ..stack_outputs import load_outputs  # noqa: PLC0415
+
+        source = f"--outputs {args.outputs}" if args.outputs else f"pulumi stack output --stack {stack.name}"
+        apps = _deployed_apps(stack, load_outputs(stack.name, project_dir, args.outputs), source)
         stale = stale_outputs(stack.config, apps)
         if stale:
             print(f"exo-oauth exchange: note: the deployed outputs differ from {stack.config.source} ({stale}); "
@@ -95,14 +97,22 @@ def _planned_apps(project_dir: Path, stack: LoadedStack) -> Any:
     return plan_stack(project_dir, stack, datetime.now(UTC)).outputs.get("apps", {})
 
 
-def _deployed_apps(
-    project_dir: Path, stack: LoadedStack, outputs_file: Path | None, flag: str = "--outputs",
-) -> tuple[str, Any]:
-    """Return where the outputs came from and their `apps`; refuse another tenant's outputs and stand-in IDs."""
-    from ..stack_outputs import load_outputs  # noqa: PLC0415
+def _previous_apps(stack: LoadedStack, path: Path) -> Sequence[ExchangeApp]:
+    """Return the apps of the outputs saved before the update; none for a stack that was never deployed."""
+    from components.exchange_scripts import exchange_inputs  # noqa: PLC0415
 
-    outputs = load_outputs(stack.name, project_dir, outputs_file, flag=flag)
-    source = f"{flag} {outputs_file}" if outputs_file else f"pulumi stack output --stack {stack.name}"
+    from ..stack_outputs import load_previous_outputs  # noqa: PLC0415
+
+    outputs = load_previous_outputs(path)
+    if outputs is None:
+        return ()
+    source = f"--previous {path}"
+    return exchange_inputs(stack.name, stack.config.tenant_id, _deployed_apps(stack, outputs, source),
+                           stack.config.exchange, source=source, cloud=stack.config.cloud).apps
+
+
+def _deployed_apps(stack: LoadedStack, outputs: StackOutputs, source: str) -> Any:
+    """Return the outputs' `apps`; refuse another tenant's outputs and stand-in IDs."""
     if outputs.tenant_id != stack.config.tenant_id:
         raise UsageError(f"{source}: tenantId {outputs.tenant_id!r} is not the tenant of {stack.config.source} "
                          f"({stack.config.tenant_id}); allowed: the outputs of stack {stack.name}")
@@ -111,7 +121,7 @@ def _deployed_apps(
     if standin is not None:
         raise UsageError(f"{source}: {standin[0]}: {standin[1]!r} is a stand-in ID of the offline plan, not a "
                          "deployed object; allowed: the outputs of a deployed stack, or --offline for a preview")
-    return source, apps
+    return apps
 
 
 def _first_standin(value: Any, path: str) -> tuple[str, str] | None:
