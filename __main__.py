@@ -18,7 +18,9 @@ config = read_stack_config()
 preview = pulumi.runtime.is_dry_run()
 # A preview, and so the offline plan, writes no files and needs no hooks: only `pulumi up` creates and knows IDs.
 writer = ExchangeScriptWriter(stack, config, None if preview else OUT_DIR / stack)
-apis = lookup_first_party_apis(p.api for app in config.apps for p in permissions_for(app.flow, app.protocols))
+apis = lookup_first_party_apis(
+    p.api for app in config.apps for p in permissions_for(app.flow, app.protocols, app.exchange_access)
+)
 apps = {
     app.name: MailOAuthApp(app.name, app, config.tenant_id, apis,
                            service_principal_hooks=None if preview else writer.hooks(app.name), cloud=config.cloud)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .config import STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
+from .config import EXCHANGE_ACCESS, RBAC, STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
 from .errors import ConfigError
-from .exchange_actions import ACTIONS, EXIT_DRIFT
+from .exchange_actions import ACTIONS, EXIT_DRIFT, RBAC_SEND, mailbox_rights
 from .exchange_module import needed
 from .microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS_BY_NAME
 from .outputs import AppOutputs
@@ -47,12 +47,32 @@ class ExchangeApp:
     mailbox permissions. Never the app registration's object id."""
     mailboxes: tuple[Mailbox, ...]
     """app-only: the mailboxes the app may open; delegated: empty."""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """app-only: `mailbox-permissions` (FullAccess, SendAs) or `rbac` (a management scope and a role assignment)."""
 
     @classmethod
     def from_outputs(cls, app: AppOutputs) -> ExchangeApp:
         """Return what the Exchange steps need from one app's validated stack outputs."""
         return cls(app.name, app.display_name, app.flow, app.protocols, app.client_id,
-                   app.service_principal_object_id, app.mailboxes)
+                   app.service_principal_object_id, app.mailboxes, app.exchange_access)
+
+    @property
+    def rbac(self) -> bool:
+        """Whether Exchange RBAC for Applications, not mailbox permissions, lets this app send."""
+        return self.exchange_access == RBAC
+
+    @property
+    def rbac_name(self) -> str:
+        """The name of the app's management scope and of its role assignment (unique per client id; 64 at most)."""
+        return f"exo-oauth-{self.client_id}"
+
+    @property
+    def rbac_filter(self) -> str:
+        """The scope's recipient filter: exactly the app's mailboxes, by any of their addresses.
+
+        Addresses reach it validated and without quotes (config: rbac), so each is one OPATH text value.
+        """
+        return " -or ".join(f"(EmailAddresses -eq '{box.address}')" for box in self.mailboxes)
 
 
 @dataclass(frozen=True)
@@ -102,10 +122,15 @@ def build_exchange_inputs(
     return ExchangeInputs(stack, tenant, tuple(sorted(apps, key=lambda app: app.name)), exchange, known_cloud)
 
 
-RIGHTS = ("FullAccess", "SendAs")
-"""The mailbox rights the scripts grant an app-only app: FullAccess always, SendAs where the stack says so."""
 SERVICE_PRINCIPAL = "ServicePrincipal"
 """What a Revocation takes back when an app left: its Exchange service principal."""
+ROLE_ASSIGNMENT = "RoleAssignment"
+MANAGEMENT_SCOPE = "ManagementScope"
+"""What a Revocation takes back when an rbac app left or stopped using rbac: its role assignment, then its scope."""
+SCOPE_MEMBER = RBAC_SEND
+"""A mailbox taken out of an rbac app's scope: apply narrows the scope's filter, so it needs no step of its own."""
+RBAC_ROLE = "Application SMTP.SendAsApp"
+"""The one role Exchange RBAC for Applications supports for SMTP (smtp-app-rbac-onboarding.md)."""
 
 
 @dataclass(frozen=True)
@@ -115,27 +140,36 @@ class Revocation:
     app: ExchangeApp
     """The app as it was deployed before (its IDs are those the right was granted to)."""
     what: str
-    """A right of RIGHTS, or SERVICE_PRINCIPAL."""
+    """A right of `mailbox_rights` (SCOPE_MEMBER for rbac), SERVICE_PRINCIPAL, ROLE_ASSIGNMENT or MANAGEMENT_SCOPE."""
     mailbox: str | None = None
     """The mailbox of a right; None for the service principal."""
 
     def describe(self) -> str:
         """Say it in words, e.g. `SendAs on frontdesk@contoso.com` or `its Exchange service principal`."""
-        return "its Exchange service principal" if self.mailbox is None else f"{self.what} on {self.mailbox}"
+        return {
+            SERVICE_PRINCIPAL: "its Exchange service principal",
+            ROLE_ASSIGNMENT: f"its role assignment '{RBAC_ROLE}'",
+            MANAGEMENT_SCOPE: "its management scope",
+            SCOPE_MEMBER: f"sending as {self.mailbox} (taken out of its management scope)",
+        }.get(self.what, f"{self.what} on {self.mailbox}")
 
 
-def _held(app: ExchangeApp) -> dict[tuple[str, str], str]:
-    """Return the rights the apply script grants `app`, keyed by (lower-case mailbox, right), valued by address."""
+def _held(app: ExchangeApp | None) -> dict[tuple[str, str], str]:
+    """Return what apply gives `app` per mailbox, keyed by (lower-case mailbox, right or SCOPE_MEMBER)."""
+    if app is None:
+        return {}
     return {(box.address.lower(), right): box.address
-            for box in app.mailboxes for right in RIGHTS if right == "FullAccess" or box.send_as}
+            for box in app.mailboxes for right in mailbox_rights(app.exchange_access, box.send_as)}
 
 
 def revocations(previous: Sequence[ExchangeApp], current: Sequence[ExchangeApp]) -> tuple[Revocation, ...]:
     """Return what `previous` held in Exchange Online and `current` does not, apps in name order.
 
     An app counts as the same only with the same name, the same service principal object id and still app-only;
-    otherwise every right it held is revoked, then its Exchange service principal. Delegated apps hold nothing in
-    Exchange Online. Protocol switches are never revoked (docs/decisions/0130).
+    otherwise every right it held is revoked, then its Exchange service principal. An rbac app that left or stopped
+    using rbac loses its role assignment and scope; one that stays loses mailboxes by a narrower scope
+    (SCOPE_MEMBER). Delegated apps hold nothing in Exchange Online. Protocol switches are never revoked
+    (docs/decisions/0130).
     """
     same = {(app.name, app.service_principal_object_id): app for app in current if app.flow == "app-only"}
     found: list[Revocation] = []
@@ -143,9 +177,11 @@ def revocations(previous: Sequence[ExchangeApp], current: Sequence[ExchangeApp])
         if old.flow != "app-only":
             continue
         new = same.get((old.name, old.service_principal_object_id))
-        kept = _held(new) if new is not None else {}
+        kept = _held(new)
         found += [Revocation(old, right, address) for (box, right), address in _held(old).items()
-                  if (box, right) not in kept]
+                  if (box, right) not in kept and (right != SCOPE_MEMBER or (new is not None and new.rbac))]
+        if old.rbac and (new is None or not new.rbac):
+            found += [Revocation(old, ROLE_ASSIGNMENT), Revocation(old, MANAGEMENT_SCOPE)]
         if new is None:
             found.append(Revocation(old, SERVICE_PRINCIPAL))
     return tuple(found)
@@ -166,8 +202,24 @@ def _sp_args(app: ExchangeApp) -> tuple[tuple[str, str], ...]:
             ("DisplayName", app.display_name))
 
 
-def _revocation_step(revocation: Revocation) -> _Step:
+def _scope_step(app: ExchangeApp) -> _Step:
+    return _Step(MANAGEMENT_SCOPE, (("App", app.name), ("Name", app.rbac_name), ("Filter", app.rbac_filter)))
+
+
+def _assignment_step(app: ExchangeApp) -> _Step:
+    # -App of New-ManagementRoleAssignment takes the service principal's ObjectId (docs/decisions/0131).
+    return _Step(ROLE_ASSIGNMENT, (("App", app.name), ("Name", app.rbac_name), ("Role", RBAC_ROLE),
+                                   ("ObjectId", app.service_principal_object_id), ("Scope", app.rbac_name)))
+
+
+def _revocation_step(revocation: Revocation) -> _Step | None:
     app = revocation.app
+    if revocation.what == SCOPE_MEMBER:
+        return None
+    if revocation.what == MANAGEMENT_SCOPE:
+        return replace(_scope_step(app), revoke=True)
+    if revocation.what == ROLE_ASSIGNMENT:
+        return replace(_assignment_step(app), revoke=True)
     if revocation.mailbox is None:
         return _Step("ServicePrincipal", _sp_args(app), revoke=True)
     return _Step("Right", (("Right", revocation.what), ("App", app.name), ("Mailbox", revocation.mailbox),
@@ -180,6 +232,9 @@ _VERBS: dict[str, dict[str, str]] = {
     "MailboxProtocol": {"apply": "Enable", "verify": "Test", "remove": "Show"},
     "TenantProtocol": {"apply": "Show", "verify": "Show"},
     "TenantSmtpAuth": {"apply": "Set", "verify": "Test"},
+    MANAGEMENT_SCOPE: {"apply": "Set", "verify": "Test", "remove": "Remove"},
+    ROLE_ASSIGNMENT: {"apply": "Grant", "verify": "Test", "remove": "Revoke"},
+    "SendAuthorization": {"verify": "Test"},
 }
 """Per step noun, the verb of its function in each script; a script without a verb for a noun skips that step."""
 
@@ -192,17 +247,30 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
         if app.flow == "delegated":
             steps += [_Step("TenantProtocol", (("App", app.name), ("Protocol", p), *_switch(p))) for p in app.protocols]
             continue
-        trustee = app.service_principal_object_id
         steps.append(_Step("ServicePrincipal", _sp_args(app)))
-        for box in app.mailboxes:
-            mailbox_args = (("App", app.name), ("Mailbox", box.address), ("Trustee", trustee))
-            steps.append(_Step("Right", (("Right", "FullAccess"), *mailbox_args)))
-            if box.send_as:
-                steps.append(_Step("Right", (("Right", "SendAs"), *mailbox_args)))
-            switches.update({(box.address, p): None for p in app.protocols})
+        steps += _rbac_steps(app) if app.rbac else _right_steps(app)
+        switches.update({(box.address, p): None for box in app.mailboxes for p in app.protocols})
     steps += [_Step("MailboxProtocol", (("Mailbox", box), *_switch(p))) for box, p in switches]
     steps.append(_Step("TenantSmtpAuth", (("Setting", inputs.exchange.tenant_smtp_auth),)))
     return steps
+
+
+def _right_steps(app: ExchangeApp) -> list[_Step]:
+    """FullAccess on each mailbox, and SendAs where the stack says so."""
+    steps = []
+    for box in app.mailboxes:
+        mailbox_args = (("App", app.name), ("Mailbox", box.address), ("Trustee", app.service_principal_object_id))
+        steps.append(_Step("Right", (("Right", "FullAccess"), *mailbox_args)))
+        if box.send_as:
+            steps.append(_Step("Right", (("Right", "SendAs"), *mailbox_args)))
+    return steps
+
+
+def _rbac_steps(app: ExchangeApp) -> list[_Step]:
+    """Return the scope of exactly the app's mailboxes, the role assignment on it, and (verify) each mailbox's check."""
+    checks = [_Step("SendAuthorization", (("App", app.name), ("ObjectId", app.service_principal_object_id),
+                                          ("Mailbox", box.address), ("Role", RBAC_ROLE))) for box in app.mailboxes]
+    return [_scope_step(app), _assignment_step(app), *checks]
 
 
 def _switch(protocol: str) -> tuple[tuple[str, str], ...]:
@@ -226,7 +294,7 @@ def render_exchange_scripts(
     `inputs` does not (`revocations`), each step checking before it changes.
     """
     steps = _steps(inputs)
-    revoked = [_revocation_step(r) for r in revocations(previous, inputs.apps)]
+    revoked = [step for r in revocations(previous, inputs.apps) if (step := _revocation_step(r)) is not None]
     return {action: _script(inputs, action, [*revoked, *steps] if action == "apply" else steps, offline)
             for action in ACTIONS}
 

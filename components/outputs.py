@@ -16,6 +16,7 @@ from typing import Any
 from .config import (
     APP_NAME,
     CREDENTIAL_TYPES,
+    EXCHANGE_ACCESS,
     FLOWS,
     PROTOCOLS,
     At,
@@ -201,6 +202,9 @@ class AppOutputs:
     credential: CredentialOutput
     """`type`, the newest credential's `keyId` and `endDate` (RFC 3339; `null` where it does not apply), and for
     secrets `secrets`: every live secret, newest first, with `name`, `keyId` and `endDate` (docs/rotation.md)"""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """`mailbox-permissions`, or `rbac` (Exchange RBAC for Applications, app-only SMTP); outputs saved by a version
+    without this key read as `mailbox-permissions`, which is what that version deployed"""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""
@@ -213,7 +217,7 @@ class AppOutputs:
         at = At(source, f"apps.{name}", data)
         if not isinstance(name, str) or not APP_NAME.fullmatch(name):
             raise At(source, "apps", data).fail(f"{name!r} is not an app name; allowed: a-z, 0-9 and single '-'")
-        _present(at, tuple(wire_key(f.name) for f in fields(cls)))
+        _present(at, tuple(wire_key(f.name) for f in fields(cls) if f.name not in _ADDED_LATER))
         non_empty_text(at.child("name"))  # the key is the app's name; a saved file may have been re-keyed
         flow = one_of(at.child("flow"), FLOWS)
         protocols = protocol_list(at.child("protocols"))
@@ -246,7 +250,14 @@ class AppOutputs:
             endpoints={p: EndpointOutput.from_wire(endpoints.child(p)) for p in PROTOCOLS if p in endpoints.value},
             mailboxes=tuple(_mailbox(item) for item in mailboxes.items()),
             credential=CredentialOutput.from_wire(at.child("credential")),
+            exchange_access=(EXCHANGE_ACCESS[0] if at.child("exchangeAccess").value is None
+                             else one_of(at.child("exchangeAccess"), EXCHANGE_ACCESS)),
         )
+
+
+_ADDED_LATER = ("exchange_access",)
+"""Fields an older version did not write: their absence means their default. The outputs saved before an update
+(`exo-oauth exchange --previous`) come from the version that deployed them, so they must still read."""
 
 
 def _mailbox(at: At) -> Mailbox:

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.exchange_actions import mailbox_rights
+
 from . import mermaid
 from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
@@ -33,12 +35,8 @@ class Change:
 
 
 def _access(app: Mapping[str, Any]) -> set[str]:
-    rights = set()
-    for mailbox in app["mailboxes"]:
-        rights.add(f"{mailbox['address']}: FullAccess")
-        if mailbox["sendAs"]:
-            rights.add(f"{mailbox['address']}: SendAs")
-    return rights
+    return {f"{mailbox['address']}: {right}" for mailbox in app["mailboxes"]
+            for right in mailbox_rights(app.get("exchangeAccess"), mailbox["sendAs"])}
 
 
 def _permissions(app: Mapping[str, Any]) -> set[str]:
@@ -101,12 +99,13 @@ def exchange_revocations(base: Apps, head: Apps) -> list[Change]:
 
 
 def _exchange_apps(apps: Apps) -> list[Any]:
-    from components.config import Mailbox  # noqa: PLC0415
+    from components.config import EXCHANGE_ACCESS, Mailbox  # noqa: PLC0415
     from components.exchange_scripts import ExchangeApp  # noqa: PLC0415
 
     # Only names, flow, IDs and mailboxes decide a revocation; a base planned by an older version may lack the rest.
     return [ExchangeApp(name, name, app["flow"], (), app.get("clientId", ""), app.get("servicePrincipalObjectId", ""),
-                        tuple(Mailbox(m["address"], m["sendAs"]) for m in app["mailboxes"]))
+                        tuple(Mailbox(m["address"], m["sendAs"]) for m in app["mailboxes"]),
+                        app.get("exchangeAccess") or EXCHANGE_ACCESS[0])
             for name, app in apps.items()]
 
 

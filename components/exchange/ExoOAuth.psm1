@@ -324,6 +324,176 @@ function Revoke-ExoOAuthRight {
     Write-ExoOAuthStep 'removed' "app '$App': $Right on $Mailbox"
 }
 
+# Exchange RBAC for Applications (app-only SMTP): a management scope holding exactly the app's mailboxes, and the
+# role assignment 'Application SMTP.SendAsApp' on it. Scope and assignment share one name, exo-oauth-<client id>.
+function Find-ExoOAuthRbacObject {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('ManagementScope', 'ManagementRoleAssignment')] [string] $Kind,
+        [Parameter(Mandatory)] [ValidatePattern('^exo-oauth-[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}\z')] [string] $Name
+    )
+    try {
+        $found = if ($Kind -eq 'ManagementScope') {
+            @(Get-ManagementScope -Identity $Name -ErrorAction Stop)
+        }
+        else {
+            @(Get-ManagementRoleAssignment -Identity $Name -ErrorAction Stop)
+        }
+    }
+    catch {
+        if (-not (Test-ExoOAuthNotFound $_)) { throw }
+        $found = @()
+    }
+    @($found | Where-Object { "$($_.Name)" -eq $Name })
+}
+
+function Get-ExoOAuthFilterKey {
+    param([Parameter(Mandatory)] [AllowEmptyString()] [string] $Filter)
+    # Exchange may store a filter with other parentheses, spacing or case; compare what it selects, not its layout.
+    ($Filter -replace '[()\s]', '').ToLowerInvariant()
+}
+
+function Set-ExoOAuthManagementScope {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Filter
+    )
+    $current = @(Find-ExoOAuthRbacObject -Kind ManagementScope -Name $Name)
+    if ($current.Count -and (Get-ExoOAuthFilterKey "$($current[0].RecipientFilter)") -eq
+        (Get-ExoOAuthFilterKey $Filter)) {
+        Write-ExoOAuthStep 'ok' "app '$App': management scope $Name holds exactly its mailboxes"
+        return
+    }
+    if ($current.Count) {
+        # Narrowing the scope is how RBAC revokes a mailbox; widening it is how it grants one.
+        Set-ManagementScope -Identity $Name -RecipientRestrictionFilter $Filter
+        Write-ExoOAuthStep 'changed' "app '$App': management scope $Name now holds exactly its mailboxes"
+        return
+    }
+    New-ManagementScope -Name $Name -RecipientRestrictionFilter $Filter | Out-Null
+    Write-ExoOAuthStep 'changed' "app '$App': created management scope $Name for its mailboxes"
+}
+
+function Test-ExoOAuthManagementScope {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Filter
+    )
+    try {
+        $current = @(Find-ExoOAuthRbacObject -Kind ManagementScope -Name $Name)
+        if (-not $current.Count) {
+            Add-ExoOAuthDrift "app '$App': no management scope $Name"
+        }
+        elseif ((Get-ExoOAuthFilterKey "$($current[0].RecipientFilter)") -ne (Get-ExoOAuthFilterKey $Filter)) {
+            Add-ExoOAuthDrift "app '$App': management scope $Name selects '$($current[0].RecipientFilter)', not '$Filter'"
+        }
+        else {
+            Write-ExoOAuthStep 'ok' "app '$App': management scope $Name"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not check management scope ${Name}: $($_.Exception.Message)"
+    }
+}
+
+function Remove-ExoOAuthManagementScope {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Filter
+    )
+    if (-not @(Find-ExoOAuthRbacObject -Kind ManagementScope -Name $Name).Count) {
+        Write-ExoOAuthStep 'absent' "app '$App': no management scope $Name"
+        return
+    }
+    Remove-ManagementScope -Identity $Name -Confirm:$false
+    Write-ExoOAuthStep 'removed' "app '$App': management scope $Name"
+}
+
+function Grant-ExoOAuthRoleAssignment {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Scope
+    )
+    $current = @(Find-ExoOAuthRbacObject -Kind ManagementRoleAssignment -Name $Name)
+    if ($current.Count -and "$($current[0].Role)" -eq $Role -and "$($current[0].CustomResourceScope)" -eq $Scope) {
+        Write-ExoOAuthStep 'ok' "app '$App': role assignment $Name ($Role on scope $Scope)"
+        return
+    }
+    foreach ($stale in $current) {
+        # A role or scope cannot be changed in place on an app's assignment: remove it and assign again.
+        Remove-ManagementRoleAssignment -Identity "$($stale.Name)" -Confirm:$false
+        Write-ExoOAuthStep 'removed' "app '$App': mismatched role assignment $Name"
+    }
+    Invoke-ExoOAuthRetry "app '$App': New-ManagementRoleAssignment" {
+        New-ManagementRoleAssignment -Name $Name -Role $Role -App $ObjectId -CustomResourceScope $Scope | Out-Null
+    }
+    Write-ExoOAuthStep 'changed' "app '$App': assigned $Role on scope $Scope"
+}
+
+function Test-ExoOAuthRoleAssignment {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Scope
+    )
+    try {
+        $current = @(Find-ExoOAuthRbacObject -Kind ManagementRoleAssignment -Name $Name)
+        if (-not $current.Count) {
+            Add-ExoOAuthDrift "app '$App': no role assignment $Name ($Role)"
+        }
+        elseif ("$($current[0].Role)" -ne $Role -or "$($current[0].CustomResourceScope)" -ne $Scope) {
+            Add-ExoOAuthDrift ("app '$App': role assignment $Name is $($current[0].Role) on scope " +
+                "$($current[0].CustomResourceScope), not $Role on scope $Scope")
+        }
+        else {
+            Write-ExoOAuthStep 'ok' "app '$App': role assignment $Name ($Role on scope $Scope)"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not check role assignment ${Name}: $($_.Exception.Message)"
+    }
+}
+
+function Revoke-ExoOAuthRoleAssignment {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Scope
+    )
+    if (-not @(Find-ExoOAuthRbacObject -Kind ManagementRoleAssignment -Name $Name).Count) {
+        Write-ExoOAuthStep 'absent' "app '$App': no role assignment $Name"
+        return
+    }
+    Remove-ManagementRoleAssignment -Identity $Name -Confirm:$false
+    Write-ExoOAuthStep 'removed' "app '$App': role assignment $Name ($Role)"
+}
+
+function Test-ExoOAuthSendAuthorization {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Role
+    )
+    # Microsoft's own check of an RBAC grant: is this mailbox in the scope of the app's role assignment?
+    try {
+        $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+        if (-not $box) {
+            Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
+            return
+        }
+        $results = @(Test-ServicePrincipalAuthorization -Identity $ObjectId -Resource "$($box.Guid)" |
+                Where-Object { "$($_.RoleName)" -eq $Role })
+        if (@($results | Where-Object { "$($_.InScope)" -eq 'True' }).Count) {
+            Write-ExoOAuthStep 'ok' "app '$App': may send as $Mailbox ($Role)"
+        }
+        else {
+            Add-ExoOAuthDrift "app '$App': $Mailbox is not in the scope of its $Role assignment"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not test its authorization on ${Mailbox}: $($_.Exception.Message)"
+    }
+}
+
 function Enable-ExoOAuthMailboxProtocol {
     param(
         [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Label,
