@@ -235,6 +235,7 @@ _VERBS: dict[str, dict[str, str]] = {
     MANAGEMENT_SCOPE: {"apply": "Set", "verify": "Test", "remove": "Remove"},
     ROLE_ASSIGNMENT: {"apply": "Grant", "verify": "Test", "remove": "Revoke"},
     "SendAuthorization": {"verify": "Test"},
+    "UndeclaredRight": {"verify": "Test"},
 }
 """Per step noun, the verb of its function in each script; a script without a verb for a noun skips that step."""
 
@@ -249,6 +250,7 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
             continue
         steps.append(_Step("ServicePrincipal", _sp_args(app)))
         steps += _rbac_steps(app) if app.rbac else _right_steps(app)
+        steps.append(_Step("UndeclaredRight", (("App", app.name), ("Trustee", app.service_principal_object_id))))
         switches.update({(box.address, p): None for box in app.mailboxes for p in app.protocols})
     steps += [_Step("MailboxProtocol", (("Mailbox", box), *_switch(p))) for box, p in switches]
     steps.append(_Step("TenantSmtpAuth", (("Setting", inputs.exchange.tenant_smtp_auth),)))
@@ -305,7 +307,9 @@ def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step], offline
              for s in ordered if action in _VERBS[s.noun]]
     lines = [f"{name} " + " ".join(f"-{key} {ps_literal(value)}" for key, value in args) for name, args in calls]
     if lines:
-        body = _BODY.format(tenant=ps_literal(inputs.tenant_id), steps="\n".join(f"    {line}" for line in lines))
+        prelude = _SCAN if action == "verify" else ""
+        body = _BODY.format(tenant=ps_literal(inputs.tenant_id), prelude=prelude,
+                            steps="\n".join(f"    {line}" for line in lines))
     else:
         body = "\nWrite-ExoOAuthStep 'ok' 'Nothing to do: this stack made no Exchange Online changes.'\n"
     if action == "verify":
@@ -321,6 +325,7 @@ def _script(inputs: ExchangeInputs, action: str, steps: Sequence[_Step], offline
         password=ps_literal(exchange.certificate_password_variable or ""),
         organization=ps_literal(exchange.organization or ""),
         environment=ps_literal(inputs.exchange_environment),
+        scan=_SCAN_PARAM if action == "verify" else "",
     )
     if offline:
         head = f"# {OFFLINE_BANNER}\n{head}"
@@ -341,7 +346,8 @@ _SUMMARIES = {
              "    reports tenant-wide SMTP AUTH (changing it only when exchange.tenantSmtpAuth is enable or disable).\n"
              "    For delegated apps it only reports whether their protocols are on. Safe to run again; steps that\n"
              "    fail while Exchange Online has not yet seen a new service principal are retried for some minutes.",
-    "verify": "Read-only. Checks every item apply sets and lists each one that drifted.",
+    "verify": "Read-only. Checks every item apply sets and lists each one that drifted, and the SendAs (and, with\n"
+              "    -FullAccessScanLimit N, the FullAccess on up to N mailboxes) each app-only app holds undeclared.",
     "remove": "Removes the SendAs and FullAccess permissions and the Exchange service principals that apply added.\n"
               "    Leaves mailbox protocol switches and tenant-wide SMTP AUTH as they are. Run it before\n"
               "    `pulumi destroy`.",
@@ -374,12 +380,16 @@ param(
     [System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate,
     [string] $Organization = {organization},
     [string] $DelegatedOrganization = '',
-    [string] $ExchangeEnvironmentName = {environment}
+{scan}    [string] $ExchangeEnvironmentName = {environment}
 )
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 """
+
+_SCAN_PARAM = "    [ValidateRange(0, 2147483647)] [int] $FullAccessScanLimit = 0,\n"
+"""verify only: how many mailboxes the opt-in pass reads for undeclared FullAccess (docs/exchange.md)."""
+_SCAN = "Set-ExoOAuthFullAccessScan -Limit $FullAccessScanLimit\n"
 
 _BODY = """
 $TenantId = {tenant}
@@ -389,7 +399,7 @@ $signIn = @{{
     Organization = $Organization; DelegatedOrganization = $DelegatedOrganization
     ExchangeEnvironmentName = $ExchangeEnvironmentName; TenantId = $TenantId
 }}
-Connect-ExoOAuth @signIn
+{prelude}Connect-ExoOAuth @signIn
 try {{
 {steps}
 }}

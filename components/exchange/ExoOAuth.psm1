@@ -269,6 +269,16 @@ function Grant-ExoOAuthRight {
     Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
 }
 
+# verify: the mailboxes each trustee holds each right on by the stack's declaration, by mailbox GUID.
+$script:ExoOAuthDeclared = @{}
+function Add-ExoOAuthDeclared {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [string] $Trustee, [Parameter(Mandatory)] [object] $Box
+    )
+    $script:ExoOAuthDeclared["$Trustee $Right $($Box.Guid)"] = $true
+}
+
 function Test-ExoOAuthRight {
     param(
         [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
@@ -282,14 +292,61 @@ function Test-ExoOAuthRight {
             Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
         }
         elseif (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+            Add-ExoOAuthDeclared -Right $Right -Trustee $Trustee -Box $box
             Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
         }
         else {
+            Add-ExoOAuthDeclared -Right $Right -Trustee $Trustee -Box $box
             Add-ExoOAuthDrift "app '$App': no $Right on $Mailbox"
         }
     }
     catch {
         Add-ExoOAuthDrift "app '$App': could not check $Right on ${Mailbox}: $($_.Exception.Message)"
+    }
+}
+
+# verify -FullAccessScanLimit N: how many mailboxes the opt-in FullAccess pass reads (0: none). Each mailbox costs one
+# Get-MailboxPermission call per app-only app, so the pass is off unless asked for.
+$script:ExoOAuthFullAccessScanLimit = 0
+function Set-ExoOAuthFullAccessScan {
+    param([Parameter(Mandatory)] [ValidateRange(0, [int]::MaxValue)] [int] $Limit)
+    $script:ExoOAuthFullAccessScanLimit = $Limit
+}
+
+function Test-ExoOAuthUndeclaredRight {
+    param([Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Trustee)
+    # Runs after the app's declared rights were checked, which recorded them.
+    try {
+        # One call lists every recipient the trustee may send as.
+        $sendAs = @(Get-RecipientPermission -Trustee $Trustee -AccessRights SendAs -ResultSize Unlimited `
+                -ErrorAction Stop | Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+        foreach ($permission in $sendAs) {
+            $recipient = @(Get-Recipient -Identity "$($permission.Identity)" -ErrorAction Stop)
+            $guid = if ($recipient.Count -eq 1) { "$($recipient[0].Guid)" } else { '' }
+            if (-not $script:ExoOAuthDeclared.ContainsKey("$Trustee SendAs $guid")) {
+                Add-ExoOAuthDrift "app '$App': SendAs on $($permission.Identity), which the stack does not declare"
+            }
+        }
+        Write-ExoOAuthStep 'ok' "app '$App': checked $($sendAs.Count) SendAs permission(s) for undeclared ones"
+        $limit = $script:ExoOAuthFullAccessScanLimit
+        if ($limit -le 0) {
+            Write-ExoOAuthStep 'skipped' ("app '$App': FullAccess on undeclared mailboxes not scanned (opt in with " +
+                '-FullAccessScanLimit N: one Get-MailboxPermission per mailbox)')
+            return
+        }
+        $boxes = @(Get-Mailbox -ResultSize $limit -ErrorAction Stop)
+        foreach ($box in $boxes) {
+            if ($script:ExoOAuthDeclared.ContainsKey("$Trustee FullAccess $($box.Guid)")) { continue }
+            if (@(Get-ExoOAuthRight -Right FullAccess -Box $box -Trustee $Trustee).Count) {
+                Add-ExoOAuthDrift "app '$App': FullAccess on $($box.PrimarySmtpAddress), which the stack does not declare"
+            }
+        }
+        $status = if ($boxes.Count -ge $limit) { 'warn' } else { 'ok' }
+        $more = if ($boxes.Count -ge $limit) { '; the tenant may have more: raise -FullAccessScanLimit' } else { '' }
+        Write-ExoOAuthStep $status "app '$App': scanned $($boxes.Count) mailbox(es) for undeclared FullAccess$more"
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not look for undeclared rights: $($_.Exception.Message)"
     }
 }
 

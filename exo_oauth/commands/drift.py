@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           help="the Exchange app's PFX, as -CertificateFilePath (overrides the stack's)")
     exchange.add_argument("--exchange-password-variable", metavar="VAR",
                           help="environment variable with the PFX's password, as -CertificatePasswordVariable")
+    exchange.add_argument("--exchange-full-access-scan", type=int, metavar="N",
+                          help="also look for FullAccess the stack does not declare on up to N mailboxes, as "
+                          "-FullAccessScanLimit (one Get-MailboxPermission per mailbox and app; default: off)")
     verify = parser.add_argument_group("handed on to exo-oauth verify")
     verify.add_argument("--cloud", choices=tuple(CLOUDS))
     verify.add_argument("--authority-host", metavar="URL")
@@ -103,4 +106,9 @@ def _exchange_args(args: argparse.Namespace) -> list[str]:
         if args.exchange_certificate_file is None:
             raise UsageError("--exchange-password-variable: only with --exchange-certificate-file PFX")
         script_args += ["-CertificatePasswordVariable", args.exchange_password_variable]
+    if args.exchange_full_access_scan is not None:
+        if args.exchange_full_access_scan < 1:
+            raise UsageError(f"--exchange-full-access-scan {args.exchange_full_access_scan}: allowed: a number of "
+                             "mailboxes, 1 or more")
+        script_args += ["-FullAccessScanLimit", str(args.exchange_full_access_scan)]
     return script_args
