@@ -39,7 +39,7 @@ app-only SMTP, Exchange RBAC for Applications (no Entra permission, no mailbox p
 RBAC = "rbac"
 
 APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
-            "owners", "notes", "tags", "exchangeAccess")
+            "owners", "notes", "tags", "exchangeAccess", "signInMailboxes", "signInGroup")
 MAILBOX_KEYS = ("address", "sendAs")
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
@@ -141,6 +141,10 @@ class AppConfig:
     """Tags stored on the app registration."""
     exchange_access: str = EXCHANGE_ACCESS[0]
     """app-only: `mailbox-permissions`, or `rbac` for an SMTP-only app (EXCHANGE_ACCESS)."""
+    sign_in_mailboxes: tuple[str, ...] = ()
+    """delegated: the mailboxes of the users who sign in, whose protocol switches the Exchange steps turn on."""
+    sign_in_group: str | None = None
+    """delegated: a mail-enabled group whose member mailboxes get the same."""
 
 
 @dataclass(frozen=True)
@@ -452,6 +456,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         raise public.fail("must be false on an app-only app; allowed: true only with flow: delegated")
     notes = at.child("notes")
     access = _exchange_access(at, flow, protocols, mailboxes)
+    sign_in_mailboxes, sign_in_group = _sign_in_users(at, flow)
     return AppConfig(
         name=name,
         display_name=display_name,
@@ -465,7 +470,17 @@ def _app(at: At, now: datetime) -> AppConfig:
         notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
         tags=_list(at.child("tags"), non_empty_text),
         exchange_access=access,
+        sign_in_mailboxes=sign_in_mailboxes,
+        sign_in_group=sign_in_group,
     )
+
+
+def _sign_in_users(at: At, flow: str) -> tuple[tuple[str, ...], str | None]:
+    boxes, group = at.child("signInMailboxes"), at.child("signInGroup")
+    for key in (boxes, group):
+        if key.value is not None and flow != "delegated":
+            raise key.fail("is only for delegated apps (the users who sign in); allowed: mailboxes on an app-only app")
+    return _list(boxes, mailbox_address), None if group.value is None else mailbox_address(group)
 
 
 _FILTER_UNSAFE = re.compile(r"['\"`\u2018-\u201f$]")

@@ -107,7 +107,8 @@ class ExchangeScriptWriter:
                         client_id=guid(At(source, f"apps.{app.name}.clientId", self._ids[app.name]["clientId"])),
                         service_principal_object_id=guid(At(source, f"apps.{app.name}.servicePrincipalObjectId",
                                                             self._ids[app.name]["servicePrincipalObjectId"])),
-                        mailboxes=app.mailboxes, exchange_access=app.exchange_access)
+                        mailboxes=app.mailboxes, exchange_access=app.exchange_access,
+                        sign_in_mailboxes=app.sign_in_mailboxes, sign_in_group=app.sign_in_group)
             for app in self._config.apps
         ]
         inputs = build_exchange_inputs(self._stack, self._config.tenant_id, apps, self._config.exchange, source,

@@ -49,12 +49,17 @@ class ExchangeApp:
     """app-only: the mailboxes the app may open; delegated: empty."""
     exchange_access: str = EXCHANGE_ACCESS[0]
     """app-only: `mailbox-permissions` (FullAccess, SendAs) or `rbac` (a management scope and a role assignment)."""
+    sign_in_mailboxes: tuple[str, ...] = ()
+    """delegated: the users' mailboxes whose protocol switches the steps turn on and check."""
+    sign_in_group: str | None = None
+    """delegated: a mail-enabled group whose member mailboxes get the same."""
 
     @classmethod
     def from_outputs(cls, app: AppOutputs) -> ExchangeApp:
         """Return what the Exchange steps need from one app's validated stack outputs."""
         return cls(app.name, app.display_name, app.flow, app.protocols, app.client_id,
-                   app.service_principal_object_id, app.mailboxes, app.exchange_access)
+                   app.service_principal_object_id, app.mailboxes, app.exchange_access, app.sign_in_mailboxes,
+                   app.sign_in_group)
 
     @property
     def rbac(self) -> bool:
@@ -230,6 +235,7 @@ _VERBS: dict[str, dict[str, str]] = {
     "ServicePrincipal": {"apply": "Register", "verify": "Test", "remove": "Unregister"},
     "Right": {"apply": "Grant", "verify": "Test", "remove": "Revoke"},
     "MailboxProtocol": {"apply": "Enable", "verify": "Test", "remove": "Show"},
+    "GroupProtocol": {"apply": "Enable", "verify": "Test", "remove": "Show"},
     "TenantProtocol": {"apply": "Show", "verify": "Show"},
     "TenantSmtpAuth": {"apply": "Set", "verify": "Test"},
     MANAGEMENT_SCOPE: {"apply": "Set", "verify": "Test", "remove": "Remove"},
@@ -247,6 +253,10 @@ def _steps(inputs: ExchangeInputs) -> list[_Step]:
     for app in inputs.apps:
         if app.flow == "delegated":
             steps += [_Step("TenantProtocol", (("App", app.name), ("Protocol", p), *_switch(p))) for p in app.protocols]
+            switches.update({(box, p): None for box in app.sign_in_mailboxes for p in app.protocols})
+            if app.sign_in_group is not None:
+                steps += [_Step("GroupProtocol", (("App", app.name), ("Group", app.sign_in_group), *_switch(p)))
+                          for p in app.protocols]
             continue
         steps.append(_Step("ServicePrincipal", _sp_args(app)))
         steps += _rbac_steps(app) if app.rbac else _right_steps(app)

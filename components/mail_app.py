@@ -329,4 +329,6 @@ def _summary(
         mailboxes=app.mailboxes,
         credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets)),
         exchange_access=app.exchange_access,
+        sign_in_mailboxes=app.sign_in_mailboxes,
+        sign_in_group=app.sign_in_group,
     ).to_wire()

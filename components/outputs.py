@@ -205,6 +205,11 @@ class AppOutputs:
     exchange_access: str = EXCHANGE_ACCESS[0]
     """`mailbox-permissions`, or `rbac` (Exchange RBAC for Applications, app-only SMTP); outputs saved by a version
     without this key read as `mailbox-permissions`, which is what that version deployed"""
+    sign_in_mailboxes: tuple[str, ...] = ()
+    """delegated: the mailboxes whose protocol switches the Exchange steps turn on (`[]` when none, and read so
+    from older outputs)"""
+    sign_in_group: str | None = None
+    """delegated: the mail-enabled group whose members' switches they turn on, or `null`"""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""
@@ -252,12 +257,23 @@ class AppOutputs:
             credential=CredentialOutput.from_wire(at.child("credential")),
             exchange_access=(EXCHANGE_ACCESS[0] if at.child("exchangeAccess").value is None
                              else one_of(at.child("exchangeAccess"), EXCHANGE_ACCESS)),
+            sign_in_mailboxes=tuple(mailbox_address(i) for i in _list_or_empty(at.child("signInMailboxes"))),
+            sign_in_group=(None if at.child("signInGroup").value is None
+                           else mailbox_address(at.child("signInGroup"))),
         )
 
 
-_ADDED_LATER = ("exchange_access",)
+_ADDED_LATER = ("exchange_access", "sign_in_mailboxes", "sign_in_group")
 """Fields an older version did not write: their absence means their default. The outputs saved before an update
 (`exo-oauth exchange --previous`) come from the version that deployed them, so they must still read."""
+
+
+def _list_or_empty(at: At) -> list[At]:
+    if at.value is None:
+        return []
+    if not isinstance(at.value, list):
+        raise at.fail("must be a list of mailbox addresses")
+    return at.items()
 
 
 def _mailbox(at: At) -> Mailbox:

@@ -105,6 +105,7 @@ def rbac_app(name: str = "printers", addresses: Sequence[str] = ("box@contoso.co
                        tuple(Mailbox(a) for a in addresses), exchange_access=RBAC)
 
 
-def delegated(name: str = "mail-clients", protocols: tuple[str, ...] = ("imap", "smtp")) -> dict[str, Any]:
-    """Return one delegated app's output entry (no mailboxes)."""
-    return app_only(name, protocols, flow="delegated", mailboxes=[])
+def delegated(name: str = "mail-clients", protocols: tuple[str, ...] = ("imap", "smtp"), **overrides: Any,
+              ) -> dict[str, Any]:
+    """Return one delegated app's output entry (no mailboxes; `overrides` such as signInGroup)."""
+    return app_only(name, protocols, flow="delegated", mailboxes=[], **overrides)

@@ -68,7 +68,8 @@ def test_windows_line_endings_in_the_module_do_not_reach_the_scripts() -> None:
 def test_every_module_function_is_used_by_some_generated_script() -> None:
     """No dead PowerShell: a stack with every kind of step uses each function of the module in some script."""
     rendered = render_exchange_scripts(inputs_for(
-        {"a": app_only("a", ("imap", "pop", "smtp")), "d": delegated("d", ("imap", "smtp")), "r": rbac_app("r")},
+        {"a": app_only("a", ("imap", "pop", "smtp")), "r": rbac_app("r"),
+         "d": delegated("d", ("imap", "smtp"), signInGroup="staff@contoso.com")},
         ExchangeConfig(tenant_smtp_auth="enable")))
     used = set().union(*(functions(parse(script)) for script in rendered.values()))
     assert used == set(module_functions())

@@ -605,6 +605,59 @@ function Show-ExoOAuthMailboxProtocol {
     Write-ExoOAuthStep 'kept' "$Property on $Mailbox is left as it is"
 }
 
+# A delegated app's signInGroup: the switch belongs to each member mailbox, so the group is expanded each run (members
+# come and go) and each member is handled as a named mailbox is.
+function Get-ExoOAuthGroupMailboxes {
+    param([Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string] $Group)
+    $members = @(Get-DistributionGroupMember -Identity $Group -ResultSize Unlimited -ErrorAction Stop)
+    @($members | Where-Object { "$($_.RecipientTypeDetails)" -match 'Mailbox$' } |
+            ForEach-Object { "$($_.PrimarySmtpAddress)" } | Where-Object { $_ })
+}
+
+function Enable-ExoOAuthGroupProtocol {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Group,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    $boxes = @(Get-ExoOAuthGroupMailboxes -Group $Group)
+    Write-ExoOAuthStep 'report' "app '$App' (delegated): $Label for the $($boxes.Count) mailbox(es) of group $Group"
+    foreach ($box in $boxes) {
+        Enable-ExoOAuthMailboxProtocol -Mailbox $box -Label $Label -Property $Property -Wanted $Wanted
+    }
+}
+
+function Test-ExoOAuthGroupProtocol {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Group,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    try {
+        $boxes = @(Get-ExoOAuthGroupMailboxes -Group $Group)
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not list the members of group ${Group}: $($_.Exception.Message)"
+        return
+    }
+    if (-not $boxes.Count) {
+        Add-ExoOAuthDrift "app '$App': group $Group has no member mailbox"
+    }
+    foreach ($box in $boxes) {
+        Test-ExoOAuthMailboxProtocol -Mailbox $box -Label $Label -Property $Property -Wanted $Wanted
+    }
+}
+
+function Show-ExoOAuthGroupProtocol {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Group,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    # As for named mailboxes: other clients of the members may rely on the switch.
+    Write-ExoOAuthStep 'kept' "$Property on the mailboxes of group $Group is left as it is"
+}
+
 function Show-ExoOAuthTenantProtocol {
     param(
         [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Protocol,
