@@ -7,6 +7,7 @@ import pulumi
 from components.exchange_hook import ExchangeScriptWriter
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
+from components.outputs import StackOutputs
 from components.permissions import permissions_for
 from components.pulumi_config import read_stack_config
 
@@ -28,12 +29,14 @@ apps = {
 }
 summaries = {name: component.summary for name, component in apps.items()}
 
-pulumi.export("tenantId", config.tenant_id)
-pulumi.export("apps", summaries)
-pulumi.export(
-    "clientSecrets",
-    pulumi.Output.secret(
+# The keys and shapes are the outputs model's (components/outputs.py StackOutputs), which every reader reads back.
+exports = StackOutputs.exports(
+    tenant_id=config.tenant_id,
+    apps=summaries,
+    client_secrets=pulumi.Output.secret(
         {app.name: apps[app.name].client_secret for app in config.apps if app.credential.type == "secret"}
     ),
+    exchange=pulumi.Output.from_input(summaries).apply(writer.from_outputs),
 )
-pulumi.export("exchange", pulumi.Output.from_input(summaries).apply(writer.from_outputs))
+for key, value in exports.items():
+    pulumi.export(key, value)

@@ -297,23 +297,33 @@ class StackOutputs:
     exchange: Mapping[str, str]
     """the generated Exchange Online scripts: `apply`, `verify`, `remove`"""
 
+    @staticmethod
+    def exports(*, tenant_id: Any, apps: Any, client_secrets: Any, exchange: Any) -> dict[str, Any]:
+        """Return the top-level outputs keyed by their wire names, for `__main__.py` to `pulumi.export` each.
+
+        Values may be Pulumi outputs; `from_wire` reads the same keys back.
+        """
+        values = {"tenant_id": tenant_id, "apps": apps, "client_secrets": client_secrets, "exchange": exchange}
+        return {wire_key(f.name): values[f.name] for f in fields(StackOutputs)}
+
     @classmethod
     def from_wire(cls, data: Any, source: str) -> StackOutputs:
         """Return the outputs from their JSON form; raise one ConfigError naming `source` and the key path.
 
         `clientSecrets` and `exchange` may be absent (a stack without secrets; outputs saved by hand).
         """
-        _present(At(source, "outputs", data), ("tenantId", "apps"))
-        apps = At(source, "apps", data["apps"])
+        key = {f.name: wire_key(f.name) for f in fields(cls)}
+        _present(At(source, "outputs", data), (key["tenant_id"], key["apps"]))
+        apps = At(source, key["apps"], data[key["apps"]])
         if not isinstance(apps.value, Mapping):
             raise apps.fail(f"must be a mapping of app name to the app's outputs; {_UPGRADE}")
-        secrets = At(source, "clientSecrets", data.get("clientSecrets"))
+        secrets = At(source, key["client_secrets"], data.get(key["client_secrets"]))
         return cls(
-            tenant_id=guid(At(source, "tenantId", data["tenantId"])),
+            tenant_id=guid(At(source, key["tenant_id"], data[key["tenant_id"]])),
             apps={str(name): AppOutputs.from_wire(value, source, name) for name, value in apps.value.items()},
             # Saved without --show-secrets, the whole secret output reads `[secret]`: every app's secret is hidden.
             client_secrets=(dict.fromkeys(apps.value, HIDDEN) if secrets.value == HIDDEN else _strings(secrets)),
-            exchange=_strings(At(source, "exchange", data.get("exchange"))),
+            exchange=_strings(At(source, key["exchange"], data.get(key["exchange"]))),
         )
 
 

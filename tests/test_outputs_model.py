@@ -100,3 +100,11 @@ def test_exchange_reads_back_the_longest_outputs_the_program_writes(
     assert main(["exchange", "--project-dir", str(project_dir), "--stack", "test", "--outputs", str(saved),
                  "--action", "verify"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_the_program_exports_exactly_the_models_top_level_keys() -> None:
+    """`__main__.py` exports through StackOutputs.exports: the keys are the model's, and it reads them back."""
+    outputs = planned("contoso")
+    assert set(outputs) == {wire_key(f.name) for f in fields(StackOutputs)}
+    model = StackOutputs.from_wire(json.loads(json.dumps(outputs)), "plan")
+    assert set(model.exchange) == {"apply", "verify", "remove"}
