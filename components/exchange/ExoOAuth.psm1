@@ -1,8 +1,9 @@
 # exo-oauth's Exchange Online steps: one function per step and verb (apply: Register/Grant/Enable/Set, verify: Test,
 # remove: Unregister/Revoke/Show), with the helpers they share.
 #
-# exo-oauth inlines the functions each generated script calls (see components/exchange_module.py), so the scripts stay
-# self-contained; the lines directly above a function (no blank line between) belong to it. Values reach these
+# A real module (Import-Module it; Export-ModuleMember at the end lists what it exports, and ExoOAuth.Tests.ps1 beside
+# it tests each of those with Pester). exo-oauth also inlines the functions each generated script calls (see
+# components/exchange_module.py), so the scripts stay self-contained; the lines directly above a function (no blank line between) belong to it. Values reach these
 # functions only as parameters: the generated scripts pass every per-stack value as a single-quoted literal.
 
 function Write-ExoOAuthStep {
@@ -726,3 +727,34 @@ function Exit-ExoOAuthVerify {
     }
     Write-Host 'No drift.'
 }
+
+# What the generated scripts call; everything else is a helper of these. Import-Module gives exactly these.
+Export-ModuleMember -Function @(
+    'Write-ExoOAuthStep',
+    'Connect-ExoOAuth',
+    'Register-ExoOAuthServicePrincipal',
+    'Test-ExoOAuthServicePrincipal',
+    'Unregister-ExoOAuthServicePrincipal',
+    'Grant-ExoOAuthRight',
+    'Test-ExoOAuthRight',
+    'Revoke-ExoOAuthRight',
+    'Set-ExoOAuthFullAccessScan',
+    'Test-ExoOAuthUndeclaredRight',
+    'Set-ExoOAuthManagementScope',
+    'Test-ExoOAuthManagementScope',
+    'Remove-ExoOAuthManagementScope',
+    'Grant-ExoOAuthRoleAssignment',
+    'Test-ExoOAuthRoleAssignment',
+    'Revoke-ExoOAuthRoleAssignment',
+    'Test-ExoOAuthSendAuthorization',
+    'Enable-ExoOAuthMailboxProtocol',
+    'Test-ExoOAuthMailboxProtocol',
+    'Show-ExoOAuthMailboxProtocol',
+    'Enable-ExoOAuthGroupProtocol',
+    'Test-ExoOAuthGroupProtocol',
+    'Show-ExoOAuthGroupProtocol',
+    'Show-ExoOAuthTenantProtocol',
+    'Set-ExoOAuthTenantSmtpAuth',
+    'Test-ExoOAuthTenantSmtpAuth',
+    'Exit-ExoOAuthVerify'
+)
