@@ -344,3 +344,18 @@ Describe 'Exit-ExoOAuthVerify' {
         Should -Invoke -ModuleName ExoOAuth Write-Host -Times 1 -Exactly -ParameterFilter { $Object -eq 'No drift.' }
     }
 }
+
+Describe 'Export-ExoOAuthExchangeState' {
+    It 'writes each permission held by a service principal, and changes nothing' {
+        Mock -ModuleName ExoOAuth Get-ServicePrincipal {
+            [pscustomobject]@{ Identity = 'Scanner'; AppId = $script:AppId; ObjectId = $script:Sp; DisplayName = 'Scanner' } }
+        Mock -ModuleName ExoOAuth Get-MailboxPermission {
+            [pscustomobject]@{ User = 'Scanner'; AccessRights = 'FullAccess'; IsInherited = $false } }
+        Mock -ModuleName ExoOAuth Get-RecipientPermission { @() }
+        $path = Join-Path $TestDrive 'export.json'
+        Export-ExoOAuthExchangeState -Format 'exo-oauth-exchange-export/1' -Path $path
+        $written = Get-Content -Raw -Path $path | ConvertFrom-Json
+        $written.mailboxPermissions[0].principalObjectId | Should -Be $script:Sp
+        $written.mailboxPermissions[0].rights | Should -Be @('FullAccess')
+    }
+}

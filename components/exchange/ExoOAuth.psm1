@@ -728,7 +728,49 @@ function Exit-ExoOAuthVerify {
     Write-Host 'No drift.'
 }
 
-# What the generated scripts call; everything else is a helper of these. Import-Module gives exactly these.
+function Export-ExoOAuthExchangeState {
+    param([Parameter(Mandatory)] [string] $Format, [Parameter(Mandatory)] [string] $Path)
+    # Read-only: every Exchange Online service principal and, per mailbox, the non-inherited permissions one of them
+    # holds, written as JSON for `exo-oauth audit` and `adopt --exchange-export`.
+    # Get-ServicePrincipal has no -ResultSize; without -Identity it returns every service principal.
+    $principals = @(Get-ServicePrincipal)
+    $byTrustee = @{}
+    foreach ($sp in $principals) {
+        foreach ($name in @("$($sp.Identity)", "$($sp.ObjectId)", "$($sp.DisplayName)")) {
+            if ($name) { $byTrustee[$name] = "$($sp.ObjectId)" }
+        }
+    }
+    $permissions = [System.Collections.Generic.List[object]]::new()
+    if ($principals.Count -gt 0) {
+        foreach ($box in @(Get-Mailbox -ResultSize Unlimited)) {
+            $address = "$($box.PrimarySmtpAddress)"
+            $entries = @(Get-MailboxPermission -Identity "$($box.Guid)" | Where-Object { -not $_.IsInherited })
+            foreach ($entry in $entries) {
+                $holder = $byTrustee["$($entry.User)"]
+                if ($holder) {
+                    $permissions.Add([ordered]@{ mailbox = $address; principalObjectId = $holder
+                            rights = @("$($entry.AccessRights)" -split ', ') })
+                }
+            }
+            foreach ($entry in @(Get-RecipientPermission -Identity "$($box.Guid)")) {
+                $holder = $byTrustee["$($entry.Trustee)"]
+                if ($holder) {
+                    $permissions.Add([ordered]@{ mailbox = $address; principalObjectId = $holder
+                            rights = @("$($entry.AccessRights)" -split ', ') })
+                }
+            }
+        }
+    }
+    [ordered]@{
+        format = $Format
+        servicePrincipals = @($principals | ForEach-Object {
+                [ordered]@{ appId = "$($_.AppId)"; objectId = "$($_.ObjectId)"; displayName = "$($_.DisplayName)" } })
+        mailboxPermissions = @($permissions)
+    } | ConvertTo-Json -Depth 5 | Set-Content -Encoding utf8 -Path $Path
+    Write-Host "Wrote $Path; pass it to exo-oauth audit or adopt with --exchange-export."
+}
+
+# What the generated scripts (and audit's export script) call; everything else is a helper of these. Import-Module gives exactly these.
 Export-ModuleMember -Function @(
     'Write-ExoOAuthStep',
     'Connect-ExoOAuth',
@@ -756,5 +798,6 @@ Export-ModuleMember -Function @(
     'Show-ExoOAuthTenantProtocol',
     'Set-ExoOAuthTenantSmtpAuth',
     'Test-ExoOAuthTenantSmtpAuth',
-    'Exit-ExoOAuthVerify'
+    'Exit-ExoOAuthVerify',
+    'Export-ExoOAuthExchangeState'
 )
