@@ -33,9 +33,13 @@ PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
 FLOWS = ("app-only", "delegated")
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
+EXCHANGE_ACCESS = ("mailbox-permissions", "rbac")
+"""How an app-only app reaches its mailboxes: Entra permissions plus FullAccess/SendAs (the default), or, for
+app-only SMTP, Exchange RBAC for Applications (no Entra permission, no mailbox permission; docs/decisions/0131)."""
+RBAC = "rbac"
 
 APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
-            "owners", "notes", "tags")
+            "owners", "notes", "tags", "exchangeAccess", "signInMailboxes", "signInGroup")
 MAILBOX_KEYS = ("address", "sendAs")
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
@@ -137,6 +141,12 @@ class AppConfig:
     """Free text stored on the app registration."""
     tags: tuple[str, ...]
     """Tags stored on the app registration."""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """app-only: `mailbox-permissions`, or `rbac` for an SMTP-only app (EXCHANGE_ACCESS)."""
+    sign_in_mailboxes: tuple[str, ...] = ()
+    """delegated: the mailboxes of the users who sign in, whose protocol switches the Exchange steps turn on."""
+    sign_in_group: str | None = None
+    """delegated: a mail-enabled group whose member mailboxes get the same."""
 
 
 @dataclass(frozen=True)
@@ -341,9 +351,9 @@ def _mailbox(at: At) -> Mailbox:
     return Mailbox(mailbox_address(at, ascii_only=True))
 
 
-def https_url(at: At) -> str:
-    """Return the value if it is an absolute HTTPS URL without a fragment, or raise naming the key."""
-    text = non_empty_text(at)
+def https_url(at: At, *, max_len: int = 256) -> str:
+    """Return the value if it is an absolute HTTPS URL without a fragment, at most `max_len` long, or raise."""
+    text = non_empty_text(at, max_len=max_len)
     parts = urlsplit(text)
     if parts.scheme != "https" or not parts.hostname:
         raise at.fail(f"{text!r} is not an HTTPS URL; allowed: https://host/path")
@@ -453,6 +463,8 @@ def _app(at: At, now: datetime) -> AppConfig:
     if public_client and flow == "app-only":
         raise public.fail("must be false on an app-only app; allowed: true only with flow: delegated")
     notes = at.child("notes")
+    access = _exchange_access(at, flow, protocols, mailboxes)
+    sign_in_mailboxes, sign_in_group = _sign_in_users(at, flow)
     return AppConfig(
         name=name,
         display_name=display_name,
@@ -465,7 +477,42 @@ def _app(at: At, now: datetime) -> AppConfig:
         owners=_list(at.child("owners"), guid, non_empty=True),
         notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
         tags=_list(at.child("tags"), non_empty_text),
+        exchange_access=access,
+        sign_in_mailboxes=sign_in_mailboxes,
+        sign_in_group=sign_in_group,
     )
+
+
+def _sign_in_users(at: At, flow: str) -> tuple[tuple[str, ...], str | None]:
+    boxes, group = at.child("signInMailboxes"), at.child("signInGroup")
+    for key in (boxes, group):
+        if key.value is not None and flow != "delegated":
+            raise key.fail("is only for delegated apps (the users who sign in); allowed: mailboxes on an app-only app")
+    return _list(boxes, mailbox_address), None if group.value is None else mailbox_address(group)
+
+
+_FILTER_UNSAFE = re.compile(r"['\"`\u2018-\u201f$]")
+"""Characters that would end or expand a quoted value in an Exchange recipient filter or a PowerShell string."""
+
+
+def _exchange_access(at: At, flow: str, protocols: tuple[str, ...], mailboxes: tuple[Mailbox, ...]) -> str:
+    access = at.child("exchangeAccess")
+    if access.value is None:
+        return EXCHANGE_ACCESS[0]
+    value = one_of(access, EXCHANGE_ACCESS)
+    if value != RBAC:
+        return value
+    if flow != "app-only" or protocols != ("smtp",):
+        raise access.fail("'rbac' is only for app-only apps whose protocols are [smtp] (Exchange RBAC for "
+                          "Applications covers SMTP only); allowed: mailbox-permissions")
+    for entry, mailbox in zip(at.child("mailboxes").items(), mailboxes, strict=True):
+        if mailbox.send_as:
+            raise entry.fail("sendAs: true is not used with exchangeAccess: rbac (its role lets the app send as "
+                             "every mailbox in its scope); allowed: the address alone")
+        if _FILTER_UNSAFE.search(mailbox.address):
+            raise entry.fail(f"{mailbox.address!r} holds a quote or '$', which an Exchange recipient filter cannot "
+                             "carry safely; allowed with rbac: an address without them")
+    return value
 
 
 def _unique_mailboxes(at: At, mailboxes: tuple[Mailbox, ...]) -> None:

@@ -67,7 +67,7 @@ class MailOAuthApp(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        permissions = permissions_for(app.flow, app.protocols)
+        permissions = permissions_for(app.flow, app.protocols, app.exchange_access)
         permission_ids = [apis[p.api].permission_id(p.kind, p.name) for p in permissions]
         application = _application(name, app, apis, permissions=permissions, permission_ids=permission_ids,
                                    child=child)
@@ -175,8 +175,8 @@ def _app_role_assignments(
     principal: azuread.ServicePrincipal,
     child: pulumi.ResourceOptions,
 ) -> None:
-    """Admin-consent the app-only roles: one assignment per protocol on Exchange Online."""
-    for protocol, role_id in zip(app.protocols, role_ids, strict=True):
+    """Admin-consent the app-only roles: one assignment per protocol on Exchange Online (none with rbac)."""
+    for protocol, role_id in zip(app.protocols if role_ids else (), role_ids, strict=True):
         azuread.AppRoleAssignment(
             f"{name}-role-{protocol}",
             app_role_id=role_id,
@@ -349,4 +349,7 @@ def _summary(
         mailboxes=app.mailboxes,
         credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets),
                                     app.credential.lifetime_days, app.credential.rotate_before_days),
+        exchange_access=app.exchange_access,
+        sign_in_mailboxes=app.sign_in_mailboxes,
+        sign_in_group=app.sign_in_group,
     ).to_wire()

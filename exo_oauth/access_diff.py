@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.exchange_actions import mailbox_rights
+
 from . import mermaid
 from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
@@ -25,7 +27,8 @@ class Change:
 
     kind: str
     """app-added, app-removed, app-renamed, permission-added, permission-removed, mailbox-access-added,
-    mailbox-access-removed, credential-changed or secret-replaced."""
+    mailbox-access-removed, credential-changed, secret-replaced or exchange-revoked (what the deploy's Exchange
+    apply takes back)."""
     app: str
     """The app's name (the new name for a rename)."""
     detail: str
@@ -33,12 +36,8 @@ class Change:
 
 
 def _access(app: Mapping[str, Any]) -> set[str]:
-    rights = set()
-    for mailbox in app["mailboxes"]:
-        rights.add(f"{mailbox['address']}: FullAccess")
-        if mailbox["sendAs"]:
-            rights.add(f"{mailbox['address']}: SendAs")
-    return rights
+    return {f"{mailbox['address']}: {right}" for mailbox in app["mailboxes"]
+            for right in mailbox_rights(app.get("exchangeAccess"), mailbox["sendAs"])}
 
 
 def _permissions(app: Mapping[str, Any]) -> set[str]:
@@ -120,7 +119,30 @@ def diff_apps(base: Apps, head: Apps) -> list[Change]:
             changes.append(Change("credential-changed", name, f"{_credential(old)} -> {_credential(new)}"))
         replaced = _secret_replaced(name, old, new)
         changes += [Change("secret-replaced", name, replaced)] if replaced else []
-    return changes
+    return changes + exchange_revocations(base, head)
+
+
+def exchange_revocations(base: Apps, head: Apps) -> list[Change]:
+    """Return what the deploy's Exchange apply script revokes (`exo-oauth exchange --previous`), one per step.
+
+    Both sides are plans, whose stand-in IDs depend only on the stack and app names, so an app that stays keeps
+    its IDs and one whose flow changes is seen as gone, as the renderer sees a deployed one.
+    """
+    from components.exchange_scripts import revocations  # noqa: PLC0415 - loads the config parser
+
+    found = revocations(_exchange_apps(base), _exchange_apps(head))
+    return [Change("exchange-revoked", r.app.name, f"the deploy revokes {r.describe()}") for r in found]
+
+
+def _exchange_apps(apps: Apps) -> list[Any]:
+    from components.config import EXCHANGE_ACCESS, Mailbox  # noqa: PLC0415
+    from components.exchange_scripts import ExchangeApp  # noqa: PLC0415
+
+    # Only names, flow, IDs and mailboxes decide a revocation; a base planned by an older version may lack the rest.
+    return [ExchangeApp(name, name, app["flow"], (), app.get("clientId", ""), app.get("servicePrincipalObjectId", ""),
+                        tuple(Mailbox(m["address"], m["sendAs"]) for m in app["mailboxes"]),
+                        app.get("exchangeAccess") or EXCHANGE_ACCESS[0])
+            for name, app in apps.items()]
 
 
 _SYMBOL = {
@@ -133,6 +155,7 @@ _SYMBOL = {
     "mailbox-access-removed": "➖ mailbox access",
     "credential-changed": "🔑 credential",
     "secret-replaced": "⚠️ live secret replaced",
+    "exchange-revoked": "🚫 Exchange revokes",
 }
 REPLACED_LINE = f"- {_SYMBOL['secret-replaced']} "
 """How a `secret-replaced` change starts in the markdown: the review comment counts these lines."""

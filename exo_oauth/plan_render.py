@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from components.exchange_actions import mailbox_rights
+
 from . import mermaid
 from .days import day_count, days_until, parse_time
 from .markdown import escape
@@ -48,7 +50,8 @@ def _consent(app: Mapping[str, Any]) -> str:
 
 
 def _mailboxes(app: Mapping[str, Any]) -> list[str]:
-    return [f"{m['address']} (FullAccess{', SendAs' if m['sendAs'] else ''})" for m in app["mailboxes"]]
+    return [f"{m['address']} ({', '.join(mailbox_rights(app.get('exchangeAccess'), m['sendAs']))})"
+            for m in app["mailboxes"]]
 
 
 def _expiry(end_date: Any, now: datetime) -> str:

@@ -1,7 +1,8 @@
 """A local HTTPS stand-in for Microsoft Graph v1.0, for `audit` and `adopt` tests and the bench.
 
 It serves what those commands read, in the response shapes of Microsoft's Graph v1.0 reference examples:
-applications (with owners and federatedIdentityCredentials), servicePrincipals (with appRoleAssignedTo) and
+applications (with owners and federatedIdentityCredentials), servicePrincipals (with appRoleAssignedTo and
+appRoleAssignments) and
 oauth2PermissionGrants; collections with `@odata.context`, `value` and `@odata.nextLink` (an opaque `$skiptoken`),
 `$select`, `$top`, and `$filter` of the form `<property> eq '<value>'` on appId, clientId, resourceId and id, or
 `id in ('<value>', ...)` with at most 15 values.
@@ -119,6 +120,12 @@ class _Handler(JsonHandler):
                 raise LookupError(parts[1])
             table = data.owners if parts[2] == "owners" else data.federated
             self._collection("/".join(parts), table.get(parts[1], []), query)
+        elif len(parts) == 3 and parts[0] == "servicePrincipals" and parts[2] == "appRoleAssignments":
+            # The assignments granted TO the principal (its application permissions), by principalId.
+            if not any(s["id"] == parts[1] for s in data.servicePrincipals):
+                raise LookupError(parts[1])
+            self._collection("/".join(parts), [a for a in data.appRoleAssignments if a["principalId"] == parts[1]],
+                             query)
         elif len(parts) == 3 and parts[0] == "servicePrincipals" and parts[2] == "appRoleAssignedTo":
             if not any(s["id"] == parts[1] for s in data.servicePrincipals):
                 raise LookupError(parts[1])

@@ -74,6 +74,9 @@ def test_diff_reports_mailbox_added_protocol_removed_and_app_renamed(
         ("secret-replaced", "new-name", "this deploy replaces the secret devices use now (the app is renamed from "
                                         "old-name): they stop signing in until they get the new "
                                         "clientSecrets.new-name"),
+        # A rename is a new app: the deploy takes the old one's Exchange rights and service principal back.
+        ("exchange-revoked", "old-name", "the deploy revokes FullAccess on archive@contoso.com"),
+        ("exchange-revoked", "old-name", "the deploy revokes its Exchange service principal"),
     }
 
 
@@ -169,3 +172,19 @@ def test_replaced_secret_shows_in_the_markdown_the_review_comment_embeds() -> No
         for c in diff_apps({"scanners": secret_app()}, {"scanners": secret_app(rotateBeforeDays=14)})]}
     out = render_markdown("main", [entry])
     assert "- ⚠️ live secret replaced `scanners`: this deploy replaces the secret devices use now" in out
+def test_review_says_what_the_deploy_revokes_in_exchange_for_a_dropped_mailbox() -> None:
+    """A mailbox and a SendAs taken out of an app show as Exchange revocations, in the markdown of the comment."""
+    def outputs(*boxes: tuple[str, bool]) -> dict[str, Any]:
+        return {"flow": "app-only", "permissions": [], "credential": {"type": "none"},
+                "clientId": "c", "servicePrincipalObjectId": "s",
+                "mailboxes": [{"address": a, "sendAs": send_as} for a, send_as in boxes]}
+
+    base = {"scan": outputs(("a@contoso.com", True), ("b@contoso.com", True))}
+    head = {"scan": outputs(("a@contoso.com", False))}
+    revoked = [(c.app, c.detail) for c in diff_apps(base, head) if c.kind == "exchange-revoked"]
+    assert revoked == [("scan", "the deploy revokes SendAs on a@contoso.com"),
+                       ("scan", "the deploy revokes FullAccess on b@contoso.com"),
+                       ("scan", "the deploy revokes SendAs on b@contoso.com")]
+    entry = {"stack": "t", "status": "changed", "changes": [c.__dict__ for c in diff_apps(base, head)]}
+    markdown = render_markdown("main", [entry]).replace("\u2060", "")  # the escaper's word joiner after '@'
+    assert "- 🚫 Exchange revokes `scan`: the deploy revokes FullAccess on b@contoso.com\n" in markdown

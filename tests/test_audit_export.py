@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from components.exchange_module import module_functions
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
 from exo_oauth.tenant.exchange_export import EXPORT_FILE, FORMAT, export_script, load_export
-from tests.powershell_parse import calls, parse, single_literal, syntax_problems
+from tests.powershell_parse import calls, parse, single_literal, syntax_problems, text
 
+EXPORT_FUNCTION = "Export-ExoOAuthExchangeState"
 READ_ONLY = {"Get-ServicePrincipal", "Get-Mailbox", "Get-MailboxPermission", "Get-RecipientPermission",
              "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host"}
 APP = "22222222-3333-4444-8555-666666666666"
@@ -23,10 +25,14 @@ def test_export_script_parses_and_only_reads_exchange() -> None:
     root = parse(export_script())
     assert syntax_problems(root) == []
     found = calls(root)
-    assert {c.name for c in found} <= READ_ONLY
+    assert {c.name for c in found} <= READ_ONLY | {EXPORT_FUNCTION}
     assert {"Get-ServicePrincipal", "Get-MailboxPermission", "Get-RecipientPermission"} <= {c.name for c in found}
-    writes = [c for c in found if c.name == "Set-Content"]
-    assert [single_literal(c.arguments["Path"]) for c in writes] == [EXPORT_FILE]
+    assert [text(a[0]) for c in found if c.name == "Set-Content" for a in [c.arguments["Path"]]] == ["$Path"]
+    export = [c for c in found if c.name == EXPORT_FUNCTION]
+    assert [(single_literal(c.arguments["Path"]), single_literal(c.arguments["Format"])) for c in export] == [
+        (EXPORT_FILE, FORMAT)]
+    # The function is the module's own text, not a copy in Python.
+    assert module_functions()[EXPORT_FUNCTION].text in export_script()
 
 
 def test_print_export_script_prints_it_without_signing_in(capsys: pytest.CaptureFixture[str]) -> None:

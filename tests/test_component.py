@@ -242,7 +242,7 @@ def test_every_app_output_is_always_set() -> None:
     plan = run(loaded(raw_config(app("app-only", name="a"), app("delegated", name="d"))))
     keys = {"name", "displayName", "flow", "protocols", "tenantId", "cloud", "clientId", "applicationObjectId",
             "servicePrincipalObjectId", "permissions", "scopes", "adminConsentUrl", "endpoints", "mailboxes",
-            "credential"}
+            "credential", "exchangeAccess", "signInMailboxes", "signInGroup"}
     assert {name: set(out) for name, out in plan.outputs["apps"].items()} == {"a": keys, "d": keys}
     assert plan.outputs["apps"]["d"]["mailboxes"] == []
 

@@ -271,3 +271,18 @@ def test_the_stack_outputs_are_read_once_per_run_for_every_app_only_app(
     assert calls.read_text(encoding="utf-8").splitlines() == [
         "stack output --json --stack contoso --non-interactive --show-secrets"]
     assert status == 4
+
+
+def test_the_opt_in_full_access_scan_reaches_the_verify_script_as_its_limit(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--exchange-full-access-scan N becomes -FullAccessScanLimit N; 0 is refused (leave the flag out instead)."""
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
+    seen = tmp_path / "pwsh-args"
+    tool(path_with, "pwsh", f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\nexit 0\n')
+    argv = ["drift", "--project-dir", str(project), "--stack", "contoso", "--checks", "exchange", "--outputs",
+            str(outputs)]
+    assert main([*argv, "--exchange-full-access-scan", "10000"]) == 0
+    assert seen.read_text(encoding="utf-8").splitlines()[-2:] == ["-FullAccessScanLimit", "10000"]
+    assert main([*argv, "--exchange-full-access-scan", "0"]) == 2
+    assert "allowed: a number of mailboxes, 1 or more" in capsys.readouterr().err

@@ -294,3 +294,13 @@ def test_hook_binding_calls_the_writer_after_create_and_after_update(tmp_path: P
     writer.on_service_principal("helpdesk", hook_args("helpdesk"))
     assert f"-Trustee '{standin('contoso', 'scanners', 'servicePrincipalObjectId')}'" in files(tmp_path)[
         script_name("apply")]
+
+
+def test_the_apps_output_is_read_through_the_outputs_model(tmp_path: Path) -> None:
+    """A malformed app output stops the writer with the model's message and key path, and writes nothing."""
+    config = contoso()
+    apps = apps_output("contoso", config)
+    apps["helpdesk"]["servicePrincipalObjectId"] = "helpdesk-sp"
+    with pytest.raises(ConfigError, match=r"^pulumi up of stack contoso: apps\.helpdesk\.servicePrincipalObjectId: "):
+        ExchangeScriptWriter("contoso", config, tmp_path).from_outputs(apps)
+    assert list(tmp_path.iterdir()) == []

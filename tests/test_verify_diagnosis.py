@@ -258,3 +258,14 @@ def test_secret_never_shows_itself() -> None:
     assert "hunter2" not in f"{secret} {secret!r} {[secret]}"
     assert secret.scrub("x hunter2~value y") == "x [hidden] y"
 
+
+
+def test_an_rbac_app_without_roles_is_explained_by_its_scope_and_its_working_login_gets_no_note() -> None:
+    """exchangeAccess: rbac tokens carry no role by design: a refusal points at the scope, a success is quiet."""
+    rbac = target(protocols=("smtp",), rbac=True)
+    refused = diagnose(rbac, ok_token(roles=None), [failed("smtp", "535 5.7.3 Authentication unsuccessful")], MAILBOX)
+    assert codes(refused)["smtp"] == ["rbac-not-authorized"]
+    accepted = diagnose(rbac, ok_token(roles=None), [passed("smtp")], MAILBOX)
+    assert [row.warnings for row in accepted.rows] == [(), ()]
+    classic = diagnose(target(protocols=("smtp",)), ok_token(roles=None), [passed("smtp")], MAILBOX)
+    assert classic.rows[1].warnings != ()

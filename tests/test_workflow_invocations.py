@@ -197,6 +197,8 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
         path.write_text("", encoding="utf-8")
     certificate = tmp_path / "exo.pfx"
     certificate.write_bytes(base64.b64decode(secrets["EXO_CERTIFICATE_PFX"]))
+    # What deploy.yml's step before `pulumi up` saves in RUNNER_TEMP for --previous ({} as on a first deploy).
+    (tmp_path / "previous-outputs.json").write_text("{}\n", encoding="utf-8")
     log = tmp_path / "log.jsonl"
     log.write_text("", encoding="utf-8")
     full_env = {"PATH": os.pathsep.join([str(sandbox["bin"]), "/usr/bin", "/bin"]), "HOME": str(tmp_path),

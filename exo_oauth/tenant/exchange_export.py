@@ -14,6 +14,7 @@ from typing import Any
 from email_validator import EmailNotValidError
 
 from components.config import is_guid, normalized_mailbox
+from components.exchange_module import needed
 from components.powershell import ps_literal
 
 from ..errors import UsageError
@@ -52,46 +53,16 @@ class ExchangeExport:
 
 
 def export_script() -> str:
-    """Return the read-only PowerShell export script; its only values are quoted literals."""
-    return f"""# exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
+    """Return the read-only PowerShell export script: the module's export function, called with quoted literals."""
+    functions = "".join(f"{function.text}\n" for function in needed(["Export-ExoOAuthExchangeState"]))
+    return (_EXPORT_HEADER + f"$ErrorActionPreference = {ps_literal('Stop')}\n\n" + functions
+            + f"Export-ExoOAuthExchangeState -Format {ps_literal(FORMAT)} -Path {ps_literal(EXPORT_FILE)}\n")
+
+
+_EXPORT_HEADER = """\
+# exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
 # Run in PowerShell 7 after Connect-ExchangeOnline (any role that may run Get-ServicePrincipal and
 # Get-MailboxPermission, e.g. View-Only Organization Management). It changes nothing.
-$ErrorActionPreference = {ps_literal('Stop')}
-$principals = @(Get-ServicePrincipal -ResultSize Unlimited)
-$byTrustee = @{{}}
-foreach ($sp in $principals) {{
-    foreach ($name in @("$($sp.Identity)", "$($sp.ObjectId)", "$($sp.DisplayName)")) {{
-        if ($name) {{ $byTrustee[$name] = "$($sp.ObjectId)" }}
-    }}
-}}
-$permissions = [System.Collections.Generic.List[object]]::new()
-if ($principals.Count -gt 0) {{
-    foreach ($box in @(Get-Mailbox -ResultSize Unlimited)) {{
-        $address = "$($box.PrimarySmtpAddress)"
-        $entries = @(Get-MailboxPermission -Identity "$($box.Guid)" | Where-Object {{ -not $_.IsInherited }})
-        foreach ($entry in $entries) {{
-            $holder = $byTrustee["$($entry.User)"]
-            if ($holder) {{
-                $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
-                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
-            }}
-        }}
-        foreach ($entry in @(Get-RecipientPermission -Identity "$($box.Guid)")) {{
-            $holder = $byTrustee["$($entry.Trustee)"]
-            if ($holder) {{
-                $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
-                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
-            }}
-        }}
-    }}
-}}
-[ordered]@{{
-    format = {ps_literal(FORMAT)}
-    servicePrincipals = @($principals | ForEach-Object {{
-        [ordered]@{{ appId = "$($_.AppId)"; objectId = "$($_.ObjectId)"; displayName = "$($_.DisplayName)" }} }})
-    mailboxPermissions = @($permissions)
-}} | ConvertTo-Json -Depth 5 | Set-Content -Encoding utf8 -Path {ps_literal(EXPORT_FILE)}
-Write-Host {ps_literal(f'Wrote {EXPORT_FILE}; pass it to exo-oauth audit or adopt with --exchange-export.')}
 """
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError
 
-from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
+from components.config import PROTOCOLS, RBAC, is_domain, is_guid, normalized_mailbox
 from components.microsoft import DEFAULT_CLOUD
 from components.outputs import HIDDEN, AppOutputs, EndpointOutput
 
@@ -108,6 +108,8 @@ class Target:
     """The admin consent URL from the stack outputs, for fix texts."""
     token_cache_mode: str = MODES[0]
     """`--token-cache`: `encrypted` (the OS's secret store, else no cache), `plain` (a 0600 file) or `off`."""
+    rbac: bool = False
+    """The stack app uses Exchange RBAC for Applications (`exchangeAccess: rbac`): its token carries no role."""
 
 
 def _mailbox(flag: str, text: str) -> str:
@@ -377,6 +379,7 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
         timeout=float(args.timeout),
         send_test_to=_mailbox("--send-test-to", args.send_test_to) if args.send_test_to else None,
         token_cache=token_cache,
+        rbac=stack is not None and stack.app.exchange_access == RBAC,
         token_cache_mode=args.token_cache,
         service_principal_id=stack.app.service_principal_object_id if stack else None,
         consent_url=stack.app.admin_consent_url if stack else None,
