@@ -37,15 +37,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _pfx(args: argparse.Namespace) -> tuple[bytes, bytes]:
     data, password = os.environ.get(args.pfx_env, ""), os.environ.get(args.password_env, "")
     if not data:
-        raise UsageError(f"--pfx-env {args.pfx_env}: empty or not set; allowed: the base64 of the Exchange app's PFX "
+        raise UsageError("--pfx-env: the variable it names is empty or not set (the name is not repeated: it may be "
+                         "the secret itself); allowed: the base64 of the Exchange app's PFX "
                          "(secret EXO_CERTIFICATE_PFX of the environment)")
     if not password:
-        raise UsageError(f"--password-env {args.password_env}: empty or not set; allowed: the PFX's password "
+        raise UsageError("--password-env: the variable it names is empty or not set (the name is not repeated: it may "
+                         "be the secret itself); allowed: the PFX's password "
                          "(secret EXO_CERTIFICATE_PASSWORD); Connect-ExchangeOnline -CertificateFilePath needs one")
     try:
         return base64.b64decode("".join(data.split()), validate=True), password.encode()
     except (binascii.Error, ValueError):
-        raise UsageError(f"--pfx-env {args.pfx_env}: not base64; allowed: `base64 -w0 app.pfx`") from None
+        raise UsageError("--pfx-env: the variable it names is not base64; allowed: `base64 -w0 app.pfx`") from None
 
 
 def _certificate(args: argparse.Namespace) -> Any:
@@ -56,10 +58,10 @@ def _certificate(args: argparse.Namespace) -> Any:
     try:
         key, certificate, _ = pkcs12.load_key_and_certificates(data, password)
     except ValueError:
-        raise UsageError(f"--pfx-env {args.pfx_env}: not a PFX that opens with --password-env {args.password_env}; "
+        raise UsageError("--pfx-env: not a PFX that opens with the password of --password-env; "
                          "allowed: the Exchange app's PFX and its password") from None
     if key is None or certificate is None:
-        raise UsageError(f"--pfx-env {args.pfx_env}: the PFX lacks the private key or the certificate; allowed: a "
+        raise UsageError("--pfx-env: the PFX lacks the private key or the certificate; allowed: a "
                          "PFX exported with its private key")
     return certificate
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                          "sign-in, docs/exchange.md), or run the script by hand")
     thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the thumbprint Windows shows
     if exchange.certificate_thumbprint and exchange.certificate_thumbprint.upper() != thumbprint:
-        raise UsageError(f"--pfx-env {args.pfx_env}: the certificate's thumbprint is {thumbprint}, but "
+        raise UsageError(f"--pfx-env: the certificate's thumbprint is {thumbprint}, but "
                          f"{stack.config.source} names {exchange.certificate_thumbprint} in "
                          "exo-oauth:exchange.certificateThumbprint; allowed: the PFX of that certificate")
     print(f"{args.stack}: Exchange sign-in as app {exchange.app_id} to {exchange.organization} with {valid}")
