@@ -10,6 +10,8 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
+from .flags import add_format, add_project_dir
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `adopt` subcommand."""
@@ -32,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--organization", metavar="DOMAIN",
                         help="the tenant's *.onmicrosoft.com domain for the Exchange scripts")
     parser.add_argument("--force", action="store_true", help="overwrite an existing stack file")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    add_project_dir(parser)
+    add_format(parser, "json")
     add_signin_arguments(parser)
     parser.set_defaults(run=run)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
-from ..verify.clouds import CLOUDS
+from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir
 
 CHECKS = ("entra", "exchange", "e2e")
 PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
@@ -32,40 +32,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help=f"comma-separated subset of {','.join(CHECKS)} (default: all)")
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="outputs saved with `pulumi stack output --json --show-secrets` (default: ask pulumi)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    add_project_dir(parser)
+    add_format(parser, "json")
     parser.add_argument("--policy-pack", type=Path, metavar="DIR", help="preview with this policy pack (entra check)")
     exchange = parser.add_argument_group("Exchange sign-in on a runner (handed to the verify script)")
     exchange.add_argument("--exchange-certificate-file", type=Path, metavar="PFX",
                           help="the Exchange app's PFX, as -CertificateFilePath (overrides the stack's)")
     exchange.add_argument("--exchange-password-variable", metavar="VAR",
                           help="environment variable with the PFX's password, as -CertificatePasswordVariable")
-    verify = parser.add_argument_group("handed on to exo-oauth verify")
-    verify.add_argument("--cloud", choices=tuple(CLOUDS))
-    verify.add_argument("--authority-host", metavar="URL")
-    verify.add_argument("--imap", metavar="HOST:PORT")
-    verify.add_argument("--pop", metavar="HOST:PORT")
-    verify.add_argument("--smtp", metavar="HOST:PORT")
-    verify.add_argument("--ca-file", type=Path, metavar="PEM")
-    verify.add_argument("--certificate", type=Path, metavar="PEM",
-                        help="for certificate apps: PEM with the app's private key and certificate (secret apps use "
-                        "the stack's secret output, federated ones GitHub's OIDC token in a GitHub Actions job)")
-    verify.add_argument("--certificate-passphrase-env", metavar="VAR",
-                        help="environment variable holding the private key's passphrase")
+    verify = parser.add_argument_group("handed on to exo-oauth verify (secret apps use the stack's secret output, "
+                                       "federated ones GitHub's OIDC token in a GitHub Actions job)")
+    add_cloud_and_hosts(verify, mail=True)
+    add_certificate(verify)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen checks and print one line each; return OK, DRIFT or NOT_RUN (components.exit_codes)."""
     from ..drift import e2e_checks, entra_check, exchange_check, exit_status, render_json, render_text  # noqa: PLC0415
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
     from ..stack_outputs import load_outputs  # noqa: PLC0415
 
     chosen = [c.strip() for c in args.checks.split(",") if c.strip()]
     unknown = [c for c in chosen if c not in CHECKS]
     if unknown or not chosen:
         raise UsageError(f"--checks {args.checks!r}: allowed: a non-empty subset of {','.join(CHECKS)}")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     config = load_stack(project_dir, args.stack).config
     try:
         outputs = load_outputs(args.stack, project_dir, args.outputs)

@@ -14,6 +14,7 @@ from components.exchange_actions import ACTIONS, script_name
 from components.exit_codes import ExitCode
 
 from ..errors import UsageError
+from .flags import add_project_dir, chosen_project_dir
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--offline", action="store_true",
                         help="render from the offline plan (stand-in IDs, not runnable), e.g. for review before a "
                         "deploy")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -52,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
     from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
 
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     stack = load_stack(project_dir, args.stack)
     if args.offline:
         source = f"offline plan of stack {args.stack}"

@@ -6,12 +6,12 @@ import argparse
 import base64
 import binascii
 import os
-from pathlib import Path
 from typing import Any
 
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+from .flags import add_project_dir, chosen_project_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--pfx-env", required=True, metavar="VAR", help="environment variable with the PFX in base64")
     parser.add_argument("--password-env", required=True, metavar="VAR",
                         help="environment variable with the PFX's password")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -70,14 +70,14 @@ def run(args: argparse.Namespace) -> int:
     """Check the certificate, and the stack's Exchange sign-in settings when --stack is given; print one line."""
     from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - --help must not load OpenSSL
 
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
 
     certificate = _certificate(args)
     valid = f"a certificate valid until {certificate.not_valid_after_utc:%Y-%m-%d}"
     if args.stack is None:
         print(f"Exchange sign-in: the PFX opens with its password: {valid}")
         return ExitCode.OK
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     stack = load_stack(project_dir, args.stack)
     exchange = stack.config.exchange
     missing = [key for key, value in (("appId", exchange.app_id), ("organization", exchange.organization))

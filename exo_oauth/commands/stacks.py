@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
+from .flags import add_project_dir, chosen_project_dir
 
 SHOWN = 20
 """Stack names an error lists before `and N more`."""
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="stacks per job (default 1), or auto: the fewest per job that fit --max-jobs")
     jobs.add_argument("--max-jobs", type=int, default=MAX_JOBS, metavar="J",
                       help=f"jobs a matrix may have (default {MAX_JOBS}, GitHub's limit)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -83,13 +84,13 @@ def _named(spec: str, stacks: list[str]) -> tuple[list[str], str]:
 
 def run(args: argparse.Namespace) -> int:
     """Print the matrix entries as one JSON line; say on stderr what was selected and why."""
-    from ..project import find_project_dir, list_stacks  # noqa: PLC0415
+    from ..project import list_stacks  # noqa: PLC0415
 
     shard = parse_shard(args.shard) if args.shard else None
     batch_size = parse_batch_size(args.batch_size)
     if args.max_jobs < 1:
         raise UsageError(f"--max-jobs {args.max_jobs}: allowed: a whole number from 1 up")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     stacks = list_stacks(project_dir)
     selection = _selection(args)
     if selection == "all":
