@@ -192,3 +192,47 @@ def test_too_many_jobs_without_batches_says_how_to_split(repo: Path, capsys: pyt
     assert stacks(repo, capsys, "--all", "--max-jobs", "2", "--shard", "2/2")[:2] == (0, ["tailspin"])
     assert stacks(repo, capsys, "--all", "--max-jobs", "2", "--batch-size", "auto")[:2] == (
         0, ["contoso fabrikam", "tailspin"])
+
+
+def mark_example(repo: Path, name: str) -> None:
+    """Mark stack `name` of `repo` as an example, as the shipped example stacks are."""
+    (repo / "stacks" / f"Pulumi.{name}.yaml").write_text("config:\n  exo-oauth:example: true\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv", [["--all"], ["--select", "all"], ["--changed-since", ""]])
+def test_example_stacks_are_never_selected(repo: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """Every way of selecting all stacks leaves the examples out, and says so on stderr."""
+    mark_example(repo, "contoso")
+    status, entries, err = stacks(repo, capsys, *argv)
+    assert (status, entries) == (0, ["fabrikam", "tailspin"])
+    assert "example stacks never run: contoso" in err
+
+
+def test_a_changed_example_is_not_selected(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Editing an example (or the program) never puts the example into a deploy."""
+    base = git(repo, "rev-parse", "HEAD")
+    mark_example(repo, "contoso")
+    (repo / "components" / "mail_app.py").write_text("# changed\n", encoding="utf-8")
+    commit(repo, "mark and change the program")
+    assert stacks(repo, capsys, "--changed-since", base)[:2] == (0, ["fabrikam", "tailspin"])
+
+
+def test_naming_an_example_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A workflow_dispatch input that names an example gets one line saying why, not a deploy."""
+    mark_example(repo, "contoso")
+    status, entries, err = stacks(repo, capsys, "--select", "contoso,tailspin")
+    assert (status, entries) == (2, [])
+    assert "contoso: example stack(s), never run by a workflow (exo-oauth:example: true)" in err
+
+
+def test_no_stack_files_is_an_empty_list(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fleet repository whose examples are deleted and that has no tenant yet: `[]`, which skips the matrix."""
+    for path in (repo / "stacks").iterdir():
+        path.unlink()
+    assert stacks(repo, capsys, "--all")[:2] == (0, [])
+
+
+def test_a_stack_file_path_selects_its_stack(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Names as tab completion types them (`stacks/Pulumi.NAME.yaml`, `Pulumi.NAME.yaml`) select those stacks."""
+    assert stacks(repo, capsys, "--select", "stacks/Pulumi.tailspin.yaml Pulumi.fabrikam.yaml")[:2] == \
+        (0, ["fabrikam", "tailspin"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
-from .flags import add_format, add_project_dir
+from .flags import add_format, add_project_dir, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", required=True, metavar="GUID", help="the tenant ID")
-    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to write (stacks/Pulumi.NAME.yaml)")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME",
+                        help="the stack to write (stacks/Pulumi.NAME.yaml)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
                         help="the Exchange export (see `exo-oauth audit --print-export-script`): app-only mailboxes")
     parser.add_argument("--default-owner", metavar="GUID", help="owner object id for apps that have none")

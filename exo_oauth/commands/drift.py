@@ -9,7 +9,7 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
-from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir
+from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir, stack_name
 
 CHECKS = ("entra", "exchange", "e2e")
 PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(needs the network), and say which checks could not run and why. "
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
     )
-    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to check")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="the stack to check")
     parser.add_argument("--checks", default=",".join(CHECKS), metavar="LIST",
                         help=f"comma-separated subset of {','.join(CHECKS)} (default: all)")
     parser.add_argument("--outputs", type=Path, metavar="FILE",

@@ -14,7 +14,7 @@ from components.exchange_actions import ACTIONS, script_name
 from components.exit_codes import ExitCode
 
 from ..errors import UsageError
-from .flags import add_project_dir, chosen_project_dir
+from .flags import add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders "
         "from the offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
     )
-    parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="a stack under stacks/")
     parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--outputs", type=Path, metavar="FILE",

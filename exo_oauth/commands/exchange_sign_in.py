@@ -11,7 +11,7 @@ from typing import Any
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
-from .flags import add_project_dir, chosen_project_dir
+from .flags import add_project_dir, chosen_project_dir, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "interactive sign-in would fail under -NonInteractive. Print one line: ready, or (exit 2) what is missing. "
         + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
-    parser.add_argument("--stack", metavar="NAME",
+    parser.add_argument("--stack", type=stack_name, metavar="NAME",
                         help="the stack whose scripts will run (default: check only the certificate)")
     parser.add_argument("--pfx-env", required=True, metavar="VAR", help="environment variable with the PFX in base64")
     parser.add_argument("--password-env", required=True, metavar="VAR",

@@ -9,9 +9,13 @@ variable says so in its metavar (DIR, FILE, PEM, VAR) and means the same in ever
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..verify.clouds import CLOUDS
+
+STACK_FILE_TYPED = re.compile(r"(?:\.[/\\])?(?:stacks[/\\])?Pulumi\.(.+)\.yaml")
+"""A stack's file as people type it (tab completion, from the project or from stacks/, `/` or `\\`)."""
 
 TEXT = "text"
 """The default format of every command that has `--format`: for a person at a terminal."""
@@ -34,6 +38,15 @@ def chosen_project_dir(args: argparse.Namespace) -> Path:
     from ..project import find_project_dir  # noqa: PLC0415 - loads the config module; --help must not
 
     return Path(args.project_dir).resolve() if args.project_dir else find_project_dir()
+
+
+def stack_name(typed: str) -> str:
+    """Return the stack a `--stack` value names: `contoso`, `Pulumi.contoso.yaml` or `stacks/Pulumi.contoso.yaml`.
+
+    Anything else comes back unchanged, for the stack name check to refuse with its one line.
+    """
+    match = STACK_FILE_TYPED.fullmatch(typed)
+    return match.group(1) if match else typed
 
 
 def add_secret_env(group: argparse._ArgumentGroup) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
-from .flags import add_format, add_project_dir, chosen_project_dir
+from .flags import add_format, add_project_dir, chosen_project_dir, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.POLICY),
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--stack", action="append", metavar="NAME", help="a stack under stacks/ (repeatable)")
+    which.add_argument("--stack", type=stack_name, action="append", metavar="NAME",
+                       help="a stack under stacks/ (repeatable)")
     which.add_argument("--all", action="store_true", help="every stack under stacks/")
     add_format(parser, "markdown", "json")
     add_project_dir(parser)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
-from .flags import add_project_dir, chosen_project_dir
+from .flags import add_project_dir, chosen_project_dir, stack_name
 
 SHOWN = 20
 """Stack names an error lists before `and N more`."""
@@ -72,38 +72,52 @@ def _changed(project_dir: Path, ref: str | None, unknown: str, stacks: list[str]
     return stacks_changed_since(project_dir, ref, stacks), f"changed since {ref}"
 
 
-def _named(spec: str, stacks: list[str]) -> tuple[list[str], str]:
-    names = sorted(set(re.split(r"[\s,]+", spec.strip())) - {""})
+def _listed(names: list[str]) -> str:
+    """Return the first SHOWN names, and how many more."""
+    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+
+def _named(spec: str, stacks: list[str], examples: list[str]) -> tuple[list[str], str]:
+    names = sorted({stack_name(word) for word in re.split(r"[\s,]+", spec.strip())} - {""})
+    if named_examples := [n for n in names if n in examples]:
+        raise UsageError(f"--select {spec!r}: {', '.join(named_examples)}: example stack(s), never run by a "
+                         "workflow (exo-oauth:example: true); allowed: the stacks of your tenants (a copy of an "
+                         "example runs once exo-oauth:example is removed)")
     unknown = [n for n in names if n not in stacks]
     if unknown:
-        shown = ", ".join(stacks[:SHOWN]) + (f" and {len(stacks) - SHOWN} more" if len(stacks) > SHOWN else "")
         raise UsageError(f"--select {spec!r}: no stack {', '.join(unknown)}; allowed: changed, all, or stack names "
-                         f"({shown})")
+                         f"({_listed(stacks)})")
     return names, "named"
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the matrix entries as one JSON line; say on stderr what was selected and why."""
-    from ..project import list_stacks  # noqa: PLC0415
+    """Print the matrix entries as one JSON line; say on stderr what was selected and why.
+
+    Example stacks (`exo-oauth:example: true`) are never selected; no stack files at all is an empty list.
+    """
+    from ..project import is_example_stack, stack_names  # noqa: PLC0415
 
     shard = parse_shard(args.shard) if args.shard else None
     batch_size = parse_batch_size(args.batch_size)
     if args.max_jobs < 1:
         raise UsageError(f"--max-jobs {args.max_jobs}: allowed: a whole number from 1 up")
     project_dir = chosen_project_dir(args)
-    stacks = list_stacks(project_dir)
+    every = stack_names(project_dir)
+    examples = [name for name in every if is_example_stack(project_dir, name)]
+    stacks = [name for name in every if name not in examples]
     selection = _selection(args)
     if selection == "all":
         chosen, why = stacks, "every stack"
     elif selection == "changed":
         chosen, why = _changed(project_dir, args.changed_since, args.if_unknown_ref, stacks)
     else:
-        chosen, why = _named(selection, stacks)
+        chosen, why = _named(selection, stacks, examples)
     note = f"exo-oauth stacks: {len(chosen)} of {len(stacks)} stacks ({why})"
     if shard is not None:
         chosen = shard_of(chosen, shard)
         note += f", shard {shard.index}/{shard.count}: {len(chosen)}"
     entries = matrix_entries(chosen, batch_size, args.max_jobs)
-    print(f"{note}, in {len(entries)} job(s)", file=sys.stderr)
+    left_out = f"; example stacks never run: {_listed(examples)}" if examples else ""
+    print(f"{note}, in {len(entries)} job(s){left_out}", file=sys.stderr)
     print(json.dumps(entries, separators=(",", ":")))
     return 0

@@ -12,7 +12,7 @@ from components.exit_codes import ExitCode, exit_help
 
 from ..verify.request import DEFAULT_TIMEOUT, RUN_STEPS, VerifyRequest
 from ..verify.token_cache import MODES
-from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, add_secret_env
+from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, add_secret_env, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     stack = parser.add_argument_group("from a deployed stack")
-    stack.add_argument("--stack", metavar="NAME", help="read the app from this stack's outputs")
+    stack.add_argument("--stack", type=stack_name, metavar="NAME", help="read the app from this stack's outputs")
     stack.add_argument("--app", metavar="NAME", help="the app to verify (default: the stack's only app)")
     stack.add_argument("--outputs", type=Path, metavar="FILE",
                        help="outputs saved with `pulumi stack output --json [--show-secrets]` (default: ask pulumi)")
