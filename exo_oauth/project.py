@@ -64,6 +64,20 @@ def find_project_dir(start: Path | None = None) -> Path:
                      "--project-dir DIR")
 
 
+PROGRAM = "__main__.py"
+"""The Pulumi program's entry point in the project folder, which the offline plan runs."""
+
+
+def require_program(project_dir: Path) -> Path:
+    """Return the project's program file; raise UsageError when the folder has none (another Pulumi project)."""
+    program = project_dir / PROGRAM
+    if not program.is_file():
+        raise UsageError(f"{project_dir}: no {PROGRAM}, the exo-oauth Pulumi program, so its Pulumi.yaml belongs to "
+                         "another project; allowed: run inside your exo-oauth fleet repository, or pass --project-dir "
+                         "DIR")
+    return program
+
+
 def stack_path(project_dir: Path, stack: str) -> Path:
     """Return the stack file of `stack`, checking the name first."""
     if not STACK_NAME.fullmatch(stack):

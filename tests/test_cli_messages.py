@@ -8,7 +8,7 @@ from importlib.metadata import version
 import pytest
 
 from exo_oauth.cli import main
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
 
 def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -69,7 +69,7 @@ def test_verify_without_pulumi_says_to_save_the_outputs_with_show_secrets(
 ) -> None:
     """The verify command reads the client secret from the outputs, so the advice includes --show-secrets."""
     monkeypatch.setenv("PATH", "")
-    assert main(["verify", "--stack", "contoso", "--app", "scanners", "--project-dir", str(REPO)]) == 2
+    assert main(["verify", "--stack", "contoso", "--app", "scanners", "--project-dir", str(PROJECT)]) == 2
     err = capsys.readouterr().err
     assert "`pulumi stack output --json --show-secrets --stack contoso > FILE`" in err
     assert "keep it private" in err
@@ -80,6 +80,6 @@ def test_drift_without_pulumi_asks_for_no_secrets(
 ) -> None:
     """The drift command's own read needs no secret, so its advice leaves --show-secrets out."""
     monkeypatch.setenv("PATH", "")
-    main(["drift", "--stack", "contoso", "--checks", "entra", "--project-dir", str(REPO)])
+    main(["drift", "--stack", "contoso", "--checks", "entra", "--project-dir", str(PROJECT)])
     err = capsys.readouterr().err
     assert "`pulumi stack output --json --stack contoso > FILE`" in err

@@ -38,12 +38,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
+    from components.config import STACKS_DIR  # noqa: PLC0415
+
     from ..files import load_json, read_text  # noqa: PLC0415
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..policy_rules import load_policy_config  # noqa: PLC0415
     from ..progress import Progress  # noqa: PLC0415
-    from ..project import list_stacks, load_stack  # noqa: PLC0415
+    from ..project import load_stack, require_program, stack_names  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: allowed: a whole number of at least 1")
@@ -54,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
         document = load_json(read_text(args.policy_config, source, allowed), source, allowed)
         policy = load_policy_config(document, source)
     project_dir = chosen_project_dir(args)
-    names = list_stacks(project_dir) if args.all else list(dict.fromkeys(args.stack))
+    require_program(project_dir)
+    names = stack_names(project_dir) if args.all else list(dict.fromkeys(args.stack))
+    if not names:  # a fleet repository without its examples, before its first tenant
+        print(f"exo-oauth plan: no stack files in {STACKS_DIR}/: nothing to plan", file=sys.stderr)
     stacks = [load_stack(project_dir, name) for name in names]
     progress = Progress("plan", len(stacks))
     try:
