@@ -137,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM unwinds like Ctrl-C (temporary trees removed, workers killed) and exits `ExitCode.TERMINATED`.
     """
     command = "exo-oauth"
+    _utf8_output()
     try:
         with sigterm_unwinds():
             args = _parse(argv)
@@ -175,6 +176,17 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     except SystemExit:
         sys.stdout.flush()
         raise
+
+
+def _utf8_output() -> None:
+    """Write UTF-8 on every OS, whatever the locale.
+
+    On Windows a redirected stdout would otherwise use the ANSI code page (cp1252), which cannot write every display
+    name, and a saved plan or script would differ by machine.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
 
 
 def _say(line: str) -> None:
