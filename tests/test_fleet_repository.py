@@ -173,3 +173,88 @@ def test_output_is_utf8_when_the_locale_is_not(tmp_path: Path) -> None:
                            str(project)], capture_output=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     assert "Łódź scanners" in done.stdout.decode("utf-8")
+
+
+def git(folder: Path, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run git in `folder` as a fixed author."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "msp", "GIT_AUTHOR_EMAIL": "msp@example.com", "GIT_COMMITTER_NAME": "msp",
+           "GIT_COMMITTER_EMAIL": "msp@example.com"}
+    return subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "advice.detachedHead=false", *argv],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=check)
+
+
+def cli(fleet: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run `exo-oauth` in the fleet repository, as the admin would."""
+    return subprocess.run([sys.executable, "-m", "exo_oauth.cli", *argv], cwd=fleet, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def upstream_release(tmp_path: Path) -> Path:
+    """Return exo-oauth's repository as a vendor would publish it: this tree's files, tagged v0.1.0."""
+    upstream = tmp_path / "upstream"
+    files = git(REPO, "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (upstream / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, upstream / name)
+    git(upstream, "init", "-q")
+    git(upstream, "add", "-A")
+    git(upstream, "commit", "-q", "-m", "exo-oauth 0.1.0")
+    git(upstream, "tag", "v0.1.0")
+    return upstream
+
+
+def next_release(upstream: Path) -> None:
+    """Publish v0.2.0 upstream: a new version, a program change and a changed example."""
+    pyproject = upstream / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace('version = "0.1.0"', 'version = "0.2.0"', 1),
+                         encoding="utf-8")
+    with (upstream / "components" / "mail_app.py").open("a", encoding="utf-8") as program:
+        program.write("# 0.2.0\n")
+    for name in EXAMPLES:
+        with (upstream / "stacks" / f"Pulumi.{name}.yaml").open("a", encoding="utf-8") as example:
+            example.write("# shows a key added in 0.2.0\n")
+    git(upstream, "commit", "-q", "-am", "exo-oauth 0.2.0")
+    git(upstream, "tag", "v0.2.0")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.skipif(not EXAMPLES, reason="this fleet repository deleted the example stacks")
+def test_a_fleet_repository_from_clone_to_next_release(tmp_path: Path) -> None:
+    """docs/fleet-repository.md, step by step: clone a release, add the first tenant, delete the examples, take the
+    next release. The tenant's stack never conflicts; a deleted example that the release changed is removed again.
+    """
+    upstream = upstream_release(tmp_path)
+    fleet = tmp_path / "fleet"
+    # 1. Create the fleet repository from a release.
+    git(tmp_path, "clone", "-q", "--origin", "upstream", "--branch", "v0.1.0", str(upstream), str(fleet))
+    git(fleet, "switch", "-q", "-c", "main")
+    # 2. Add the first tenant: a copy of an example, without the example mark, with the tenant's ID.
+    example = (fleet / "stacks" / f"Pulumi.{EXAMPLES[0]}.yaml").read_text(encoding="utf-8")
+    tenant = "\n".join(line for line in example.splitlines() if "exo-oauth:example" not in line) + "\n"
+    tenant = tenant.replace(load_stack(REPO, EXAMPLES[0]).config.tenant_id, TAILSPIN)
+    (fleet / "stacks" / "Pulumi.tailspin.yaml").write_text(tenant, encoding="utf-8")
+    assert cli(fleet, "plan", "--stack", "stacks/Pulumi.tailspin.yaml").returncode == 0
+    assert cli(fleet, "stacks", "--all").stdout == '["tailspin"]\n'
+    # 3. Delete the examples: the tests use their own stacks, so the repository's checks still pass.
+    git(fleet, "rm", "-q", *(f"stacks/Pulumi.{name}.yaml" for name in EXAMPLES))
+    git(fleet, "add", "-A")
+    git(fleet, "commit", "-q", "-m", "First tenant: tailspin; examples removed")
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                               cwd=fleet, capture_output=True, text=True, timeout=600, check=False)
+    assert collected.returncode == 0, collected.stdout[-2000:]
+    assert cli(fleet, "plan", "--all").returncode == 0
+    # 4. Take the next release.
+    next_release(upstream)
+    git(fleet, "fetch", "-q", "upstream", "--tags")
+    # Exact renames only: by default git pairs the deleted example with the tenant's copy of it and merges the
+    # release's change to the example into the tenant's stack file.
+    merged = git(fleet, "merge", "-q", "--no-edit", "-X", "find-renames=100%", "v0.2.0", check=False)
+    conflicts = git(fleet, "diff", "--name-only", "--diff-filter=U").stdout.split()
+    assert conflicts == sorted(f"stacks/Pulumi.{name}.yaml" for name in EXAMPLES), merged.stdout + merged.stderr
+    git(fleet, "rm", "-q", *conflicts)
+    git(fleet, "commit", "-q", "--no-edit")
+    assert 'version = "0.2.0"' in (fleet / "pyproject.toml").read_text(encoding="utf-8")
+    assert (fleet / "stacks" / "Pulumi.tailspin.yaml").read_text(encoding="utf-8") == tenant
+    assert cli(fleet, "stacks", "--all").stdout == '["tailspin"]\n'
+    assert cli(fleet, "plan", "--all").returncode == 0
