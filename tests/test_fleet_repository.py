@@ -221,8 +221,9 @@ def next_release(upstream: Path) -> None:
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 @pytest.mark.skipif(not EXAMPLES, reason="this fleet repository deleted the example stacks")
 def test_a_fleet_repository_from_clone_to_next_release(tmp_path: Path) -> None:
-    """docs/fleet-repository.md, step by step: clone a release, add the first tenant, delete the examples, take the
-    next release. The tenant's stack never conflicts; a deleted example that the release changed is removed again.
+    """docs/fleet-repository.md step by step: clone a release, first tenant, examples deleted, next release.
+
+    The tenant's stack never conflicts; a deleted example that the release changed is removed again.
     """
     upstream = upstream_release(tmp_path)
     fleet = tmp_path / "fleet"
