@@ -98,8 +98,9 @@ STACK_CASES: dict[str, Maker] = {
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """Return a project folder with Pulumi.yaml and an empty stacks/."""
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    """Return a project folder with Pulumi.yaml, the program and an empty stacks/."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / "stacks").mkdir()
     return tmp_path
 
