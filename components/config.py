@@ -633,6 +633,13 @@ def _folded(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.lower())
 
 
+def mistyped(key: str) -> str | None:
+    """Return the known key that `key` spells with other case or punctuation (`azuread:tenantID`), else None."""
+    if key in CONFIG_KEYS:
+        return None
+    return next((known for known in CONFIG_KEYS if _folded(known) == _folded(key)), None)
+
+
 def _check_known(key: str, source: str) -> None:
     """Refuse an unknown `exo-oauth:` key, and any key that is a known key but for case or punctuation.
 
@@ -640,7 +647,7 @@ def _check_known(key: str, source: str) -> None:
     """
     if key in CONFIG_KEYS:
         return
-    twin = next((known for known in CONFIG_KEYS if _folded(known) == _folded(key)), None)
+    twin = mistyped(key)
     if twin is None and not key.startswith(f"{PROJECT}:"):
         return
     near = twin or next(iter(difflib.get_close_matches(key, CONFIG_KEYS, n=1)), None)

@@ -20,6 +20,7 @@ from components.config import (
     STACKS_DIR,
     StackConfig,
     is_example,
+    mistyped,
     parse_stack_config,
 )
 from components.errors import ConfigError
@@ -47,11 +48,11 @@ class LoadedStack:
     def pulumi_config(self) -> dict[str, str]:
         """Return the keys the program reads as the engine hands them over: strings, structured values as JSON.
 
-        Other namespaces' keys (provider settings) are left out, but for the two the program checks: the offline
-        plan has no provider to read them.
+        Other namespaces' keys (provider settings) are left out, but for the two the program checks (and their
+        mistyped spellings, which it names): the offline plan has no provider to read them.
         """
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.raw.items()
-                if k.startswith(f"{PROJECT}:") or k in ("azuread:tenantId", AZUREAD_ENVIRONMENT)}
+                if k.startswith(f"{PROJECT}:") or k in ("azuread:tenantId", AZUREAD_ENVIRONMENT) or mistyped(k)}
 
 
 def find_project_dir(start: Path | None = None) -> Path:
