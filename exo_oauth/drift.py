@@ -136,7 +136,7 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
 
 def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, overrides: Mapping[str, Any],
                outputs_file: Path | None, *, certificate: Mapping[str, Any] | None = None) -> list[CheckResult]:
-    """Run verify in-process per app-only app; delegated apps need a person to sign in, so they are skipped.
+    """Run verify in-process per app-only app on the `outputs` read once; delegated apps are skipped (a person).
 
     `overrides` are VerifyRequest fields handed on as they are (cloud, authority_host, imap, pop, smtp, ca_file).
     Secret apps use the stack's secret output, federated apps GitHub's OIDC token (verify/federated.py), and
@@ -157,7 +157,8 @@ def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, over
         if kind == "certificate" and not certificate:
             results.append(CheckResult(check, NOT_RUN, "a certificate app: pass --certificate PEM (its private key)"))
             continue
-        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file, **overrides,
+        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file,
+                                stack_outputs=outputs, **overrides,
                                 **(certificate if kind == "certificate" and certificate else {}))
         try:
             result = verify(request, os.environ, prompt=lambda message: print(message, file=sys.stderr, flush=True))

@@ -232,3 +232,38 @@ def test_exchange_password_variable_without_a_file_is_a_usage_error(
     assert main(["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--checks", "exchange", "--outputs",
                  str(outputs), "--exchange-password-variable", "X"]) == 2
     assert "only with --exchange-certificate-file" in capsys.readouterr().err
+
+
+COUNTING_PULUMI = """#!{python}
+# Stands in for the pulumi CLI's `stack output`: prints OUTPUTS_FILE (secrets shown only with --show-secrets) and
+# logs each call, one line per call, to PULUMI_CALLS.
+import json, os, sys
+with open(os.environ["PULUMI_CALLS"], "a", encoding="utf-8") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+outputs = json.load(open(os.environ["OUTPUTS_FILE"], encoding="utf-8"))
+if "--show-secrets" not in sys.argv:
+    outputs["clientSecrets"] = {{name: "[secret]" for name in outputs.get("clientSecrets", {{}})}}
+print(json.dumps(outputs))
+"""
+
+
+def test_the_stack_outputs_are_read_once_per_run_for_every_app_only_app(
+    path_with: Path, tmp_path: Path, outputs: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drift asks pulumi for the outputs once, secrets included, and each app's verify reuses them.
+
+    The contoso outputs have two app-only secret apps; verify reaches no login host here (not run), which is enough:
+    it got past reading the outputs and the secret.
+    """
+    tool(path_with, "pulumi", COUNTING_PULUMI.format(python=sys.executable))
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("PULUMI_CALLS", str(calls))
+    monkeypatch.setenv("OUTPUTS_FILE", str(outputs))
+    status, checks = drift(capsys, "--stack", "contoso", "--checks", "e2e", "--authority-host", "https://127.0.0.1:9")
+    app_only = [name for name in checks if name.startswith("e2e:")]
+    assert len(app_only) >= 2
+    assert set(checks.values()) == {"not run"}, checks
+    assert calls.read_text(encoding="utf-8").splitlines() == [
+        "stack output --json --stack contoso --non-interactive --show-secrets"]
+    assert status == 4

@@ -7,10 +7,14 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
 from .flags import add_project_dir, chosen_project_dir, stack_name
+
+if TYPE_CHECKING:
+    from ..changes import Changed
 
 SHOWN = 20
 """Stack names an error lists before `and N more`."""
@@ -28,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which = parser.add_argument_group("which stacks")
     which.add_argument("--all", action="store_true", help="every stack (same as --select all)")
     which.add_argument("--changed-since", metavar="REF",
-                       help="the stacks whose file changed since REF's merge base with HEAD, or every stack when the "
-                       "program (exo_oauth.changes.CODE_PATHS) changed; an empty REF means every stack")
+                       help="the stacks whose file changed since REF's merge base with HEAD; when the program "
+                       "(exo_oauth.changes.CODE_PATHS) changed, also those whose offline plan (resources, outputs or "
+                       "Exchange scripts) differs there, or every stack if the plans cannot be compared; an empty "
+                       "REF means every stack")
     which.add_argument("--select", metavar="SPEC",
                        help="changed (needs --changed-since), all, or stack names separated by commas or spaces: "
                        "the value of a workflow_dispatch input, passed as it is")
@@ -69,7 +75,21 @@ def _changed(project_dir: Path, ref: str | None, unknown: str, stacks: list[str]
             check_ref(project_dir, ref, "--changed-since")
         except UsageError:
             return stacks, f"{ref} is not in this clone (history rewritten?): every stack"
-    return stacks_changed_since(project_dir, ref, stacks), f"changed since {ref}"
+    changed = stacks_changed_since(project_dir, ref, stacks)
+    return changed.stacks, _why(ref, changed)
+
+
+def _why(ref: str, changed: Changed) -> str:
+    """Say why these stacks: the changed stack files, and after a program change which plans differ and how many not."""
+    if not changed.program:
+        return f"changed since {ref}"
+    if changed.incomparable is not None:
+        return f"the program changed since {ref}, and the plans could not be compared ({changed.incomparable}): " \
+               "every stack"
+    moved = [f"{name} ({', '.join(parts)})" for name, parts in changed.plans.items()]
+    return (f"changed since {ref}: {len(changed.files)} stack file(s) changed; the program changed, and the offline "
+            f"plan differs for {len(moved)} other stack(s){': ' + _listed(moved) if moved else ''}; "
+            f"{changed.left_alone} stack(s) left alone, their plan unchanged")
 
 
 def _listed(names: list[str]) -> str:

@@ -64,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def request_from(args: argparse.Namespace) -> VerifyRequest:
     """Return the typed request for the parsed `exo-oauth verify` flags (each field is the flag of that name)."""
-    return VerifyRequest(**{field.name: getattr(args, field.name) for field in fields(VerifyRequest)})
+    # stack_outputs has no flag: only drift, which has read the outputs already, sets it.
+    return VerifyRequest(**{field.name: getattr(args, field.name) for field in fields(VerifyRequest)
+                            if field.name != "stack_outputs"})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -138,7 +138,8 @@ def _stack_app(args: VerifyRequest, stack: str, project_dir: Path | None) -> _St
         raise UsageError(f"--stack {args.stack}: no Pulumi.yaml here or above; allowed: run inside the project, "
                          "--project-dir DIR, or --outputs FILE")
     wants_secret = args.secret_env is None and args.certificate is None
-    outputs = load_outputs(stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
+    outputs = args.stack_outputs if args.stack_outputs is not None else load_outputs(
+        stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
     source = f"--outputs {args.outputs}" if args.outputs else f"stack {args.stack}"
     apps = outputs.apps
     if args.app is None:
