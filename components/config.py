@@ -6,6 +6,7 @@ Pure: no Pulumi, no I/O. Both `__main__.py` (under `pulumi up`) and the CLI (bef
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -184,6 +185,8 @@ class StackConfig:
     """Exchange Online script settings."""
     cloud: str = DEFAULT_CLOUD
     """The Microsoft cloud of the tenant (`exo-oauth:cloud`): a key of components.microsoft.CLOUDS."""
+    example: bool = False
+    """An example stack (`exo-oauth:example`): planned, but never selected for a workflow by `exo-oauth stacks`."""
 
 
 @dataclass(frozen=True)
@@ -621,6 +624,8 @@ CONFIG_KEYS = {
     f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
     "(21Vianet). Sets token scopes, mail endpoints, the consent URL host and the Exchange scripts' environment; "
     "azuread:environment must name the same cloud.",
+    f"{PROJECT}:example": "true marks an example stack: plan and diff show it, but `exo-oauth stacks` never selects "
+    "it, so no workflow deploys, rotates or drift-checks it (default false). Remove it in a copy meant for a tenant.",
 }
 AZUREAD_ENVIRONMENT = "azuread:environment"
 """The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
@@ -656,9 +661,7 @@ def parse_stack_config(
     """
     now = now or today()
     for key in raw:
-        if key.startswith(f"{PROJECT}:") and key not in CONFIG_KEYS:
-            allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
-            raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
+        _check_known(key, source)
     tenant_id = guid(At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
     apps_at = At(source, f"{PROJECT}:apps", _structured(raw.get(f"{PROJECT}:apps")))
     _require(apps_at, "a list of apps (it may be empty)")
@@ -666,7 +669,46 @@ def parse_stack_config(
     _unique_names(apps_at, apps)
     cloud = _cloud(raw, source, arm_environment)
     exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))), cloud)
-    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud)
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud,
+                       example=is_example(raw, source))
+
+
+def is_example(raw: Mapping[str, Any], source: str) -> bool:
+    """Return `exo-oauth:example` (default false): the one reading of the key, for the program and the CLI alike.
+
+    The engine hands a program a boolean as the text `true` or `false`.
+    """
+    value = raw.get(f"{PROJECT}:example")
+    return _bool(At(source, f"{PROJECT}:example", {"true": True, "false": False}.get(value, value)
+                    if isinstance(value, str) else value), False)
+
+
+def _folded(key: str) -> str:
+    """`key` without case and punctuation: `exo_oauth:Apps` and `exo-oauth:apps` fold alike."""
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def mistyped(key: str) -> str | None:
+    """Return the known key that `key` spells with other case or punctuation (`azuread:tenantID`), else None."""
+    if key in CONFIG_KEYS:
+        return None
+    return next((known for known in CONFIG_KEYS if _folded(known) == _folded(key)), None)
+
+
+def _check_known(key: str, source: str) -> None:
+    """Refuse an unknown `exo-oauth:` key, and any key that is a known key but for case or punctuation.
+
+    Other namespaces' keys (`azuread:clientId`, `pulumi:tags`) belong to their owners and pass.
+    """
+    if key in CONFIG_KEYS:
+        return
+    twin = mistyped(key)
+    if twin is None and not key.startswith(f"{PROJECT}:"):
+        return
+    near = twin or next(iter(difflib.get_close_matches(key, CONFIG_KEYS, n=1)), None)
+    allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
+    raise ConfigError(source, key, "unknown key" + (f", did you mean {near}?" if near else "") + f"; allowed: "
+                      f"{allowed}, and the azuread provider's keys such as azuread:tenantId")
 
 
 def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> str:

@@ -14,6 +14,7 @@ from .config import (
     PROJECT,
     STACKS_DIR,
     StackConfig,
+    mistyped,
     parse_stack_config,
 )
 from .errors import ConfigError
@@ -22,7 +23,8 @@ from .errors import ConfigError
 def read_stack_config() -> StackConfig:
     """Return the current stack's validated config; on bad config, stop the run with one line and no traceback."""
     keys = set(CONFIG.get()) | set(get_config_env())
-    raw = {k: pulumi.runtime.get_config(k) for k in keys if k.startswith(f"{PROJECT}:")}
+    # A mistyped key (`azuread:tenantID`) goes along too, so the check names it rather than a missing key.
+    raw = {k: pulumi.runtime.get_config(k) for k in keys if k.startswith(f"{PROJECT}:") or mistyped(k)}
     raw["azuread:tenantId"] = pulumi.runtime.get_config("azuread:tenantId")
     for key in (AZUREAD_ENVIRONMENT, AZUREAD_METADATA_HOST):
         raw[key] = pulumi.runtime.get_config(key)

@@ -14,7 +14,7 @@ from typing import Any
 from components.exchange_actions import mailbox_rights
 
 from . import mermaid
-from .markdown import escape
+from .markdown import code, escape
 from .microsoft_ids import API_DISPLAY_NAMES
 from .plan_render import HEADING
 
@@ -169,7 +169,7 @@ def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
     for stack in stacks:
         lines.append(f"{HEADING} {escape(stack['stack'])} ({stack['status']})")
         lines.append("")
-        lines += [f"- {_SYMBOL[c['kind']]} `{escape(c['app'])}`: {escape(c['detail'])}" for c in stack["changes"]]
+        lines += [f"- {_SYMBOL[c['kind']]} {code(c['app'])}: {escape(c['detail'])}" for c in stack["changes"]]
         if not stack["changes"]:
             lines.append("- no change in effective access")
         elif stack.get("graph"):

@@ -33,7 +33,7 @@ from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
-from .project import LoadedStack
+from .project import LoadedStack, require_program
 from .tenant.import_file import read_imports
 
 SECRET = "[secret]"
@@ -149,7 +149,7 @@ def plan_stack(
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
-    program = str(project_dir / "__main__.py")
+    program = str(require_program(project_dir))
 
     def run_program() -> None:
         runpy.run_path(program, run_name="__main__")

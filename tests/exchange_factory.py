@@ -13,7 +13,7 @@ from components.outputs import AppOutputs, CredentialOutput, PermissionOutput
 from components.permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
 from exo_oauth.plan_mocks import standin_id
 from exo_oauth.project import load_stack
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 _STANDIN_KINDS = {
@@ -80,7 +80,7 @@ def apps_output(stack: str, config: StackConfig, *, real_ids: bool = False) -> d
 
 def example(name: str, *, real_ids: bool = False) -> tuple[StackConfig, ExchangeInputs]:
     """Return an example stack's config and its renderer inputs (stand-in IDs unless `real_ids`)."""
-    config = load_stack(REPO, name).config
+    config = load_stack(PROJECT, name).config
     apps = apps_output(name, config, real_ids=real_ids)
     return config, exchange_inputs(name, config.tenant_id, apps, config.exchange)
 

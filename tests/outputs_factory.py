@@ -9,12 +9,12 @@ from typing import Any
 from exo_oauth.commands.exchange import STANDIN_ID
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import LoadedStack, load_stack
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
 
 def deployed_outputs(stack: str) -> dict[str, Any]:
     """Return a stack's outputs as `pulumi stack output --json --show-secrets` gives them, from the offline plan."""
-    return planned_outputs(load_stack(REPO, stack))
+    return planned_outputs(load_stack(PROJECT, stack))
 
 
 def planned_outputs(stack: LoadedStack) -> dict[str, Any]:

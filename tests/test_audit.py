@@ -152,7 +152,7 @@ def test_an_admin_signs_in_with_device_code(graph: Graph, capsys: pytest.Capture
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--tenant", "contoso"], "--tenant 'contoso': not a GUID"),
+    (["--tenant", "contoso"], "--tenant: not a GUID (the value is not repeated"),
     (["--timeout", "0"], "--timeout 0.0: allowed"),
     (["--deadline", "100000"], "--deadline 100000.0: allowed"),
     (["--graph-host", "http://127.0.0.1:1"], "--graph-host 'http://127.0.0.1:1': allowed: https://"),

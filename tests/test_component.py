@@ -278,6 +278,14 @@ def test_pulumi_up_binds_script_hooks_and_writes_scripts_but_preview_does_neithe
     assert all(STANDIN_SECRET not in text for text in written.values())
 
 
+def test_program_names_a_mistyped_key_not_a_missing_one() -> None:
+    """`pulumi up` with `azuread:tenantID`: the program's one line says unknown key and the key it should be."""
+    good = loaded(raw_config(app(name="a")))
+    raw = {"azuread:tenantID" if k == "azuread:tenantId" else k: v for k, v in good.raw.items()}
+    with pytest.raises(pulumi.RunError, match=r"azuread:tenantID: unknown key, did you mean azuread:tenantId\?"):
+        run(LoadedStack(good.name, good.path, raw, good.config), PlanMocks("test", NOW))
+
+
 def test_program_stops_on_bad_config_before_registering_anything() -> None:
     """Under `pulumi up` the program itself validates: bad config raises RunError naming file and key path."""
     good = loaded(raw_config(app(name="a")))

@@ -30,7 +30,13 @@ def second_app(**overrides: Any) -> dict[str, Any]:
 CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown app key", with_app(protocol=["imap"]), "exo-oauth:apps[0]", "unknown key 'protocol'; allowed: name,"),
     ("unknown project key", raw_config(app()) | {"exo-oauth:appz": []}, "exo-oauth:appz",
-     "unknown key; allowed: exo-oauth:apps, exo-oauth:exchange"),
+     "unknown key, did you mean exo-oauth:apps?; allowed: exo-oauth:apps, exo-oauth:exchange"),
+    ("mistyped tenant key", {"azuread:tenantID": "11111111-2222-4333-8444-555555555555",
+                             "exo-oauth:apps": []}, "azuread:tenantID", "unknown key, did you mean azuread:tenantId?"),
+    ("mistyped namespace", {"azuread:tenantId": "11111111-2222-4333-8444-555555555555", "exo_oauth:apps": []},
+     "exo_oauth:apps", "unknown key, did you mean exo-oauth:apps?"),
+    ("example not a boolean", raw_config() | {"exo-oauth:example": "yes"}, "exo-oauth:example",
+     "must be true or false, not"),
     ("apps missing", {"azuread:tenantId": "11111111-2222-4333-8444-555555555555"}, "exo-oauth:apps", "is required"),
     ("apps wrong type", raw_config() | {"exo-oauth:apps": {"name": "x"}}, "exo-oauth:apps",
      "must be a list, not a mapping"),
@@ -257,3 +263,11 @@ def test_public_client_accepts_loopback_http_on_any_port_and_path(uri: str) -> N
     """Desktop clients (msal's interactive flow, mutt_oauth2.py localhostauthcode) listen on loopback: allowed."""
     raw = with_app(flow="delegated", publicClient=True, credential={"type": "none"}, redirectUris=[uri])
     assert parse_stack_config(raw, "stacks/Pulumi.x.yaml").apps[0].redirect_uris == (uri,)
+
+
+def test_other_namespaces_keys_pass_and_example_reads_the_engines_text() -> None:
+    """The provider's own keys are not "unknown"; `exo-oauth:example` as the engine hands it (`"true"`) is true."""
+    raw = raw_config() | {"azuread:clientId": "x", "azuread:useOidc": "true", "pulumi:tags": {"a": "b"}}
+    assert parse(raw).example is False
+    assert parse(raw | {"exo-oauth:example": "true"}).example is True
+    assert parse(raw | {"exo-oauth:example": True}).example is True

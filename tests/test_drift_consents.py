@@ -20,7 +20,7 @@ from tests.graph_tenant import EXO, GRAPH, Builder, _first_party
 from tests.mailservers import pki
 from tests.mailservers.token_server import App, TokenServer
 from tests.outputs_factory import deployed_outputs, real_looking
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 CONTOSO_TENANT = "3f2a6c1e-8d4b-4f7a-9c2e-5b1d0e7f6a48"
 
@@ -58,7 +58,7 @@ def serve(tls: pki.ServerTLS, tokens: TokenServer, outputs: dict[str, Any], extr
 
 def drift(tenant: dict[str, Any], standin: GraphStandin, tls: pki.ServerTLS, tokens: TokenServer) -> int:
     """Run the consents check of the example stack contoso; return the exit status."""
-    argv = ["drift", "--project-dir", str(REPO), "--stack", "contoso", "--outputs", str(tenant["path"]),
+    argv = ["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--outputs", str(tenant["path"]),
             "--format", "json", "--graph-client-id", standin.auditor.client_id,  # type: ignore[attr-defined]
             "--graph-secret-env", SECRET_VAR, "--authority-host", tokens.url, "--graph-host", standin.url,
             "--ca-file", str(tls.ca_file), "--checks", "consents"]
@@ -99,7 +99,7 @@ def test_declared_consents_only_are_clean(
 def test_without_a_graph_sign_in_the_consents_check_is_not_run_and_not_in_the_default_set(
         tenant: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     """Asked for without --graph-client-id it says why (exit 4); the default checks leave it out."""
-    argv = ["drift", "--project-dir", str(REPO), "--stack", "contoso", "--outputs", str(tenant["path"]),
+    argv = ["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--outputs", str(tenant["path"]),
             "--format", "json"]
     assert main([*argv, "--checks", "consents"]) == 4
     check = json.loads(capsys.readouterr().out)["checks"][0]

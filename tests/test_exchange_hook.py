@@ -14,7 +14,7 @@ from components.exchange_hook import LAST_RUN_FILE, ExchangeScriptWriter
 from components.exchange_scripts import exchange_inputs, render_exchange_scripts
 from exo_oauth.project import load_stack
 from tests.exchange_factory import apps_output, standin
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 FAKE_SECRET = "Zq8~fake.client-secret_value-42"
 SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
@@ -22,7 +22,7 @@ SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
 
 def contoso() -> StackConfig:
     """Return the contoso example stack's config."""
-    return load_stack(REPO, "contoso").config
+    return load_stack(PROJECT, "contoso").config
 
 
 def hook_args(app: str, *, object_id: str | None = None, **extra: object) -> pulumi.ResourceHookArgs:

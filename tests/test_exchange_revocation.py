@@ -17,12 +17,12 @@ import yaml
 from exo_oauth.cli import main
 from tests.outputs_factory import planned_outputs, real_looking
 from tests.powershell_parse import Call, parse, single_literal, step_calls, syntax_problems
-from tests.stack_factory import REPO, loaded, project
+from tests.stack_factory import PROJECT, loaded, project
 
 
 def example_config(stack: str) -> dict[str, Any]:
     """Return the `config:` mapping of an example stack file."""
-    config: dict[str, Any] = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    config: dict[str, Any] = yaml.safe_load((PROJECT / "stacks" / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
     return dict(config["config"])
 
 
@@ -160,7 +160,7 @@ def test_previous_is_refused_outside_the_deployed_apply_script(
         tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Only the deployed apply script revokes: --previous with verify, remove or --offline exits 2 on one line."""
     old = outputs(CONTOSO, tmp_path, "old")
-    argv = ["exchange", "--project-dir", str(REPO), "--stack", "contoso", "--previous", str(old), *extra]
+    argv = ["exchange", "--project-dir", str(PROJECT), "--stack", "contoso", "--previous", str(old), *extra]
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -173,7 +173,7 @@ def test_previous_outputs_of_another_tenant_are_refused_naming_the_flag(
     fabrikam = tmp_path / "fabrikam.json"
     fabrikam.write_text(json.dumps(real_looking(planned_outputs(loaded(example_config("fabrikam"), "fabrikam")))),
                         encoding="utf-8")
-    argv = ["exchange", "--project-dir", str(REPO), "--stack", "contoso", "--action", "apply",
+    argv = ["exchange", "--project-dir", str(PROJECT), "--stack", "contoso", "--action", "apply",
             "--outputs", str(outputs(CONTOSO, tmp_path, "new")), "--previous", str(fabrikam)]
     assert main(argv) == 2
     captured = capsys.readouterr()

@@ -19,9 +19,9 @@ from exo_oauth.cli import main
 from exo_oauth.files import MAX_FILE_BYTES, MAX_ITEMS
 from exo_oauth.project import load_stack
 from tests.exchange_factory import wire_output
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
-VALID_STACK = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
+VALID_STACK = (PROJECT / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
 TENANT = "11111111-2222-4333-8444-555555555555"
 CLIENT = "22222222-3333-4444-8555-666666666666"
 
@@ -98,8 +98,9 @@ STACK_CASES: dict[str, Maker] = {
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """Return a project folder with Pulumi.yaml and an empty stacks/."""
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    """Return a project folder with Pulumi.yaml, the program and an empty stacks/."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / "stacks").mkdir()
     return tmp_path
 

@@ -16,13 +16,13 @@ from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.outputs_factory import planned_outputs, real_looking
-from tests.stack_factory import REPO, loaded, project, raw_config
+from tests.stack_factory import PROJECT, REPO, loaded, project, raw_config
 from tests.stack_factory import app as app_entry
 
 
 def planned(stack: str) -> dict[str, Any]:
     """Return the outputs the real program exports for an example stack, planned offline."""
-    outputs: dict[str, Any] = plan_stack(REPO, load_stack(REPO, stack), datetime.now(UTC)).outputs
+    outputs: dict[str, Any] = plan_stack(REPO, load_stack(PROJECT, stack), datetime.now(UTC)).outputs
     return outputs
 
 
@@ -68,7 +68,7 @@ def test_cli_refuses_an_old_outputs_file_with_one_line_and_exit_2(
         del app["adminConsentUrl"]
     saved = tmp_path / "old.json"
     saved.write_text(json.dumps(outputs), encoding="utf-8")
-    assert main(["exchange", "--project-dir", str(REPO), "--stack", "contoso", "--outputs", str(saved)]) == 2
+    assert main(["exchange", "--project-dir", str(PROJECT), "--stack", "contoso", "--outputs", str(saved)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from components.exit_codes import ExitCode
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
 STACKS = 60
 """Enough stacks for two plan workers (exo_oauth.plan.MIN_STACKS_PER_WORKER is 25)."""
@@ -84,7 +84,7 @@ def fleet(folder: Path) -> Path:
     for package in ("components", "exo_oauth"):
         shutil.copytree(REPO / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "stacks").mkdir()
-    stack = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
+    stack = (PROJECT / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
     for number in range(STACKS):
         (folder / "stacks" / f"Pulumi.t{number:03}.yaml").write_text(stack, encoding="utf-8")
     return folder

@@ -402,7 +402,7 @@ def test_server_certificate_from_an_untrusted_ca_fails_at_tls(mail_servers: Mail
     assert "certificate verify failed" in result.reply
 
 
-@pytest.mark.parametrize("output", ["table", "json"])
+@pytest.mark.parametrize("output", ["text", "json"])
 def test_verbose_output_never_contains_a_token_or_the_secret(
         mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         output: str) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
+from .flags import add_format, add_project_dir, stack_name
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `adopt` subcommand."""
@@ -25,15 +27,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", required=True, metavar="GUID", help="the tenant ID")
-    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to write (stacks/Pulumi.NAME.yaml)")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME",
+                        help="the stack to write (stacks/Pulumi.NAME.yaml)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
                         help="the Exchange export (see `exo-oauth audit --print-export-script`): app-only mailboxes")
     parser.add_argument("--default-owner", metavar="GUID", help="owner object id for apps that have none")
     parser.add_argument("--organization", metavar="DOMAIN",
                         help="the tenant's *.onmicrosoft.com domain for the Exchange scripts")
     parser.add_argument("--force", action="store_true", help="overwrite an existing stack file")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    add_project_dir(parser)
+    add_format(parser, "json")
     add_signin_arguments(parser)
     parser.set_defaults(run=run)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
+from .flags import add_format
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `audit` subcommand."""
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="also judge Exchange Online's side, from the JSON the export script wrote")
     parser.add_argument("--print-export-script", action="store_true",
                         help="print the read-only Exchange Online PowerShell export script and exit")
-    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
+    add_format(parser, "markdown", "json")
     parser.add_argument("--warn-days", type=int, metavar="DAYS",
                         help="report credentials that end within this many days (default: the policy's, 30)")
     parser.add_argument("--max-days", type=int, metavar="DAYS",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
-from ..verify.clouds import CLOUDS
+from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
     from ..tenant.graph import GraphClient
@@ -35,14 +35,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "by the stack is drift), and say which checks could not run and why. "
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
     )
-    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to check")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="the stack to check")
     parser.add_argument("--checks", metavar="LIST",
                         help=f"comma-separated subset of {','.join(CHECKS)} (default: all; consents only with "
                         "--graph-client-id)")
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="outputs saved with `pulumi stack output --json --show-secrets` (default: ask pulumi)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    add_project_dir(parser)
+    add_format(parser, "json")
     parser.add_argument("--policy-pack", type=Path, metavar="DIR", help="preview with this policy pack (entra check)")
     exchange = parser.add_argument_group("Exchange sign-in on a runner (handed to the verify script)")
     exchange.add_argument("--exchange-certificate-file", type=Path, metavar="PFX",
@@ -58,18 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        "Directory.Read.All) that signs in with client credentials")
     graph.add_argument("--graph-secret-env", metavar="VAR", help="environment variable holding its client secret")
     graph.add_argument("--graph-host", metavar="URL", help="override Microsoft Graph's host (https://HOST[:PORT])")
-    verify = parser.add_argument_group("handed on to exo-oauth verify")
-    verify.add_argument("--cloud", choices=tuple(CLOUDS))
-    verify.add_argument("--authority-host", metavar="URL")
-    verify.add_argument("--imap", metavar="HOST:PORT")
-    verify.add_argument("--pop", metavar="HOST:PORT")
-    verify.add_argument("--smtp", metavar="HOST:PORT")
-    verify.add_argument("--ca-file", type=Path, metavar="PEM")
-    verify.add_argument("--certificate", type=Path, metavar="PEM",
-                        help="for certificate apps: PEM with the app's private key and certificate (secret apps use "
-                        "the stack's secret output, federated ones GitHub's OIDC token in a GitHub Actions job)")
-    verify.add_argument("--certificate-passphrase-env", metavar="VAR",
-                        help="environment variable holding the private key's passphrase")
+    verify = parser.add_argument_group("handed on to exo-oauth verify (secret apps use the stack's secret output, "
+                                       "federated ones GitHub's OIDC token in a GitHub Actions job)")
+    add_cloud_and_hosts(verify, mail=True)
+    add_certificate(verify)
     parser.set_defaults(run=run)
 
 
@@ -84,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         render_json,
         render_text,
     )
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
     from ..stack_outputs import load_outputs  # noqa: PLC0415
 
     checks = args.checks if args.checks is not None else ",".join(
@@ -93,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [c for c in chosen if c not in CHECKS]
     if unknown or not chosen:
         raise UsageError(f"--checks {checks!r}: allowed: a non-empty subset of {','.join(CHECKS)}")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     config = load_stack(project_dir, args.stack).config
     try:
         # Read once for every check: the e2e checks' secrets included, so verify does not ask pulumi per app.

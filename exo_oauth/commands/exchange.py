@@ -14,6 +14,7 @@ from components.exchange_actions import ACTIONS, script_name
 from components.exit_codes import ExitCode
 
 from ..errors import UsageError
+from .flags import add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders "
         "from the offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
     )
-    parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="a stack under stacks/")
     parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--outputs", type=Path, metavar="FILE",
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--previous", type=Path, metavar="OLD",
                         help="the saved `pulumi stack output --json` from before the update: apply then first "
                         "revokes what OLD held in Exchange Online and the deployed outputs do not (docs/exchange.md)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -57,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
     from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
 
     if args.previous is not None and (args.offline or args.action not in (None, "apply")):
         raise UsageError("--previous: only the apply script revokes, from deployed outputs; allowed: --previous with "
                          "--action apply (or no --action) and without --offline")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     stack = load_stack(project_dir, args.stack)
     previous: Sequence[ExchangeApp] = ()
     if args.previous is not None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from .flags import stack_name
 
 SHOWN = 5
 """Other changes named in the message; the preview has the rest."""
@@ -29,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--preview-json", type=Path, required=True, metavar="FILE",
                         help="the saved output of `pulumi preview --refresh --json --stack NAME`")
-    parser.add_argument("--stack", metavar="NAME", help="the stack's name, for the message (and the issue title)")
+    parser.add_argument("--stack", type=stack_name, metavar="NAME",
+                        help="the stack's name, for the message (and the issue title)")
     parser.add_argument("--issues", type=Path, metavar="FILE",
                         help=f"the open blocked-rotation issues, saved with `gh issue list --state open --label "
                         f"{LABEL} --json number,title` (with --issue-out)")

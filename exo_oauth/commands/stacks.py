@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
+from .flags import add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
     from ..changes import Changed
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="stacks per job (default 1), or auto: the fewest per job that fit --max-jobs")
     jobs.add_argument("--max-jobs", type=int, default=MAX_JOBS, metavar="J",
                       help=f"jobs a matrix may have (default {MAX_JOBS}, GitHub's limit)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -78,10 +79,6 @@ def _changed(project_dir: Path, ref: str | None, unknown: str, stacks: list[str]
     return changed.stacks, _why(ref, changed)
 
 
-def _listed(names: list[str]) -> str:
-    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
-
-
 def _why(ref: str, changed: Changed) -> str:
     """Say why these stacks: the changed stack files, and after a program change which plans differ and how many not."""
     if not changed.program:
@@ -95,8 +92,17 @@ def _why(ref: str, changed: Changed) -> str:
             f"{changed.left_alone} stack(s) left alone, their plan unchanged")
 
 
-def _named(spec: str, stacks: list[str]) -> tuple[list[str], str]:
-    names = sorted(set(re.split(r"[\s,]+", spec.strip())) - {""})
+def _listed(names: list[str]) -> str:
+    """Return the first SHOWN names, and how many more."""
+    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+
+def _named(spec: str, stacks: list[str], examples: list[str]) -> tuple[list[str], str]:
+    names = sorted({stack_name(word) for word in re.split(r"[\s,]+", spec.strip())} - {""})
+    if named_examples := [n for n in names if n in examples]:
+        raise UsageError(f"--select {spec!r}: {', '.join(named_examples)}: example stack(s), never run by a "
+                         "workflow (exo-oauth:example: true); allowed: the stacks of your tenants (a copy of an "
+                         "example runs once exo-oauth:example is removed)")
     unknown = [n for n in names if n not in stacks]
     if unknown:
         raise UsageError(f"--select {spec!r}: no stack {', '.join(unknown)}; allowed: changed, all, or stack names "
@@ -105,27 +111,33 @@ def _named(spec: str, stacks: list[str]) -> tuple[list[str], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the matrix entries as one JSON line; say on stderr what was selected and why."""
-    from ..project import find_project_dir, list_stacks  # noqa: PLC0415
+    """Print the matrix entries as one JSON line; say on stderr what was selected and why.
+
+    Example stacks (`exo-oauth:example: true`) are never selected; no stack files at all is an empty list.
+    """
+    from ..project import is_example_stack, stack_names  # noqa: PLC0415
 
     shard = parse_shard(args.shard) if args.shard else None
     batch_size = parse_batch_size(args.batch_size)
     if args.max_jobs < 1:
         raise UsageError(f"--max-jobs {args.max_jobs}: allowed: a whole number from 1 up")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
-    stacks = list_stacks(project_dir)
+    project_dir = chosen_project_dir(args)
+    every = stack_names(project_dir)
+    examples = [name for name in every if is_example_stack(project_dir, name)]
+    stacks = [name for name in every if name not in examples]
     selection = _selection(args)
     if selection == "all":
         chosen, why = stacks, "every stack"
     elif selection == "changed":
         chosen, why = _changed(project_dir, args.changed_since, args.if_unknown_ref, stacks)
     else:
-        chosen, why = _named(selection, stacks)
+        chosen, why = _named(selection, stacks, examples)
     note = f"exo-oauth stacks: {len(chosen)} of {len(stacks)} stacks ({why})"
     if shard is not None:
         chosen = shard_of(chosen, shard)
         note += f", shard {shard.index}/{shard.count}: {len(chosen)}"
     entries = matrix_entries(chosen, batch_size, args.max_jobs)
-    print(f"{note}, in {len(entries)} job(s)", file=sys.stderr)
+    left_out = f"; example stacks never run: {_listed(examples)}" if examples else ""
+    print(f"{note}, in {len(entries)} job(s){left_out}", file=sys.stderr)
     print(json.dumps(entries, separators=(",", ":")))
     return 0

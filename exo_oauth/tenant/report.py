@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..markdown import escape
+from ..markdown import code, escape
 from .findings import Finding
 
 
@@ -27,7 +27,7 @@ def render_text(tenant_id: str, findings: Sequence[Finding]) -> str:
 
 def render_markdown(tenant_id: str, findings: Sequence[Finding]) -> str:
     """Return a markdown table for a ticket or pull request; every cell escaped."""
-    lines = [f"### Audit of tenant `{escape(tenant_id)}`", ""]
+    lines = [f"### Audit of tenant {code(tenant_id)}", ""]
     if not findings:
         return "\n".join([*lines, "No findings."]) + "\n"
     lines += ["| Severity | Code | Object | Detail | Fix |", "| --- | --- | --- | --- | --- |"]

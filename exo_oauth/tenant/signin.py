@@ -43,12 +43,14 @@ def _graph_root(args: SignInRequest) -> str:
 def signin_target(args: SignInRequest, environ: Mapping[str, str]) -> Target:
     """Return verify's Target for a Graph token: client credentials with a credential flag, else device code."""
     if not is_guid(args.tenant):
-        raise UsageError(f"--tenant {args.tenant!r}: not a GUID; allowed: the tenant ID")
+        raise UsageError("--tenant: not a GUID (the value is not repeated: a misplaced secret must not reach logs); "
+                         "allowed: the tenant ID")
     app_only = args.secret_env is not None or args.certificate is not None
     if app_only and args.client_id is None:
         raise UsageError("--secret-env/--certificate: needs --client-id, the read-only app's Application (client) ID")
     if args.client_id is not None and not is_guid(args.client_id):
-        raise UsageError(f"--client-id {args.client_id!r}: not a GUID; allowed: an Application (client) ID")
+        raise UsageError("--client-id: not a GUID (the value is not repeated: a misplaced secret must not reach "
+                         "logs); allowed: an Application (client) ID")
     for flag, value, low, high in (("--timeout", args.timeout, 0, MAX_TIMEOUT),
                                    ("--deadline", args.deadline, 0, MAX_DEADLINE)):
         if not low < value <= high:
