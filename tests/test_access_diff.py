@@ -186,5 +186,5 @@ def test_review_says_what_the_deploy_revokes_in_exchange_for_a_dropped_mailbox()
                        ("scan", "the deploy revokes FullAccess on b@contoso.com"),
                        ("scan", "the deploy revokes SendAs on b@contoso.com")]
     entry = {"stack": "t", "status": "changed", "changes": [c.__dict__ for c in diff_apps(base, head)]}
-    markdown = render_markdown("main", [entry]).replace("<span>@</span>", "@")  # the escaper keeps a mention from firing
+    markdown = render_markdown("main", [entry]).replace("<span>@</span>", "@")  # the escaper stops mentions
     assert "- 🚫 Exchange revokes `scan`: the deploy revokes FullAccess on b@contoso.com\n" in markdown

@@ -139,7 +139,8 @@ def test_a_code_change_selects_only_the_stacks_whose_plan_changes(
 ) -> None:
     """A program change that adds an output to one stack selects that stack, names what differs, counts the rest."""
     edit(project / "__main__.py", "    pulumi.export(key, value)\n",
-         '    pulumi.export(key, value)\nif pulumi.get_stack() == "fabrikam":\n    pulumi.export("note", "only here")\n')
+         '    pulumi.export(key, value)\nif pulumi.get_stack() == "fabrikam":\n'
+         '    pulumi.export("note", "only here")\n')
     commit(project, "an output for fabrikam")
     status, entries, err = stacks(project, capsys, "--changed-since", "main~1")
     assert (status, entries) == (0, ["fabrikam"])
