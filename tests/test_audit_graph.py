@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from exo_oauth.signin.secret import Secret
 from exo_oauth.tenant.graph import MAX_RETRY_AFTER, GraphClient, GraphError
-from exo_oauth.verify.secret import Secret
 
 ROOT = "https://graph.example"
 
 
 @dataclass
 class Answer:
-    """A canned response."""
+    """A canned response: a JSON value, or raw bytes."""
 
     status_code: int
-    body: dict[str, Any]
+    body: Any
     headers: dict[str, str] = field(default_factory=dict)
 
-    def json(self) -> dict[str, Any]:
-        """Return the body."""
-        return self.body
+    def iter_content(self, size: int) -> Iterator[bytes]:
+        """Yield the body in chunks of `size` bytes, as requests' streamed response does."""
+        data = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 @dataclass
@@ -34,8 +41,9 @@ class Session:
     answers: list[Answer]
     urls: list[str] = field(default_factory=list)
 
-    def get(self, url: str, **_: Any) -> Answer:
+    def request(self, method: str, url: str, **_: Any) -> Answer:
         """Record the URL; return the next answer."""
+        assert method == "GET"
         self.urls.append(url)
         return self.answers.pop(0)
 

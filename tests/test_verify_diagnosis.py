@@ -13,13 +13,14 @@ from typing import Any
 import jwt
 import pytest
 
+from exo_oauth.signin.credentials import ClientCredential
+from exo_oauth.signin.secret import Secret
+from exo_oauth.signin.token import TokenFailure, TokenOutcome
 from exo_oauth.verify.checks import CheckResult, Login, run_checks, tls_context
 from exo_oauth.verify.clouds import CLOUDS, Endpoint
 from exo_oauth.verify.diagnosis import CATALOGUE, Diagnosis, diagnose, explain
-from exo_oauth.verify.inputs import ClientCredential, Target
+from exo_oauth.verify.inputs import Target
 from exo_oauth.verify.report import exit_status, render_json, render_table
-from exo_oauth.verify.secret import Secret
-from exo_oauth.verify.tokens import TokenFailure, TokenOutcome
 from tests.mailservers.pki import ServerTLS
 from tests.mailservers.scripted import scripted_server
 

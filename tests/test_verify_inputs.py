@@ -14,7 +14,7 @@ from exo_oauth.commands.verify import request_from
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.inputs import resolve_target
 from exo_oauth.verify.request import VerifyRequest
-from exo_oauth.verify.token_cache import cache_file, secret_partition
+from exo_oauth.verify.token_cache import cache_file, credential_partition
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 CLIENT = "22222222-3333-4444-8555-666666666666"
@@ -114,9 +114,9 @@ def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:
     assert first.token_cache != second.token_cache
     assert first.token_cache.is_relative_to(tmp_path / "cache" / "exo-oauth" / "tokens")
     assert SECRET not in str(first.token_cache)
-    assert secret_partition(SECRET)[1:] not in str(first.token_cache)
+    assert credential_partition(first.credential)[1:] not in str(first.token_cache)
     assert first.token_cache == cache_file(first.token_cache.parent, first.authority, CLIENT,
-                                           secret_partition(SECRET))
+                                           credential_partition(first.credential))
 
 
 @pytest.mark.parametrize(("argv", "environ", "expected"), [

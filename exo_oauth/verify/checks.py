@@ -30,9 +30,9 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
+from ..signin.secret import Secret
 from ..text import printable
 from .clouds import Endpoint
-from .secret import Secret
 
 NO_TOKEN = "not checked: there is no token"
 MAX_REPLY = 300

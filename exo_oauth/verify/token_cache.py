@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
+from ..signin.credentials import ClientCredential
 
 FOLDER = Path("exo-oauth") / "tokens"
 MODES = ("encrypted", "plain", "off")
@@ -53,9 +54,17 @@ def cache_file(folder: Path, authority: str, client_id: str, partition: str) -> 
     return folder / f"{digest}.json"
 
 
-def secret_partition(secret: str) -> str:
-    """Return a short, one-way fingerprint of a client secret to key the cache file (never the secret itself)."""
-    return "s" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+def credential_partition(credential: ClientCredential | None) -> str:
+    """Return the cache partition of a credential, which keys its cache file.
+
+    The thumbprint (certificate, federated), a short one-way fingerprint of a client secret (never the secret
+    itself), or `public` for a device code sign-in.
+    """
+    if credential is None:
+        return "public"
+    if credential.kind == "secret":
+        return "s" + hashlib.sha256(credential.value.reveal().encode()).hexdigest()[:16]
+    return f"{credential.kind[0]}{credential.thumbprint}"
 
 
 def short_reason(error: BaseException) -> str:
