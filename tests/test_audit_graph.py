@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from exo_oauth.signin.secret import Secret
-from exo_oauth.tenant.graph import MAX_RETRY_AFTER, GraphClient, GraphError
+from exo_oauth.tenant.graph import MAX_PAGES, MAX_RETRY_AFTER, GraphClient, GraphError
 
 ROOT = "https://graph.example"
 
@@ -90,3 +90,22 @@ def test_refusal_names_graphs_error_and_the_permission_hint() -> None:
     graph, _ = client(session)
     with pytest.raises(GraphError, match=r"HTTP 403, Authorization_RequestDenied: Insufficient.*Permissions"):
         graph.get("applications")
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "-inf", "1e999", "Wed, 21 Oct 2015 07:28:00 GMT", "-3"])
+def test_a_retry_after_that_is_no_finite_number_of_seconds_backs_off_instead(header: str) -> None:
+    """Retry-After that is not a finite number falls back to the exponential back-off; never a NaN sleep."""
+    session = Session([Answer(429, {}, {"Retry-After": header}), Answer(200, {"value": []})])
+    graph, slept = client(session)
+    assert graph.get_all("applications") == []
+    assert slept == ([0.0] if header == "-3" else [1.0])
+
+
+def test_paging_stops_at_the_page_cap_with_a_clear_message() -> None:
+    """A Graph host that always sends a next link is read for MAX_PAGES pages, then the read stops, named."""
+    page = Answer(200, {"value": [{"id": "1"}], "@odata.nextLink": f"{ROOT}/v1.0/applications?$skiptoken=x"})
+    session = Session([page] * (MAX_PAGES + 1))
+    graph, _ = client(session)
+    with pytest.raises(GraphError, match=f"more than {MAX_PAGES} pages; stopped reading"):
+        graph.get_all("applications")
+    assert graph.calls == MAX_PAGES

@@ -103,15 +103,16 @@ class GraphClient:
     def get_all(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """GET every page of a collection, following `@odata.nextLink`, and return all its `value` items."""
         items: list[dict[str, Any]] = []
-        page = self.get(path, params)
+        link: str | None = None
         for _ in range(MAX_PAGES):
+            page = self.get(link) if link is not None else self.get(path, params)
             items.extend(_values(page, path))
-            link = page.get("@odata.nextLink")
-            if link is None:
+            following = page.get("@odata.nextLink")
+            if following is None:
                 return items
-            if not isinstance(link, str):
+            if not isinstance(following, str):
                 raise GraphError(f"GET {_path(path)}: @odata.nextLink is not a URL; the answer can't be read")
-            page = self.get(link)
+            link = following
         raise GraphError(f"GET {_path(path)}: Graph sent more than {MAX_PAGES} pages; stopped reading (a tenant this "
                          "large, or a Graph host that pages without end)")
 
