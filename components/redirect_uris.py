@@ -23,12 +23,20 @@ def redirect_uri_problem(uri: str, *, public_client: bool) -> str | None:
 
     `public_client` says whether the URI is registered on the public-client (mobile and desktop) platform.
     """
+    if "\\" in uri:
+        # A browser (WHATWG URL) reads '\\' as '/' in http(s) URLs, urlsplit does not: the two disagree on the host.
+        return ("has a backslash ('\\'), which browsers read as '/', so the host a browser sends the code to is not "
+                "the one it seems")
+    if any(c.isspace() or not c.isprintable() for c in uri):
+        return "has a space or control character, which a browser drops or encodes, so it is not the URI it seems"
     try:
         parts = urlsplit(uri)
         host = parts.hostname
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError:
         return "is not a URL"
+    if "@" in parts.netloc:
+        return "has user information ('user@' before the host), which hides the host a browser sends the code to"
     if "#" in uri:
         # RFC 6749 section 3.1.2: a redirection endpoint URI must not include a fragment component.
         return "has a fragment ('#'), which a redirect URI may not have (RFC 6749 section 3.1.2)"
