@@ -37,7 +37,7 @@ def _mailboxes(count: int) -> str:
 
 
 def _mailboxes_as_json_text(count: int) -> str:
-    """The same stack with `exo-oauth:apps` as the JSON text `pulumi config set` stores."""
+    """Return the same stack with `exo-oauth:apps` as the JSON text `pulumi config set` stores."""
     document = yaml.safe_load(_mailboxes(count))
     document["config"]["exo-oauth:apps"] = json.dumps(document["config"]["exo-oauth:apps"])
     return yaml.safe_dump(document)

@@ -116,7 +116,7 @@ def test_a_symlink_at_the_plain_cache_file_is_not_followed(tmp_path: Path) -> No
     target.chmod(0o644)
     link = tmp_path / "cache.json"
     link.symlink_to(target)
-    with pytest.raises(OSError, match="ELOOP|symbolic link|Too many levels"):
+    with pytest.raises(OSError, match=r"symbolic link"):
         open_token_cache(link, "plain")
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert target.read_text(encoding="utf-8") == "not a token cache"
