@@ -97,11 +97,11 @@ def test_explicit_host_flags_beat_the_cloud(tmp_path: Path) -> None:
 
 
 def test_delegated_explicit_run_needs_no_credential_and_requests_per_protocol_scopes() -> None:
-    """Without a credential the flow is delegated, with the outlook.office.com scope of each protocol."""
+    """Without a credential the flow is delegated, with the scopes a deployed app's clients request (the outputs')."""
     target = resolve_target(args("--tenant", TENANT, "--client-id", CLIENT, "--protocols", "smtp,imap"), {})
     assert (target.flow, target.credential, target.mailbox) == ("delegated", None, None)
     assert target.scopes == ("https://outlook.office.com/IMAP.AccessAsUser.All",
-                             "https://outlook.office.com/SMTP.Send")
+                             "https://outlook.office.com/SMTP.Send", "offline_access")
 
 
 def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:

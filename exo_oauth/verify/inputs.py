@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError
 from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
 from components.microsoft import DEFAULT_CLOUD
 from components.outputs import HIDDEN, AppOutputs, EndpointOutput
+from components.permissions import token_scopes
 
 from ..errors import UsageError
 from ..files import read_bytes
@@ -249,7 +250,7 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
     if not 0 < args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout {args.timeout}: allowed: seconds, more than 0 and at most {MAX_TIMEOUT:g}")
     credential = _credential(args, environ, flow, stack, project_dir)
-    scopes = stack.app.scopes if args.cloud is None and stack is not None else cloud.scopes(flow, protocols)
+    scopes = stack.app.scopes if args.cloud is None and stack is not None else token_scopes(flow, protocols, cloud.name)
     authority = f"{login_host(cloud.name, args.authority_host)}/{tenant}"
     token_cache = None
     if args.token_cache != "off":
