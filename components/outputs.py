@@ -16,7 +16,6 @@ from typing import Any
 from .config import (
     APP_NAME,
     CREDENTIAL_TYPES,
-    FLOWS,
     PROTOCOLS,
     At,
     Mailbox,
@@ -27,7 +26,7 @@ from .config import (
     one_of,
     protocol_list,
 )
-from .microsoft import CLOUDS
+from .microsoft import CLOUDS, FLOWS
 
 SECURITY = ("tls", "starttls")
 """How a mail endpoint is protected: TLS from the first byte, or STARTTLS after the greeting."""

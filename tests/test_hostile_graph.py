@@ -21,13 +21,11 @@ import pytest
 
 from components.exit_codes import ExitCode
 from exo_oauth.cli import main
+from tests.login_answers import CLIENT, GOOD_LOGIN, TENANT, discovery, login, send_json, send_raw
 from tests.mailservers.pki import ServerTLS
 from tests.mailservers.scripted import login_host
-from tests.test_adopt import project
-from tests.test_hostile_peers import GOOD_LOGIN, discovery, login, send_json, send_raw
+from tests.stack_factory import project
 
-TENANT = "11111111-2222-4333-8444-555555555555"
-CLIENT = "22222222-3333-4444-8555-666666666666"
 SECRET = "Abc8Q~hostile+graph/secret=value"
 """Has characters a form body encodes (`+`, `/`, `=`), so an echo of the request shows it percent-encoded."""
 SECRET_SPELLINGS = (SECRET, quote_plus(SECRET), quote(SECRET, safe=""))

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
+from components.microsoft import PROTOCOLS
 
 from ..errors import UsageError
 from ..verify.clouds import CLOUDS
+from .verify import add_endpoint_arguments
 
 CHECKS = ("entra", "exchange", "e2e")
-PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
+PASS_THROUGH = ("cloud", "authority_host", *(p.name for p in PROTOCOLS), "ca_file")
 """`exo-oauth verify` options that drift hands on to each end-to-end check."""
 
 
@@ -43,9 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify = parser.add_argument_group("handed on to exo-oauth verify")
     verify.add_argument("--cloud", choices=tuple(CLOUDS))
     verify.add_argument("--authority-host", metavar="URL")
-    verify.add_argument("--imap", metavar="HOST:PORT")
-    verify.add_argument("--pop", metavar="HOST:PORT")
-    verify.add_argument("--smtp", metavar="HOST:PORT")
+    add_endpoint_arguments(verify)
     verify.add_argument("--ca-file", type=Path, metavar="PEM")
     verify.add_argument("--certificate", type=Path, metavar="PEM",
                         help="for certificate apps: PEM with the app's private key and certificate (secret apps use "

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
+from components.microsoft import FLOWS, PROTOCOLS
 
 from ..verify.clouds import CLOUDS
 from ..verify.request import DEFAULT_TIMEOUT, RUN_STEPS, VerifyRequest
@@ -36,13 +37,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explicit = parser.add_argument_group("without a stack")
     explicit.add_argument("--tenant", metavar="ID", help="tenant ID (GUID) or verified domain")
     explicit.add_argument("--client-id", metavar="ID", help="the app's Application (client) ID")
-    explicit.add_argument("--flow", choices=("app-only", "delegated"),
+    explicit.add_argument("--flow", choices=FLOWS,
                           help="default: app-only with a credential, delegated (device code) without")
     what = parser.add_argument_group("what to check")
     what.add_argument("--mailbox", metavar="ADDR",
                       help="mailbox to log in to (app-only default: the app's first mailbox; delegated: the user's)")
     what.add_argument("--protocols", metavar="LIST",
-                      help="comma-separated subset of imap,pop,smtp (default: the app's)")
+                      help=f"comma-separated subset of {','.join(p.name for p in PROTOCOLS)} (default: the app's)")
     what.add_argument("--send-test-to", metavar="ADDR", help="after SMTP AUTH, send one test message here")
     credential = parser.add_argument_group("credential (never on the command line)")
     credential.add_argument("--secret-env", metavar="VAR", help="environment variable holding the client secret value")
@@ -54,9 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     hosts.add_argument("--cloud", choices=tuple(CLOUDS),
                        help="Microsoft cloud: login and mail hosts (default: the stack's exo-oauth:cloud, else global)")
     hosts.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
-    hosts.add_argument("--imap", metavar="HOST:PORT", help="override the IMAP endpoint (TLS)")
-    hosts.add_argument("--pop", metavar="HOST:PORT", help="override the POP3 endpoint (TLS)")
-    hosts.add_argument("--smtp", metavar="HOST:PORT", help="override the SMTP submission endpoint (STARTTLS)")
+    add_endpoint_arguments(hosts)
     hosts.add_argument("--ca-file", type=Path, metavar="PEM", help="trust only these CA certificates (TLS is always "
                        "verified)")
     output = parser.add_argument_group("output")
@@ -71,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "secret store (default; without one, no cache and a note on stderr), plain (a private 0600 "
                         "file, weaker: opt in only where no keyring exists), or off")
     parser.set_defaults(run=run)
+
+
+def add_endpoint_arguments(group: argparse._ArgumentGroup) -> None:
+    """Add `--imap`, `--pop` and `--smtp HOST:PORT`, one per protocol of Microsoft's facts, with its security."""
+    for protocol in PROTOCOLS:
+        group.add_argument(f"--{protocol.name}", metavar="HOST:PORT", help=f"override the {protocol.label} endpoint "
+                           f"({protocol.security.upper()})")
 
 
 def request_from(args: argparse.Namespace) -> VerifyRequest:
