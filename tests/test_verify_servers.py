@@ -141,10 +141,10 @@ def test_a_cache_file_that_cannot_be_read_is_one_notice_not_a_failure(
     args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
     verify(capsys, *args)
 
-    def refuse(path: object, mode: int) -> None:
-        raise PermissionError(1, "Operation not permitted", str(path))
+    def refuse(fd: object, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", "the cache file")
 
-    monkeypatch.setattr("exo_oauth.verify.token_cache.os.chmod", refuse)
+    monkeypatch.setattr("exo_oauth.verify.token_cache.os.fchmod", refuse)
     status, report, err = verify(capsys, *args)
     assert (status, rows(report)["token"]["status"]) == (0, "ok")
     assert err.startswith("exo-oauth verify: token cache off: it cannot be opened (Operation not permitted (")
