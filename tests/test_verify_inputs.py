@@ -127,6 +127,8 @@ def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:
     (["--mailbox", "not-an-address"], {}, "--mailbox 'not-an-address': not a mailbox address"),
     (["--tenant", "contoso.com\n"], {}, "--tenant: not a GUID or a domain"),
     (["--authority-host", "http://127.0.0.1:1"], {}, "--authority-host 'http://127.0.0.1:1': allowed: https://"),
+    (["--authority-host", "https://user@login.example"], {}, "--authority-host 'https://user@login.example': allowed"),
+    (["--authority-host", "https://evil.example\\@login.example"], {}, "allowed: https://HOST[:PORT] without a path"),
     (["--timeout", "0"], {}, "--timeout 0.0: allowed: seconds"),
     (["--protocols", "imap,imap4"], {}, "--protocols 'imap,imap4': 'imap4' is not allowed"),
     (["--send-test-to", "a@contoso.example", "--protocols", "imap"], {}, "--send-test-to: needs the smtp check"),
