@@ -36,9 +36,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from exo_oauth.cli import main  # noqa: E402 - needs the repository on sys.path first
+from exo_oauth.signin.secret import Secret  # noqa: E402
 from exo_oauth.verify.checks import CHECKS, Login, tls_context  # noqa: E402
 from exo_oauth.verify.clouds import Endpoint  # noqa: E402
-from exo_oauth.verify.secret import Secret  # noqa: E402
 from tests.mailservers import pki  # noqa: E402
 from tests.mailservers.harness import MailServers, running_mail_servers  # noqa: E402
 from tests.mailservers.token_server import App  # noqa: E402

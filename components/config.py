@@ -19,7 +19,7 @@ from cryptography import x509
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ConfigError
-from .microsoft import CLOUDS, DEFAULT_CLOUD
+from .microsoft import CLOUDS, DEFAULT_CLOUD, FLOWS
 from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
@@ -31,7 +31,6 @@ STACKS_DIR = "stacks"
 """The folder of the stack files, `stacks/Pulumi.<stack>.yaml` (Pulumi.yaml's `stackConfigDir`)."""
 
 PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
-FLOWS = ("app-only", "delegated")
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
 EXCHANGE_ACCESS = ("mailbox-permissions", "rbac")

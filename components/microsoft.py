@@ -42,6 +42,8 @@ PROTOCOLS = (
 )
 """In canonical order imap, pop, smtp."""
 PROTOCOLS_BY_NAME = {p.name: p for p in PROTOCOLS}
+FLOWS = ("app-only", "delegated")
+"""How a client gets its token for Exchange Online: client credentials (the app's own role) or a signed-in user."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from .config import (
     APP_NAME,
     CREDENTIAL_TYPES,
     EXCHANGE_ACCESS,
-    FLOWS,
     PROTOCOLS,
     At,
     Mailbox,
@@ -28,7 +27,7 @@ from .config import (
     one_of,
     protocol_list,
 )
-from .microsoft import CLOUDS
+from .microsoft import CLOUDS, FLOWS
 
 SECURITY = ("tls", "starttls")
 """How a mail endpoint is protected: TLS from the first byte, or STARTTLS after the greeting."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,18 @@ def _yaml(text: str, source: str) -> Any:
                           "numbers a stack file needs (days, counts)") from None
 
 
+def _check_json_text(raw: Mapping[str, Any], source: str) -> None:
+    """Hold a structured key given as JSON text (as `pulumi config set` stores it) to the YAML's limits."""
+    for key, value in raw.items():
+        if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+            try:
+                decoded = json.loads(value)
+            except json.JSONDecodeError:
+                continue  # not JSON after all: the config's own checks name the type
+            check_shape(decoded, f"{source}: {key}")
+
+
+
 def _config_mapping(text: str, source: str) -> dict[str, Any]:
     """Parse a stack file's text and return its `config:` mapping, checked for shape and string keys."""
     document = _yaml(text, source)
@@ -186,6 +198,7 @@ def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig
     """Parse a stack file's text and validate its config; `source` names it in errors."""
     raw = _config_mapping(text, source)
     try:
+        _check_json_text(raw, source)
         return raw, parse_stack_config(raw, source, arm_environment=os.environ.get(ARM_ENVIRONMENT))
     except ConfigError:
         raise

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from components.exit_codes import ExitCode
 from exo_oauth.cli import main
 from exo_oauth.tenant.findings import RULES
 from exo_oauth.tenant.signin import GRAPH_COMMAND_LINE_TOOLS
@@ -201,3 +202,24 @@ def test_a_credential_end_date_without_a_zone_is_read_as_utc(graph: Graph, capsy
     status, report = audit_json(graph, capsys)
     assert status == 1
     assert "credential-expired" in by_app(report)[MULTI]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_terminal_escapes_and_line_breaks_from_graph_never_reach_the_output(
+        graph: Graph, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """Display names, sign-in audiences, redirect URIs and key ids are printed printable: no escape, CR or LF."""
+    hostile = "\x1b[2J\x1b]0;pwned\x07\r\nfix: nothing\x9b31m"
+    for app in graph.graph.state.data.applications:
+        app["displayName"] += hostile
+        app["signInAudience"] = "AzureADMultipleOrgs" + hostile
+        for section in ("web", "publicClient", "spa"):
+            if app.get(section):
+                app[section]["redirectUris"] = [u + hostile for u in app[section].get("redirectUris") or []]
+        for credential in app.get("passwordCredentials") or []:
+            credential["keyId"] = str(credential["keyId"]) + hostile
+    status = main(["audit", *graph.args(), "--format", fmt])
+    out = capsys.readouterr().out
+    assert status == ExitCode.FAILED
+    assert "pwned" in out
+    assert not any(c in out for c in "\x1b\x07\r\x9b")
+    assert not any(line.lstrip().startswith("fix: nothing") for line in out.splitlines())

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from exo_oauth.tenant.graph import MAX_RETRY_AFTER, GraphClient, GraphError
-from exo_oauth.verify.secret import Secret
+from exo_oauth.signin.secret import Secret
+from exo_oauth.tenant.graph import MAX_PAGES, MAX_RETRY_AFTER, GraphClient, GraphError
 
 ROOT = "https://graph.example"
 
 
 @dataclass
 class Answer:
-    """A canned response."""
+    """A canned response: a JSON value, or raw bytes."""
 
     status_code: int
-    body: dict[str, Any]
+    body: Any
     headers: dict[str, str] = field(default_factory=dict)
 
-    def json(self) -> dict[str, Any]:
-        """Return the body."""
-        return self.body
+    def iter_content(self, size: int) -> Iterator[bytes]:
+        """Yield the body in chunks of `size` bytes, as requests' streamed response does."""
+        data = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 @dataclass
@@ -34,8 +41,9 @@ class Session:
     answers: list[Answer]
     urls: list[str] = field(default_factory=list)
 
-    def get(self, url: str, **_: Any) -> Answer:
+    def request(self, method: str, url: str, **_: Any) -> Answer:
         """Record the URL; return the next answer."""
+        assert method == "GET"
         self.urls.append(url)
         return self.answers.pop(0)
 
@@ -82,3 +90,22 @@ def test_refusal_names_graphs_error_and_the_permission_hint() -> None:
     graph, _ = client(session)
     with pytest.raises(GraphError, match=r"HTTP 403, Authorization_RequestDenied: Insufficient.*Permissions"):
         graph.get("applications")
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "-inf", "1e999", "Wed, 21 Oct 2015 07:28:00 GMT", "-3"])
+def test_a_retry_after_that_is_no_finite_number_of_seconds_backs_off_instead(header: str) -> None:
+    """Retry-After that is not a finite number falls back to the exponential back-off; never a NaN sleep."""
+    session = Session([Answer(429, {}, {"Retry-After": header}), Answer(200, {"value": []})])
+    graph, slept = client(session)
+    assert graph.get_all("applications") == []
+    assert slept == ([0.0] if header == "-3" else [1.0])
+
+
+def test_paging_stops_at_the_page_cap_with_a_clear_message() -> None:
+    """A Graph host that always sends a next link is read for MAX_PAGES pages, then the read stops, named."""
+    page = Answer(200, {"value": [{"id": "1"}], "@odata.nextLink": f"{ROOT}/v1.0/applications?$skiptoken=x"})
+    session = Session([page] * (MAX_PAGES + 1))
+    graph, _ = client(session)
+    with pytest.raises(GraphError, match=f"more than {MAX_PAGES} pages; stopped reading"):
+        graph.get_all("applications")
+    assert graph.calls == MAX_PAGES

@@ -139,3 +139,13 @@ def test_no_other_module_restates_a_cloud_host_or_first_party_id() -> None:
         for fact in facts:
             assert f'"{fact}' not in code, (source, fact)
             assert f"//{fact}" not in code, (source, fact)
+
+
+def test_each_check_is_chosen_by_the_security_microsofts_facts_give_its_protocol() -> None:
+    """checks.py reads SECURITY: a protocol whose fact named another security would find no check, named."""
+    from exo_oauth.verify.checks import CHECKS, IMPLEMENTED, checks_for  # noqa: PLC0415 - loads the mail libraries
+
+    assert {protocol: IMPLEMENTED[(protocol, mode)] for protocol, mode in SECURITY.items()} == CHECKS
+    with pytest.raises(LookupError, match="no check for smtp over tls; checks exist for imap over tls, pop over tls, "
+                                          "smtp over starttls"):
+        checks_for({**SECURITY, "smtp": "tls"})

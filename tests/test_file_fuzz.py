@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.config import Mailbox
 from exo_oauth.cli import main
@@ -33,6 +34,13 @@ def _nested(depth: int) -> str:
 def _mailboxes(count: int) -> str:
     lines = "".join(f"        - m{i}@contoso.com\n" for i in range(count))
     return VALID_STACK.replace("      mailboxes:\n        - support@contoso.com\n", "      mailboxes:\n" + lines)
+
+
+def _mailboxes_as_json_text(count: int) -> str:
+    """Return the same stack with `exo-oauth:apps` as the JSON text `pulumi config set` stores."""
+    document = yaml.safe_load(_mailboxes(count))
+    document["config"]["exo-oauth:apps"] = json.dumps(document["config"]["exo-oauth:apps"])
+    return yaml.safe_dump(document)
 
 
 Maker = Callable[[Path], object]
@@ -88,6 +96,7 @@ STACK_CASES: dict[str, Maker] = {
     "config key ~": text(VALID_STACK.replace("config:\n", "config:\n  ~: x\n")),
     "config key true": text(VALID_STACK.replace("config:\n", "config:\n  true: x\n")),
     "mailboxes over the limit": text(_mailboxes(MAX_ITEMS + 1)),
+    "mailboxes over the limit in JSON text": text(_mailboxes_as_json_text(MAX_ITEMS + 1)),
     "empty": text(""),
     "a list": text("- a\n"),
     "config a list": text("config: []\n"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from components.exit_codes import ExitCode, exit_help
+from components.microsoft import PROTOCOLS
 
 from ..errors import UsageError
 from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir, stack_name
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 CHECKS = ("entra", "exchange", "e2e", "consents")
 """Every check; without --checks, `consents` runs only when a Graph sign-in (--graph-client-id) is given."""
-PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
+PASS_THROUGH = ("cloud", "authority_host", *(p.name for p in PROTOCOLS), "ca_file")
 """`exo-oauth verify` options that drift hands on to each end-to-end check."""
 
 

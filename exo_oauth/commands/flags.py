@@ -12,6 +12,8 @@ import argparse
 import re
 from pathlib import Path
 
+from components.microsoft import PROTOCOLS
+
 from ..verify.clouds import CLOUDS
 
 STACK_FILE_TYPED = re.compile(r"(?:\.[/\\])?(?:stacks[/\\])?Pulumi\.(.+)\.yaml")
@@ -69,8 +71,8 @@ def add_cloud_and_hosts(group: argparse._ArgumentGroup, *, mail: bool = False) -
                        "there is a stack, else global)")
     group.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
     if mail:
-        group.add_argument("--imap", metavar="HOST:PORT", help="override the IMAP endpoint (TLS)")
-        group.add_argument("--pop", metavar="HOST:PORT", help="override the POP3 endpoint (TLS)")
-        group.add_argument("--smtp", metavar="HOST:PORT", help="override the SMTP submission endpoint (STARTTLS)")
+        for protocol in PROTOCOLS:  # one flag per protocol of Microsoft's facts, with its security
+            group.add_argument(f"--{protocol.name}", metavar="HOST:PORT",
+                               help=f"override the {protocol.label} endpoint ({protocol.security.upper()})")
     group.add_argument("--ca-file", type=Path, metavar="PEM",
                        help="trust only these CA certificates (TLS is always verified)")

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
+from components.microsoft import FLOWS, PROTOCOLS
 
 from ..verify.request import DEFAULT_TIMEOUT, RUN_STEPS, VerifyRequest
 from ..verify.token_cache import MODES
@@ -35,13 +36,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explicit = parser.add_argument_group("without a stack")
     explicit.add_argument("--tenant", metavar="ID", help="tenant ID (GUID) or verified domain")
     explicit.add_argument("--client-id", metavar="ID", help="the app's Application (client) ID")
-    explicit.add_argument("--flow", choices=("app-only", "delegated"),
+    explicit.add_argument("--flow", choices=FLOWS,
                           help="default: app-only with a credential, delegated (device code) without")
     what = parser.add_argument_group("what to check")
     what.add_argument("--mailbox", metavar="ADDR",
                       help="mailbox to log in to (app-only default: the app's first mailbox; delegated: the user's)")
     what.add_argument("--protocols", metavar="LIST",
-                      help="comma-separated subset of imap,pop,smtp (default: the app's)")
+                      help=f"comma-separated subset of {','.join(p.name for p in PROTOCOLS)} (default: the app's)")
     what.add_argument("--send-test-to", metavar="ADDR", help="after SMTP AUTH, send one test message here")
     credential = parser.add_argument_group("credential (never on the command line)")
     add_secret_env(credential)

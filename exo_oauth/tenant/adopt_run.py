@@ -17,6 +17,7 @@ from components.config import is_domain, is_guid
 
 from ..errors import UsageError
 from ..project import LoadedStack, find_project_dir, read_stack_text, stack_path
+from ..text import printable
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
 from .findings import Finding, describe_application
 from .import_file import import_path, shown_import_path
@@ -52,12 +53,13 @@ class AdoptResult:
                                    {"code": f.code, "object": f.subject, "detail": f.detail,
                                     "pulumiUp": f.rule.adopt} for f in self.findings]}, indent=2) + "\n"
         lines = [f"wrote {self.stack_file} ({len(self.adopted)} app{'s' if len(self.adopted) != 1 else ''}: "
-                 f"{', '.join(self.adopted) or 'none'})",
+                 f"{printable(', '.join(self.adopted)) or 'none'})",
                  f"wrote {self.import_file} ({sum('id' in i for i in self.imports)} objects to import)",
                  f"the first `pulumi up` creates: {', '.join(self.created) or 'nothing'}"]
         if self.findings:
             lines += ["", "what `pulumi up` will change or leave alone:"]
-            lines += [f"  {f.code}: {f.subject}: {f.detail}\n      pulumi up: {f.rule.adopt}" for f in self.findings]
+            lines += [f"  {f.code}: {printable(f.subject)}: {printable(f.detail)}\n      pulumi up: {f.rule.adopt}"
+                      for f in self.findings]
         return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from ..markdown import code, escape
+from ..text import printable
 from .findings import Finding
 
 
@@ -18,9 +19,9 @@ def render_text(tenant_id: str, findings: Sequence[Finding]) -> str:
     for finding in sorted(findings, key=lambda f: f.subject):
         if finding.subject != subject:
             subject = finding.subject
-            lines += ["", subject]
+            lines += ["", printable(subject)]
         rule = finding.rule
-        lines.append(f"  [{rule.severity}] {rule.code}: {finding.detail}")
+        lines.append(f"  [{rule.severity}] {rule.code}: {printable(finding.detail)}")
         lines.append(f"      fix: {rule.fix}")
     return "\n".join(lines) + "\n"
 

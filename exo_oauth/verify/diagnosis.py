@@ -20,12 +20,12 @@ from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
 from components.microsoft import DEFAULT_CLOUD, PROTOCOLS
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
+from ..signin.secret import Secret
+from ..signin.token import TokenFailure, TokenOutcome
 from .checks import CheckResult
 from .claims import typed_claims
 from .clouds import CLOUDS
 from .inputs import Target
-from .secret import Secret
-from .tokens import TokenFailure, TokenOutcome
 
 PROTOCOL_NAMES = {p.name: p.label for p in PROTOCOLS}
 ERROR_LOOKUP = f"{MICROSOFT_CLOUDS[DEFAULT_CLOUD].login_host}/error"
