@@ -35,18 +35,20 @@ CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
 
 APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
-            "owners", "notes", "tags")
+            "owners", "notes", "tags", "appRoleAssignmentRequired")
 MAILBOX_KEYS = ("address", "sendAs")
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
     "certificate": ("type", "publicKeyPem", "lifetimeDays", "rotateBeforeDays"),
-    "federated": ("type", "issuer", "subject", "audiences"),
+    "federated": ("type", "issuer", "subject", "audiences", "name"),
     "none": ("type",),
 }
 EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateFilePath", "certificatePasswordVariable",
                  "tenantSmtpAuth", "autoApply")
 
 DEFAULT_LIFETIME_DAYS = 180
+MAX_FEDERATED_NAME = 120
+"""Graph's limit on a federated identity credential's name (federatedIdentityCredential resource)."""
 MAX_LIFETIME_DAYS = 730
 DEFAULT_ROTATE_BEFORE_DAYS = 30
 DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
@@ -97,6 +99,9 @@ class Credential:
     """federated: the subject of the external workload's tokens."""
     audiences: tuple[str, ...] = ()
     """federated: accepted audiences."""
+    name: str | None = None
+    """federated: the credential's name in Entra ID; None: `exo-oauth-<app>`. Graph keeps a name for life, so adopt
+    writes the existing one (docs/decisions/0120)."""
 
     def __post_init__(self) -> None:
         if self.type in ("secret", "certificate") and None in (self.lifetime_days, self.rotate_before_days):
@@ -135,6 +140,8 @@ class AppConfig:
     """Free text stored on the app registration."""
     tags: tuple[str, ...]
     """Tags stored on the app registration."""
+    app_role_assignment_required: bool = False
+    """Only users and groups assigned to the app may sign in (the service principal's appRoleAssignmentRequired)."""
 
 
 @dataclass(frozen=True)
@@ -413,7 +420,9 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
     if kind == "federated":
         audiences = _list(at.child("audiences"), non_empty_text) or (DEFAULT_FEDERATED_AUDIENCE,)
         subject = non_empty_text(at.child("subject"), max_len=600)
-        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences)
+        name = at.child("name")
+        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences,
+                          name=None if name.value is None else non_empty_text(name, max_len=MAX_FEDERATED_NAME))
     if flow != "delegated" or not public_client:
         raise at.child("type").fail("'none' is only for delegated apps with publicClient: true; allowed: "
                                     "secret, certificate, federated")
@@ -457,6 +466,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         owners=_list(at.child("owners"), guid, non_empty=True),
         notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
         tags=_list(at.child("tags"), non_empty_text),
+        app_role_assignment_required=_bool(at.child("appRoleAssignmentRequired"), default=False),
     )
 
 
