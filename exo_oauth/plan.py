@@ -33,8 +33,8 @@ from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
-from .project import LoadedStack
-from .tenant.import_file import read_imports
+from .project import PROGRAM, LoadedStack
+from .tenant.import_file import REPLACED_AFTER_IMPORT, read_imports
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -53,7 +53,8 @@ class StackPlan:
     tenant_id: str
     resources: list[dict[str, Any]] = field(default_factory=list)
     """Per resource: type, name, urn, parent (urn or None), id, the camelCase wire inputs, and `import` (the
-    provider id `pulumi import` takes it over from) for an adopted object."""
+    provider id `pulumi import` takes it over from) for an adopted object, with `replaceAfterImport` when the first
+    `pulumi up` replaces it all the same."""
     invokes: list[dict[str, Any]] = field(default_factory=list)
     """The look-ups the program made: token, args, result."""
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -149,7 +150,7 @@ def plan_stack(
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
-    program = str(project_dir / "__main__.py")
+    program = str(project_dir / PROGRAM)
 
     def run_program() -> None:
         runpy.run_path(program, run_name="__main__")
@@ -170,6 +171,8 @@ def plan_stack(
     for resource in resources:
         if (resource["type"], resource["name"]) in imports:
             resource["import"] = imports[resource["type"], resource["name"]]
+            if resource["type"] in REPLACED_AFTER_IMPORT:
+                resource["replaceAfterImport"] = True
     return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks)
 
 

@@ -126,10 +126,11 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
             for child in sorted((r for r in plan["resources"] if r["parent"] == component["urn"]), key=_child_rank):
                 detail = _detail(child, names, app, now)
-                suffix = (f"  {detail}" if detail else "") + (f"  (import {child['import']})" if "import" in child
-                                                              else "")
-                mark = "=" if "import" in child else "+"
-                lines.append(f"      {mark} {short_type(child['type']):<42} {child['name']}{suffix}")
+                replaced = child.get("replaceAfterImport", False)
+                suffix = (f"  {detail}" if detail else "") + (
+                    f"  (import {child['import']}{', then replaced' if replaced else ''})" if "import" in child else "")
+                mark = "+-" if replaced else "=" if "import" in child else "+"
+                lines.append(f"      {mark} {short_type(child['type']):<{43 - len(mark)}} {child['name']}{suffix}")
             lines.append(f"      permissions: {_permissions(app)}")
             lines.append(f"      consent: {_consent(app)}")
             if app["mailboxes"]:

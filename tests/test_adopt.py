@@ -85,7 +85,7 @@ def test_adopt_writes_a_stack_that_plans_and_imports_every_existing_object(
     exo_sp = oid("sp", "Office365ExchangeOnline")
     assert ids[name] is None
     assert ids[f"{name}-app"] == f"/applications/{oid('app', CORRECT)}"
-    assert ids[f"{name}-sp"] == oid("sp", CORRECT)
+    assert ids[f"{name}-sp"] == f"/servicePrincipals/{oid('sp', CORRECT)}"
     assignments = {a["id"] for a in data.appRoleAssignments if a["principalId"] == oid("sp", CORRECT)}
     assert {ids[f"{name}-role-imap"], ids[f"{name}-role-smtp"]} == {
         f"/servicePrincipals/{exo_sp}/appRoleAssignedTo/{a}" for a in assignments}
@@ -141,7 +141,8 @@ def test_plan_of_the_adopted_stack_shows_each_import(
     assert "      + ApplicationPassword" in text
     assert main(["plan", "--stack", "adopted", "--project-dir", str(folder), "--format", "json"]) == 0
     resources = json.loads(capsys.readouterr().out)["stacks"][0]["resources"]
-    assert {r["name"]: r.get("import") for r in resources}["scanner-sp"] == oid("sp", CORRECT)
+    imports = {r["name"]: r.get("import") for r in resources}
+    assert imports["scanner-sp"] == f"/servicePrincipals/{oid('sp', CORRECT)}"
 
 
 def test_a_broken_import_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -223,3 +224,68 @@ def test_a_missing_consent_is_created_and_reported(
     assert "stays until revoked by hand" in full[0]["pulumiUp"]
     assert not any(i.get("id", "").endswith(oid("assignment", oid("sp", FULL_ACCESS), "full_access_as_app"))
                    for i in review["imports"])
+
+
+def test_adopt_refuses_an_existing_import_file_without_force(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An import file left from an earlier run stays as it is: exit 2 before any Graph call."""
+    folder = project(tmp_path)
+    existing = folder / "stacks" / "adopted.import.json"
+    existing.write_text("{}\n", encoding="utf-8")
+    before = graph.graph.requests()["GET"]
+    status, _ = adopt(graph, folder, capsys)
+    assert status == 2
+    assert existing.read_text(encoding="utf-8") == "{}\n"
+    assert graph.graph.requests()["GET"] == before
+    assert not (folder / "stacks" / "Pulumi.adopted.yaml").exists()
+
+
+@pytest.mark.parametrize("appearing", ["Pulumi.adopted.yaml", "adopted.import.json"])
+def test_a_file_that_appears_during_the_graph_read_is_never_overwritten(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        appearing: str) -> None:
+    """Files are created exclusively: one written by someone else meanwhile stays, and adopt writes neither."""
+    from exo_oauth.tenant import adopt_run  # noqa: PLC0415
+
+    folder = project(tmp_path)
+    read = adopt_run.survey
+
+    def survey_then_write(*args: Any, **kwargs: Any) -> Any:
+        result = read(*args, **kwargs)
+        (folder / "stacks" / appearing).write_text("theirs\n", encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(adopt_run, "survey", survey_then_write)
+    status, _ = adopt(graph, folder, capsys)
+    assert status == 2
+    assert sorted(p.name for p in (folder / "stacks").iterdir()) == [appearing]
+    assert (folder / "stacks" / appearing).read_text(encoding="utf-8") == "theirs\n"
+
+
+def test_adopt_writes_display_names_exactly(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NEL, U+2028 or U+2029 in a display name survives the stack file, so `pulumi up` renames nothing."""
+    folder = project(tmp_path)
+    export = write_export(graph.graph.state.data, folder / "export.json")
+    correct = next(a for a in graph.graph.state.data.applications if a["displayName"] == CORRECT)
+    correct["displayName"] = exact = "Scanner\x85floor\u20282\u2029east"
+    assert main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), "--exchange-export",
+                 str(export), "--default-owner", DEFAULT_OWNER]) == 1
+    stack = load_stack(folder, "adopted")
+    assert exact in {a.display_name for a in stack.config.apps}
+    plan = plan_stack(folder, stack, datetime.now(UTC))
+    assert exact in {r["inputs"].get("displayName") for r in plan.resources}
+
+
+def test_adopt_without_a_program_stops_before_reading_the_tenant(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --project-dir with no __main__.py is one line and exit 2, with no Graph call and nothing written."""
+    folder = project(tmp_path)
+    (folder / "__main__.py").unlink()
+    before = graph.graph.requests()["GET"]
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "no __main__.py there" in err
+    assert len(err.strip().splitlines()) == 1
+    assert graph.graph.requests()["GET"] == before
+    assert list((folder / "stacks").iterdir()) == []

@@ -78,10 +78,13 @@ def _credential(app: Application, flow: str, certificates: Mapping[str, str],
     if app.federated:
         fic = app.federated[0]
         audiences = list(fic.audiences) if fic.audiences != (DEFAULT_FEDERATED_AUDIENCE,) else []
+        # Graph never renames a federated credential and the provider replaces it on a new name, creating the
+        # second one with the same issuer and subject first, which Graph refuses (docs/decisions/0120).
         return {"type": "federated", "issuer": fic.issuer, "subject": fic.subject,
-                **({"audiences": audiences} if audiences else {})}, None
+                **({"audiences": audiences} if audiences else {}), **({"name": fic.name} if fic.name else {})}, None
     for credential in app.credentials:
         if credential.kind == "certificate" and credential.key_id in certificates:
+            found.append(Finding("adopt-certificate-replaced", subject, f"certificate key id {credential.key_id}"))
             return {"type": "certificate", "publicKeyPem": _pem(certificates[credential.key_id])}, credential.key_id
     if flow == "delegated" and app.public_client and not app.credentials:
         return {"type": "none"}, None
@@ -119,6 +122,9 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
     if redirects:
         entry["redirectUris"] = redirects
     entry["owners"] = owners
+    if principal is not None and principal.assignment_required:
+        entry["appRoleAssignmentRequired"] = True
+        found.append(Finding("adopt-assignment-required", subject, "appRoleAssignmentRequired is true"))
     if app.notes:
         entry["notes"] = app.notes[:MAX_NOTES]
     tags = {t.lower(): t for t in reversed(app.tags) if t.strip() and len(t) <= MAX_TAG}
@@ -183,7 +189,27 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
             else:
                 entries.append({"type": resource["type"], "name": resource["name"], "id": import_id,
                                 "parent": component["name"]})
-    return {"resources": entries}, created
+    return {"resources": _unique_names(entries)}, created
+
+
+def _unique_names(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rename the entries whose `name` another entry already uses, keeping the program's name as `logicalName`.
+
+    `pulumi import` refuses a parent whose name two entries share ("has an ambiguous parent"; parseImportFile in
+    pulumi/pulumi pkg/cmd/pulumi/operations/import.go at 0354637): the child `lobby-scanner-app` of app
+    `lobby-scanner` and the app `lobby-scanner-app` would. Components keep their names, as children name them.
+    """
+    taken = {e["name"] for e in entries if e.get("component")}
+    for entry in (e for e in entries if not e.get("component")):
+        name, base, n = entry["name"], f"{entry['name']}-{entry['type'].rsplit(':', 1)[-1].lower()}", 2
+        if name in taken:
+            name = base
+            while name in taken:
+                name, n = f"{base}-{n}", n + 1
+            entry["logicalName"] = entry["name"]
+            entry["name"] = name
+        taken.add(name)
+    return entries
 
 
 def _import_id(kind: str, inputs: Mapping[str, Any], adopted: Adopted, tenant: Tenant,
@@ -193,7 +219,7 @@ def _import_id(kind: str, inputs: Mapping[str, Any], adopted: Adopted, tenant: T
     fic = app.federated[0].id if app.federated else None
     own = {
         TYPE_TOKENS["application"]: f"/applications/{app.object_id}",
-        TYPE_TOKENS["servicePrincipal"]: principal.object_id if principal else None,
+        TYPE_TOKENS["servicePrincipal"]: f"/servicePrincipals/{principal.object_id}" if principal else None,
         TYPE_TOKENS["certificate"]: f"{app.object_id}/certificate/{adopted.certificate_key_id}"
         if adopted.certificate_key_id else None,
         TYPE_TOKENS["federated"]: f"{app.object_id}/federatedIdentityCredential/{fic}" if fic else None,

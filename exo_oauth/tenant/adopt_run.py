@@ -16,7 +16,7 @@ import yaml
 from components.config import is_domain, is_guid
 
 from ..errors import UsageError
-from ..project import LoadedStack, find_project_dir, read_stack_text, stack_path
+from ..project import PROGRAM, LoadedStack, find_project_dir, read_stack_text, stack_path
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
 from .findings import Finding, describe_application
 from .import_file import import_path, shown_import_path
@@ -63,20 +63,30 @@ class AdoptResult:
 
 def _check(args: AdoptRequest) -> tuple[Path, Path, Path]:
     project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    if not (project_dir / PROGRAM).is_file():
+        raise UsageError(f"--project-dir {project_dir}: no {PROGRAM} there, so the adopted stack cannot be planned; "
+                         "allowed: the exo-oauth project folder (Pulumi.yaml and __main__.py)")
     target = stack_path(project_dir, args.stack)
-    if target.exists() and not args.force:
-        raise UsageError(f"--stack {args.stack}: {target.relative_to(project_dir)} exists; allowed: another stack "
-                         "name, or --force to overwrite it")
+    imports = import_path(target, args.stack)
+    for path in (target, imports):
+        if (path.exists() or path.is_symlink()) and not args.force:
+            raise UsageError(f"--stack {args.stack}: {path.relative_to(project_dir)} exists; allowed: another stack "
+                             "name, or --force to overwrite it")
     if args.default_owner is not None and not is_guid(args.default_owner):
         raise UsageError(f"--default-owner {args.default_owner!r}: not a GUID; allowed: a user's object id")
     if args.organization is not None and not is_domain(args.organization):
         raise UsageError(f"--organization {args.organization!r}: not a domain; allowed: e.g. contoso.onmicrosoft.com")
-    return project_dir, target, import_path(target, args.stack)
+    return project_dir, target, imports
 
 
-def _write_atomically(files: Mapping[Path, str]) -> None:
-    """Write every file to a temporary sibling first, then move them all into place."""
+def _write_atomically(files: Mapping[Path, str], *, force: bool) -> None:
+    """Write every file to a temporary sibling first, then move them all into place.
+
+    Without `force` each file is created exclusively (a hard link fails on an existing name), so a file that
+    appeared while Graph was read stays as it is, and the files placed before it are taken back.
+    """
     staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
     try:
         for path, text in files.items():
             handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -84,10 +94,48 @@ def _write_atomically(files: Mapping[Path, str]) -> None:
                 stream.write(text)
             staged.append((Path(name), path))
         for temp, path in staged:
-            os.replace(temp, path)
+            if force:
+                os.replace(temp, path)
+                continue
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                for done in placed:
+                    done.unlink(missing_ok=True)
+                raise UsageError(f"{path.name}: appeared while the tenant was read; nothing written; allowed: "
+                                 "run adopt again, or --force to overwrite it") from None
+            placed.append(path)
     finally:
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
+
+
+YAML_BREAKS = "\x85\u2028\u2029"
+"""The characters YAML reads as line breaks besides CR and LF."""
+
+
+class _ExactDumper(yaml.SafeDumper):
+    r"""Writes text with a YAML line break (NEL, U+2028, U+2029) double-quoted, as `\N`, `\L`, `\P`.
+
+    Plain and single-quoted scalars fold those into a space, so an app named `Lobby<NEL>scanner` would come back as
+    `Lobby scanner` and the first `pulumi up` would rename it.
+    """
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(c in value for c in YAML_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ExactDumper.add_representer(str, _text)
+
+
+def stack_yaml(document: Mapping[str, Any]) -> str:
+    """Return `document` as YAML that reads back exactly as it is (checked, so no value is ever changed)."""
+    text = yaml.dump(document, Dumper=_ExactDumper, sort_keys=False, allow_unicode=True, width=120)
+    if yaml.safe_load(text) != document:
+        raise AssertionError("the stack file would not read back as written")
+    return text
 
 
 def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> AdoptResult:
@@ -110,8 +158,7 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
     findings += [f for f in result.findings if f.code.startswith("exchange-")]
     document = stack_document(tenant.tenant_id, adopted, args.organization)
     text = HEADER.format(tenant=tenant.tenant_id, day=f"{now:%Y-%m-%d}", stack=args.stack,
-                         import_file=shown_import_path(args.stack)) + yaml.safe_dump(
-        document, sort_keys=False, allow_unicode=True, width=120)
+                         import_file=shown_import_path(args.stack)) + stack_yaml(document)
     source = str(target.relative_to(project_dir))
     raw, config = read_stack_text(text, source)
     plan = plan_stack(project_dir, LoadedStack(args.stack, target, raw, config), now)
@@ -119,6 +166,6 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
     names = {r["name"]: r["type"] for r in plan.resources}
     findings += [Finding("adopt-not-imported", f"resource {name}", names[name]) for name in created
                  if names[name] not in CREATED_ON_PURPOSE]
-    _write_atomically({target: text, imports_file: json.dumps(imports, indent=2) + "\n"})
+    _write_atomically({target: text, imports_file: json.dumps(imports, indent=2) + "\n"}, force=args.force)
     return AdoptResult(target, imports_file, tuple(a.config["name"] for a in adopted), tuple(imports["resources"]),
                        tuple(created), tuple(dict.fromkeys(findings)), result.calls)

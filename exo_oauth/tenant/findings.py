@@ -102,6 +102,14 @@ RULES = {r.code: r for r in (
          "Nothing, if the app signs in as the stack declares it: a public client's redirect URIs on the public-client "
          "(mobile and desktop) platform, a confidential client's on the web platform.",
          "moves the URI to the platform the stack declares"),
+    Rule("adopt-certificate-replaced", "medium", "imported certificate is replaced",
+         "Nothing: the device keeps its certificate and key. Entra ID never returns a certificate's value to the "
+         "provider, so the stack registers the same public key again (docs/decisions/0121).",
+         "replaces it: registers the same public key under a new key id and end date, then deletes the imported "
+         "registration; the device keeps signing in with its key throughout"),
+    Rule("adopt-assignment-required", "low", "only assigned users and groups may sign in",
+         "Nothing: the stack keeps appRoleAssignmentRequired: true; assign users or groups under Enterprise "
+         "applications.", "keeps it: only assigned users and groups get tokens, as before"),
     Rule("adopt-not-imported", "medium", "object missing in the tenant", "Nothing to do: `pulumi up` creates it.",
          "creates the object"),
 )}

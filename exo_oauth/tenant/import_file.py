@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.config import STACKS_DIR
+from components.microsoft import TYPE_TOKENS
 
 from ..errors import UsageError
 from ..files import read_json
@@ -12,6 +13,11 @@ from ..files import read_json
 MAX_RESOURCES = 100_000
 """Most entries in an import file: an adopted tenant may list more resources than files.MAX_ITEMS (about ten per
 app); the 4 MiB file limit binds first."""
+
+REPLACED_AFTER_IMPORT = frozenset({TYPE_TOKENS["certificate"]})
+"""Types the first `pulumi up` replaces right after an import: the provider's Read never sets a certificate's
+`value` and every argument is ForceNew (terraform-provider-azuread v3.9.0, application_certificate_resource.go;
+docs/decisions/0121)."""
 
 
 def import_file_name(stack: str) -> str:
@@ -46,5 +52,7 @@ def read_imports(stack_file: Path, stack: str) -> dict[tuple[str, str], str]:
             raise UsageError(f"{path.name}: resources[{index}]: needs text `type` and `name`; allowed: a `pulumi "
                              "import --file` entry")
         if isinstance(entry.get("id"), str):
-            found[entry["type"], entry["name"]] = entry["id"]
+            # `logicalName` is the program's name when adopt renamed an entry to keep `name` unique.
+            logical = entry.get("logicalName")
+            found[entry["type"], logical if isinstance(logical, str) else entry["name"]] = entry["id"]
     return found

@@ -23,7 +23,7 @@ from .graph import PAGE_SIZE, GraphClient
 
 APPLICATION_FIELDS = ("id,appId,displayName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,"
                       "web,spa,publicClient,isFallbackPublicClient,notes,tags")
-SP_FIELDS = "id,appId,displayName,appOwnerOrganizationId"
+SP_FIELDS = "id,appId,displayName,appOwnerOrganizationId,appRoleAssignmentRequired"
 IN_FILTER_MAX = 15
 """Graph takes at most 15 values in an `in` filter (docs/decisions/0081)."""
 MAIL_NAMES = frozenset({*APP_ONLY_ROLES.values(), *DELEGATED_SCOPES.values()})
@@ -98,6 +98,8 @@ class ServicePrincipal:
     display_name: str
     owner_tenant: str
     """appOwnerOrganizationId: the tenant that registered the app."""
+    assignment_required: bool = False
+    """appRoleAssignmentRequired: only assigned users and groups get tokens for the app."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,7 @@ def is_mail_permission(permission: Permission) -> bool:
 
 def _principal(raw: Mapping[str, Any]) -> ServicePrincipal:
     return ServicePrincipal(str(raw["id"]), str(raw.get("appId", "")).lower(), str(raw.get("displayName") or ""),
-                            str(raw.get("appOwnerOrganizationId") or ""))
+                            str(raw.get("appOwnerOrganizationId") or ""), raw.get("appRoleAssignmentRequired") is True)
 
 
 def _consents(client: GraphClient, apis: Mapping[str, Api]) -> tuple[tuple[Grant, ...], tuple[RoleAssignment, ...]]:
