@@ -25,6 +25,7 @@ from .survey import survey
 
 HEADER = """# yaml-language-server: $schema=../stack-config.schema.json
 # Written by `exo-oauth adopt` from tenant {tenant} on {day}. Review it, then take the objects over:
+#   pulumi stack init {stack}
 #   pulumi import --stack {stack} --file {import_file} --generate-code=false --protect=false
 #   pulumi up --stack {stack}
 """
