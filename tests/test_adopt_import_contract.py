@@ -22,7 +22,7 @@ from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
-from tests.graph_tenant import CORRECT, EXO, MULTI, Builder, oid, write_export
+from tests.graph_tenant import CORRECT, EXO, FULL_ACCESS, MULTI, Builder, oid, write_export
 from tests.import_contract import IMPORTERS, ImportFileError, import_urns
 from tests.mailservers import pki
 from tests.test_adopt import DEFAULT_OWNER, project
@@ -54,9 +54,13 @@ def plant(graph: Graph) -> dict[str, str]:
     return boxes
 
 
-def adopted(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, dict[str, Any]]:
-    """Adopt the planted tenant plus plant()'s apps, with their mailboxes in the export; return folder and review."""
-    boxes = plant(graph)
+def adopted(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+            *flags: str) -> tuple[Path, dict[str, Any]]:
+    """Adopt the planted tenant plus plant()'s apps, with their mailboxes in the export; return folder and review.
+
+    The EWS daemon gets a mailbox too, so it is adopted with its full_access_as_app and Graph Mail.Read.
+    """
+    boxes = plant(graph) | {oid("sp", FULL_ACCESS): "archive@contoso.example"}
     folder = project(tmp_path)
     export = write_export(graph.graph.state.data, folder / "export.json")
     document = json.loads(export.read_text(encoding="utf-8"))
@@ -64,7 +68,7 @@ def adopted(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
                                        for sp, box in boxes.items()]
     export.write_text(json.dumps(document), encoding="utf-8")
     status = main(["adopt", *graph.args(), "--stack", STACK, "--project-dir", str(folder), "--exchange-export",
-                   str(export), "--default-owner", DEFAULT_OWNER, "--format", "json"])
+                   str(export), "--default-owner", DEFAULT_OWNER, "--format", "json", *flags])
     out = capsys.readouterr()
     assert status == 1, out.err
     return folder, json.loads(out.out)
@@ -144,3 +148,36 @@ def test_the_first_up_keeps_what_forces_a_replacement_or_widens_sign_in(
     text = capsys.readouterr().out
     line = next(t for t in text.splitlines() if t.strip().startswith("+- ApplicationCertificate"))
     assert line.endswith(f"(import {certificate['import']}, then replaced)")
+
+
+def test_revoke_excess_lists_undeclared_consents_for_the_first_up_to_delete(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each excess consent is an entry whose URN the program never registers, so `pulumi up` deletes it, by name."""
+    folder, review = adopted(graph, tmp_path, capsys, "--revoke-excess")
+    document = json.loads((folder / "stacks" / f"{STACK}.import.json").read_text(encoding="utf-8"))
+    urns = import_urns(document, STACK, PROJECT)
+    registered = {r["urn"] for r in plan_stack(folder, load_stack(folder, STACK), datetime.now(UTC)).resources}
+    deleted = {e["name"]: e for e in document["resources"] if urns[e["name"]] not in registered}
+    daemon = next(a.name for a in load_stack(folder, STACK).config.apps if a.display_name == FULL_ACCESS)
+    sp = oid("sp", FULL_ACCESS)
+    assert {n: e["id"] for n, e in deleted.items()} == {
+        f"{daemon}-revoke-full-access-as-app":
+            f"/servicePrincipals/{oid('sp', EXO)}/appRoleAssignedTo/{oid('assignment', sp, 'full_access_as_app')}",
+        f"{daemon}-revoke-mail-read":
+            f"/servicePrincipals/{oid('sp', 'MicrosoftGraph')}/appRoleAssignedTo/{oid('assignment', sp, 'Mail.Read')}",
+    }
+    assert all(IMPORTERS[e["type"]](e["id"]) and e["parent"] == daemon for e in deleted.values())
+    revoked = [f for f in review["findings"] if f["code"] == "adopt-revoked"]
+    assert sorted(f["detail"].rsplit(" ", 1)[-1] for f in revoked) == sorted(deleted)
+    assert all(f["pulumiUp"].startswith("deletes it") for f in revoked)
+
+
+def test_without_revoke_excess_nothing_undeclared_is_imported(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A daemon may still depend on full_access_as_app: by default the import file holds only declared objects."""
+    folder, review = adopted(graph, tmp_path, capsys)
+    document = json.loads((folder / "stacks" / f"{STACK}.import.json").read_text(encoding="utf-8"))
+    urns = import_urns(document, STACK, PROJECT)
+    registered = {r["urn"] for r in plan_stack(folder, load_stack(folder, STACK), datetime.now(UTC)).resources}
+    assert set(urns.values()) <= registered
+    assert not [f for f in review["findings"] if f["code"] == "adopt-revoked"]

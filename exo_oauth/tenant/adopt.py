@@ -17,7 +17,7 @@ from components.config import APP_NAME, DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFE
 from components.microsoft import TYPE_TOKENS
 from components.redirect_uris import redirect_uri_problem
 
-from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS
+from ..microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS
 from .exchange_export import ExchangeExport
 from .findings import Finding, describe_application, mail_use
 from .inventory import Application, Tenant
@@ -167,9 +167,10 @@ def _api_keys(stack: str) -> dict[str, str]:
 
 
 def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Sequence[Adopted],
-                tenant: Tenant) -> tuple[dict[str, Any], list[str]]:
-    """Return the `pulumi import --file` document for the planned `resources`, and the names left to create.
+                tenant: Tenant, *, revoke_excess: bool = False) -> tuple[dict[str, Any], list[str], list[Finding]]:
+    """Return the `pulumi import --file` document for the planned `resources`, the names left to create, and findings.
 
+    With `revoke_excess` the findings name each consent the file lists for the first `pulumi up` to delete.
     `resources` are the registrations of the adopted stack's offline plan (plan.StackPlan.resources), so every
     entry has exactly the type, name and parent the program declares.
     """
@@ -177,6 +178,7 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
     api_keys = _api_keys(stack)
     entries: list[dict[str, Any]] = []
     created: list[str] = []
+    revoked: list[Finding] = []
     children = [r for r in resources if r["type"] != COMPONENT_TYPE]
     for component in (r for r in resources if r["type"] == COMPONENT_TYPE):
         # The component first: `pulumi import` creates it empty, as the parent of what follows (Pulumi 3.94).
@@ -189,7 +191,52 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
             else:
                 entries.append({"type": resource["type"], "name": resource["name"], "id": import_id,
                                 "parent": component["name"]})
-    return {"resources": _unique_names(entries)}, created
+        if owner is not None and revoke_excess:
+            taken = {e["id"] for e in entries if "id" in e}
+            for entry, label in _excess(owner, tenant, taken):
+                entries.append(entry | {"parent": component["name"]})
+                revoked.append(Finding("adopt-revoked", describe_application(owner.app),
+                                       f"{label}, listed as {entry['name']}"))
+    return {"resources": _unique_names(entries)}, created, revoked
+
+
+REVOKE_INFIX = "revoke"
+"""Import entries named `<app>-revoke-...` are consents the program does not declare (no resource name of
+components/mail_app.py has it), so the first `pulumi up` deletes them (docs/decisions/0123)."""
+
+
+def _excess(adopted: Adopted, tenant: Tenant, imported: set[str]) -> list[tuple[dict[str, Any], str]]:
+    """Return an import entry and a label for each of the app's consents on the APIs read that nothing imports."""
+    principal = tenant.principal_of(adopted.app)
+    if principal is None:
+        return []
+    apis = {api.object_id: api for api in tenant.apis.values() if api.object_id}
+    app = adopted.config["name"]
+    found: list[tuple[str, str, str, str]] = []
+    for a in tenant.assignments:
+        if a.principal_id == principal.object_id and a.resource_id in apis:
+            role = apis[a.resource_id].roles.get(a.app_role_id, a.app_role_id)
+            found.append((TYPE_TOKENS["appRoleAssignment"], role,
+                          f"/servicePrincipals/{a.resource_id}/appRoleAssignedTo/{a.id}",
+                          f"{role} on {API_DISPLAY_NAMES[apis[a.resource_id].key]} (app role assignment)"))
+    for g in tenant.grants:
+        if g.client_id == principal.object_id and g.resource_id in apis:
+            whom = "all users" if g.consent_type == "AllPrincipals" else "one user"
+            found.append((TYPE_TOKENS["grant"], f"grant-{apis[g.resource_id].key}", f"/oauth2PermissionGrants/{g.id}",
+                          f"{' '.join(g.scopes) or 'no scopes'} on {API_DISPLAY_NAMES[apis[g.resource_id].key]} "
+                          f"(delegated grant for {whom})"))
+    names: set[str] = set()
+    out = []
+    for kind, what, import_id, label in found:
+        if import_id in imported:
+            continue
+        base = f"{app}-{REVOKE_INFIX}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        names.add(name)
+        out.append(({"type": kind, "name": name, "id": import_id}, label))
+    return out
 
 
 def _unique_names(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

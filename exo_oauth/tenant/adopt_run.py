@@ -163,7 +163,9 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
     source = str(target.relative_to(project_dir))
     raw, config = read_stack_text(text, source)
     plan = plan_stack(project_dir, LoadedStack(args.stack, target, raw, config), now)
-    imports, created = import_file(args.stack, plan.resources, adopted, tenant)
+    imports, created, revoked = import_file(args.stack, plan.resources, adopted, tenant,
+                                            revoke_excess=args.revoke_excess)
+    findings += revoked
     names = {r["name"]: r["type"] for r in plan.resources}
     findings += [Finding("adopt-not-imported", f"resource {name}", names[name]) for name in created
                  if names[name] not in CREATED_ON_PURPOSE]
