@@ -205,7 +205,7 @@ def plan_stacks(
         return _plan_chunk(project_dir, stacks, now, on_done)
     # Small chunks, so progress moves as they finish; a pool's workers stay up across chunks.
     count = workers * PROGRESS_CHUNKS_PER_WORKER
-    chunks = [chunk for i in range(count) if (chunk := stacks[i::count])]
+    starts, chunks = zip(*((i, chunk) for i in range(count) if (chunk := stacks[i::count])), strict=True)
     # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
     import multiprocessing  # noqa: PLC0415 - only large fleets need it
 
@@ -226,8 +226,11 @@ def plan_stacks(
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    by_name = {plan.stack: plan for chunk in results for plan in chunk}
-    return [by_name[stack.name] for stack in stacks]
+    # By position, not name: adopt plans one stack in parts that share its name.
+    ordered: list[StackPlan | None] = [None] * len(stacks)
+    for start, planned in zip(starts, results, strict=True):
+        ordered[start::count] = planned
+    return [plan for plan in ordered if plan is not None]
 
 
 _QUIET_MARK = "exo_oauth_quiet_cancelled_futures"

@@ -289,3 +289,17 @@ def test_adopt_without_a_program_stops_before_reading_the_tenant(
     assert len(err.strip().splitlines()) == 1
     assert graph.graph.requests()["GET"] == before
     assert list((folder / "stacks").iterdir()) == []
+
+
+def test_an_app_with_more_owners_than_graph_expands_keeps_them_all(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Graph expands at most 20 owners without a next link: an app showing 20 has its owners read in full."""
+    data = graph.graph.state.data
+    correct = next(a for a in data.applications if a["displayName"] == CORRECT)
+    owners = [f"0ab1e5e5-0000-4000-8000-{i:012d}" for i in range(25)]
+    data.owners[correct["id"]] = [{"@odata.type": "#microsoft.graph.user", "id": o} for o in owners]
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    app = next(a for a in load_stack(folder, "adopted").config.apps if a.display_name == CORRECT)
+    assert app.owners == tuple(owners)
+    assert any(p.startswith(f"/v1.0/applications/{correct['id']}/owners") for p in graph.graph.paths())

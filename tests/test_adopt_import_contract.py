@@ -181,3 +181,21 @@ def test_without_revoke_excess_nothing_undeclared_is_imported(
     registered = {r["urn"] for r in plan_stack(folder, load_stack(folder, STACK), datetime.now(UTC)).resources}
     assert set(urns.values()) <= registered
     assert not [f for f in review["findings"] if f["code"] == "adopt-revoked"]
+
+
+def test_planning_the_stack_in_parts_gives_the_whole_stacks_import_file(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adopt plans a part of the apps at a time; the file it writes holds the URNs of the whole stack's plan."""
+    from exo_oauth.tenant import adopt_run  # noqa: PLC0415
+
+    monkeypatch.setattr(adopt_run, "PLAN_PART", 2)
+    folder, review = adopted(graph, tmp_path, capsys)
+    document = json.loads((folder / "stacks" / f"{STACK}.import.json").read_text(encoding="utf-8"))
+    whole = plan_stack(folder, load_stack(folder, STACK), datetime.now(UTC)).resources
+    urns = import_urns(document, STACK, PROJECT)
+    assert {urns[e["name"]]: e["type"] for e in document["resources"]}.items() <= {
+        r["urn"]: r["type"] for r in whole}.items()
+    imported = {(e["type"], e.get("logicalName", e["name"])) for e in document["resources"] if "id" in e}
+    assert sorted(review["creates"]) == sorted(r["name"] for r in whole if r["parent"] is not None
+                                               and (r["type"], r["name"]) not in imported)
+    assert len(load_stack(folder, STACK).config.apps) > 2

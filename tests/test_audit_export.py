@@ -77,3 +77,17 @@ def test_audit_with_a_bad_export_exits_2_before_signing_in(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert status == 2
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_export_of_a_ten_thousand_mailbox_tenant_is_read(tmp_path: Path) -> None:
+    """10,000 apps with a mailbox each lists past files.MAX_ITEMS; the export's own limit fits it."""
+    count = 10_000
+    principals = [{"appId": f"00000000-0000-4000-8000-{i:012d}", "objectId": f"10000000-0000-4000-8000-{i:012d}",
+                   "displayName": f"Scanner {i}"} for i in range(count)]
+    permissions = [{"mailbox": f"box{i}@contoso.example", "principalObjectId": p["objectId"], "rights": ["FullAccess"]}
+                   for i, p in enumerate(principals)]
+    path = tmp_path / EXPORT_FILE
+    path.write_text(json.dumps({"format": FORMAT, "servicePrincipals": principals, "mailboxPermissions": permissions}),
+                    encoding="utf-8")
+    export = load_export(path)
+    assert (len(export.principals), len(export.permissions)) == (count, count)

@@ -6,14 +6,14 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components.config import is_domain, is_guid
+from components.config import PROJECT, is_domain, is_guid
 
 from ..errors import UsageError
 from ..project import PROGRAM, LoadedStack, find_project_dir, read_stack_text, stack_path
@@ -115,7 +115,7 @@ YAML_BREAKS = "\x85\u2028\u2029"
 """The characters YAML reads as line breaks besides CR and LF."""
 
 
-class _ExactDumper(yaml.SafeDumper):
+class _ExactDumper(yaml.CSafeDumper):
     r"""Writes text with a YAML line break (NEL, U+2028, U+2029) double-quoted, as `\N`, `\L`, `\P`.
 
     Plain and single-quoted scalars fold those into a space, so an app named `Lobby<NEL>scanner` would come back as
@@ -123,7 +123,7 @@ class _ExactDumper(yaml.SafeDumper):
     """
 
 
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _text(dumper: yaml.CSafeDumper, value: str) -> yaml.ScalarNode:
     style = '"' if any(c in value for c in YAML_BREAKS) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -132,17 +132,28 @@ _ExactDumper.add_representer(str, _text)
 
 
 def stack_yaml(document: Mapping[str, Any]) -> str:
-    """Return `document` as YAML that reads back exactly as it is (checked, so no value is ever changed)."""
-    text = yaml.dump(document, Dumper=_ExactDumper, sort_keys=False, allow_unicode=True, width=120)
-    if yaml.safe_load(text) != document:
-        raise AssertionError("the stack file would not read back as written")
-    return text
+    """Return `document` as YAML that reads back exactly as it is (adopt checks it on the stack file's own reader)."""
+    return yaml.dump(document, Dumper=_ExactDumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+PLAN_PART = 10
+"""Apps planned together. The adopted stack is planned in parts of this many apps, spread over plan_stacks' workers
+on a large tenant, so the plan's memory is that of a part per worker, not of the tenant, and every core plans."""
+
+
+def _planned_resources(project_dir: Path, stack: LoadedStack, now: datetime) -> list[dict[str, Any]]:
+    """Return the registrations of the stack's offline plan, planned a part of its apps at a time."""
+    from ..plan import plan_stacks  # noqa: PLC0415 - imports Pulumi
+
+    key, apps = f"{PROJECT}:apps", stack.config.apps
+    parts = [LoadedStack(stack.name, stack.path, stack.raw | {key: stack.raw[key][i:i + PLAN_PART]},
+                         replace(stack.config, apps=apps[i:i + PLAN_PART]))
+             for i in range(0, max(len(apps), 1), PLAN_PART)]
+    return [resource for plan in plan_stacks(project_dir, parts, now) for resource in plan.resources]
 
 
 def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> AdoptResult:
     """Read the tenant and write the stack file and import file; raise UsageError before any write on bad input."""
-    from ..plan import plan_stack  # noqa: PLC0415 - imports Pulumi
-
     project_dir, target, imports_file = _check(args)
     result = survey(args.audit, environ, now, certificates=True)
     tenant = result.tenant
@@ -162,11 +173,12 @@ def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> Adop
                          import_file=shown_import_path(args.stack)) + stack_yaml(document)
     source = str(target.relative_to(project_dir))
     raw, config = read_stack_text(text, source)
-    plan = plan_stack(project_dir, LoadedStack(args.stack, target, raw, config), now)
-    imports, created, revoked = import_file(args.stack, plan.resources, adopted, tenant,
-                                            revoke_excess=args.revoke_excess)
+    if raw != document["config"]:
+        raise AssertionError(f"{source} would not read back as written")  # stack_yaml's promise; never expected
+    resources = _planned_resources(project_dir, LoadedStack(args.stack, target, raw, config), now)
+    imports, created, revoked = import_file(args.stack, resources, adopted, tenant, revoke_excess=args.revoke_excess)
     findings += revoked
-    names = {r["name"]: r["type"] for r in plan.resources}
+    names = {r["name"]: r["type"] for r in resources}
     findings += [Finding("adopt-not-imported", f"resource {name}", names[name]) for name in created
                  if names[name] not in CREATED_ON_PURPOSE]
     _write_atomically({target: text, imports_file: json.dumps(imports, indent=2) + "\n"}, force=args.force)

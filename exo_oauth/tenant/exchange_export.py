@@ -21,6 +21,9 @@ from ..files import read_json
 
 EXPORT_FILE = "exo-oauth-exchange-export.json"
 FORMAT = "exo-oauth-exchange-export/1"
+MAX_EXPORT_ITEMS = 100_000
+"""Most entries in one list of the export: a 10,000-mailbox tenant lists a service principal per app and a permission
+per mailbox an app holds, past files.MAX_ITEMS (5,000); the 4 MiB file limit binds first (about 30,000 entries)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 def load_export(path: Path) -> ExchangeExport:
     """Read the export script's JSON; raise UsageError naming the file and the key path on bad input."""
     source = f"--exchange-export {path}"
-    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16")
+    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16", max_items=MAX_EXPORT_ITEMS)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{source}: not an exo-oauth Exchange export (format {FORMAT}); allowed: the JSON the "
                          "export script writes, as UTF-8 or UTF-16")

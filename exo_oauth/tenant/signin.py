@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -84,4 +85,7 @@ def open_graph(args: SignInRequest, environ: Mapping[str, str]) -> GraphClient:
         raise GraphError(f"sign-in to {target.authority} failed:{codes} "
                          f"{failure.error + ': ' + failure.description if failure else 'no token'}")
     deadline = started + args.deadline
-    return GraphClient(_graph_root(args), outcome.token, _session(target, deadline), args.timeout, deadline)
+    # Graph's own session: the only body it may send is a JSON batch of GETs, and only to the Graph host.
+    graph = _graph_root(args)
+    return GraphClient(graph, outcome.token, _session(replace(target, authority=f"{graph}/"), deadline), args.timeout,
+                       deadline)
