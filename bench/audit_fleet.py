@@ -59,6 +59,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _worker_peak_mb() -> float:
+    """Return the largest peak memory of any worker process so far (adopt's plan workers)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def bench(count: int, folder: Path, tokens: TokenServer, tls: pki.ServerTLS, *, adopt: bool, latency: float) -> None:
     """Serve `count` apps; run audit (and adopt); print round trips, seconds and peak memory growth."""
     data = fleet(datetime.now(UTC), count)
@@ -82,8 +87,8 @@ def bench(count: int, folder: Path, tokens: TokenServer, tls: pki.ServerTLS, *, 
             status, review, seconds = _run(["adopt", *signin, "--stack", "bench", "--project-dir", str(project),
                                             "--exchange-export", str(export)])
             print(f"adopt  N={count:>5}: {review['graphCalls']:>5} round trips, {seconds:7.2f} s, peak memory "
-                  f"+{_peak_mb() - before:.0f} MB (exit {status}, {len(review['imports'])} import entries)",  # type: ignore[arg-type]
-                  flush=True)
+                  f"+{_peak_mb() - before:.0f} MB, largest worker {_worker_peak_mb():.0f} MB (exit {status}, "
+                  f"{len(review['imports'])} import entries)", flush=True)  # type: ignore[arg-type]
     finally:
         graph.stop()
 

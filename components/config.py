@@ -506,9 +506,14 @@ def _exchange(at: At, cloud: str) -> ExchangeConfig:
     if at.child("organization").value is not None:
         org = at.child("organization")
         organization = non_empty_text(org).lower()
+        suffix = CLOUDS[cloud].initial_domain_suffix
         if not is_domain(organization):
-            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. "
-                           f"contoso.{CLOUDS[cloud].initial_domain_suffix}")
+            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.{suffix}")
+        if not organization.endswith(f".{suffix}"):
+            # Connect-ExchangeOnline: "You must use the primary .onmicrosoft.com domain of the organization" with a
+            # certificate (MicrosoftDocs/office-docs-powershell, Connect-ExchangeOnline.md, -Organization).
+            raise org.fail(f"{org.value!r} is not the tenant's initial domain; allowed: its *.{suffix} domain, e.g. "
+                           f"contoso.{suffix} (Connect-ExchangeOnline needs it)")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumbprint, file_path, password_variable = _exchange_certificate(at)
     has_certificate = thumbprint is not None or file_path is not None
@@ -640,7 +645,8 @@ def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> 
         environment, origin = arm_environment, f"{ARM_ENVIRONMENT} (environment variable; {AZUREAD_ENVIRONMENT} is "\
             "not set)"
     accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
-    if environment not in accepted:
+    # The provider lower-cases the name (go-azure-sdk environments.FromName: `switch strings.ToLower(name)`).
+    if (environment.lower() if isinstance(environment, str) else environment) not in accepted:
         wanted = CLOUDS[cloud].azuread_environments[0]
         shown = (f"neither {AZUREAD_ENVIRONMENT} nor {ARM_ENVIRONMENT} is set (the provider then uses global)"
                  if environment is None else f"{origin} is {environment!r}")

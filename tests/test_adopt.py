@@ -181,7 +181,8 @@ def test_a_certificate_is_adopted_with_its_public_key_and_imported(
 
 @pytest.mark.parametrize(("flags", "message"), [
     (["--default-owner", "nobody"], "--default-owner 'nobody': not a GUID"),
-    (["--organization", "not a domain"], "--organization 'not a domain': not a domain"),
+    (["--organization", "not a domain"], "--organization 'not a domain': not the tenant's initial domain"),
+    (["--organization", "contoso.com"], "allowed: its *.onmicrosoft.com domain"),
     (["--stack", "../x"], "is not a stack name"),
 ])
 def test_bad_adopt_flags_exit_2_before_signing_in(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -139,3 +139,11 @@ def test_no_other_module_restates_a_cloud_host_or_first_party_id() -> None:
         for fact in facts:
             assert f'"{fact}' not in code, (source, fact)
             assert f"//{fact}" not in code, (source, fact)
+
+
+@pytest.mark.parametrize(("cloud", "environment"), [("global", "Public"), ("usgov", "USGovernmentL4"),
+                                                    ("usgov-dod", "DoD"), ("china", "CHINA")])
+def test_azuread_environment_is_compared_without_regard_to_case(cloud: str, environment: str) -> None:
+    """The provider lower-cases the name (go-azure-sdk environments.FromName, terraform-provider-azuread v3.9.0)."""
+    raw = raw_config(app(), **{"exo-oauth:cloud": cloud, "azuread:environment": environment})
+    assert parse_stack_config(raw, SOURCE).cloud == cloud

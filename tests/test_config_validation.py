@@ -139,6 +139,10 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "'none' is only for delegated apps with publicClient: true"),
     ("public client on app-only", with_app(publicClient=True), "exo-oauth:apps[0].publicClient",
      "must be false on an app-only app"),
+    ("exchange organization not the initial domain", with_app() | {"exo-oauth:exchange": {"organization":
+                                                                                          "contoso.com"}},
+     "exo-oauth:exchange.organization", "'contoso.com' is not the tenant's initial domain; allowed: its "
+     "*.onmicrosoft.com domain"),
     ("exchange bad organization", with_app() | {"exo-oauth:exchange": {"organization": "contoso"}},
      "exo-oauth:exchange.organization", "is not a domain"),
     ("exchange appId without thumbprint",

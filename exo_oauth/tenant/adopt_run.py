@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from components.config import PROJECT, is_domain, is_guid
+from components.microsoft import CLOUDS, DEFAULT_CLOUD
 
 from ..errors import UsageError
 from ..project import PROGRAM, LoadedStack, find_project_dir, read_stack_text, stack_path
@@ -75,8 +76,11 @@ def _check(args: AdoptRequest) -> tuple[Path, Path, Path]:
                              "name, or --force to overwrite it")
     if args.default_owner is not None and not is_guid(args.default_owner):
         raise UsageError(f"--default-owner {args.default_owner!r}: not a GUID; allowed: a user's object id")
-    if args.organization is not None and not is_domain(args.organization):
-        raise UsageError(f"--organization {args.organization!r}: not a domain; allowed: e.g. contoso.onmicrosoft.com")
+    suffix = CLOUDS[args.audit.sign_in.cloud or DEFAULT_CLOUD].initial_domain_suffix
+    if args.organization is not None and not (is_domain(args.organization)
+                                              and args.organization.lower().endswith(f".{suffix}")):
+        raise UsageError(f"--organization {args.organization!r}: not the tenant's initial domain; allowed: its "
+                         f"*.{suffix} domain, e.g. contoso.{suffix}")
     return project_dir, target, imports
 
 
