@@ -12,8 +12,8 @@ from exo_oauth.errors import UsageError
 from exo_oauth.tenant.exchange_export import EXPORT_FILE, FORMAT, export_script, load_export
 from tests.powershell_parse import calls, parse, single_literal, syntax_problems
 
-READ_ONLY = {"Get-ServicePrincipal", "Get-Mailbox", "Get-MailboxPermission", "Get-RecipientPermission",
-             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host"}
+READ_ONLY = {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission",
+             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host", "Write-Progress"}
 APP = "22222222-3333-4444-8555-666666666666"
 SP = "33333333-4444-4555-8666-777777777777"
 
@@ -24,7 +24,14 @@ def test_export_script_parses_and_only_reads_exchange() -> None:
     assert syntax_problems(root) == []
     found = calls(root)
     assert {c.name for c in found} <= READ_ONLY
-    assert {"Get-ServicePrincipal", "Get-MailboxPermission", "Get-RecipientPermission"} <= {c.name for c in found}
+    # Get-EXOMailbox and Get-EXOMailboxPermission: the REST cmdlets Microsoft optimizes for bulk reads
+    # (learn.microsoft.com/powershell/exchange/exchange-online-powershell-v2).
+    assert {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission"} <= {
+        c.name for c in found}
+    progress = [c for c in found if c.name == "Write-Progress"]
+    assert [single_literal(c.arguments["Activity"]) for c in progress] == ["Reading mailbox permissions"] * 2
+    assert "Completed" in progress[-1].arguments
+    assert "-DelegatedOrganization" in export_script()
     writes = [c for c in found if c.name == "Set-Content"]
     assert [single_literal(c.arguments["Path"]) for c in writes] == [EXPORT_FILE]
 

@@ -1,7 +1,8 @@
 """Exchange Online's side of a tenant: the read-only export script, and the JSON file it writes.
 
 The script uses only Get-* cmdlets. It lists Exchange's service principals (Get-ServicePrincipal) and, for every
-mailbox, the non-inherited permissions held by one of them (Get-MailboxPermission, Get-RecipientPermission).
+mailbox (Get-EXOMailbox), the non-inherited permissions held by one of them (Get-EXOMailboxPermission,
+Get-RecipientPermission), with a progress bar per mailbox.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def export_script() -> str:
     return f"""# exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
 # Run in PowerShell 7 after Connect-ExchangeOnline (any role that may run Get-ServicePrincipal and
 # Get-MailboxPermission, e.g. View-Only Organization Management). It changes nothing.
+# A customer's tenant managed through GDAP or CSP: Connect-ExchangeOnline -DelegatedOrganization
+# <customer>.onmicrosoft.com first. Mailboxes are read with Get-EXOMailbox and Get-EXOMailboxPermission, the module's
+# REST cmdlets that Microsoft optimizes for reading thousands of objects; progress shows per mailbox.
 $ErrorActionPreference = {ps_literal('Stop')}
 $principals = @(Get-ServicePrincipal -ResultSize Unlimited)
 $byTrustee = @{{}}
@@ -69,24 +73,30 @@ foreach ($sp in $principals) {{
 }}
 $permissions = [System.Collections.Generic.List[object]]::new()
 if ($principals.Count -gt 0) {{
-    foreach ($box in @(Get-Mailbox -ResultSize Unlimited)) {{
+    $boxes = @(Get-EXOMailbox -ResultSize Unlimited)
+    $done = 0
+    foreach ($box in $boxes) {{
         $address = "$($box.PrimarySmtpAddress)"
-        $entries = @(Get-MailboxPermission -Identity "$($box.Guid)" | Where-Object {{ -not $_.IsInherited }})
+        Write-Progress -Activity {ps_literal('Reading mailbox permissions')} -Status $address `
+            -PercentComplete ([int](100 * $done / $boxes.Count))
+        $done++
+        $entries = @(Get-EXOMailboxPermission -Identity "$($box.Guid)" | Where-Object {{ -not $_.IsInherited }})
         foreach ($entry in $entries) {{
             $holder = $byTrustee["$($entry.User)"]
             if ($holder) {{
                 $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
-                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
+                                             rights = @("$($entry.AccessRights)" -split {ps_literal('[, ]+')}) }})
             }}
         }}
         foreach ($entry in @(Get-RecipientPermission -Identity "$($box.Guid)")) {{
             $holder = $byTrustee["$($entry.Trustee)"]
             if ($holder) {{
                 $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
-                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
+                                             rights = @("$($entry.AccessRights)" -split {ps_literal('[, ]+')}) }})
             }}
         }}
     }}
+    Write-Progress -Activity {ps_literal('Reading mailbox permissions')} -Completed
 }}
 [ordered]@{{
     format = {ps_literal(FORMAT)}
