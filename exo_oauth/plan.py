@@ -34,7 +34,7 @@ from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
 from .project import PROGRAM, LoadedStack
-from .tenant.import_file import REPLACED_AFTER_IMPORT, read_imports
+from .tenant.import_file import REPLACED_AFTER_IMPORT, read_import_entries
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -61,6 +61,9 @@ class StackPlan:
     """The stack outputs, with every secret shown as `[secret]`."""
     hooks: dict[str, list[str]] = field(default_factory=dict)
     """Resource hooks bound after create, by resource name (none in a preview: hooks fire only in `pulumi up`)."""
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    """Imported objects the program does not declare, which the first `pulumi up` deletes (adopt --revoke-excess):
+    type, name, import (the provider id) and parent (the component's urn, or None)."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the plan in the `--format json` shape."""
@@ -70,6 +73,7 @@ class StackPlan:
             "resources": self.resources,
             "invokes": self.invokes,
             "outputs": self.outputs,
+            **({"deletes": self.deletes} if self.deletes else {}),
         }
 
 
@@ -167,13 +171,18 @@ def plan_stack(
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
-    imports = read_imports(stack.path, stack.name)  # adopt's `pulumi import --file` document, if any
+    entries = read_import_entries(stack.path, stack.name)  # adopt's `pulumi import --file` document, if any
+    imports = {(e["type"], e["name"]): e["id"] for e in entries}
     for resource in resources:
         if (resource["type"], resource["name"]) in imports:
             resource["import"] = imports[resource["type"], resource["name"]]
             if resource["type"] in REPLACED_AFTER_IMPORT:
                 resource["replaceAfterImport"] = True
-    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks)
+    registered = {(r["type"], r["name"]) for r in resources}
+    components = {r["name"]: r["urn"] for r in resources if r["parent"] is None}
+    deletes = [{"type": e["type"], "name": e["name"], "import": e["id"], "parent": components.get(e["parent"])}
+               for e in entries if (e["type"], e["name"]) not in registered]
+    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks, deletes)
 
 
 MIN_STACKS_PER_WORKER = 25

@@ -170,6 +170,14 @@ def test_revoke_excess_lists_undeclared_consents_for_the_first_up_to_delete(
     revoked = [f for f in review["findings"] if f["code"] == "adopt-revoked"]
     assert sorted(f["detail"].rsplit(" ", 1)[-1] for f in revoked) == sorted(deleted)
     assert all(f["pulumiUp"].startswith("deletes it") for f in revoked)
+    assert main(["plan", "--stack", STACK, "--project-dir", str(folder)]) == 0
+    text = capsys.readouterr().out
+    shown = {line.split()[2]: line for line in text.splitlines() if line.strip().startswith("- ")}
+    assert set(shown) == set(deleted)
+    assert all(line.endswith("then deleted: the stack does not declare it)") for line in shown.values())
+    assert main(["plan", "--stack", STACK, "--project-dir", str(folder), "--format", "json"]) == 0
+    planned = json.loads(capsys.readouterr().out)["stacks"][0]
+    assert {d["name"]: d["import"] for d in planned["deletes"]} == {n: e["id"] for n, e in deleted.items()}
 
 
 def test_without_revoke_excess_nothing_undeclared_is_imported(

@@ -37,15 +37,23 @@ def import_path(stack_file: Path, stack: str) -> Path:
 
 def read_imports(stack_file: Path, stack: str) -> dict[tuple[str, str], str]:
     """Return the provider id to import by (type, name), or {} when the stack has no import file."""
+    return {(e["type"], e["name"]): e["id"] for e in read_import_entries(stack_file, stack)}
+
+
+def read_import_entries(stack_file: Path, stack: str) -> list[dict[str, str]]:
+    """Return the file's entries with an id as {type, name (the program's: `logicalName` if set), id, parent}.
+
+    [] when the stack has no import file; `parent` is "" for an entry without one.
+    """
     path = import_path(stack_file, stack)
     if not path.is_file():
-        return {}
+        return []
     allowed = "the file `exo-oauth adopt` wrote, or delete it after `pulumi import`"
     document = read_json(path, path.name, allowed, max_items=MAX_RESOURCES)
     resources = document.get("resources") if isinstance(document, dict) else None
     if not isinstance(resources, list):
         raise UsageError(f"{path.name}: resources: missing or not a list; allowed: a `pulumi import --file` document")
-    found: dict[tuple[str, str], str] = {}
+    found: list[dict[str, str]] = []
     for index, entry in enumerate(resources):
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) or not isinstance(
                 entry.get("name"), str):
@@ -53,6 +61,7 @@ def read_imports(stack_file: Path, stack: str) -> dict[tuple[str, str], str]:
                              "import --file` entry")
         if isinstance(entry.get("id"), str):
             # `logicalName` is the program's name when adopt renamed an entry to keep `name` unique.
-            logical = entry.get("logicalName")
-            found[entry["type"], logical if isinstance(logical, str) else entry["name"]] = entry["id"]
+            logical, parent = entry.get("logicalName"), entry.get("parent")
+            found.append({"type": entry["type"], "name": logical if isinstance(logical, str) else entry["name"],
+                          "id": entry["id"], "parent": parent if isinstance(parent, str) else ""})
     return found
