@@ -55,6 +55,12 @@ def _run(argv: list[str]) -> tuple[int, dict[str, object], float]:
     return status, json.loads(out.getvalue()), time.perf_counter() - started
 
 
+def _cpu_seconds() -> float:
+    """Return the CPU seconds of this process and its finished workers: the cost on a machine shared with others."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -74,19 +80,21 @@ def bench(count: int, folder: Path, tokens: TokenServer, tls: pki.ServerTLS, *, 
               tokens.url, "--graph-host", graph.url, "--ca-file", str(tls.ca_file), "--format", "json"]
     try:
         export = _export(data, folder / f"export-{count}.json")
-        before = _peak_mb()
+        before, cpu = _peak_mb(), _cpu_seconds()
         status, report, seconds = _run(["audit", *signin, "--exchange-export", str(export)])
-        print(f"audit  N={count:>5}: {report['graphCalls']:>5} round trips, {seconds:7.2f} s, peak memory "
+        print(f"audit  N={count:>5}: {report['graphCalls']:>5} round trips, {seconds:7.2f} s "
+              f"({_cpu_seconds() - cpu:.1f} s CPU), peak memory "
               f"+{_peak_mb() - before:.0f} MB (exit {status})", flush=True)
         if adopt:
             project = folder / f"project-{count}"
             (project / "stacks").mkdir(parents=True)
             for name in ("Pulumi.yaml", "__main__.py"):
                 shutil.copy(REPO / name, project / name)
-            before = _peak_mb()
+            before, cpu = _peak_mb(), _cpu_seconds()
             status, review, seconds = _run(["adopt", *signin, "--stack", "bench", "--project-dir", str(project),
                                             "--exchange-export", str(export)])
-            print(f"adopt  N={count:>5}: {review['graphCalls']:>5} round trips, {seconds:7.2f} s, peak memory "
+            print(f"adopt  N={count:>5}: {review['graphCalls']:>5} round trips, {seconds:7.2f} s "
+                  f"({_cpu_seconds() - cpu:.1f} s CPU), peak memory "
                   f"+{_peak_mb() - before:.0f} MB, largest worker {_worker_peak_mb():.0f} MB (exit {status}, "
                   f"{len(review['imports'])} import entries)", flush=True)  # type: ignore[arg-type]
     finally:
