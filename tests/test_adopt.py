@@ -107,20 +107,24 @@ def test_adopt_reports_the_new_secret_and_what_pulumi_up_changes(
     assert all(f["pulumiUp"] for f in review["findings"])
 
 
+@pytest.mark.parametrize("name", ["Pulumi.adopted.yaml", "adopted.import.json"])
 def test_adopt_refuses_to_overwrite_without_force(
-        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An existing stack file stays as it is, with exit 2 and no Graph call; --force replaces it."""
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """An existing stack file or import file stays as it is, with exit 2 and no Graph call; --force replaces it."""
     folder = project(tmp_path)
-    existing = folder / "stacks" / "Pulumi.adopted.yaml"
-    existing.write_text("config: {}\n", encoding="utf-8")
+    existing = folder / "stacks" / name
+    existing.write_text("{}\n", encoding="utf-8")
     before = graph.graph.requests()["GET"]
     status, _ = adopt(graph, folder, capsys)
     assert status == 2
-    assert existing.read_text(encoding="utf-8") == "config: {}\n"
+    assert existing.read_text(encoding="utf-8") == "{}\n"
     assert graph.graph.requests()["GET"] == before
+    assert [p.name for p in (folder / "stacks").iterdir()] == [name]
     status, _ = adopt(graph, folder, capsys, "--force")
     assert status == 1
-    assert "exo-oauth:apps" in yaml.safe_load(existing.read_text(encoding="utf-8"))["config"]
+    assert "exo-oauth:apps" in yaml.safe_load((folder / "stacks" / "Pulumi.adopted.yaml").read_text(
+        encoding="utf-8"))["config"]
+    assert json.loads((folder / "stacks" / "adopted.import.json").read_text(encoding="utf-8"))["resources"]
 
 
 def test_adopt_never_writes_to_the_tenant(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -225,20 +229,6 @@ def test_a_missing_consent_is_created_and_reported(
     assert "stays until revoked by hand" in full[0]["pulumiUp"]
     assert not any(i.get("id", "").endswith(oid("assignment", oid("sp", FULL_ACCESS), "full_access_as_app"))
                    for i in review["imports"])
-
-
-def test_adopt_refuses_an_existing_import_file_without_force(
-        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An import file left from an earlier run stays as it is: exit 2 before any Graph call."""
-    folder = project(tmp_path)
-    existing = folder / "stacks" / "adopted.import.json"
-    existing.write_text("{}\n", encoding="utf-8")
-    before = graph.graph.requests()["GET"]
-    status, _ = adopt(graph, folder, capsys)
-    assert status == 2
-    assert existing.read_text(encoding="utf-8") == "{}\n"
-    assert graph.graph.requests()["GET"] == before
-    assert not (folder / "stacks" / "Pulumi.adopted.yaml").exists()
 
 
 @pytest.mark.parametrize("appearing", ["Pulumi.adopted.yaml", "adopted.import.json"])
