@@ -141,7 +141,8 @@ async def _resolve_all(exported: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_stack(
-    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True
+    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True,
+    with_imports: bool = True,
 ) -> StackPlan:
     """Run the project's `__main__.py` for `stack` on the mock monitor and return what it registered.
 
@@ -171,7 +172,8 @@ def plan_stack(
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
-    entries = read_import_entries(stack.path, stack.name)  # adopt's `pulumi import --file` document, if any
+    # adopt's `pulumi import --file` document, if any; adopt itself plans without the file it is about to replace.
+    entries = read_import_entries(stack.path, stack.name) if with_imports else []
     imports = {(e["type"], e["name"]): e["id"] for e in entries}
     for resource in resources:
         if (resource["type"], resource["name"]) in imports:
@@ -192,10 +194,10 @@ PROGRESS_CHUNKS_PER_WORKER = 10
 
 
 def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
-                on_done: Callable[[int], None] | None = None) -> list[StackPlan]:
+                on_done: Callable[[int], None] | None = None, with_imports: bool = True) -> list[StackPlan]:
     plans = []
     for stack in stacks:
-        plans.append(plan_stack(project_dir, stack, now))
+        plans.append(plan_stack(project_dir, stack, now, with_imports=with_imports))
         if on_done is not None:
             on_done(1)
     return plans
@@ -203,7 +205,7 @@ def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
 
 def plan_stacks(
     project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None,
-    on_done: Callable[[int], None] | None = None,
+    on_done: Callable[[int], None] | None = None, *, with_imports: bool = True,
 ) -> list[StackPlan]:
     """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core).
 
@@ -211,7 +213,7 @@ def plan_stacks(
     """
     workers = min(jobs or os.cpu_count() or 1, max(1, len(stacks) // MIN_STACKS_PER_WORKER))
     if workers <= 1:
-        return _plan_chunk(project_dir, stacks, now, on_done)
+        return _plan_chunk(project_dir, stacks, now, on_done, with_imports)
     # Small chunks, so progress moves as they finish; a pool's workers stay up across chunks.
     count = workers * PROGRESS_CHUNKS_PER_WORKER
     starts, chunks = zip(*((i, chunk) for i in range(count) if (chunk := stacks[i::count])), strict=True)
@@ -223,7 +225,8 @@ def plan_stacks(
     results = []
     try:
         for chunk, planned in zip(chunks, pool.map(_plan_chunk, [project_dir] * len(chunks), chunks,
-                                                   [now] * len(chunks)), strict=True):
+                                                   [now] * len(chunks), [None] * len(chunks),
+                                                   [with_imports] * len(chunks)), strict=True):
             results.append(planned)
             if on_done is not None:
                 on_done(len(chunk))

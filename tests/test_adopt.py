@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,9 @@ from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
-from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, OWNER, oid, write_export
+from tests.graph_tenant import BLOG, CORRECT, DEFAULT_OWNER, FULL_ACCESS, MULTI, OWNER, oid, write_export
 from tests.mailservers import pki
-from tests.stack_factory import REPO
-
-DEFAULT_OWNER = "7d5c2a9e-1b3f-4e6d-8a0c-2f4b6d8e0a1c"
-
-
-def project(tmp_path: Path) -> Path:
-    """Return an empty copy of the project (no stacks)."""
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "stacks").mkdir()
-    return tmp_path
+from tests.stack_factory import project
 
 
 def adopt(graph: Graph, folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:

@@ -22,10 +22,10 @@ from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
-from tests.graph_tenant import CORRECT, EXO, FULL_ACCESS, MULTI, Builder, oid, write_export
+from tests.graph_tenant import CORRECT, DEFAULT_OWNER, EXO, FULL_ACCESS, MULTI, Builder, oid, write_export
 from tests.import_contract import IMPORTERS, ImportFileError, import_urns
 from tests.mailservers import pki
-from tests.test_adopt import DEFAULT_OWNER, project
+from tests.stack_factory import project
 
 LOBBY, LOBBY_APP, ASSIGNED = "Lobby scanner", "Lobby scanner app", "Front desk mail"
 STACK = "adopted"

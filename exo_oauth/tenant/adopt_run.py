@@ -153,7 +153,8 @@ def _planned_resources(project_dir: Path, stack: LoadedStack, now: datetime) -> 
     parts = [LoadedStack(stack.name, stack.path, stack.raw | {key: stack.raw[key][i:i + PLAN_PART]},
                          replace(stack.config, apps=apps[i:i + PLAN_PART]))
              for i in range(0, max(len(apps), 1), PLAN_PART)]
-    return [resource for plan in plan_stacks(project_dir, parts, now) for resource in plan.resources]
+    plans = plan_stacks(project_dir, parts, now, with_imports=False)
+    return [resource for plan in plans for resource in plan.resources]
 
 
 def adopt(args: AdoptRequest, environ: Mapping[str, str], now: datetime) -> AdoptResult:
