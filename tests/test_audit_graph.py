@@ -160,9 +160,13 @@ def test_a_refused_request_in_a_batch_names_graphs_reason() -> None:
         graph.get_many([("applications/a", None), ("applications/b", None)])
 
 
-def test_a_batch_answer_that_skips_a_request_is_refused() -> None:
-    """Each request must be answered once; otherwise one line, not a wrong inventory."""
-    session = Session([Answer(200, {"responses": [{"id": "0", "status": 200, "body": {}}]})])
+@pytest.mark.parametrize("responses", [
+    [{"id": "0", "status": 200, "body": {}}],
+    [{"id": "0", "status": 200, "body": {}}, {"id": "0", "status": 200, "body": {}}],
+], ids=["one missing", "one twice"])
+def test_a_batch_answer_that_does_not_answer_each_request_once_is_refused(responses: list[dict[str, Any]]) -> None:
+    """A missing answer, or one request answered twice, is one line, not a wrong inventory."""
+    session = Session([Answer(200, {"responses": responses})])
     session.post = lambda url, **_: session.answers.pop(0)  # type: ignore[attr-defined]
     graph, _ = client(session)
     with pytest.raises(GraphError, match="does not answer each request once"):
@@ -185,3 +189,4 @@ def test_next_pages_of_many_collections_are_batched_and_stay_on_the_graph_host()
     graph, _ = client(evil)  # type: ignore[arg-type]
     with pytest.raises(GraphError, match="another host"):
         graph.get_all_many([("a", None), ("b", None)])
+

@@ -123,7 +123,8 @@ class GraphClient:
                 if status in RETRY_STATUSES:
                     pending.append(index)
                     last = status
-                    wait = max(wait, self._retry_after(headers.get("Retry-After"), attempt))
+                    after = headers.get("Retry-After")
+                    wait = max(wait, self._retry_after(None if after is None else str(after), attempt))
                 else:
                     answers[index] = self._checked(status, body, self._url(requests[index][0]))
             if not pending:
@@ -162,8 +163,8 @@ class GraphClient:
             for index, (path, params) in chunk]}
         body = self._request(f"{prefix}/$batch", None, document)
         responses = body.get("responses")
-        if not isinstance(responses, list) or not all(isinstance(r, dict) and str(r.get("id")) in wanted
-                                                      for r in responses) or len(responses) != len(wanted):
+        if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses) or len(responses) != len(
+                wanted) or {str(r.get("id")) for r in responses} != set(wanted):
             raise GraphError("POST /v1.0/$batch: Graph's answer does not answer each request once")
         return [(wanted[str(r["id"])], r.get("status"), r.get("headers") if isinstance(r.get("headers"), dict)
                  else {}, r.get("body")) for r in responses]
