@@ -39,18 +39,21 @@ app-only SMTP, Exchange RBAC for Applications (no Entra permission, no mailbox p
 RBAC = "rbac"
 
 APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
-            "owners", "notes", "tags", "exchangeAccess", "signInMailboxes", "signInGroup")
+            "owners", "notes", "tags", "exchangeAccess", "signInMailboxes", "signInGroup",
+            "appRoleAssignmentRequired")
 MAILBOX_KEYS = ("address", "sendAs")
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
     "certificate": ("type", "publicKeyPem", "lifetimeDays", "rotateBeforeDays"),
-    "federated": ("type", "issuer", "subject", "audiences"),
+    "federated": ("type", "issuer", "subject", "audiences", "name"),
     "none": ("type",),
 }
 EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateFilePath", "certificatePasswordVariable",
                  "tenantSmtpAuth", "autoApply")
 
 DEFAULT_LIFETIME_DAYS = 180
+MAX_FEDERATED_NAME = 120
+"""Graph's limit on a federated identity credential's name (federatedIdentityCredential resource)."""
 MAX_LIFETIME_DAYS = 730
 MIN_LIFETIME_DAYS = 2 * ROTATION_CADENCE_DAYS
 """A secret's overlap is at least one rotation cadence and at most half its lifetime."""
@@ -103,6 +106,9 @@ class Credential:
     """federated: the subject of the external workload's tokens."""
     audiences: tuple[str, ...] = ()
     """federated: accepted audiences."""
+    name: str | None = None
+    """federated: the credential's name in Entra ID; None: `exo-oauth-<app>`. Graph keeps a name for life, so adopt
+    writes the existing one (docs/decisions/0120)."""
 
     def __post_init__(self) -> None:
         if self.type in ("secret", "certificate") and None in (self.lifetime_days, self.rotate_before_days):
@@ -147,6 +153,8 @@ class AppConfig:
     """delegated: the mailboxes of the users who sign in, whose protocol switches the Exchange steps turn on."""
     sign_in_group: str | None = None
     """delegated: a mail-enabled group whose member mailboxes get the same."""
+    app_role_assignment_required: bool = False
+    """Only users and groups assigned to the app may sign in (the service principal's appRoleAssignmentRequired)."""
 
 
 @dataclass(frozen=True)
@@ -433,7 +441,9 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
     if kind == "federated":
         audiences = _list(at.child("audiences"), non_empty_text) or (DEFAULT_FEDERATED_AUDIENCE,)
         subject = non_empty_text(at.child("subject"), max_len=600)
-        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences)
+        name = at.child("name")
+        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences,
+                          name=None if name.value is None else non_empty_text(name, max_len=MAX_FEDERATED_NAME))
     if flow != "delegated" or not public_client:
         raise at.child("type").fail("'none' is only for delegated apps with publicClient: true; allowed: "
                                     "secret, certificate, federated")
@@ -482,6 +492,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         exchange_access=access,
         sign_in_mailboxes=sign_in_mailboxes,
         sign_in_group=sign_in_group,
+        app_role_assignment_required=_bool(at.child("appRoleAssignmentRequired"), default=False),
     )
 
 
@@ -553,9 +564,14 @@ def _exchange(at: At, cloud: str) -> ExchangeConfig:
     if at.child("organization").value is not None:
         org = at.child("organization")
         organization = non_empty_text(org).lower()
+        suffix = CLOUDS[cloud].initial_domain_suffix
         if not is_domain(organization):
-            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. "
-                           f"contoso.{CLOUDS[cloud].initial_domain_suffix}")
+            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.{suffix}")
+        if not organization.endswith(f".{suffix}"):
+            # Connect-ExchangeOnline: "You must use the primary .onmicrosoft.com domain of the organization" with a
+            # certificate (MicrosoftDocs/office-docs-powershell, Connect-ExchangeOnline.md, -Organization).
+            raise org.fail(f"{org.value!r} is not the tenant's initial domain; allowed: its *.{suffix} domain, e.g. "
+                           f"contoso.{suffix} (Connect-ExchangeOnline needs it)")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumbprint, file_path, password_variable = _exchange_certificate(at)
     has_certificate = thumbprint is not None or file_path is not None
@@ -726,7 +742,8 @@ def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> 
         environment, origin = arm_environment, f"{ARM_ENVIRONMENT} (environment variable; {AZUREAD_ENVIRONMENT} is "\
             "not set)"
     accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
-    if environment not in accepted:
+    # The provider lower-cases the name (go-azure-sdk environments.FromName: `switch strings.ToLower(name)`).
+    if (environment.lower() if isinstance(environment, str) else environment) not in accepted:
         wanted = CLOUDS[cloud].azuread_environments[0]
         shown = (f"neither {AZUREAD_ENVIRONMENT} nor {ARM_ENVIRONMENT} is set (the provider then uses global)"
                  if environment is None else f"{origin} is {environment!r}")

@@ -77,7 +77,7 @@ class MailOAuthApp(pulumi.ComponentResource):
             f"{name}-sp",
             client_id=application.client_id,
             owners=list(app.owners),
-            app_role_assignment_required=False,
+            app_role_assignment_required=app.app_role_assignment_required,
             # enterprise: listed under Enterprise applications, where admins find the object id New-ServicePrincipal
             # needs; hide: a mail daemon is nothing users should see or launch in My Apps.
             feature_tags=[azuread.ServicePrincipalFeatureTagArgs(enterprise=True, hide=True)],
@@ -261,7 +261,7 @@ def _credential(
         federated = azuread.ApplicationFederatedIdentityCredential(
             f"{name}-federated",
             application_id=application.id,
-            display_name=f"exo-oauth-{name}",
+            display_name=credential.name or f"exo-oauth-{name}",
             issuer=credential.issuer,
             subject=credential.subject,
             audiences=list(credential.audiences),

@@ -34,7 +34,7 @@ from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
 from .project import LoadedStack, require_program
-from .tenant.import_file import read_imports
+from .tenant.import_file import REPLACED_AFTER_IMPORT, read_import_entries
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -53,13 +53,17 @@ class StackPlan:
     tenant_id: str
     resources: list[dict[str, Any]] = field(default_factory=list)
     """Per resource: type, name, urn, parent (urn or None), id, the camelCase wire inputs, and `import` (the
-    provider id `pulumi import` takes it over from) for an adopted object."""
+    provider id `pulumi import` takes it over from) for an adopted object, with `replaceAfterImport` when the first
+    `pulumi up` replaces it all the same."""
     invokes: list[dict[str, Any]] = field(default_factory=list)
     """The look-ups the program made: token, args, result."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """The stack outputs, with every secret shown as `[secret]`."""
     hooks: dict[str, list[str]] = field(default_factory=dict)
     """Resource hooks bound after create, by resource name (none in a preview: hooks fire only in `pulumi up`)."""
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    """Imported objects the program does not declare, which the first `pulumi up` deletes (adopt --revoke-excess):
+    type, name, import (the provider id) and parent (the component's urn, or None)."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the plan in the `--format json` shape."""
@@ -69,6 +73,7 @@ class StackPlan:
             "resources": self.resources,
             "invokes": self.invokes,
             "outputs": self.outputs,
+            **({"deletes": self.deletes} if self.deletes else {}),
         }
 
 
@@ -136,7 +141,8 @@ async def _resolve_all(exported: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_stack(
-    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True
+    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True,
+    with_imports: bool = True,
 ) -> StackPlan:
     """Run the project's `__main__.py` for `stack` on the mock monitor and return what it registered.
 
@@ -166,11 +172,19 @@ def plan_stack(
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
-    imports = read_imports(stack.path, stack.name)  # adopt's `pulumi import --file` document, if any
+    # adopt's `pulumi import --file` document, if any; adopt itself plans without the file it is about to replace.
+    entries = read_import_entries(stack.path, stack.name) if with_imports else []
+    imports = {(e["type"], e["name"]): e["id"] for e in entries}
     for resource in resources:
         if (resource["type"], resource["name"]) in imports:
             resource["import"] = imports[resource["type"], resource["name"]]
-    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks)
+            if resource["type"] in REPLACED_AFTER_IMPORT:
+                resource["replaceAfterImport"] = True
+    registered = {(r["type"], r["name"]) for r in resources}
+    components = {r["name"]: r["urn"] for r in resources if r["parent"] is None}
+    deletes = [{"type": e["type"], "name": e["name"], "import": e["id"], "parent": components.get(e["parent"])}
+               for e in entries if (e["type"], e["name"]) not in registered]
+    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks, deletes)
 
 
 MIN_STACKS_PER_WORKER = 25
@@ -180,10 +194,10 @@ PROGRESS_CHUNKS_PER_WORKER = 10
 
 
 def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
-                on_done: Callable[[int], None] | None = None) -> list[StackPlan]:
+                on_done: Callable[[int], None] | None = None, with_imports: bool = True) -> list[StackPlan]:
     plans = []
     for stack in stacks:
-        plans.append(plan_stack(project_dir, stack, now))
+        plans.append(plan_stack(project_dir, stack, now, with_imports=with_imports))
         if on_done is not None:
             on_done(1)
     return plans
@@ -191,7 +205,7 @@ def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
 
 def plan_stacks(
     project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None,
-    on_done: Callable[[int], None] | None = None,
+    on_done: Callable[[int], None] | None = None, *, with_imports: bool = True,
 ) -> list[StackPlan]:
     """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core).
 
@@ -199,10 +213,10 @@ def plan_stacks(
     """
     workers = min(jobs or os.cpu_count() or 1, max(1, len(stacks) // MIN_STACKS_PER_WORKER))
     if workers <= 1:
-        return _plan_chunk(project_dir, stacks, now, on_done)
+        return _plan_chunk(project_dir, stacks, now, on_done, with_imports)
     # Small chunks, so progress moves as they finish; a pool's workers stay up across chunks.
     count = workers * PROGRESS_CHUNKS_PER_WORKER
-    chunks = [chunk for i in range(count) if (chunk := stacks[i::count])]
+    starts, chunks = zip(*((i, chunk) for i in range(count) if (chunk := stacks[i::count])), strict=True)
     # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
     import multiprocessing  # noqa: PLC0415 - only large fleets need it
 
@@ -211,7 +225,8 @@ def plan_stacks(
     results = []
     try:
         for chunk, planned in zip(chunks, pool.map(_plan_chunk, [project_dir] * len(chunks), chunks,
-                                                   [now] * len(chunks)), strict=True):
+                                                   [now] * len(chunks), [None] * len(chunks),
+                                                   [with_imports] * len(chunks)), strict=True):
             results.append(planned)
             if on_done is not None:
                 on_done(len(chunk))
@@ -223,8 +238,11 @@ def plan_stacks(
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    by_name = {plan.stack: plan for chunk in results for plan in chunk}
-    return [by_name[stack.name] for stack in stacks]
+    # By position, not name: adopt plans one stack in parts that share its name.
+    ordered: list[StackPlan | None] = [None] * len(stacks)
+    for start, planned in zip(starts, results, strict=True):
+        ordered[start::count] = planned
+    return [plan for plan in ordered if plan is not None]
 
 
 _QUIET_MARK = "exo_oauth_quiet_cancelled_futures"

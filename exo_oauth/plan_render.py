@@ -130,18 +130,24 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
         names |= {i["result"]["objectId"]: i["result"]["displayName"]
                   for i in plan.get("invokes", []) if "objectId" in i["result"]}
         imported = sum("import" in r for r in plan["resources"])
+        deletes = plan.get("deletes", [])
         counts = f"{len(plan['resources']) - imported} resources to create" + (
-            f", {imported} to import ({shown_import_path(plan['stack'])})" if imported else "")
+            f", {imported + len(deletes)} to import ({shown_import_path(plan['stack'])})" if imported or deletes
+            else "") + (f", {len(deletes)} of them deleted after" if deletes else "")
         lines.append(f"Stack {plan['stack']} (tenant {plan['tenantId']}): {counts}")
         for component in (r for r in plan["resources"] if r["parent"] is None):
             app = apps[component["name"]]
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
             for child in sorted((r for r in plan["resources"] if r["parent"] == component["urn"]), key=_child_rank):
                 detail = _detail(child, names, app, now)
-                suffix = (f"  {detail}" if detail else "") + (f"  (import {child['import']})" if "import" in child
-                                                              else "")
-                mark = "=" if "import" in child else "+"
-                lines.append(f"      {mark} {short_type(child['type']):<42} {child['name']}{suffix}")
+                replaced = child.get("replaceAfterImport", False)
+                suffix = (f"  {detail}" if detail else "") + (
+                    f"  (import {child['import']}{', then replaced' if replaced else ''})" if "import" in child else "")
+                mark = "+-" if replaced else "=" if "import" in child else "+"
+                lines.append(f"      {mark} {short_type(child['type']):<{43 - len(mark)}} {child['name']}{suffix}")
+            lines.extend(f"      - {short_type(gone['type']):<42} {gone['name']}  (import {gone['import']}, then "
+                         "deleted: the stack does not declare it)" for gone in deletes
+                         if gone["parent"] == component["urn"])
             lines.append(f"      permissions: {_permissions(app)}")
             lines.append(f"      consent: {_consent(app)}")
             if app["mailboxes"]:

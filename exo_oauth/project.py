@@ -29,6 +29,8 @@ from .errors import UsageError
 from .files import MAX_DEPTH, check_shape, read_text
 from .text import printable
 
+PROGRAM = "__main__.py"
+"""The project's Pulumi program, which `plan` runs on the mock monitor."""
 STACK_FILE = re.compile(rf"Pulumi\.({STACK_NAME.pattern})\.yaml")
 
 

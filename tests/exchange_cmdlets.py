@@ -46,6 +46,16 @@ DOCUMENTED: dict[str, frozenset[str]] = {
         "IncludeUserWithDisplayName", "Owner", "ReadFromDomainController", "ResultSize", "SoftDeletedMailbox",
         "UseCustomRouting", "User"
     }),
+    "Get-EXOMailbox": frozenset({
+        "Anr", "Archive", "Async", "ExternalDirectoryObjectId", "Filter", "GroupMailbox", "Identity",
+        "InactiveMailboxOnly", "IncludeInactiveMailbox", "MailboxPlan", "Migration", "OrganizationalUnit",
+        "PrimarySmtpAddress", "Properties", "PropertySets", "PublicFolder", "RecipientTypeDetails", "ResultSize",
+        "SoftDeletedMailbox", "UserPrincipalName"
+    }),
+    "Get-EXOMailboxPermission": frozenset({
+        "ExternalDirectoryObjectId", "Identity", "Owner", "PrimarySmtpAddress", "ResultSize", "SoftDeletedMailbox",
+        "User", "UserPrincipalName"
+    }),
     "Get-ManagementRoleAssignment": frozenset({
         "AssignmentMethod", "ConfigWriteScope", "CustomRecipientWriteScope", "Delegating", "Enabled", "Exclusive",
         "ExclusiveRecipientWriteScope", "GetEffectiveUsers", "Identity", "RecipientAdministrativeUnitScope",

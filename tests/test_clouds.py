@@ -149,3 +149,11 @@ def test_each_check_is_chosen_by_the_security_microsofts_facts_give_its_protocol
     with pytest.raises(LookupError, match="no check for smtp over tls; checks exist for imap over tls, pop over tls, "
                                           "smtp over starttls"):
         checks_for({**SECURITY, "smtp": "tls"})
+
+
+@pytest.mark.parametrize(("cloud", "environment"), [("global", "Public"), ("usgov", "USGovernmentL4"),
+                                                    ("usgov-dod", "DoD"), ("china", "CHINA")])
+def test_azuread_environment_is_compared_without_regard_to_case(cloud: str, environment: str) -> None:
+    """The provider lower-cases the name (go-azure-sdk environments.FromName, terraform-provider-azuread v3.9.0)."""
+    raw = raw_config(app(), **{"exo-oauth:cloud": cloud, "azuread:environment": environment})
+    assert parse_stack_config(raw, SOURCE).cloud == cloud

@@ -13,7 +13,8 @@ from tests.exchange_cmdlets import DOCUMENTED
 from tests.powershell_parse import calls, parse, syntax_problems
 
 CORE = {"Where-Object", "Select-Object", "ForEach-Object", "Sort-Object", "Out-Null", "Write-Host", "Write-Warning",
-        "Start-Sleep", "ConvertTo-SecureString", "ConvertTo-Json", "Set-Content", "Export-ModuleMember"}
+        "Write-Progress", "Start-Sleep", "ConvertTo-SecureString", "ConvertTo-Json", "Set-Content",
+        "Export-ModuleMember"}
 """PowerShell's own cmdlets the module uses."""
 COMMON = {"ErrorAction", "WarningAction", "Verbose"}
 """PowerShell's common parameters, which every cmdlet takes and no cmdlet page lists."""

@@ -83,3 +83,21 @@ def test_inlined_functions_are_the_module_text_byte_for_byte() -> None:
         assert module_functions()[name].text in apply, name
         assert text(node) in module_functions()[name].text, name
     assert not [n for n in nodes(parse(apply)) if n.type == "function_statement" and text(n).count("function ") > 1]
+
+
+def test_every_exchange_read_of_a_new_service_principal_is_inside_the_retry() -> None:
+    """Naming a service principal Exchange has not learnt of yet fails like a grant, so its checks retry too.
+
+    In Grant-ExoOAuthRight, every call that names the trustee (Get-ExoOAuthRight's Get-MailboxPermission -User and
+    Get-RecipientPermission -Trustee, and the grants) is inside the script block given to Invoke-ExoOAuthRetry.
+    """
+    grant = functions(parse(module_text()))["Grant-ExoOAuthRight"]
+    retries = [n for n in nodes(grant) if n.type == "command" and text(n).startswith("Invoke-ExoOAuthRetry")]
+    assert len(retries) == 1
+    inside = {c.name for c in calls(retries[0])}
+    naming = {c.name for c in calls(grant) if c.name in {"Get-ExoOAuthRight", "Add-MailboxPermission",
+                                                          "Add-RecipientPermission"}}
+    assert naming == {"Get-ExoOAuthRight", "Add-MailboxPermission", "Add-RecipientPermission"}
+    assert naming <= inside
+    outside = [c.name for c in calls(grant) if c.name in naming]
+    assert len(outside) == len(naming)

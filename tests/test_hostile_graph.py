@@ -9,13 +9,14 @@ secret in any spelling, and no terminal escape, CR or LF from the peer.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
@@ -80,6 +81,17 @@ def graph_answer(answer: Callable[[BaseHTTPRequestHandler], None]) -> Callable[.
     return lambda handler, method, body: answer(handler)
 
 
+def graph_json(payload: Any) -> Callable[..., None]:
+    """Return a Graph host whose every read gets `payload`, alone or, for a JSON batch, as each request's body."""
+    def answer(handler: BaseHTTPRequestHandler, method: str, body: bytes) -> None:
+        if method == "POST":
+            ids = [request["id"] for request in json.loads(body)["requests"]]
+            send_json(handler, 200, {"responses": [{"id": i, "status": 200, "body": payload} for i in ids]})
+        else:
+            send_json(handler, 200, payload)
+    return answer
+
+
 def dribble_headers(handler: BaseHTTPRequestHandler) -> None:
     """Send the status line, then a header one byte every 0.2 s."""
     handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
@@ -114,33 +126,34 @@ def endless(handler: BaseHTTPRequestHandler) -> None:
     send_json(handler, 200, {"value": [{"id": "x" * 100}] * 100, "@odata.nextLink": f"{base}?$skiptoken={time.time()}"})
 
 
-def first_party(value: Any) -> Callable[[BaseHTTPRequestHandler], None]:
-    """Answer every collection read with this `value`."""
-    return lambda handler: send_json(handler, 200, {"value": value})
+def first_party(value: Any) -> Callable[..., None]:
+    """Answer every collection read, batched or not, with this `value`."""
+    return graph_json({"value": value})
 
 
-GRAPH_CASES: dict[str, tuple[Callable[[BaseHTTPRequestHandler], None], str]] = {
-    "302 to another host": (lambda h: send_raw(h, 302, b"", {"Location": "https://evil.example/v1.0/x"}),
+GRAPH_CASES: dict[str, tuple[Callable[..., None], str]] = {
+    "302 to another host": (graph_answer(lambda h: send_raw(h, 302, b"", {"Location": "https://evil.example/v1.0/x"})),
                             "redirect"),
-    "307 to the same host": (lambda h: send_raw(h, 307, b"", {"Location": "/v1.0/other"}), "redirect"),
-    "JSON nested 100,000 deep": (lambda h: send_raw(h, 200, b"[" * 100_000 + b"]" * 100_000), "not a JSON object"),
-    "Retry-After: nan": (lambda h: send_raw(h, 429, b"{}", {"Retry-After": "nan"}), "throttled"),
-    "Retry-After: inf": (lambda h: send_raw(h, 503, b"{}", {"Retry-After": "inf"}), "throttled"),
-    "Retry-After: -1e400": (lambda h: send_raw(h, 429, b"{}", {"Retry-After": "-1e400"}), "throttled"),
-    "not JSON": (lambda h: send_raw(h, 200, b"<html>hello</html>"), "not a JSON object"),
-    "a JSON array": (lambda h: send_json(h, 200, [1, 2]), "not a JSON object"),
+    "307 to the same host": (graph_answer(lambda h: send_raw(h, 307, b"", {"Location": "/v1.0/other"})), "redirect"),
+    "JSON nested 100,000 deep": (graph_answer(lambda h: send_raw(h, 200, b"[" * 100_000 + b"]" * 100_000)),
+                                 "not a JSON object"),
+    "Retry-After: nan": (graph_answer(lambda h: send_raw(h, 429, b"{}", {"Retry-After": "nan"})), "throttled"),
+    "Retry-After: inf": (graph_answer(lambda h: send_raw(h, 503, b"{}", {"Retry-After": "inf"})), "throttled"),
+    "Retry-After: -1e400": (graph_answer(lambda h: send_raw(h, 429, b"{}", {"Retry-After": "-1e400"})), "throttled"),
+    "not JSON": (graph_answer(lambda h: send_raw(h, 200, b"<html>hello</html>")), "not a JSON object"),
+    "a JSON array": (graph_answer(lambda h: send_json(h, 200, [1, 2])), "not a JSON object"),
     "value is a number": (first_party(5), "`value` is not a list of objects"),
     "value holds numbers": (first_party([1, 2]), "`value` is not a list of objects"),
     "an object without id": (first_party([{"appId": "x"}]), "a field is missing: 'id'"),
     "appRoles is a number": (first_party([{"id": "1", "appRoles": 5}]), "TypeError"),
     "appRoles holds text": (first_party([{"id": "1", "appRoles": ["x"]}]), "can't read"),
-    "nextLink is a number": (lambda h: send_json(h, 200, {"value": [], "@odata.nextLink": 5}), "not a URL"),
-    "error with terminal escapes": (lambda h: send_json(h, 403, {"error": {
-        "code": "\x1b[31mDenied\x1b[0m", "message": "line one\r\nline two\x1b]0;pwned\x07\x9b2J"}}), "HTTP 403"),
-    "headers a byte every 0.2 s": (dribble_headers, "deadline"),
-    "body a byte every 0.2 s": (dribble_body, "deadline"),
-    "a 64 MB answer": (huge, "larger than 32 MB"),
-    "paging without end": (endless, ""),
+    "nextLink is a number": (graph_json({"value": [], "@odata.nextLink": 5}), "not a URL"),
+    "error with terminal escapes": (graph_answer(lambda h: send_json(h, 403, {"error": {
+        "code": "\x1b[31mDenied\x1b[0m", "message": "line one\r\nline two\x1b]0;pwned\x07\x9b2J"}})), "HTTP 403"),
+    "headers a byte every 0.2 s": (graph_answer(dribble_headers), "deadline"),
+    "body a byte every 0.2 s": (graph_answer(dribble_body), "deadline"),
+    "a 64 MB answer": (graph_answer(huge), "larger than 32 MB"),
+    "paging without end": (graph_answer(endless), ""),
 }
 
 
@@ -150,11 +163,14 @@ def test_a_hostile_graph_host_gets_one_line_and_exit_4_within_the_deadline(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Redirects, malformed, huge, endless and dribbled Graph answers: one line naming why, exit 4, by the deadline."""
     answer, words = GRAPH_CASES[case]
-    with login_host(GOOD_LOGIN, server_tls) as authority, login_host(graph_answer(answer), server_tls) as graph:
+    with login_host(GOOD_LOGIN, server_tls) as authority, login_host(answer, server_tls) as graph:
         line = run(capsys, monkeypatch, server_tls, authority.origin, graph.origin)
     assert line.startswith("exo-oauth audit: ")
     assert words in line
-    assert not any(method == "POST" for method, _, _ in graph.requests)
+    # The only POST audit sends is a JSON batch of GETs to the Graph host it was pointed at (decision 0124).
+    posts = [(path, body) for method, path, body in graph.requests if method == "POST"]
+    assert all(urlsplit(path).path == "/v1.0/$batch" and {r["method"] for r in json.loads(body)["requests"]} == {"GET"}
+               for path, body in posts)
 
 
 @pytest.mark.parametrize("case", ["an object without id", "headers a byte every 0.2 s", "a 64 MB answer"])
@@ -164,7 +180,7 @@ def test_adopt_holds_like_audit_and_writes_nothing(
     """Adopt reads through the same client: the same one line and exit 4, and no stack file is written."""
     folder = project(tmp_path)
     answer, words = GRAPH_CASES[case]
-    with login_host(GOOD_LOGIN, server_tls) as authority, login_host(graph_answer(answer), server_tls) as graph:
+    with login_host(GOOD_LOGIN, server_tls) as authority, login_host(answer, server_tls) as graph:
         line = run(capsys, monkeypatch, server_tls, authority.origin, graph.origin, "--stack", "adopted",
                    "--project-dir", str(folder), command="adopt")
     assert line.startswith("exo-oauth adopt: ")
@@ -219,7 +235,7 @@ def test_a_hostile_login_host_ends_the_audit_sign_in_in_one_scrubbed_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Echoed credentials are scrubbed in every spelling; a dribbled reply or a device code wait ends by --deadline."""
     answer, words, credential = LOGIN_CASES[case]
-    with login_host(answer, server_tls) as authority, login_host(graph_answer(first_party([])), server_tls) as graph:
+    with login_host(answer, server_tls) as authority, login_host(first_party([]), server_tls) as graph:
         line = run(capsys, monkeypatch, server_tls, authority.origin, graph.origin, credential=credential)
     assert line.startswith(f"exo-oauth audit: sign-in to {authority.origin}/{TENANT} failed: ")
     assert words in line

@@ -22,6 +22,8 @@ BeforeAll {
     function global:Get-DistributionGroupMember { [CmdletBinding()] param($Identity, $ResultSize) }
     function global:Get-Mailbox { [CmdletBinding()] param($Identity, $ResultSize) }
     function global:Get-MailboxPermission { [CmdletBinding()] param($Identity, $User) }
+    function global:Get-EXOMailbox { [CmdletBinding()] param($ResultSize) }
+    function global:Get-EXOMailboxPermission { [CmdletBinding()] param($ExternalDirectoryObjectId) }
     function global:Get-ManagementRoleAssignment { [CmdletBinding()] param($Identity) }
     function global:Get-ManagementScope { [CmdletBinding()] param($Identity) }
     function global:Get-Recipient { [CmdletBinding()] param($Identity) }
@@ -349,7 +351,11 @@ Describe 'Export-ExoOAuthExchangeState' {
     It 'writes each permission held by a service principal, and changes nothing' {
         Mock -ModuleName ExoOAuth Get-ServicePrincipal {
             [pscustomobject]@{ Identity = 'Scanner'; AppId = $script:AppId; ObjectId = $script:Sp; DisplayName = 'Scanner' } }
-        Mock -ModuleName ExoOAuth Get-MailboxPermission {
+        Mock -ModuleName ExoOAuth Get-EXOMailbox {
+            [pscustomobject]@{ PrimarySmtpAddress = 'scanner@contoso.com'; ExternalDirectoryObjectId = $script:Sp
+                Guid = $script:Sp } }
+        Mock -ModuleName ExoOAuth Write-Progress { $null }
+        Mock -ModuleName ExoOAuth Get-EXOMailboxPermission {
             [pscustomobject]@{ User = 'Scanner'; AccessRights = 'FullAccess'; IsInherited = $false } }
         Mock -ModuleName ExoOAuth Get-RecipientPermission { @() }
         $path = Join-Path $TestDrive 'export.json'

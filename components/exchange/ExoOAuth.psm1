@@ -253,11 +253,10 @@ function Grant-ExoOAuthRight {
     )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
-        return
-    }
-    Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+    # The check is inside the retry too: until the new service principal reaches Exchange Online, naming it as
+    # -User or -Trustee fails just as the grant does.
+    $granted = Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+        if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) { return $false }
         if ($Right -eq 'FullAccess') {
             Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
                 -InheritanceType All | Out-Null
@@ -266,8 +265,14 @@ function Grant-ExoOAuthRight {
             Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs `
                 -Confirm:$false | Out-Null
         }
+        $true
     }
-    Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+    if ($granted) {
+        Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+    }
+    else {
+        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
+    }
 }
 
 # verify: the mailboxes each trustee holds each right on by the stack's declaration, by mailbox GUID.
@@ -742,9 +747,17 @@ function Export-ExoOAuthExchangeState {
     }
     $permissions = [System.Collections.Generic.List[object]]::new()
     if ($principals.Count -gt 0) {
-        foreach ($box in @(Get-Mailbox -ResultSize Unlimited)) {
+        # Get-EXOMailbox and Get-EXOMailboxPermission are the module's REST cmdlets, which Microsoft optimizes for
+        # reading thousands of objects. A GDAP or CSP partner connects with -DelegatedOrganization first.
+        $boxes = @(Get-EXOMailbox -ResultSize Unlimited)
+        $done = 0
+        foreach ($box in $boxes) {
             $address = "$($box.PrimarySmtpAddress)"
-            $entries = @(Get-MailboxPermission -Identity "$($box.Guid)" | Where-Object { -not $_.IsInherited })
+            Write-Progress -Activity 'Reading mailbox permissions' -Status $address `
+                -PercentComplete ([int](100 * $done / $boxes.Count))
+            $done++
+            $entries = @(Get-EXOMailboxPermission -ExternalDirectoryObjectId "$($box.ExternalDirectoryObjectId)" |
+                    Where-Object { -not $_.IsInherited })
             foreach ($entry in $entries) {
                 $holder = $byTrustee["$($entry.User)"]
                 if ($holder) {
@@ -760,6 +773,7 @@ function Export-ExoOAuthExchangeState {
                 }
             }
         }
+        Write-Progress -Activity 'Reading mailbox permissions' -Completed
     }
     [ordered]@{
         format = $Format

@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--organization", metavar="DOMAIN",
                         help="the tenant's *.onmicrosoft.com domain for the Exchange scripts")
     parser.add_argument("--force", action="store_true", help="overwrite an existing stack file")
+    parser.add_argument("--revoke-excess", action="store_true",
+                        help="also list the app role assignments and delegated grants the stack does not declare "
+                        "(full_access_as_app, Graph mail permissions, ...) in the import file, so the first `pulumi "
+                        "up` deletes them; check first that no daemon depends on them")
     add_project_dir(parser)
     add_format(parser, "json")
     add_signin_arguments(parser)
@@ -50,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         request = AdoptRequest(audit_request(args), stack=args.stack, project_dir=args.project_dir,
-                               default_owner=args.default_owner, organization=args.organization, force=args.force)
+                               default_owner=args.default_owner, organization=args.organization, force=args.force,
+                               revoke_excess=args.revoke_excess)
         result = adopt(request, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth adopt: {error}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Exchange Online's side of a tenant: the read-only export script, and the JSON file it writes.
 
 The script uses only Get-* cmdlets. It lists Exchange's service principals (Get-ServicePrincipal) and, for every
-mailbox, the non-inherited permissions held by one of them (Get-MailboxPermission, Get-RecipientPermission).
+mailbox (Get-EXOMailbox), the non-inherited permissions held by one of them (Get-EXOMailboxPermission,
+Get-RecipientPermission), with a progress bar per mailbox.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from ..files import read_json
 
 EXPORT_FILE = "exo-oauth-exchange-export.json"
 FORMAT = "exo-oauth-exchange-export/1"
+MAX_EXPORT_ITEMS = 100_000
+"""Most entries in one list of the export: a 10,000-mailbox tenant lists a service principal per app and a permission
+per mailbox an app holds, past files.MAX_ITEMS (5,000); the 4 MiB file limit binds first (about 30,000 entries)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ _EXPORT_HEADER = """\
 # exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
 # Run in PowerShell 7 after Connect-ExchangeOnline (any role that may run Get-ServicePrincipal and
 # Get-MailboxPermission, e.g. View-Only Organization Management). It changes nothing.
+# A customer's tenant managed through GDAP or CSP: Connect-ExchangeOnline -DelegatedOrganization
+# <customer>.onmicrosoft.com first. Progress shows per mailbox.
 """
 
 
@@ -93,7 +99,7 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 def load_export(path: Path) -> ExchangeExport:
     """Read the export script's JSON; raise UsageError naming the file and the key path on bad input."""
     source = f"--exchange-export {path}"
-    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16")
+    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16", max_items=MAX_EXPORT_ITEMS)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{source}: not an exo-oauth Exchange export (format {FORMAT}); allowed: the JSON the "
                          "export script writes, as UTF-8 or UTF-16")
