@@ -218,13 +218,26 @@ def plan_stacks(
     except BaseException:
         # Ctrl-C, SIGTERM or a failed chunk: kill the workers now instead of waiting for their chunks.
         _quiet_cancelled_futures()
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_pool(pool)
         raise
     pool.shutdown()
     by_name = {plan.stack: plan for chunk in results for plan in chunk}
     return [by_name[stack.name] for stack in stacks]
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and let this process exit without waiting for the pool's call queue.
+
+    The queue's feeder thread may be blocked writing a chunk into the pipe that only the killed workers read (the
+    pipe holds 64 KiB, a chunk of a large fleet more). CPython 3.11's manager thread would close that pipe, but it
+    dies first on the cancelled futures (see _quiet_cancelled_futures), so the queue's join at exit would wait forever.
+    """
+    call_queue = getattr(pool, "_call_queue", None)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 _QUIET_MARK = "exo_oauth_quiet_cancelled_futures"
