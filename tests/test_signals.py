@@ -30,7 +30,7 @@ APPS_PER_STACK = 40
 """Apps in each stack of the plan test: a chunk of three such stacks is larger than a 64 KiB pipe."""
 STARTED = "EXO_OAUTH_TEST_STARTED"
 """The folder where BLOCKING_PROGRAM leaves one file per process that runs it."""
-BLOCKING_PROGRAM = f'''"""A Pulumi program that never finishes: the workers planning it stay busy until they are killed."""
+BLOCKING_PROGRAM = f'''"""A Pulumi program that never finishes: workers planning it stay busy until they are killed."""
 import os
 import pathlib
 import threading
@@ -148,7 +148,7 @@ def test_plan_workers_die_with_their_parent_while_its_queue_is_full(sig: signal.
 
     def busy_workers_and_full_queue() -> bool:
         busy = len(list(started.iterdir())) >= 2
-        return busy and writing_to_a_full_pipe(parent.pid) or parent.poll() is not None
+        return (busy and writing_to_a_full_pipe(parent.pid)) or parent.poll() is not None
 
     wait_for(busy_workers_and_full_queue, "plan's two workers and its full queue")
     assert parent.poll() is None, "plan ended before it could be signalled"
