@@ -19,13 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from components import pulumi_sdk
 from components.config import PROJECT
 from components.rotation import fixed_clock
 
@@ -74,7 +69,7 @@ class StackPlan:
 
 def _mask(value: Any) -> Any:
     """Replace every secret-wrapped value in deserialized wire data by `[secret]`."""
-    if rpc.is_rpc_secret(value):
+    if pulumi_sdk.is_secret(value):
         return SECRET
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
@@ -83,7 +78,7 @@ def _mask(value: Any) -> Any:
     return value
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(pulumi_sdk.MockMonitor):
     """The SDK's mock monitor, also recording each registration's parent and wire inputs."""
 
     def __init__(self, mocks: PlanMocks) -> None:
@@ -113,16 +108,6 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def _skip_source_positions() -> None:
-    """Stop the SDK from walking the Python stack at every registration in this (plan) process.
-
-    The SDK records where each resource was declared, for the engine's error messages. The mock monitor ignores it,
-    and walking the stack is about a tenth of a fleet plan's time. An SDK without the hook is left as it is.
-    """
-    if hasattr(pulumi_resource, "_get_stack_trace"):
-        pulumi_resource._get_stack_trace = source_pb2.StackTrace
-
-
 async def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     if await output.is_secret():
@@ -144,9 +129,9 @@ def plan_stack(
     `preview=False` runs the program as `pulumi up` would (hooks bound, files written below the working directory).
     """
     mocks = mocks or PlanMocks(stack.name, now)
-    _skip_source_positions()
+    pulumi_sdk.skip_source_positions()
     monitor = _RecordingMonitor(mocks)
-    settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
+    pulumi_sdk.new_root()  # a fresh Stack per plan
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
     program = str(project_dir / "__main__.py")
@@ -157,12 +142,10 @@ def plan_stack(
     sys.path.insert(0, str(project_dir))
     try:
         with fixed_clock(now):
-            _sync_await(run_pulumi_func(run_program))
+            pulumi_sdk.run_program(run_program)
     finally:
         sys.path.remove(str(project_dir))
-    root = settings.get_root_resource()
-    exported: dict[str, Any] = getattr(root, "outputs", {})
-    outputs = _sync_await(_resolve_all(exported))
+    outputs = pulumi_sdk.wait(_resolve_all(pulumi_sdk.root_outputs()))
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
