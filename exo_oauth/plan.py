@@ -212,8 +212,9 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
     """Kill the pool's workers and let this process exit without waiting for the pool's call queue.
 
     The queue's feeder thread may be blocked writing a chunk into the pipe that only the killed workers read (the
-    pipe holds 64 KiB, a chunk of a large fleet more). CPython 3.11's manager thread would close that pipe, but it
-    dies first on the cancelled futures (see _quiet_cancelled_futures), so the queue's join at exit would wait forever.
+    pipe holds 64 KiB, a chunk of a large fleet more). CPython 3.11's manager thread would close that pipe, but when
+    it sees the killed workers before the shutdown it dies on the cancelled futures (see _quiet_cancelled_futures),
+    and the queue's join at exit then waits forever. (The call queue is the executor's private attribute.)
     """
     call_queue = getattr(pool, "_call_queue", None)
     for process in list((getattr(pool, "_processes", None) or {}).values()):
