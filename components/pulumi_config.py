@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
 
+from . import pulumi_sdk
 from .config import (
     ARM_ENVIRONMENT,
     AZUREAD_ENVIRONMENT,
@@ -22,9 +22,9 @@ from .errors import ConfigError
 
 def read_stack_config() -> StackConfig:
     """Return the current stack's validated config; on bad config, stop the run with one line and no traceback."""
-    keys = set(CONFIG.get()) | set(get_config_env())
     # A mistyped key (`azuread:tenantID`) goes along too, so the check names it rather than a missing key.
-    raw = {k: pulumi.runtime.get_config(k) for k in keys if k.startswith(f"{PROJECT}:") or mistyped(k)}
+    raw = {k: pulumi.runtime.get_config(k) for k in pulumi_sdk.config_keys()
+           if k.startswith(f"{PROJECT}:") or mistyped(k)}
     raw["azuread:tenantId"] = pulumi.runtime.get_config("azuread:tenantId")
     for key in (AZUREAD_ENVIRONMENT, AZUREAD_METADATA_HOST):
         raw[key] = pulumi.runtime.get_config(key)

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.config import STACKS_DIR
+
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
 from .files import load_json
@@ -81,11 +83,23 @@ def stacks_to_plan(paths: Sequence[str], base_stacks: set[str], head_stacks: set
     return sorted(named & (base_stacks | head_stacks))
 
 
-def _base_tree(project_dir: Path, base: str, into: Path) -> Path:
-    """Extract the project folder as it is at `base` into `into`; return the project folder there."""
-    prefix = _git(project_dir, "rev-parse", "--show-prefix").strip()
+def _base_files(project_dir: Path, base: str) -> tuple[list[str], list[str]]:
+    """Return the project's program paths (CODE_PATHS) and stack folder files at `base`, read from git's tree."""
+    top = _git(project_dir, "ls-tree", "--name-only", base, "--", ".").splitlines()
+    program = [path for path in top if path in CODE_PATHS or f"{path}/" in CODE_PATHS]
+    stack_files = _git(project_dir, "ls-tree", "--name-only", base, "--", f"{STACKS_DIR}/").splitlines()
+    return program, stack_files
+
+
+def _base_tree(project_dir: Path, base: str, into: Path, paths: Sequence[str] = (".",)) -> Path:
+    """Extract `paths` (default: all) of the project folder as it is at `base` into `into`; return the folder there.
+
+    The diff of a few stacks asks only for the program and those stacks: unpacking every stack file of a large fleet
+    would make it slower as the fleet grows. Run in a subfolder of the repository, git archives that folder, with paths
+    relative to it.
+    """
     archive = into / "base.tar"
-    _git(project_dir, "archive", "--format=tar", f"--output={archive}", base, "--", ".")
+    _git(project_dir, "archive", "--format=tar", f"--output={archive}", base, "--", *paths)
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(into / "tree", filter="data")
@@ -93,7 +107,7 @@ def _base_tree(project_dir: Path, base: str, into: Path) -> Path:
         # The data filter refuses links that leave the tree (an absolute symlink): one line, not a traceback.
         raise UsageError(f"{base}: cannot extract its tree ({error}); allowed: a commit without links that leave "
                          "the repository") from None
-    return into / "tree" / prefix
+    return into / "tree"
 
 
 def _run_in_tree(tree: Path, argv: Sequence[str], what: str = _BASE_PLAN) -> str:
@@ -149,11 +163,16 @@ def access_changes(project_dir: Path, base: str) -> list[dict[str, Any]]:
 
     check_ref(project_dir, base, "--base")
     paths = changed_paths(project_dir, base)
+    program, stack_files = _base_files(project_dir, base)
+    base_stacks = {name for path in stack_files if (name := stack_of(path)) is not None}
+    head_stacks = set(stack_names(project_dir))
+    names = stacks_to_plan(paths, base_stacks, head_stacks)
+    planned = [n for n in names if n in base_stacks]
+    # A stack's own files (its Pulumi.<stack>.yaml, and adopt's Pulumi.<stack>.import.json) start with its name.
+    wanted = [path for path in stack_files if any(path.startswith(f"{STACKS_DIR}/Pulumi.{n}.") for n in planned)]
     with tempfile.TemporaryDirectory(prefix="exo-oauth-diff-") as tmp:
-        base_dir = _base_tree(project_dir, base, Path(tmp))
-        base_stacks, head_stacks = set(stack_names(base_dir)), set(stack_names(project_dir))
-        names = stacks_to_plan(paths, base_stacks, head_stacks)
-        before = _plan_base(base_dir, [n for n in names if n in base_stacks])
+        base_dir = _base_tree(project_dir, base, Path(tmp), [*program, *wanted])
+        before = _plan_base(base_dir, planned)
     loaded = [load_stack(project_dir, n) for n in names if n in head_stacks]
     progress = Progress("diff: planning the working tree", len(loaded))
     try:

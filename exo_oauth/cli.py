@@ -137,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM unwinds like Ctrl-C (temporary trees removed, workers killed) and exits `ExitCode.TERMINATED`.
     """
     command = "exo-oauth"
+    _hold_closed_stdout()
     _utf8_output()
     try:
         with sigterm_unwinds():
@@ -192,6 +193,25 @@ def _utf8_output() -> None:
 def _say(line: str) -> None:
     with suppress(OSError):
         print(line, file=sys.stderr, flush=True)
+
+
+def _hold_closed_stdout() -> None:
+    """Make a closed stdout (`>&-`) fail on the first write of output, as a closed pipe does (ExitCode.OUTPUT).
+
+    Python leaves sys.stdout None when file descriptor 1 is closed, and the next file opened would become
+    descriptor 1. A read-only /dev/null there keeps it taken; writing to it fails with EBADF.
+    """
+    if sys.stdout is not None:
+        return
+    with suppress(OSError):
+        os.fstat(1)
+        return  # descriptor 1 is open; only Python chose not to use it
+    with suppress(OSError):
+        held = os.open(os.devnull, os.O_RDONLY)
+        if held != 1:
+            os.dup2(held, 1)
+            os.close(held)
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - stdout stays open until exit
 
 
 def _discard_stdout() -> None:

@@ -19,13 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from components import pulumi_sdk
 from components.config import PROJECT
 from components.rotation import fixed_clock
 
@@ -79,7 +74,7 @@ class StackPlan:
 
 def _mask(value: Any) -> Any:
     """Replace every secret-wrapped value in deserialized wire data by `[secret]`."""
-    if rpc.is_rpc_secret(value):
+    if pulumi_sdk.is_secret(value):
         return SECRET
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
@@ -88,7 +83,7 @@ def _mask(value: Any) -> Any:
     return value
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(pulumi_sdk.MockMonitor):
     """The SDK's mock monitor, also recording each registration's parent and wire inputs."""
 
     def __init__(self, mocks: PlanMocks) -> None:
@@ -118,16 +113,6 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def _skip_source_positions() -> None:
-    """Stop the SDK from walking the Python stack at every registration in this (plan) process.
-
-    The SDK records where each resource was declared, for the engine's error messages. The mock monitor ignores it,
-    and walking the stack is about a tenth of a fleet plan's time. An SDK without the hook is left as it is.
-    """
-    if hasattr(pulumi_resource, "_get_stack_trace"):
-        pulumi_resource._get_stack_trace = source_pb2.StackTrace
-
-
 async def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     if await output.is_secret():
@@ -150,9 +135,9 @@ def plan_stack(
     `preview=False` runs the program as `pulumi up` would (hooks bound, files written below the working directory).
     """
     mocks = mocks or PlanMocks(stack.name, now)
-    _skip_source_positions()
+    pulumi_sdk.skip_source_positions()
     monitor = _RecordingMonitor(mocks)
-    settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
+    pulumi_sdk.new_root()  # a fresh Stack per plan
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
     program = str(require_program(project_dir))
@@ -163,12 +148,10 @@ def plan_stack(
     sys.path.insert(0, str(project_dir))
     try:
         with fixed_clock(now):
-            _sync_await(run_pulumi_func(run_program))
+            pulumi_sdk.run_program(run_program)
     finally:
         sys.path.remove(str(project_dir))
-    root = settings.get_root_resource()
-    exported: dict[str, Any] = getattr(root, "outputs", {})
-    outputs = _sync_await(_resolve_all(exported))
+    outputs = pulumi_sdk.wait(_resolve_all(pulumi_sdk.root_outputs()))
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
@@ -233,9 +216,7 @@ def plan_stacks(
     except BaseException:
         # Ctrl-C, SIGTERM or a failed chunk: kill the workers now instead of waiting for their chunks.
         _quiet_cancelled_futures()
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_pool(pool)
         raise
     pool.shutdown()
     # By position, not name: adopt plans one stack in parts that share its name.
@@ -243,6 +224,22 @@ def plan_stacks(
     for start, planned in zip(starts, results, strict=True):
         ordered[start::count] = planned
     return [plan for plan in ordered if plan is not None]
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and let this process exit without waiting for the pool's call queue.
+
+    The queue's feeder thread may be blocked writing a chunk into the pipe that only the killed workers read (the
+    pipe holds 64 KiB, a chunk of a large fleet more). CPython 3.11's manager thread would close that pipe, but when
+    it sees the killed workers before the shutdown it dies on the cancelled futures (see _quiet_cancelled_futures),
+    and the queue's join at exit then waits forever. (The call queue is the executor's private attribute.)
+    """
+    call_queue = getattr(pool, "_call_queue", None)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 _QUIET_MARK = "exo_oauth_quiet_cancelled_futures"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from exo_oauth import changes
 from exo_oauth.access_diff import diff_apps, render_markdown
 from exo_oauth.changes import stacks_to_plan
 from exo_oauth.cli import main
@@ -90,6 +91,51 @@ def test_diff_of_uncommitted_new_stack_shows_it_added(repo: Path, capsys: pytest
     assert ("➕ app added `clients`: delegated: Microsoft Graph offline\\_access, Microsoft Graph openid, Microsoft "
             "Graph profile, Office 365 Exchange Online IMAP.AccessAsUser.All") in out
     assert "untouched" not in out
+
+
+def test_the_base_tree_holds_the_program_and_only_the_stacks_to_plan(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One changed stack unpacks the program and that stack's files at the base, not the rest of the fleet."""
+    (repo / "stacks" / "Pulumi.contoso.import.json").write_text("{}", encoding="utf-8")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "adopted")
+    write_stack(repo, "contoso", raw_config(app(name="scanners", protocols=["smtp"], mailboxes=["new@contoso.com"])))
+    unpacked: dict[str, list[str]] = {}
+
+    def base_plan(base_dir: Path, stacks: list[str]) -> dict[str, Any]:
+        unpacked["top"] = sorted(p.name for p in base_dir.iterdir())
+        unpacked["stacks"] = sorted(p.name for p in (base_dir / "stacks").iterdir())
+        unpacked["planned"] = stacks
+        return {}
+
+    monkeypatch.setattr(changes, "_plan_base", base_plan)
+    assert main(["diff", "--project-dir", str(repo), "--base", "HEAD", "--format", "json"]) == 0
+    assert unpacked == {"top": ["Pulumi.yaml", "__main__.py", "components", "exo_oauth", "stacks"],
+                        "stacks": ["Pulumi.contoso.import.json", "Pulumi.contoso.yaml"], "planned": ["contoso"]}
+
+
+def test_diff_of_a_project_in_a_subfolder_of_its_repository(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The project need not be the repository's root: the base is read from the project's own folder."""
+    project = tmp_path / "infra"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, project / name)
+    for package in ("components", "exo_oauth"):
+        shutil.copytree(REPO / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "stacks").mkdir()
+    write_stack(project, "contoso", raw_config(app(name="scanners", protocols=["smtp"], mailboxes=["a@contoso.com"])))
+    (tmp_path / "stacks").mkdir()  # a folder of the same name above the project is not the project's
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    write_stack(project, "contoso", raw_config(app(name="scanners", protocols=["imap", "smtp"],
+                                                   mailboxes=["a@contoso.com"])))
+    assert main(["diff", "--project-dir", str(project), "--base", "HEAD", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [(s["stack"], [c["kind"] for c in s["changes"]]) for s in result["stacks"]] == [
+        ("contoso", ["permission-added"])]
 
 
 def test_diff_with_unknown_ref_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -116,6 +116,17 @@ def test_output_to_a_full_disk_exits_non_zero_with_one_line(argv: list[str]) -> 
     assert "could not write the output" in done.stderr
 
 
+@pytest.mark.parametrize("which", [["--stack", "contoso"], ["--all"]])
+def test_plan_to_a_closed_stdout_exits_non_zero_with_one_line(which: list[str]) -> None:
+    """`plan >&-` (stdout closed, not redirected) is ExitCode.OUTPUT and one line on stderr, not a traceback."""
+    command = [sys.executable, "-m", "exo_oauth.cli", "plan", *which, "--project-dir", str(REPO)]
+    done = subprocess.run(["sh", "-c", 'exec "$0" "$@" >&-', *command], cwd=REPO, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    assert done.returncode == ExitCode.OUTPUT
+    assert done.stderr.count("\n") == 1
+    assert "could not write the output (Bad file descriptor)" in done.stderr
+
+
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--imap", "127.0.0.1:\u00b2"], "--imap"),
     (["--authority-host", "https://[::1"], "--authority-host"),
