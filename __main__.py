@@ -7,6 +7,7 @@ import pulumi
 from components.exchange_hook import ExchangeScriptWriter
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
+from components.outputs import StackOutputs
 from components.permissions import permissions_for
 from components.pulumi_config import app_args, read_stack_config
 
@@ -18,7 +19,9 @@ config = read_stack_config()
 preview = pulumi.runtime.is_dry_run()
 # A preview, and so the offline plan, writes no files and needs no hooks: only `pulumi up` creates and knows IDs.
 writer = ExchangeScriptWriter(stack, config, None if preview else OUT_DIR / stack)
-apis = lookup_first_party_apis(p.api for app in config.apps for p in permissions_for(app.flow, app.protocols))
+apis = lookup_first_party_apis(
+    p.api for app in config.apps for p in permissions_for(app.flow, app.protocols, app.exchange_access)
+)
 apps = {
     app.name: MailOAuthApp(app.name, app_args(app, config), first_party=apis,
                            service_principal_hooks=None if preview else writer.hooks(app.name))
@@ -26,12 +29,14 @@ apps = {
 }
 summaries = {name: component.summary for name, component in apps.items()}
 
-pulumi.export("tenantId", config.tenant_id)
-pulumi.export("apps", summaries)
-pulumi.export(
-    "clientSecrets",
-    pulumi.Output.secret(
+# The keys and shapes are the outputs model's (components/outputs.py StackOutputs), which every reader reads back.
+exports = StackOutputs.exports(
+    tenant_id=config.tenant_id,
+    apps=summaries,
+    client_secrets=pulumi.Output.secret(
         {app.name: apps[app.name].client_secret for app in config.apps if app.credential.type == "secret"}
     ),
+    exchange=pulumi.Output.from_input(summaries).apply(writer.from_outputs),
 )
-pulumi.export("exchange", pulumi.Output.from_input(summaries).apply(writer.from_outputs))
+for key, value in exports.items():
+    pulumi.export(key, value)

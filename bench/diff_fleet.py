@@ -21,17 +21,20 @@ from pathlib import Path
 import yaml
 from plan_fleet import REPO, make_fleet
 
+PROJECT = REPO / "tests" / "fixtures" / "project"
+"""The tests' own project, whose stacks the bench copies (never the fleet's stacks/)."""
+
 CODE = ("components", "exo_oauth")
 
 
 def scratch_repo(folder: Path, tenants: int) -> str:
-    """Fill `folder` with the project's code and stacks (examples if `tenants` is 0), commit; return a stack name."""
+    """Fill `folder` with code and stacks (the tests' fixtures if `tenants` is 0), commit; return a stack name."""
     if tenants:
         names = make_fleet(folder, tenants)
     else:
         for name in ("Pulumi.yaml", "__main__.py"):
             shutil.copy(REPO / name, folder / name)
-        shutil.copytree(REPO / "stacks", folder / "stacks")
+        shutil.copytree(PROJECT / "stacks", folder / "stacks")
         names = ["contoso"]
     for package in CODE:
         shutil.copytree(REPO / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))

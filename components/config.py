@@ -6,6 +6,7 @@ Pure: no Pulumi, no I/O. Both `__main__.py` (under `pulumi up`) and the CLI (bef
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from cryptography import x509
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import ConfigError
-from .microsoft import CLOUDS, DEFAULT_CLOUD
+from .microsoft import CLOUDS, DEFAULT_CLOUD, FLOWS
 from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
@@ -27,13 +28,18 @@ from .schema import (
     DEFAULT_FEDERATED_AUDIENCE,
     DEFAULT_LIFETIME_DAYS,
     DEFAULT_ROTATE_BEFORE_DAYS,
+    EXCHANGE_ACCESS,
     MAX_APP_NAME,
+    MAX_FEDERATED_NAME,
     MAX_LIFETIME_DAYS,
     MAX_NOTES,
     MAX_PATH,
     MAX_SUBJECT,
     MAX_TEXT,
     MIN_LIFETIME_DAYS,
+    MIN_ROTATE_BEFORE_DAYS,
+    RBAC,
+    SCHEMA,
 )
 
 PROJECT = "exo-oauth"
@@ -42,17 +48,17 @@ STACKS_DIR = "stacks"
 """The folder of the stack files, `stacks/Pulumi.<stack>.yaml` (Pulumi.yaml's `stackConfigDir`)."""
 
 PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
-FLOWS = ("app-only", "delegated")
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
 
 APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
-            "owners", "notes", "tags")
+            "owners", "notes", "tags", "exchangeAccess", "signInMailboxes", "signInGroup",
+            "appRoleAssignmentRequired")
 MAILBOX_KEYS = ("address", "sendAs")
 CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
     "secret": ("type", "lifetimeDays", "rotateBeforeDays"),
     "certificate": ("type", "publicKeyPem", "lifetimeDays", "rotateBeforeDays"),
-    "federated": ("type", "issuer", "subject", "audiences"),
+    "federated": ("type", "issuer", "subject", "audiences", "name"),
     "none": ("type",),
 }
 EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateFilePath", "certificatePasswordVariable",
@@ -104,6 +110,9 @@ class Credential:
     """federated: the subject of the external workload's tokens."""
     audiences: tuple[str, ...] = ()
     """federated: accepted audiences."""
+    name: str | None = None
+    """federated: the credential's name in Entra ID; None: `exo-oauth-<app>`. Graph keeps a name for life, so adopt
+    writes the existing one (docs/decisions/0120)."""
 
     def __post_init__(self) -> None:
         if self.type in ("secret", "certificate") and None in (self.lifetime_days, self.rotate_before_days):
@@ -142,6 +151,14 @@ class AppConfig:
     """Free text stored on the app registration."""
     tags: tuple[str, ...]
     """Tags stored on the app registration."""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """app-only: `mailbox-permissions`, or `rbac` for an SMTP-only app (EXCHANGE_ACCESS)."""
+    sign_in_mailboxes: tuple[str, ...] = ()
+    """delegated: the mailboxes of the users who sign in, whose protocol switches the Exchange steps turn on."""
+    sign_in_group: str | None = None
+    """delegated: a mail-enabled group whose member mailboxes get the same."""
+    app_role_assignment_required: bool = False
+    """Only users and groups assigned to the app may sign in (the service principal's appRoleAssignmentRequired)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +196,8 @@ class StackConfig:
     """Exchange Online script settings."""
     cloud: str = DEFAULT_CLOUD
     """The Microsoft cloud of the tenant (`exo-oauth:cloud`): a key of components.microsoft.CLOUDS."""
+    example: bool = False
+    """An example stack (`exo-oauth:example`): planned, but never selected for a workflow by `exo-oauth stacks`."""
 
 
 @dataclass(frozen=True)
@@ -346,9 +365,9 @@ def _mailbox(at: At) -> Mailbox:
     return Mailbox(mailbox_address(at, ascii_only=True))
 
 
-def https_url(at: At) -> str:
-    """Return the value if it is an absolute HTTPS URL without a fragment, or raise naming the key."""
-    text = non_empty_text(at)
+def https_url(at: At, *, max_len: int = MAX_TEXT) -> str:
+    """Return the value if it is an absolute HTTPS URL without a fragment, at most `max_len` long, or raise."""
+    text = non_empty_text(at, max_len=max_len)
     parts = urlsplit(text)
     if parts.scheme != "https" or not parts.hostname:
         raise at.fail(f"{text!r} is not an HTTPS URL; allowed: https://host/path")
@@ -404,23 +423,31 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
     _mapping(at, CREDENTIAL_KEYS[kind])
     if kind in ("secret", "certificate"):
         lifetime = at.child("lifetimeDays")
-        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(lifetime, MIN_LIFETIME_DAYS, MAX_LIFETIME_DAYS)
+        # The overlap is at least one rotation cadence and (for a secret) at most half the lifetime: two cadences.
+        days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(
+            lifetime, MIN_LIFETIME_DAYS, MAX_LIFETIME_DAYS,
+            note=f" (rotateBeforeDays needs at least {MIN_ROTATE_BEFORE_DAYS} days: the weekly rotation run)")
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
+        # At least one cadence: a shorter overlap lets the old credential end before the run that brings the next.
+        cadence = f" (at least {MIN_ROTATE_BEFORE_DAYS}: rotation.yml deploys the next one weekly"
         if kind == "secret":
             # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
             # two secrets, not three, valid at once.
             rotate = default_before if before.value is None else _int(
-                before, 0, days // 2, scope=f" for a secret living {days} days",
-                note=" (at most half of lifetimeDays, so at most two secrets overlap)")
+                before, MIN_ROTATE_BEFORE_DAYS, days // 2, scope=f" for a secret living {days} days",
+                note=f"{cadence}; at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
-        rotate = default_before if before.value is None else _int(before, 0, days - 1)
+        rotate = default_before if before.value is None else _int(before, MIN_ROTATE_BEFORE_DAYS, days - 1,
+                                                                  note=f"{cadence})")
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
         audiences = _list(at.child("audiences"), non_empty_text) or (DEFAULT_FEDERATED_AUDIENCE,)
         subject = non_empty_text(at.child("subject"), max_len=MAX_SUBJECT)
-        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences)
+        name = at.child("name")
+        return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences,
+                          name=None if name.value is None else non_empty_text(name, max_len=MAX_FEDERATED_NAME))
     if flow != "delegated" or not public_client:
         raise at.child("type").fail("'none' is only for delegated apps with publicClient: true; allowed: "
                                     "secret, certificate, federated")
@@ -452,6 +479,8 @@ def _app(at: At, now: datetime) -> AppConfig:
     if public_client and flow == "app-only":
         raise public.fail("must be false on an app-only app; allowed: true only with flow: delegated")
     notes = at.child("notes")
+    access = exchange_access(at.child("exchangeAccess"), at.child("mailboxes"), flow, protocols, mailboxes)
+    sign_in_mailboxes, sign_in_group = sign_in_users(at.child("signInMailboxes"), at.child("signInGroup"), flow)
     return AppConfig(
         name=name,
         display_name=display_name,
@@ -464,7 +493,51 @@ def _app(at: At, now: datetime) -> AppConfig:
         owners=_list(at.child("owners"), guid, non_empty=True),
         notes="" if notes.value is None else non_empty_text(notes, max_len=MAX_NOTES),
         tags=_list(at.child("tags"), non_empty_text),
+        exchange_access=access,
+        sign_in_mailboxes=sign_in_mailboxes,
+        sign_in_group=sign_in_group,
+        app_role_assignment_required=_bool(at.child("appRoleAssignmentRequired"), default=False),
     )
+
+
+def sign_in_users(boxes: At, group: At, flow: str) -> tuple[tuple[str, ...], str | None]:
+    """Return a delegated app's sign-in mailboxes and group (`signInMailboxes`, `signInGroup`), or raise naming the key.
+
+    Either is refused on an app-only app.
+    """
+    for key in (boxes, group):
+        if key.value is not None and flow != "delegated":
+            raise key.fail("is only for delegated apps (the users who sign in); allowed: mailboxes on an app-only app")
+    return _list(boxes, mailbox_address), None if group.value is None else mailbox_address(group)
+
+
+_FILTER_UNSAFE = re.compile(r"['\"`\u2018-\u201f$]")
+"""Characters that would end or expand a quoted value in an Exchange recipient filter or a PowerShell string."""
+
+
+def exchange_access(access: At, mailbox_entries: At, flow: str, protocols: tuple[str, ...],
+                    mailboxes: tuple[Mailbox, ...]) -> str:
+    """Return how an app-only app reaches its mailboxes (`exchangeAccess`), or raise naming the key.
+
+    `rbac` needs an app-only SMTP app whose `mailboxes` (read from `mailbox_entries`, the same list unparsed) hold no
+    `sendAs` and nothing an Exchange recipient filter cannot quote.
+    """
+    if access.value is None:
+        return EXCHANGE_ACCESS[0]
+    value = one_of(access, EXCHANGE_ACCESS)
+    if value != RBAC:
+        return value
+    if flow != "app-only" or protocols != ("smtp",):
+        raise access.fail("'rbac' is only for app-only apps whose protocols are [smtp] (Exchange RBAC for "
+                          "Applications covers SMTP only); allowed: mailbox-permissions")
+    for entry, mailbox in zip(mailbox_entries.items(), mailboxes, strict=True):
+        if mailbox.send_as:
+            raise entry.fail("sendAs: true is not used with exchangeAccess: rbac (its role lets the app send as "
+                             "every mailbox in its scope); allowed: the address alone")
+        if _FILTER_UNSAFE.search(mailbox.address):
+            raise entry.fail(f"{mailbox.address!r} holds a quote or '$', which an Exchange recipient filter cannot "
+                             "carry safely; allowed with rbac: an address without them")
+    return value
 
 
 def _unique_mailboxes(at: At, mailboxes: tuple[Mailbox, ...]) -> None:
@@ -503,9 +576,14 @@ def _exchange(at: At, cloud: str) -> ExchangeConfig:
     if at.child("organization").value is not None:
         org = at.child("organization")
         organization = non_empty_text(org).lower()
+        suffix = CLOUDS[cloud].initial_domain_suffix
         if not is_domain(organization):
-            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. "
-                           f"contoso.{CLOUDS[cloud].initial_domain_suffix}")
+            raise org.fail(f"{org.value!r} is not a domain; allowed: the tenant's domain, e.g. contoso.{suffix}")
+        if not organization.endswith(f".{suffix}"):
+            # Connect-ExchangeOnline: "You must use the primary .onmicrosoft.com domain of the organization" with a
+            # certificate (MicrosoftDocs/office-docs-powershell, Connect-ExchangeOnline.md, -Organization).
+            raise org.fail(f"{org.value!r} is not the tenant's initial domain; allowed: its *.{suffix} domain, e.g. "
+                           f"contoso.{suffix} (Connect-ExchangeOnline needs it)")
     app_id = None if at.child("appId").value is None else guid(at.child("appId"))
     thumbprint, file_path, password_variable = _exchange_certificate(at)
     has_certificate = thumbprint is not None or file_path is not None
@@ -564,16 +642,8 @@ def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
     return thumbprint, file_path, password_variable
 
 
-CONFIG_KEYS = {
-    "azuread:tenantId": "The tenant GUID.",
-    "azuread:environment": "The azuread provider's cloud (else the ARM_ENVIRONMENT variable, else global); it must "
-    "name the same cloud as exo-oauth:cloud.",
-    f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
-    f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
-    f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
-    "(21Vianet). Sets token scopes, mail endpoints, the consent URL host and the Exchange scripts' environment; "
-    "azuread:environment must name the same cloud.",
-}
+CONFIG_KEYS = tuple(SCHEMA["properties"]["config"]["properties"])
+"""The stack file's top-level keys (`azuread:tenantId`, `exo-oauth:apps`, ...): those the schema declares."""
 AZUREAD_ENVIRONMENT = "azuread:environment"
 """The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
 ARM_ENVIRONMENT = "ARM_ENVIRONMENT"
@@ -608,9 +678,7 @@ def parse_stack_config(
     """
     now = now or today()
     for key in raw:
-        if key.startswith(f"{PROJECT}:") and key not in CONFIG_KEYS:
-            allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
-            raise ConfigError(source, key, f"unknown key; allowed: {allowed}")
+        _check_known(key, source)
     tenant_id = guid(At(source, "azuread:tenantId", raw.get("azuread:tenantId")))
     apps_at = At(source, f"{PROJECT}:apps", _structured(raw.get(f"{PROJECT}:apps")))
     _require(apps_at, "a list of apps (it may be empty)")
@@ -618,7 +686,46 @@ def parse_stack_config(
     _unique_names(apps_at, apps)
     cloud = _cloud(raw, source, arm_environment)
     exchange = _exchange(At(source, f"{PROJECT}:exchange", _structured(raw.get(f"{PROJECT}:exchange"))), cloud)
-    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud)
+    return StackConfig(source=source, tenant_id=tenant_id, apps=apps, exchange=exchange, cloud=cloud,
+                       example=is_example(raw, source))
+
+
+def is_example(raw: Mapping[str, Any], source: str) -> bool:
+    """Return `exo-oauth:example` (default false): the one reading of the key, for the program and the CLI alike.
+
+    The engine hands a program a boolean as the text `true` or `false`.
+    """
+    value = raw.get(f"{PROJECT}:example")
+    return _bool(At(source, f"{PROJECT}:example", {"true": True, "false": False}.get(value, value)
+                    if isinstance(value, str) else value), False)
+
+
+def _folded(key: str) -> str:
+    """`key` without case and punctuation: `exo_oauth:Apps` and `exo-oauth:apps` fold alike."""
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def mistyped(key: str) -> str | None:
+    """Return the known key that `key` spells with other case or punctuation (`azuread:tenantID`), else None."""
+    if key in CONFIG_KEYS:
+        return None
+    return next((known for known in CONFIG_KEYS if _folded(known) == _folded(key)), None)
+
+
+def _check_known(key: str, source: str) -> None:
+    """Refuse an unknown `exo-oauth:` key, and any key that is a known key but for case or punctuation.
+
+    Other namespaces' keys (`azuread:clientId`, `pulumi:tags`) belong to their owners and pass.
+    """
+    if key in CONFIG_KEYS:
+        return
+    twin = mistyped(key)
+    if twin is None and not key.startswith(f"{PROJECT}:"):
+        return
+    near = twin or next(iter(difflib.get_close_matches(key, CONFIG_KEYS, n=1)), None)
+    allowed = ", ".join(k for k in CONFIG_KEYS if k.startswith(PROJECT))
+    raise ConfigError(source, key, "unknown key" + (f", did you mean {near}?" if near else "") + f"; allowed: "
+                      f"{allowed}, and the azuread provider's keys such as azuread:tenantId")
 
 
 def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> str:
@@ -637,7 +744,8 @@ def _cloud(raw: Mapping[str, Any], source: str, arm_environment: str | None) -> 
         environment, origin = arm_environment, f"{ARM_ENVIRONMENT} (environment variable; {AZUREAD_ENVIRONMENT} is "\
             "not set)"
     accepted = CLOUDS[cloud].azuread_environments + ((None,) if cloud == DEFAULT_CLOUD else ())
-    if environment not in accepted:
+    # The provider lower-cases the name (go-azure-sdk environments.FromName: `switch strings.ToLower(name)`).
+    if (environment.lower() if isinstance(environment, str) else environment) not in accepted:
         wanted = CLOUDS[cloud].azuread_environments[0]
         shown = (f"neither {AZUREAD_ENVIRONMENT} nor {ARM_ENVIRONMENT} is set (the provider then uses global)"
                  if environment is None else f"{origin} is {environment!r}")

@@ -13,6 +13,21 @@ EXIT_DRIFT = int(ExitCode.DRIFT)
 """verify's exit status when something drifted (`ExitCode.FAILED` means the script itself failed, e.g. the sign-in)."""
 
 
+RBAC_SEND = "SMTP send (RBAC scope)"
+"""What an `exchangeAccess: rbac` app holds on each of its mailboxes: membership of its management scope."""
+
+
+def mailbox_rights(exchange_access: str | None, send_as: bool) -> tuple[str, ...]:
+    """Return what the Exchange steps give an app-only app on one mailbox, for reviews and revocations.
+
+    `mailbox-permissions` (or None, outputs of an older version): FullAccess, plus SendAs with `sendAs: true`;
+    `rbac`: RBAC_SEND only.
+    """
+    if exchange_access == "rbac":
+        return (RBAC_SEND,)
+    return ("FullAccess", "SendAs") if send_as else ("FullAccess",)
+
+
 def script_name(action: str) -> str:
     """Return the file name of one script, e.g. `exchange-apply.ps1`."""
     return f"exchange-{action}.ps1"

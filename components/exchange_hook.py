@@ -23,6 +23,7 @@ from .config import At, StackConfig, guid
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, script_name
 from .exchange_scripts import ExchangeApp, build_exchange_inputs, render_exchange_scripts
+from .outputs import AppOutputs
 
 if TYPE_CHECKING:
     import pulumi
@@ -79,11 +80,13 @@ class ExchangeScriptWriter:
     def from_outputs(self, apps: Mapping[str, Any]) -> dict[str, str]:
         """Record every app's IDs from the `apps` stack output; write and return the scripts (the `exchange` output).
 
-        Raises ConfigError if an app's `clientId` or `servicePrincipalObjectId` is missing or not a GUID.
+        Each app's output is read through the outputs model (components.outputs.AppOutputs); raises ConfigError
+        naming the key path when one is missing or malformed.
         """
+        source = f"pulumi up of stack {self._stack}"
         for app in self._config.apps:
-            outputs = apps.get(app.name) or {}
-            self._remember(app.name, outputs.get("clientId"), outputs.get("servicePrincipalObjectId"))
+            deployed = AppOutputs.from_wire(apps.get(app.name), source, app.name)
+            self._remember(app.name, deployed.client_id, deployed.service_principal_object_id)
         return self._flush()
 
     def record(self, app: str, *, client_id: Any, service_principal_object_id: Any) -> dict[str, str] | None:
@@ -107,7 +110,8 @@ class ExchangeScriptWriter:
                         client_id=guid(At(source, f"apps.{app.name}.clientId", self._ids[app.name]["clientId"])),
                         service_principal_object_id=guid(At(source, f"apps.{app.name}.servicePrincipalObjectId",
                                                             self._ids[app.name]["servicePrincipalObjectId"])),
-                        mailboxes=app.mailboxes)
+                        mailboxes=app.mailboxes, exchange_access=app.exchange_access,
+                        sign_in_mailboxes=app.sign_in_mailboxes, sign_in_group=app.sign_in_group)
             for app in self._config.apps
         ]
         inputs = build_exchange_inputs(self._stack, self._config.tenant_id, apps, self._config.exchange, source,

@@ -11,9 +11,20 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumiverse_time as time
 
-from .config import APP_NAME, FLOWS, AppConfig, At, Credential, Mailbox, guid, one_of, protocol_list
+from .config import (
+    APP_NAME,
+    AppConfig,
+    At,
+    Credential,
+    Mailbox,
+    exchange_access,
+    guid,
+    one_of,
+    protocol_list,
+    sign_in_users,
+)
 from .first_party import FirstPartyApi, lookup_first_party_apis
-from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
+from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, FLOWS, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
 from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput, endpoints_for
 from .permissions import (
     Permission,
@@ -22,8 +33,8 @@ from .permissions import (
     permissions_for,
     token_scopes,
 )
-from .rotation import live_secrets, schedule_offset_days, today
-from .schema import DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS
+from .rotation import anchor_day, live_secrets, today
+from .schema import DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS, EXCHANGE_ACCESS
 
 TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
 
@@ -58,6 +69,15 @@ class MailOAuthAppArgs:
     """Free text stored on the app registration."""
     tags: Sequence[str] = ()
     """Tags stored on the app registration."""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """app-only: `mailbox-permissions` (Entra permissions plus FullAccess and SendAs), or `rbac` for an app whose
+    protocols are `smtp` alone (Exchange RBAC for Applications: no Entra permission, no mailbox permission)."""
+    sign_in_mailboxes: Sequence[str] = ()
+    """delegated: the mailboxes of the users who sign in; the Exchange steps turn the app's protocols on for each."""
+    sign_in_group: str | None = None
+    """delegated: a mail-enabled group whose member mailboxes the Exchange steps turn the protocols on for."""
+    app_role_assignment_required: bool = False
+    """Only users and groups assigned to the app may sign in (the service principal's appRoleAssignmentRequired)."""
     cloud: str = DEFAULT_CLOUD
     """The tenant's Microsoft cloud (`global`, `usgov`, `usgov-dod`, `china`): hosts, scopes and the consent URL."""
 
@@ -72,18 +92,29 @@ def app_config(name: str, args: MailOAuthAppArgs) -> AppConfig:
     guid(at("tenant_id", args.tenant_id))
     if not args.owners:
         raise at("owners", list(args.owners)).fail("is empty; allowed: one or more owner object ids")
+    flow = one_of(at("flow", args.flow), FLOWS)
+    protocols = protocol_list(at("protocols", list(args.protocols)))
+    mailboxes = tuple(args.mailboxes)
+    # An empty list is the default, not a key set on an app-only app: passed as absent.
+    sign_in_mailboxes, sign_in_group = sign_in_users(
+        at("sign_in_mailboxes", list(args.sign_in_mailboxes) or None), at("sign_in_group", args.sign_in_group), flow)
     return AppConfig(
         name=name,
         display_name=args.display_name or name,
-        flow=one_of(at("flow", args.flow), FLOWS),
-        protocols=protocol_list(at("protocols", list(args.protocols))),
-        mailboxes=tuple(args.mailboxes),
+        flow=flow,
+        protocols=protocols,
+        mailboxes=mailboxes,
         credential=args.credential,
         redirect_uris=tuple(args.redirect_uris),
         public_client=args.public_client,
         owners=tuple(guid(at(f"owners[{i}]", owner)) for i, owner in enumerate(args.owners)),
         notes=args.notes,
         tags=tuple(args.tags),
+        exchange_access=exchange_access(at("exchange_access", args.exchange_access),
+                                        at("mailboxes", [m.address for m in mailboxes]), flow, protocols, mailboxes),
+        sign_in_mailboxes=sign_in_mailboxes,
+        sign_in_group=sign_in_group,
+        app_role_assignment_required=args.app_role_assignment_required,
     )
 
 
@@ -92,8 +123,8 @@ class MailOAuthApp(pulumi.ComponentResource):
 
     The permissions are exactly those the flow needs for the chosen protocols. Children are named `<name>-app`,
     `<name>-sp`, `<name>-role-<protocol>` (app-only) or `<name>-grant-exchange` and `<name>-grant` (delegated, on
-    Exchange Online and Microsoft Graph), and `<name>-secret-a` and `<name>-secret-b` (overlapping secret
-    rotation), or `<name>-rotation` with `<name>-cert`, or `<name>-federated`.
+    Exchange Online and Microsoft Graph), and `<name>-schedule` with `<name>-secret-a` and `<name>-secret-b`
+    (overlapping secret rotation), or `<name>-rotation` with `<name>-cert`, or `<name>-federated`.
     """
 
     client_id: pulumi.Output[str]
@@ -132,7 +163,7 @@ class MailOAuthApp(pulumi.ComponentResource):
         tenant_id, cloud = args.tenant_id, args.cloud
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        permissions = permissions_for(app.flow, app.protocols)
+        permissions = permissions_for(app.flow, app.protocols, app.exchange_access)
         apis = first_party if first_party is not None else lookup_first_party_apis(p.api for p in permissions)
         permission_ids = [apis[p.api].permission_id(p.kind, p.name) for p in permissions]
         application = _application(name, app, apis, permissions=permissions, permission_ids=permission_ids,
@@ -143,7 +174,7 @@ class MailOAuthApp(pulumi.ComponentResource):
             f"{name}-sp",
             client_id=application.client_id,
             owners=list(app.owners),
-            app_role_assignment_required=False,
+            app_role_assignment_required=app.app_role_assignment_required,
             # enterprise: listed under Enterprise applications, where admins find the object id New-ServicePrincipal
             # needs; hide: a mail daemon is nothing users should see or launch in My Apps.
             feature_tags=[azuread.ServicePrincipalFeatureTagArgs(enterprise=True, hide=True)],
@@ -156,7 +187,7 @@ class MailOAuthApp(pulumi.ComponentResource):
         else:
             _delegated_grants(name, apis, permissions, principal, child)
 
-        credential = _credential(name, f"{tenant_id}/{name}", app.credential, application, child)
+        credential = _credential(name, app.credential, application, child)
 
         self.client_id = application.client_id
         self.tenant_id = pulumi.Output.from_input(tenant_id)
@@ -241,8 +272,8 @@ def _app_role_assignments(
     principal: azuread.ServicePrincipal,
     child: pulumi.ResourceOptions,
 ) -> None:
-    """Admin-consent the app-only roles: one assignment per protocol on Exchange Online."""
-    for protocol, role_id in zip(app.protocols, role_ids, strict=True):
+    """Admin-consent the app-only roles: one assignment per protocol on Exchange Online (none with rbac)."""
+    for protocol, role_id in zip(app.protocols if role_ids else (), role_ids, strict=True):
         azuread.AppRoleAssignment(
             f"{name}-role-{protocol}",
             app_role_id=role_id,
@@ -292,14 +323,13 @@ class CredentialOutputs:
 
 
 def _credential(
-    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
-    child: pulumi.ResourceOptions,
+    name: str, credential: Credential, application: azuread.Application, child: pulumi.ResourceOptions,
 ) -> CredentialOutputs:
     """Declare the app's credential and return its outputs."""
     none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
     no_secrets: pulumi.Output[list[SecretOutput]] = pulumi.Output.from_input([])
     if credential.type == "secret":
-        return _secrets(name, schedule_key, credential, application, child)
+        return _secrets(name, credential, application, child)
     if credential.type == "certificate":
         lifetime, before = credential.term()
         not_after = credential.certificate_not_after
@@ -318,6 +348,8 @@ def _credential(
             type="AsymmetricX509Cert",
             encoding="pem",
             value=credential.public_key_pem,
+            # The policy pack judges the lifetime as endDate - startDate, whatever day it runs (docs/decisions/0140).
+            start_date=rotation.rfc3339,
             end_date=end_date,
             opts=child,
         )
@@ -326,7 +358,7 @@ def _credential(
         federated = azuread.ApplicationFederatedIdentityCredential(
             f"{name}-federated",
             application_id=application.id,
-            display_name=f"exo-oauth-{name}",
+            display_name=credential.name or f"exo-oauth-{name}",
             issuer=credential.issuer,
             subject=credential.subject,
             audiences=list(credential.audiences),
@@ -337,27 +369,46 @@ def _credential(
 
 
 def _secrets(
-    name: str, schedule_key: str, credential: Credential, application: azuread.Application,
-    child: pulumi.ResourceOptions,
+    name: str, credential: Credential, application: azuread.Application, child: pulumi.ResourceOptions,
 ) -> CredentialOutputs:
-    """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first."""
+    """Declare the secrets the rotation schedule holds today (one or two, docs/decisions/0032), newest first.
+
+    The schedule counts from the app's anchor, the day of its first `pulumi up` (docs/decisions/0140): a `time`
+    Static created with today's date, whose date the engine keeps from then on (ignoreChanges). Its value is known
+    in a preview too (the program's own input on a create, the state's afterwards), so the secrets declared from it
+    show in `pulumi preview`.
+    """
     lifetime, before = credential.term()
-    offset = schedule_offset_days(schedule_key, lifetime - before)
-    passwords = [
-        (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
-            f"{name}-secret-{term.slot}",
-            application_id=application.id,
-            # Every input forces a replacement, so these change only when the slot's next period starts.
-            display_name=f"exo-oauth {name} {term.start:%Y-%m-%d}",
-            end_date=_rfc3339(term.end_date),
-            opts=child,
-        ))
-        for term in live_secrets(today(), lifetime, before, offset)
-    ]
-    listed = pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in passwords)).apply(
-        lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(passwords, pairs, strict=True)])
-    newest = passwords[0][1]
-    return CredentialOutputs(newest.key_id, newest.end_date, newest.value, listed)
+    anchor = time.Static(
+        f"{name}-schedule",
+        rfc3339=_rfc3339(anchor_day(today())),
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["rfc3339"])),
+    )
+
+    def declare(anchor_text: str) -> list[tuple[str, azuread.ApplicationPassword]]:
+        first_day = datetime.fromisoformat(anchor_text.replace("Z", "+00:00"))
+        return [
+            (f"{name}-secret-{term.slot}", azuread.ApplicationPassword(
+                f"{name}-secret-{term.slot}",
+                application_id=application.id,
+                # Every input forces a replacement, so these change only when the slot's next period starts.
+                display_name=f"exo-oauth {name} {term.start:%Y-%m-%d}",
+                start_date=_rfc3339(term.start),
+                end_date=_rfc3339(term.end_date),
+                opts=child,
+            ))
+            for term in live_secrets(today(), lifetime, before, first_day)
+        ]
+
+    def secrets(made: list[tuple[str, azuread.ApplicationPassword]]) -> pulumi.Output[list[SecretOutput]]:
+        return pulumi.Output.all(*(pulumi.Output.all(p.key_id, p.end_date) for _, p in made)).apply(
+            lambda pairs: [SecretOutput(n, k, e) for (n, _), (k, e) in zip(made, pairs, strict=True)])
+
+    passwords = anchor.rfc3339.apply(declare)
+    listed: pulumi.Output[list[SecretOutput]] = passwords.apply(secrets)
+    return CredentialOutputs(passwords.apply(lambda made: made[0][1].key_id),
+                             passwords.apply(lambda made: made[0][1].end_date),
+                             passwords.apply(lambda made: made[0][1].value), listed)
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -393,5 +444,9 @@ def _summary(
         admin_consent_url=consent_url,
         endpoints=endpoints_for(app.protocols, cloud),
         mailboxes=app.mailboxes,
-        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets)),
+        credential=CredentialOutput(app.credential.type, key_id, end_date, tuple(secrets),
+                                    app.credential.lifetime_days, app.credential.rotate_before_days),
+        exchange_access=app.exchange_access,
+        sign_in_mailboxes=app.sign_in_mailboxes,
+        sign_in_group=app.sign_in_group,
     ).to_wire()

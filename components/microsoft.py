@@ -42,6 +42,8 @@ PROTOCOLS = (
 )
 """In canonical order imap, pop, smtp."""
 PROTOCOLS_BY_NAME = {p.name: p for p in PROTOCOLS}
+FLOWS = ("app-only", "delegated")
+"""How a client gets its token for Exchange Online: client credentials (the app's own role) or a signed-in user."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ TYPE_TOKENS = {
     "certificate": "azuread:index/applicationCertificate:ApplicationCertificate",
     "federated": "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
     "rotating": "time:index/rotating:Rotating",
+    "static": "time:index/static:Static",
     "mailOAuthApp": "exo-oauth:index:MailOAuthApp",
     "publishedAppIds": "azuread:index/getApplicationPublishedAppIds:getApplicationPublishedAppIds",
     "getServicePrincipal": "azuread:index/getServicePrincipal:getServicePrincipal",

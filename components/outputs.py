@@ -16,7 +16,6 @@ from typing import Any
 from .config import (
     APP_NAME,
     CREDENTIAL_TYPES,
-    FLOWS,
     PROTOCOLS,
     At,
     Mailbox,
@@ -27,7 +26,8 @@ from .config import (
     one_of,
     protocol_list,
 )
-from .microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS_BY_NAME
+from .microsoft import CLOUDS, DEFAULT_CLOUD, FLOWS, PROTOCOLS_BY_NAME
+from .schema import EXCHANGE_ACCESS
 
 SECURITY = ("tls", "starttls")
 """How a mail endpoint is protected: TLS from the first byte, or STARTTLS after the greeting."""
@@ -35,6 +35,10 @@ HIDDEN = "[secret]"
 """How `pulumi stack output --json` shows a secret output saved without `--show-secrets`."""
 PERMISSION_KINDS = ("Role", "Scope")
 """Application permission (app role) or delegated permission (scope), as in requiredResourceAccess."""
+MAX_OUTPUT_URL = 4096
+"""The longest URL output the reader accepts: above any URL this program writes. The longest is `adminConsentUrl`
+with the longest redirect URI the stack file allows (256 characters, each percent-encoded to at most 12: 3,072) on
+the cloud with the longest login host, about 3,300 characters (tests/test_outputs_model.py builds it)."""
 _UPGRADE = ("allowed: the outputs of this exo-oauth version: run `pulumi up`, then save `pulumi stack output --json` "
             "again")
 
@@ -146,16 +150,26 @@ class CredentialOutput:
     """When the newest credential expires, RFC 3339; None where it does not apply."""
     secrets: tuple[SecretOutput, ...] = ()
     """`secret` only: every secret that exists, newest first (two during a rotation's overlap)."""
+    lifetime_days: int | None = None
+    """`secret` and `certificate`: the stack's `lifetimeDays`; a change replaces the live secret (docs/rotation.md)."""
+    rotate_before_days: int | None = None
+    """`secret` and `certificate`: the stack's `rotateBeforeDays`, the overlap."""
 
     @classmethod
     def from_wire(cls, at: At) -> CredentialOutput:
-        """Return the credential at `at`, or raise naming the key path."""
+        """Return the credential at `at`, or raise naming the key path.
+
+        `lifetimeDays` and `rotateBeforeDays` may be absent: outputs written before they existed lack them.
+        """
         _present(at, ("type", "keyId", "endDate", "secrets"))
         secrets = at.child("secrets")
         if not isinstance(secrets.value, list):
             raise secrets.fail("must be a list of {name, keyId, endDate}")
+        days = {key: value if isinstance(value := at.value.get(key), int) and not isinstance(value, bool) else None
+                for key in ("lifetimeDays", "rotateBeforeDays")}
         return cls(one_of(at.child("type"), CREDENTIAL_TYPES), _text_or_none(at.child("keyId")),
-                   _text_or_none(at.child("endDate")), tuple(SecretOutput.from_wire(i) for i in secrets.items()))
+                   _text_or_none(at.child("endDate")), tuple(SecretOutput.from_wire(i) for i in secrets.items()),
+                   days["lifetimeDays"], days["rotateBeforeDays"])
 
 
 @dataclass(frozen=True)
@@ -196,7 +210,16 @@ class AppOutputs:
     """app-only: each `address` with `sendAs`; `[]` for delegated apps"""
     credential: CredentialOutput
     """`type`, the newest credential's `keyId` and `endDate` (RFC 3339; `null` where it does not apply), and for
-    secrets `secrets`: every live secret, newest first, with `name`, `keyId` and `endDate` (docs/rotation.md)"""
+    secrets `secrets`: every live secret, newest first, with `name`, `keyId` and `endDate` (docs/rotation.md); for
+    secrets and certificates `lifetimeDays` and `rotateBeforeDays` as the stack file sets them (else `null`)"""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """`mailbox-permissions`, or `rbac` (Exchange RBAC for Applications, app-only SMTP); outputs saved by a version
+    without this key read as `mailbox-permissions`, which is what that version deployed"""
+    sign_in_mailboxes: tuple[str, ...] = ()
+    """delegated: the mailboxes whose protocol switches the Exchange steps turn on (`[]` when none, and read so
+    from older outputs)"""
+    sign_in_group: str | None = None
+    """delegated: the mail-enabled group whose members' switches they turn on, or `null`"""
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready output: camelCase keys, lists for tuples (the `apps.<name>` output)."""
@@ -209,7 +232,7 @@ class AppOutputs:
         at = At(source, f"apps.{name}", data)
         if not isinstance(name, str) or not APP_NAME.fullmatch(name):
             raise At(source, "apps", data).fail(f"{name!r} is not an app name; allowed: a-z, 0-9 and single '-'")
-        _present(at, tuple(wire_key(f.name) for f in fields(cls)))
+        _present(at, tuple(wire_key(f.name) for f in fields(cls) if f.name not in _ADDED_LATER))
         non_empty_text(at.child("name"))  # the key is the app's name; a saved file may have been re-keyed
         flow = one_of(at.child("flow"), FLOWS)
         protocols = protocol_list(at.child("protocols"))
@@ -238,11 +261,29 @@ class AppOutputs:
             service_principal_object_id=guid(at.child("servicePrincipalObjectId")),
             permissions=tuple(PermissionOutput.from_wire(item) for item in permissions.items()),
             scopes=_texts(at.child("scopes")),
-            admin_consent_url=https_url(at.child("adminConsentUrl")),
+            admin_consent_url=https_url(at.child("adminConsentUrl"), max_len=MAX_OUTPUT_URL),
             endpoints={p: EndpointOutput.from_wire(endpoints.child(p)) for p in PROTOCOLS if p in endpoints.value},
             mailboxes=tuple(_mailbox(item) for item in mailboxes.items()),
             credential=CredentialOutput.from_wire(at.child("credential")),
+            exchange_access=(EXCHANGE_ACCESS[0] if at.child("exchangeAccess").value is None
+                             else one_of(at.child("exchangeAccess"), EXCHANGE_ACCESS)),
+            sign_in_mailboxes=tuple(mailbox_address(i) for i in _list_or_empty(at.child("signInMailboxes"))),
+            sign_in_group=(None if at.child("signInGroup").value is None
+                           else mailbox_address(at.child("signInGroup"))),
         )
+
+
+_ADDED_LATER = ("exchange_access", "sign_in_mailboxes", "sign_in_group")
+"""Fields an older version did not write: their absence means their default. The outputs saved before an update
+(`exo-oauth exchange --previous`) come from the version that deployed them, so they must still read."""
+
+
+def _list_or_empty(at: At) -> list[At]:
+    if at.value is None:
+        return []
+    if not isinstance(at.value, list):
+        raise at.fail("must be a list of mailbox addresses")
+    return at.items()
 
 
 def _mailbox(at: At) -> Mailbox:
@@ -266,23 +307,33 @@ class StackOutputs:
     exchange: Mapping[str, str]
     """the generated Exchange Online scripts: `apply`, `verify`, `remove`"""
 
+    @staticmethod
+    def exports(*, tenant_id: Any, apps: Any, client_secrets: Any, exchange: Any) -> dict[str, Any]:
+        """Return the top-level outputs keyed by their wire names, for `__main__.py` to `pulumi.export` each.
+
+        Values may be Pulumi outputs; `from_wire` reads the same keys back.
+        """
+        values = {"tenant_id": tenant_id, "apps": apps, "client_secrets": client_secrets, "exchange": exchange}
+        return {wire_key(f.name): values[f.name] for f in fields(StackOutputs)}
+
     @classmethod
     def from_wire(cls, data: Any, source: str) -> StackOutputs:
         """Return the outputs from their JSON form; raise one ConfigError naming `source` and the key path.
 
         `clientSecrets` and `exchange` may be absent (a stack without secrets; outputs saved by hand).
         """
-        _present(At(source, "outputs", data), ("tenantId", "apps"))
-        apps = At(source, "apps", data["apps"])
+        key = {f.name: wire_key(f.name) for f in fields(cls)}
+        _present(At(source, "outputs", data), (key["tenant_id"], key["apps"]))
+        apps = At(source, key["apps"], data[key["apps"]])
         if not isinstance(apps.value, Mapping):
             raise apps.fail(f"must be a mapping of app name to the app's outputs; {_UPGRADE}")
-        secrets = At(source, "clientSecrets", data.get("clientSecrets"))
+        secrets = At(source, key["client_secrets"], data.get(key["client_secrets"]))
         return cls(
-            tenant_id=guid(At(source, "tenantId", data["tenantId"])),
+            tenant_id=guid(At(source, key["tenant_id"], data[key["tenant_id"]])),
             apps={str(name): AppOutputs.from_wire(value, source, name) for name, value in apps.value.items()},
             # Saved without --show-secrets, the whole secret output reads `[secret]`: every app's secret is hidden.
             client_secrets=(dict.fromkeys(apps.value, HIDDEN) if secrets.value == HIDDEN else _strings(secrets)),
-            exchange=_strings(At(source, "exchange", data.get("exchange"))),
+            exchange=_strings(At(source, key["exchange"], data.get(key["exchange"]))),
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from .microsoft import CLOUDS, DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, PROTOCOLS
+from .schema import EXCHANGE_ACCESS, RBAC
 
 APP_ONLY_ROLES = {p.name: p.app_role for p in PROTOCOLS}
 """App-only: Office 365 Exchange Online application permissions (app roles), per protocol."""
@@ -38,8 +39,15 @@ class Permission:
     """`Role` (application permission) or `Scope` (delegated permission), as in requiredResourceAccess."""
 
 
-def permissions_for(flow: str, protocols: Sequence[str]) -> tuple[Permission, ...]:
-    """Return exactly the permissions the flow needs for the protocols, and nothing else."""
+def permissions_for(flow: str, protocols: Sequence[str], exchange_access: str = EXCHANGE_ACCESS[0],
+                    ) -> tuple[Permission, ...]:
+    """Return exactly the permissions the flow needs for the protocols, and nothing else.
+
+    With `exchange_access` `rbac` (app-only SMTP) none: Exchange RBAC for Applications authorizes the app, and
+    SMTP.SendAsApp in the token would make Exchange check mailbox permissions instead (docs/decisions/0131).
+    """
+    if exchange_access == RBAC:
+        return ()
     if flow == "app-only":
         return tuple(Permission(EXCHANGE_ONLINE, APP_ONLY_ROLES[p], "Role") for p in protocols)
     return (*(Permission(EXCHANGE_ONLINE, DELEGATED_SCOPES[p], "Scope") for p in protocols),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
 
+from . import pulumi_sdk
 from .config import (
     ARM_ENVIRONMENT,
     AZUREAD_ENVIRONMENT,
@@ -15,6 +15,7 @@ from .config import (
     STACKS_DIR,
     AppConfig,
     StackConfig,
+    mistyped,
     parse_stack_config,
 )
 from .errors import ConfigError
@@ -23,8 +24,9 @@ from .mail_app import MailOAuthAppArgs
 
 def read_stack_config() -> StackConfig:
     """Return the current stack's validated config; on bad config, stop the run with one line and no traceback."""
-    keys = set(CONFIG.get()) | set(get_config_env())
-    raw = {k: pulumi.runtime.get_config(k) for k in keys if k.startswith(f"{PROJECT}:")}
+    # A mistyped key (`azuread:tenantID`) goes along too, so the check names it rather than a missing key.
+    raw = {k: pulumi.runtime.get_config(k) for k in pulumi_sdk.config_keys()
+           if k.startswith(f"{PROJECT}:") or mistyped(k)}
     raw["azuread:tenantId"] = pulumi.runtime.get_config("azuread:tenantId")
     for key in (AZUREAD_ENVIRONMENT, AZUREAD_METADATA_HOST):
         raw[key] = pulumi.runtime.get_config(key)
@@ -50,5 +52,9 @@ def app_args(app: AppConfig, config: StackConfig) -> MailOAuthAppArgs:
         public_client=app.public_client,
         notes=app.notes,
         tags=app.tags,
+        exchange_access=app.exchange_access,
+        sign_in_mailboxes=app.sign_in_mailboxes,
+        sign_in_group=app.sign_in_group,
+        app_role_assignment_required=app.app_role_assignment_required,
         cloud=config.cloud,
     )

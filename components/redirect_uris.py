@@ -6,6 +6,7 @@ same reasons (docs/decisions/0031).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
@@ -23,6 +24,9 @@ def redirect_uri_problem(uri: str, *, public_client: bool) -> str | None:
 
     `public_client` says whether the URI is registered on the public-client (mobile and desktop) platform.
     """
+    ambiguous = _ambiguity(uri)
+    if ambiguous is not None:
+        return ambiguous
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -38,6 +42,20 @@ def redirect_uri_problem(uri: str, *, public_client: bool) -> str | None:
     if scheme != "http" or not host:
         return "is not an https:// or loopback http:// URL"
     return _http_problem(host, public_client=public_client)
+
+
+def _ambiguity(uri: str) -> str | None:
+    """Return why browsers (WHATWG URL) and urlsplit could read a different host in `uri`, or None."""
+    if "\\" in uri:
+        # A browser reads '\\' as '/' in http(s) URLs, urlsplit does not: `http://evil.com\\@localhost/` is evil.com.
+        return ("has a backslash ('\\'), which browsers read as '/', so the host a browser sends the code to is not "
+                "the one it seems")
+    if any(c.isspace() or not c.isprintable() for c in uri):
+        return "has a space or control character, which a browser drops or encodes, so it is not the URI it seems"
+    with suppress(ValueError):  # not a URL at all: the caller says so
+        if "@" in urlsplit(uri).netloc:
+            return "has user information ('user@' before the host), which hides the host a browser sends the code to"
+    return None
 
 
 def _http_problem(host: str, *, public_client: bool) -> str | None:

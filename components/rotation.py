@@ -1,25 +1,27 @@
-"""Overlapping client-secret rotation: which secrets an app holds on a given day (docs/decisions/0032).
+"""Overlapping client-secret rotation: which secrets an app holds on a given day (docs/decisions/0032, 0140).
 
-Pure: no Pulumi, no I/O. Secrets are born on a fixed per-app schedule, one every `lifetimeDays - rotateBeforeDays`
-days, and each lives `lifetimeDays` from the start of its period, so a new secret arrives `rotateBeforeDays` before
-the previous one ends. Two resource slots take turns (even periods in `a`, odd in `b`), so a rotation replaces only
-the slot whose secret has already ended. A slot whose secret has ended and whose turn has not come is not declared,
-and `pulumi up` deletes only secrets past their end date.
+Pure: no Pulumi, no I/O. Secrets are born on a per-app schedule, one every `lifetimeDays - rotateBeforeDays` days
+counted from the app's anchor (the UTC day of its first `pulumi up`, kept in Pulumi's state by a `time` Static), and
+each lives `lifetimeDays` from the start of its period, so a new secret arrives `rotateBeforeDays` before the previous
+one ends. Two resource slots take turns (even periods in `a`, odd in `b`), so a rotation replaces only the slot whose
+secret has already ended. A slot whose secret has ended and whose turn has not come is not declared, and `pulumi up`
+deletes only secrets past their end date. No period starts before the anchor, so a first deploy creates one secret
+that lives the whole `lifetimeDays`.
 
-The schedule is a function of the day alone, not of Pulumi state, so `pulumi preview` shows exactly what `pulumi up`
+Given the anchor, the schedule is a function of the day alone, so `pulumi preview` shows exactly what `pulumi up`
 will do on the same day, with or without a refresh.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-ORIGIN = datetime(2024, 1, 1, tzinfo=UTC)
-"""Where every app's schedule is counted from (shifted per app by `schedule_offset_days`)."""
+ROTATION_CADENCE_DAYS = 7
+"""The longest gap between two `pulumi up` runs that rotation relies on: rotation.yml's weekly schedule. An overlap
+(`rotateBeforeDays`) shorter than this could end the old credential before the run that brings the new one."""
 SLOTS = ("a", "b")
 """Resource name suffixes of the two secret slots: `<name>-secret-a`, `<name>-secret-b`."""
 
@@ -36,26 +38,26 @@ class SecretTerm:
     """When the secret expires in Entra ID: `lifetimeDays` after `start`."""
 
 
-def schedule_offset_days(key: str, period_days: int) -> int:
-    """Spread apps over the period by a stable hash of `key` (tenant and app), so a fleet does not rotate at once."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % period_days
+def anchor_day(moment: datetime) -> datetime:
+    """Return the start (00:00 UTC) of `moment`'s UTC day: a first deploy's anchor, so periods start at midnight."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def live_secrets(
-    now: datetime, lifetime_days: int, rotate_before_days: int, offset_days: int
+    now: datetime, lifetime_days: int, rotate_before_days: int, anchor: datetime
 ) -> tuple[SecretTerm, ...]:
     """Return the secrets that exist at `now`, newest first: the current period's, and the previous one's till its end.
 
-    Needs `rotate_before_days <= lifetime_days // 2`, so no more than two secrets are ever valid at once.
+    Periods are counted from `anchor`, and none starts before it. Needs `rotate_before_days <= lifetime_days // 2`,
+    so no more than two secrets are ever valid at once.
     """
     period = timedelta(days=lifetime_days - rotate_before_days)
-    origin = ORIGIN + timedelta(days=offset_days)
-    current = (now - origin) // period
+    current = max(0, (now - anchor) // period)
     terms = []
     for number in (current, current - 1):
-        start = origin + number * period
+        start = anchor + number * period
         end = start + timedelta(days=lifetime_days)
-        if end > now:
+        if number >= 0 and end > now:
             terms.append(SecretTerm(SLOTS[number % 2], start, end))
     return tuple(terms)
 

@@ -14,10 +14,14 @@ import json
 from typing import Any
 
 from .microsoft import CLOUDS, DEFAULT_CLOUD
+from .rotation import ROTATION_CADENCE_DAYS
 
 DEFAULT_LIFETIME_DAYS = 180
 """secret and certificate: days a new credential lives in Entra ID when the stack does not say."""
-MIN_LIFETIME_DAYS = 1
+MIN_ROTATE_BEFORE_DAYS = ROTATION_CADENCE_DAYS
+"""The shortest overlap: one rotation cadence, so the old credential never ends before the run that brings the next."""
+MIN_LIFETIME_DAYS = 2 * MIN_ROTATE_BEFORE_DAYS
+"""A secret's overlap is at least one rotation cadence and at most half its lifetime: two cadences."""
 MAX_LIFETIME_DAYS = 730
 """The longest lifetimeDays accepted: two years, as Entra ID's portal offers at most (docs/decisions/0004)."""
 DEFAULT_ROTATE_BEFORE_DAYS = 30
@@ -32,6 +36,12 @@ MAX_NOTES = 1024
 MAX_PATH = 1024
 MAX_SUBJECT = 600
 """A federated credential's subject (Entra ID allows 600 characters)."""
+MAX_FEDERATED_NAME = 120
+"""Graph's limit on a federated identity credential's name (federatedIdentityCredential resource)."""
+EXCHANGE_ACCESS = ("mailbox-permissions", "rbac")
+"""How an app-only app reaches its mailboxes: Entra permissions plus FullAccess/SendAs (the default), or, for
+app-only SMTP, Exchange RBAC for Applications (no Entra permission, no mailbox permission; docs/decisions/0131)."""
+RBAC = EXCHANGE_ACCESS[1]
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -83,6 +93,15 @@ SCHEMA: dict[str, Any] = {
                         "The tenant's Microsoft cloud: global, usgov (GCC High), usgov-dod or china (21Vianet). Sets "
                         "token scopes, mail endpoints, the consent URL host and the Exchange scripts' environment; "
                         "azuread:environment must name the same cloud (usgovernmentl4, usgovernmentl5, china)."
+                    ),
+                },
+                "exo-oauth:example": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": (
+                        "true marks an example stack: plan and diff show it, but `exo-oauth stacks` never selects "
+                        "it, so no workflow deploys, rotates or drift-checks it (default false). Remove it in a copy "
+                        "meant for a tenant."
                     ),
                 },
             },
@@ -156,6 +175,34 @@ SCHEMA: dict[str, Any] = {
                         "delegated only: allow public-client flows such as device code (fallbackPublicClientEnabled)."
                     ),
                 },
+                "signInMailboxes": {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                    },
+                    "description": (
+                        "delegated only: the mailboxes of the users who sign in; the Exchange steps turn the app's "
+                        "protocols on for each (Set-CASMailbox) and check them."
+                    ),
+                },
+                "signInGroup": {
+                    "type": "string",
+                    "description": (
+                        "delegated only: a mail-enabled group; the Exchange steps turn the app's protocols on for each "
+                        "member mailbox and check them."
+                    ),
+                },
+                "exchangeAccess": {
+                    "enum": list(EXCHANGE_ACCESS),
+                    "type": "string",
+                    "default": EXCHANGE_ACCESS[0],
+                    "description": (
+                        "app-only only: how the app reaches its mailboxes. mailbox-permissions: Entra permissions plus "
+                        "FullAccess (and SendAs). rbac, for an app whose protocols are [smtp]: Exchange RBAC for "
+                        "Applications, no Entra permission and no mailbox permission, a management scope of its "
+                        "mailboxes."
+                    ),
+                },
                 "owners": {
                     "type": "array",
                     "minItems": 1,
@@ -179,6 +226,15 @@ SCHEMA: dict[str, Any] = {
                         "type": "string",
                     },
                     "description": "Tags stored on the app registration.",
+                },
+                "appRoleAssignmentRequired": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": (
+                        "Only users and groups assigned to the app (Enterprise applications > Users and groups) may "
+                        "sign in: the service principal's appRoleAssignmentRequired. adopt keeps an existing app's "
+                        "setting."
+                    ),
                 },
             },
         },
@@ -230,17 +286,20 @@ SCHEMA: dict[str, Any] = {
                     "default": DEFAULT_LIFETIME_DAYS,
                     "description": (
                         "secret and certificate: days from creation until the credential expires in Entra ID (a "
-                        "certificate never past its own expiry)."
+                        f"certificate never past its own expiry). At least {MIN_LIFETIME_DAYS}: two weekly rotation "
+                        "runs."
                     ),
                 },
                 "rotateBeforeDays": {
                     "type": "integer",
-                    "minimum": 0,
+                    "minimum": MIN_ROTATE_BEFORE_DAYS,
                     "default": DEFAULT_ROTATE_BEFORE_DAYS,
                     "description": (
-                        "secret: a new secret is created this many days before the newest one expires, and both "
-                        "stay valid meanwhile (the overlap; at most half of lifetimeDays). certificate: the first "
-                        "pulumi up this many days before expiry re-registers it with a new end date (below "
+                        f"At least {MIN_ROTATE_BEFORE_DAYS}, the weekly rotation run, so the old credential never "
+                        "ends before the run that brings the next. secret: a new secret is created this many days "
+                        "before the newest one expires, and both stay valid meanwhile (the overlap; at most half of "
+                        "lifetimeDays). certificate: the first pulumi up this many days before expiry re-registers it "
+                        "with a new end date (below "
                         f"lifetimeDays). Default {DEFAULT_ROTATE_BEFORE_DAYS}, or half a lifetime under "
                         f"{2 * DEFAULT_ROTATE_BEFORE_DAYS} days."
                     ),
@@ -266,6 +325,15 @@ SCHEMA: dict[str, Any] = {
                     },
                     "default": [DEFAULT_FEDERATED_AUDIENCE],
                     "description": "federated: accepted audiences.",
+                },
+                "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_FEDERATED_NAME,
+                    "description": (
+                        "federated: the credential's name in Entra ID, which Graph never changes (default "
+                        "exo-oauth-<app name>). adopt writes an existing credential's name here."
+                    ),
                 },
             },
         },

@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.exchange_actions import mailbox_rights
+
 from . import mermaid
-from .markdown import escape
+from .markdown import code, escape
 from .microsoft_ids import API_DISPLAY_NAMES
 from .plan_render import HEADING
 
@@ -25,7 +27,8 @@ class Change:
 
     kind: str
     """app-added, app-removed, app-renamed, permission-added, permission-removed, mailbox-access-added,
-    mailbox-access-removed or credential-changed."""
+    mailbox-access-removed, credential-changed, secret-replaced or exchange-revoked (what the deploy's Exchange
+    apply takes back)."""
     app: str
     """The app's name (the new name for a rename)."""
     detail: str
@@ -33,12 +36,8 @@ class Change:
 
 
 def _access(app: Mapping[str, Any]) -> set[str]:
-    rights = set()
-    for mailbox in app["mailboxes"]:
-        rights.add(f"{mailbox['address']}: FullAccess")
-        if mailbox["sendAs"]:
-            rights.add(f"{mailbox['address']}: SendAs")
-    return rights
+    return {f"{mailbox['address']}: {right}" for mailbox in app["mailboxes"]
+            for right in mailbox_rights(app.get("exchangeAccess"), mailbox["sendAs"])}
 
 
 def _permissions(app: Mapping[str, Any]) -> set[str]:
@@ -50,6 +49,37 @@ def _credential(app: Mapping[str, Any]) -> str:
     credential = app["credential"]
     expiry = f", expires {credential['endDate'][:10]}" if credential.get("endDate") else ""
     return f"{credential['type']}{expiry}"
+
+
+SCHEDULE_KEYS = ("lifetimeDays", "rotateBeforeDays")
+"""The credential keys that set a secret's schedule: changing one replaces the secret devices use now."""
+
+
+def _secret_replaced(name: str, old: Mapping[str, Any], new: Mapping[str, Any],
+                     renamed_from: str | None = None) -> str | None:
+    """Say why deploying app `name` as `new` replaces the secret `old` gives devices now, or None when it does not.
+
+    A rename makes a new app; a new credential type, `lifetimeDays` or `rotateBeforeDays` moves the schedule, so the
+    next `pulumi up` replaces the live secret (docs/rotation.md). Outputs planned by code older than the schedule keys
+    lack them: then a different end date of the newest secret is the sign.
+    """
+    before, after = old["credential"], new["credential"]
+    if before["type"] != "secret":
+        return None
+    why: str | None
+    if renamed_from is not None:
+        why = f"the app is renamed from {renamed_from}"
+    elif after["type"] != "secret":
+        why = f"the credential type changes from secret to {after['type']}"
+    elif all(key in before for key in SCHEDULE_KEYS):
+        why = ", ".join(f"{key} {before[key]} -> {after.get(key)}" for key in SCHEDULE_KEYS
+                        if before[key] != after.get(key)) or None
+    else:
+        why = "the secret's schedule changes" if before.get("endDate") != after.get("endDate") else None
+    if why is None:
+        return None
+    return (f"this deploy replaces the secret devices use now ({why}): they stop signing in until they get the "
+            f"new clientSecrets.{name}")
 
 
 def _same_access(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -73,6 +103,8 @@ def diff_apps(base: Apps, head: Apps) -> list[Change]:
         if old_name is not None:
             changes.append(Change("app-renamed", new_name, f"{old_name} -> {new_name}: same access, but a new app "
                                   "registration and client id; clients need the new id and credential"))
+            replaced = _secret_replaced(new_name, base[old_name], head[new_name], renamed_from=old_name)
+            changes += [Change("secret-replaced", new_name, replaced)] if replaced else []
             added.remove(new_name)
             removed.remove(old_name)
     changes += [Change("app-added", name, _describe(head[name])) for name in added]
@@ -85,7 +117,33 @@ def diff_apps(base: Apps, head: Apps) -> list[Change]:
         changes += [Change("mailbox-access-removed", name, r) for r in sorted(_access(old) - _access(new))]
         if _credential(old) != _credential(new):
             changes.append(Change("credential-changed", name, f"{_credential(old)} -> {_credential(new)}"))
-    return changes
+        replaced = _secret_replaced(name, old, new)
+        changes += [Change("secret-replaced", name, replaced)] if replaced else []
+    return changes + exchange_revocations(base, head)
+
+
+def exchange_revocations(base: Apps, head: Apps) -> list[Change]:
+    """Return what the deploy's Exchange apply script revokes (`exo-oauth exchange --previous`), one per step.
+
+    Both sides are plans, whose stand-in IDs depend only on the stack and app names, so an app that stays keeps
+    its IDs and one whose flow changes is seen as gone, as the renderer sees a deployed one.
+    """
+    from components.exchange_scripts import revocations  # noqa: PLC0415 - loads the config parser
+
+    found = revocations(_exchange_apps(base), _exchange_apps(head))
+    return [Change("exchange-revoked", r.app.name, f"the deploy revokes {r.describe()}") for r in found]
+
+
+def _exchange_apps(apps: Apps) -> list[Any]:
+    from components.config import Mailbox  # noqa: PLC0415
+    from components.exchange_scripts import ExchangeApp  # noqa: PLC0415
+    from components.schema import EXCHANGE_ACCESS  # noqa: PLC0415
+
+    # Only names, flow, IDs and mailboxes decide a revocation; a base planned by an older version may lack the rest.
+    return [ExchangeApp(name, name, app["flow"], (), app.get("clientId", ""), app.get("servicePrincipalObjectId", ""),
+                        tuple(Mailbox(m["address"], m["sendAs"]) for m in app["mailboxes"]),
+                        app.get("exchangeAccess") or EXCHANGE_ACCESS[0])
+            for name, app in apps.items()]
 
 
 _SYMBOL = {
@@ -97,7 +155,11 @@ _SYMBOL = {
     "mailbox-access-added": "➕ mailbox access",
     "mailbox-access-removed": "➖ mailbox access",
     "credential-changed": "🔑 credential",
+    "secret-replaced": "⚠️ live secret replaced",
+    "exchange-revoked": "🚫 Exchange revokes",
 }
+REPLACED_LINE = f"- {_SYMBOL['secret-replaced']} "
+"""How a `secret-replaced` change starts in the markdown: the review comment counts these lines."""
 
 
 def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
@@ -108,7 +170,7 @@ def render_markdown(base_ref: str, stacks: Sequence[Mapping[str, Any]]) -> str:
     for stack in stacks:
         lines.append(f"{HEADING} {escape(stack['stack'])} ({stack['status']})")
         lines.append("")
-        lines += [f"- {_SYMBOL[c['kind']]} `{escape(c['app'])}`: {escape(c['detail'])}" for c in stack["changes"]]
+        lines += [f"- {_SYMBOL[c['kind']]} {code(c['app'])}: {escape(c['detail'])}" for c in stack["changes"]]
         if not stack["changes"]:
             lines.append("- no change in effective access")
         elif stack.get("graph"):

@@ -71,29 +71,34 @@ def entra_check(stack: str, project_dir: Path, policy_pack: Path | None = None,
     done = _run([*argv, "--policy-pack", str(policy_pack)] if policy_pack else argv, project_dir)
     if isinstance(done, str):
         return CheckResult("entra", NOT_RUN, done)
-    verdict = _preview_verdict(done, now or datetime.now(UTC))
-    if isinstance(verdict, str):
-        return CheckResult("entra", NOT_RUN, verdict)
+    now = now or datetime.now(UTC)
+    judged = _preview_verdict(done, now)
+    if isinstance(judged, str):
+        return CheckResult("entra", NOT_RUN, judged)
+    steps, verdict = judged
     if verdict.status == rotation.NONE:
         return CheckResult("entra", CLEAN, "pulumi preview --refresh proposes no change")
     if verdict.status == rotation.DUE:
         return CheckResult("entra", CLEAN, f"{ROTATION_DUE}: {_named(verdict.rotation)}")
-    return CheckResult("entra", DRIFT, f"pulumi preview --refresh proposes changes: {_named(verdict.other)}; run "
-                       "it with --diff to see them, then `pulumi up` to restore the declared state")
+    # A rotation waiting behind other changes is reported every day until a reviewed deploy lets it run.
+    waiting = "".join(f"{b.describe(SHOWN)}; " for b in rotation.blocked(steps, verdict, now))
+    return CheckResult("entra", DRIFT, f"{waiting}pulumi preview --refresh proposes changes: {_named(verdict.other)}; "
+                       "run it with --diff to see them, then `pulumi up` to restore the declared state")
 
 
-def _preview_verdict(done: subprocess.CompletedProcess[str], now: datetime) -> rotation.Verdict | str:
-    """Judge the preview's JSON; return why not when the preview failed."""
+def _preview_verdict(done: subprocess.CompletedProcess[str],
+                     now: datetime) -> tuple[list[rotation.Step], rotation.Verdict] | str:
+    """Judge the preview's JSON; return its steps and verdict, or why not when the preview failed."""
     failed = f"pulumi preview failed: {last_line(done.stderr or done.stdout)}"
     try:
         document = json.loads(done.stdout)
     except ValueError:
         return failed
     try:
-        verdict = rotation.judge(rotation.read_preview(document), now)
+        steps = rotation.read_preview(document)
     except ValueError as error:
         return f"pulumi preview --json: {error}"
-    return verdict if done.returncode == 0 else failed
+    return (steps, rotation.judge(steps, now)) if done.returncode == 0 else failed
 
 
 def _named(steps: Sequence[rotation.Step]) -> str:
@@ -136,7 +141,7 @@ def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -
 
 def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, overrides: Mapping[str, Any],
                outputs_file: Path | None, *, certificate: Mapping[str, Any] | None = None) -> list[CheckResult]:
-    """Run verify in-process per app-only app; delegated apps need a person to sign in, so they are skipped.
+    """Run verify in-process per app-only app on the `outputs` read once; delegated apps are skipped (a person).
 
     `overrides` are VerifyRequest fields handed on as they are (cloud, authority_host, imap, pop, smtp, ca_file).
     Secret apps use the stack's secret output, federated apps GitHub's OIDC token (verify/federated.py), and
@@ -157,7 +162,8 @@ def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, over
         if kind == "certificate" and not certificate:
             results.append(CheckResult(check, NOT_RUN, "a certificate app: pass --certificate PEM (its private key)"))
             continue
-        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file, **overrides,
+        request = VerifyRequest(stack=stack, app=name, project_dir=project_dir, outputs=outputs_file,
+                                stack_outputs=outputs, **overrides,
                                 **(certificate if kind == "certificate" and certificate else {}))
         try:
             result = verify(request, os.environ, prompt=lambda message: print(message, file=sys.stderr, flush=True))

@@ -14,18 +14,33 @@ from .text import printable
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 """The punctuation that starts markup in a table cell or list item (`<` and `>` are HTML-escaped)."""
-_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|www|@)")
-"""Where GitHub starts an autolink or a mention even in escaped text."""
-WORD_JOINER = "\u2060"
-"""Invisible, and breaks GitHub's autolink and mention detection."""
+_AUTOLINK = re.compile(r"(?i)(h)(ttps?)|(f)(tp)|(m)(ailto)|(w)(ww)|(@)()")
+"""Where GitHub starts an autolink or a mention even in escaped text: the first character, and the rest."""
 MAX_FENCED = 2000
 
 
 def escape(text: Any) -> str:
-    """Return `text` as inline markdown that renders as exactly that text, on one line."""
+    """Return `text` as inline markdown that renders as exactly that text, on one line.
+
+    Where GitHub would start an autolink or a mention, the first character goes into its own `<span>`: the text
+    node that autolinking and mentions look at then holds no whole `https`, `www` or `@name`, while the page shows
+    and copies the original characters (no invisible character is added, decision 0164).
+    """
+    escaped = _SPECIAL.sub(r"\\\1", html.escape(printable(str(text)), quote=False))
+    return _AUTOLINK.sub(_split_trigger, escaped)
+
+
+def _split_trigger(match: re.Match[str]) -> str:
+    first, rest = (group for group in match.groups() if group is not None)
+    return f"<span>{first}</span>{rest}"
+
+
+def code(text: Any) -> str:
+    """Return `text` as an inline code span (nothing inside renders), the fence longer than any backtick run."""
     flat = printable(str(text))
-    joined = _AUTOLINK.sub(lambda m: m.group(1)[0] + WORD_JOINER + m.group(1)[1:], flat)
-    return _SPECIAL.sub(r"\\\1", html.escape(joined, quote=False))
+    marker = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    padding = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{marker}{padding}{flat}{padding}{marker}"
 
 
 def fence(text: str, info: str = "text") -> str:

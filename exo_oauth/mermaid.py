@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.exchange_actions import mailbox_rights
+
 from .microsoft_ids import API_DISPLAY_NAMES
 
 Apps = Mapping[str, Mapping[str, Any]]
@@ -91,7 +93,7 @@ def _app_graph(name: str, app: Mapping[str, Any]) -> tuple[list[Node], list[Edge
             address = str(mailbox.get("address", ""))
             box = ("mailbox", address.lower())
             nodes.append(Node(box, address))
-            rights = ["FullAccess", "SendAs"] if mailbox.get("sendAs") else ["FullAccess"]
+            rights = mailbox_rights(app.get("exchangeAccess"), bool(mailbox.get("sendAs")))
             edges += [(target, box, right) for right in rights]
     return nodes, edges
 

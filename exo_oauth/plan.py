@@ -19,22 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from components import pulumi_sdk
 from components.config import PROJECT
 from components.rotation import fixed_clock
 
-from .import_file import read_imports
+from .import_file import REPLACED_AFTER_IMPORT, read_import_entries
 from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
-from .project import LoadedStack
+from .project import LoadedStack, require_program
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -53,13 +48,17 @@ class StackPlan:
     tenant_id: str
     resources: list[dict[str, Any]] = field(default_factory=list)
     """Per resource: type, name, urn, parent (urn or None), id, the camelCase wire inputs, and `import` (the
-    provider id `pulumi import` takes it over from) for an adopted object."""
+    provider id `pulumi import` takes it over from) for an adopted object, with `replaceAfterImport` when the first
+    `pulumi up` replaces it all the same."""
     invokes: list[dict[str, Any]] = field(default_factory=list)
     """The look-ups the program made: token, args, result."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """The stack outputs, with every secret shown as `[secret]`."""
     hooks: dict[str, list[str]] = field(default_factory=dict)
     """Resource hooks bound after create, by resource name (none in a preview: hooks fire only in `pulumi up`)."""
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    """Imported objects the program does not declare, which the first `pulumi up` deletes (adopt --revoke-excess):
+    type, name, import (the provider id) and parent (the component's urn, or None)."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the plan in the `--format json` shape."""
@@ -69,12 +68,13 @@ class StackPlan:
             "resources": self.resources,
             "invokes": self.invokes,
             "outputs": self.outputs,
+            **({"deletes": self.deletes} if self.deletes else {}),
         }
 
 
 def _mask(value: Any) -> Any:
     """Replace every secret-wrapped value in deserialized wire data by `[secret]`."""
-    if rpc.is_rpc_secret(value):
+    if pulumi_sdk.is_secret(value):
         return SECRET
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
@@ -83,7 +83,7 @@ def _mask(value: Any) -> Any:
     return value
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(pulumi_sdk.MockMonitor):
     """The SDK's mock monitor, also recording each registration's parent and wire inputs."""
 
     def __init__(self, mocks: PlanMocks) -> None:
@@ -113,16 +113,6 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def _skip_source_positions() -> None:
-    """Stop the SDK from walking the Python stack at every registration in this (plan) process.
-
-    The SDK records where each resource was declared, for the engine's error messages. The mock monitor ignores it,
-    and walking the stack is about a tenth of a fleet plan's time. An SDK without the hook is left as it is.
-    """
-    if hasattr(pulumi_resource, "_get_stack_trace"):
-        pulumi_resource._get_stack_trace = source_pb2.StackTrace
-
-
 async def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     if await output.is_secret():
@@ -136,7 +126,8 @@ async def _resolve_all(exported: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_stack(
-    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True
+    project_dir: Path, stack: LoadedStack, now: datetime, mocks: PlanMocks | None = None, *, preview: bool = True,
+    with_imports: bool = True,
 ) -> StackPlan:
     """Run the project's `__main__.py` for `stack` on the mock monitor and return what it registered.
 
@@ -144,12 +135,12 @@ def plan_stack(
     `preview=False` runs the program as `pulumi up` would (hooks bound, files written below the working directory).
     """
     mocks = mocks or PlanMocks(stack.name, now)
-    _skip_source_positions()
+    pulumi_sdk.skip_source_positions()
     monitor = _RecordingMonitor(mocks)
-    settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per plan
+    pulumi_sdk.new_root()  # a fresh Stack per plan
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.name, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack.pulumi_config())
-    program = str(project_dir / "__main__.py")
+    program = str(require_program(project_dir))
 
     def run_program() -> None:
         runpy.run_path(program, run_name="__main__")
@@ -157,20 +148,26 @@ def plan_stack(
     sys.path.insert(0, str(project_dir))
     try:
         with fixed_clock(now):
-            _sync_await(run_pulumi_func(run_program))
+            pulumi_sdk.run_program(run_program)
     finally:
         sys.path.remove(str(project_dir))
-    root = settings.get_root_resource()
-    exported: dict[str, Any] = getattr(root, "outputs", {})
-    outputs = _sync_await(_resolve_all(exported))
+    outputs = pulumi_sdk.wait(_resolve_all(pulumi_sdk.root_outputs()))
     # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
-    imports = read_imports(stack.path, stack.name)  # adopt's `pulumi import --file` document, if any
+    # adopt's `pulumi import --file` document, if any; adopt itself plans without the file it is about to replace.
+    entries = read_import_entries(stack.path, stack.name) if with_imports else []
+    imports = {(e["type"], e["name"]): e["id"] for e in entries}
     for resource in resources:
         if (resource["type"], resource["name"]) in imports:
             resource["import"] = imports[resource["type"], resource["name"]]
-    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks)
+            if resource["type"] in REPLACED_AFTER_IMPORT:
+                resource["replaceAfterImport"] = True
+    registered = {(r["type"], r["name"]) for r in resources}
+    components = {r["name"]: r["urn"] for r in resources if r["parent"] is None}
+    deletes = [{"type": e["type"], "name": e["name"], "import": e["id"], "parent": components.get(e["parent"])}
+               for e in entries if (e["type"], e["name"]) not in registered]
+    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks, deletes)
 
 
 MIN_STACKS_PER_WORKER = 25
@@ -180,10 +177,10 @@ PROGRESS_CHUNKS_PER_WORKER = 10
 
 
 def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
-                on_done: Callable[[int], None] | None = None) -> list[StackPlan]:
+                on_done: Callable[[int], None] | None = None, with_imports: bool = True) -> list[StackPlan]:
     plans = []
     for stack in stacks:
-        plans.append(plan_stack(project_dir, stack, now))
+        plans.append(plan_stack(project_dir, stack, now, with_imports=with_imports))
         if on_done is not None:
             on_done(1)
     return plans
@@ -191,7 +188,7 @@ def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
 
 def plan_stacks(
     project_dir: Path, stacks: Sequence[LoadedStack], now: datetime, jobs: int | None = None,
-    on_done: Callable[[int], None] | None = None,
+    on_done: Callable[[int], None] | None = None, *, with_imports: bool = True,
 ) -> list[StackPlan]:
     """Plan every stack, in the given order; use up to `jobs` worker processes (default: one per core).
 
@@ -199,10 +196,10 @@ def plan_stacks(
     """
     workers = min(jobs or os.cpu_count() or 1, max(1, len(stacks) // MIN_STACKS_PER_WORKER))
     if workers <= 1:
-        return _plan_chunk(project_dir, stacks, now, on_done)
+        return _plan_chunk(project_dir, stacks, now, on_done, with_imports)
     # Small chunks, so progress moves as they finish; a pool's workers stay up across chunks.
     count = workers * PROGRESS_CHUNKS_PER_WORKER
-    chunks = [chunk for i in range(count) if (chunk := stacks[i::count])]
+    starts, chunks = zip(*((i, chunk) for i in range(count) if (chunk := stacks[i::count])), strict=True)
     # spawn, not fork: the parent may already hold gRPC and asyncio state that must not be copied into a child.
     import multiprocessing  # noqa: PLC0415 - only large fleets need it
 
@@ -211,20 +208,38 @@ def plan_stacks(
     results = []
     try:
         for chunk, planned in zip(chunks, pool.map(_plan_chunk, [project_dir] * len(chunks), chunks,
-                                                   [now] * len(chunks)), strict=True):
+                                                   [now] * len(chunks), [None] * len(chunks),
+                                                   [with_imports] * len(chunks)), strict=True):
             results.append(planned)
             if on_done is not None:
                 on_done(len(chunk))
     except BaseException:
         # Ctrl-C, SIGTERM or a failed chunk: kill the workers now instead of waiting for their chunks.
         _quiet_cancelled_futures()
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_pool(pool)
         raise
     pool.shutdown()
-    by_name = {plan.stack: plan for chunk in results for plan in chunk}
-    return [by_name[stack.name] for stack in stacks]
+    # By position, not name: adopt plans one stack in parts that share its name.
+    ordered: list[StackPlan | None] = [None] * len(stacks)
+    for start, planned in zip(starts, results, strict=True):
+        ordered[start::count] = planned
+    return [plan for plan in ordered if plan is not None]
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers and let this process exit without waiting for the pool's call queue.
+
+    The queue's feeder thread may be blocked writing a chunk into the pipe that only the killed workers read (the
+    pipe holds 64 KiB, a chunk of a large fleet more). CPython 3.11's manager thread would close that pipe, but when
+    it sees the killed workers before the shutdown it dies on the cancelled futures (see _quiet_cancelled_futures),
+    and the queue's join at exit then waits forever. (The call queue is the executor's private attribute.)
+    """
+    call_queue = getattr(pool, "_call_queue", None)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 _QUIET_MARK = "exo_oauth_quiet_cancelled_futures"

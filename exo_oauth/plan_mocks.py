@@ -101,4 +101,6 @@ class PlanMocks(pulumi.runtime.Mocks):
         if args.typ == _TOKENS["federated"]:
             credential_id = standin_id(self.stack, "credential", name)
             return credential_id, state | {"credentialId": credential_id}
-        return standin_id(self.stack, "grant", name), state
+        # The time provider's id for a Static is its RFC 3339 value (its `pulumi import` takes that value).
+        static = args.typ == _TOKENS["static"]
+        return str(state.get("rfc3339", "")) if static else standin_id(self.stack, "grant", name), state

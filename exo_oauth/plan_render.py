@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from components.exchange_actions import mailbox_rights
+
 from . import mermaid
 from .days import day_count, days_until, parse_time
 from .import_file import shown_import_path
@@ -48,7 +50,8 @@ def _consent(app: Mapping[str, Any]) -> str:
 
 
 def _mailboxes(app: Mapping[str, Any]) -> list[str]:
-    return [f"{m['address']} (FullAccess{', SendAs' if m['sendAs'] else ''})" for m in app["mailboxes"]]
+    return [f"{m['address']} ({', '.join(mailbox_rights(app.get('exchangeAccess'), m['sendAs']))})"
+            for m in app["mailboxes"]]
 
 
 def _expiry(end_date: Any, now: datetime) -> str:
@@ -79,6 +82,14 @@ def _rotation(days: int, credential: Mapping[str, Any], now: datetime) -> str:
     return text
 
 
+def _clock(kind: str, inputs: Mapping[str, Any], app: Mapping[str, Any], now: datetime) -> str:
+    """Say what a certificate's rotation clock renews, or from when a secret schedule counts."""
+    if kind == "Static":
+        first_day = str(inputs.get("rfc3339", ""))[:10]
+        return f"secret schedule from {first_day} (the first deploy's day, kept in state)"
+    return _rotation(int(inputs.get("rotationDays", 0)), app.get("credential", {}), now)
+
+
 def _detail(resource: Mapping[str, Any], names: Mapping[str, str], app: Mapping[str, Any], now: datetime) -> str:
     inputs = resource["inputs"]
     kind = short_type(resource["type"])
@@ -92,13 +103,14 @@ def _detail(resource: Mapping[str, Any], names: Mapping[str, str], app: Mapping[
         return f"claims {' '.join(inputs.get('claimValues', []))} on {api}"
     if kind in ("ApplicationPassword", "ApplicationCertificate"):
         return _expiry(inputs.get("endDate"), now)
-    if kind == "Rotating":
-        return _rotation(int(inputs.get("rotationDays", 0)), app.get("credential", {}), now)
+    if kind in ("Rotating", "Static"):
+        return _clock(kind, inputs, app, now)
     return ""
 
 
 _CHILD_ORDER = ("Application", "ServicePrincipal", "AppRoleAssignment", "ServicePrincipalDelegatedPermissionGrant",
-                "Rotating", "ApplicationPassword", "ApplicationCertificate", "ApplicationFederatedIdentityCredential")
+                "Rotating", "Static", "ApplicationPassword", "ApplicationCertificate",
+                "ApplicationFederatedIdentityCredential")
 
 
 def _child_rank(resource: Mapping[str, Any]) -> tuple[int, str]:
@@ -118,18 +130,24 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
         names |= {i["result"]["objectId"]: i["result"]["displayName"]
                   for i in plan.get("invokes", []) if "objectId" in i["result"]}
         imported = sum("import" in r for r in plan["resources"])
+        deletes = plan.get("deletes", [])
         counts = f"{len(plan['resources']) - imported} resources to create" + (
-            f", {imported} to import ({shown_import_path(plan['stack'])})" if imported else "")
+            f", {imported + len(deletes)} to import ({shown_import_path(plan['stack'])})" if imported or deletes
+            else "") + (f", {len(deletes)} of them deleted after" if deletes else "")
         lines.append(f"Stack {plan['stack']} (tenant {plan['tenantId']}): {counts}")
         for component in (r for r in plan["resources"] if r["parent"] is None):
             app = apps[component["name"]]
             lines.append(f"  + {component['name']}: {app['flow']}, {', '.join(app['protocols'])}")
             for child in sorted((r for r in plan["resources"] if r["parent"] == component["urn"]), key=_child_rank):
                 detail = _detail(child, names, app, now)
-                suffix = (f"  {detail}" if detail else "") + (f"  (import {child['import']})" if "import" in child
-                                                              else "")
-                mark = "=" if "import" in child else "+"
-                lines.append(f"      {mark} {short_type(child['type']):<42} {child['name']}{suffix}")
+                replaced = child.get("replaceAfterImport", False)
+                suffix = (f"  {detail}" if detail else "") + (
+                    f"  (import {child['import']}{', then replaced' if replaced else ''})" if "import" in child else "")
+                mark = "+-" if replaced else "=" if "import" in child else "+"
+                lines.append(f"      {mark} {short_type(child['type']):<{43 - len(mark)}} {child['name']}{suffix}")
+            lines.extend(f"      - {short_type(gone['type']):<42} {gone['name']}  (import {gone['import']}, then "
+                         "deleted: the stack does not declare it)" for gone in deletes
+                         if gone["parent"] == component["urn"])
             lines.append(f"      permissions: {_permissions(app)}")
             lines.append(f"      consent: {_consent(app)}")
             if app["mailboxes"]:
@@ -148,7 +166,14 @@ def render_text(stacks: Sequence[Mapping[str, Any]], now: datetime | None = None
 def _policy_lines(violations: Sequence[Mapping[str, Any]], word: str) -> list[str]:
     if not violations:
         return [f"{word}: all rules pass"]
-    return [f"{word} {v['level']}: [{v['policy']}] {v['message']}" for v in violations]
+    return [f"{word} {v['level']}: [{v['policy']}] {_where(v)}: {v['message']}" for v in violations]
+
+
+def _where(violation: Mapping[str, Any]) -> str:
+    """`app scanners, scanners-secret-b (stacks/Pulumi.x.yaml: exo-oauth:apps[0].credential)`, as far as known."""
+    resource = violation.get("resource") or str(violation.get("urn", "")).rsplit("::", 1)[-1]
+    named = f"app {violation['app']}, {resource}" if violation.get("app") else resource
+    return f"{named} ({violation['key']})" if violation.get("key") else named
 
 
 HEADING = "####"

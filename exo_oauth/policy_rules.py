@@ -83,7 +83,7 @@ class PolicyConfig:
     """The values a user can tune, with the same meaning in the pack's config and in the offline plan."""
 
     max_credential_days: int = DEFAULT_MAX_CREDENTIAL_DAYS
-    """credential-max-lifetime: a secret or certificate may end at most this many days from now."""
+    """credential-max-lifetime: a secret or certificate may live (endDate - startDate) at most this many days."""
     expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
     """credential-expires-soon: warn when a secret or certificate ends within this many days."""
     levels: Mapping[str, str] = field(default_factory=dict)
@@ -104,9 +104,13 @@ class Violation:
     """What is wrong, how to fix it, and where Microsoft Learn explains it."""
     key: str | None = None
     """The stack file and key path to change (`stacks/Pulumi.x.yaml: exo-oauth:apps[0]...`), when one decides it."""
+    app: str | None = None
+    """The app whose resource breaks the rule, when the resource belongs to one."""
+    resource: str | None = None
+    """The resource's name (the last part of its URN)."""
 
     def to_json(self) -> dict[str, str | None]:
-        """Return the violation as a JSON object with keys policy, level, urn, message and key."""
+        """Return the violation as a JSON object with keys policy, level, urn, message, key, app and resource."""
         return dataclasses.asdict(self)
 
 
@@ -242,25 +246,37 @@ def _owners_set(_type: str, props: Mapping[str, Any], _config: PolicyConfig, _no
                "owner object id under owners in the stack file.")
 
 
-def _end_date(props: Mapping[str, Any]) -> tuple[datetime | None, str | None]:
-    """Return (end date, None), or (None, why it cannot be judged)."""
-    text = props.get("endDate")
+def _moment(props: Mapping[str, Any], key: str) -> tuple[datetime | None, str | None]:
+    """Return (the RFC 3339 time at `key`, None), (None, None) when absent, or (None, why it cannot be judged)."""
+    text = props.get(key)
     if not text:
-        return None, "sets no endDate, so the credential lives as long as Entra ID or the certificate allows"
+        return None, None
     try:
         return _utc(datetime.fromisoformat(str(text))), None
     except ValueError:
-        return None, f"has endDate {text!r}, which is not an RFC 3339 time"
+        return None, f"has {key} {text!r}, which is not an RFC 3339 time"
+
+
+def _end_date(props: Mapping[str, Any]) -> tuple[datetime | None, str | None]:
+    """Return (end date, None), or (None, why it cannot be judged)."""
+    end, problem = _moment(props, "endDate")
+    if end is None and problem is None:
+        return None, "sets no endDate, so the credential lives as long as Entra ID or the certificate allows"
+    return end, problem
 
 
 def _credential_max_lifetime(_type: str, props: Mapping[str, Any], config: PolicyConfig,
                              now: datetime) -> Iterator[str]:
+    # The lifetime is endDate - startDate (docs/decisions/0140), so the verdict is the same on every day the pack
+    # runs; a credential without a startDate starts when it is created, which is now.
     end, problem = _end_date(props)
-    limit = now + timedelta(days=config.max_credential_days)
-    # Compared by UTC calendar day: an end date computed at `pulumi up` time may fall a few hours after this check.
-    if problem is None and end is not None and end.date() > limit.date():
-        # Whole UTC calendar days (exo_oauth/days.py): lifetimeDays 365 reads "365 days from now", as written.
-        problem = (f"ends on {end:%Y-%m-%d}, {day_count(days_until(end, now))} from now, later than the allowed "
+    start, start_problem = _moment(props, "startDate")
+    problem = problem or start_problem
+    start = start or now
+    # By UTC calendar day: an end date computed at `pulumi up` time may fall a few hours after this check.
+    if problem is None and end is not None and (end.date() - start.date()).days > config.max_credential_days:
+        days = day_count((end.date() - start.date()).days)
+        problem = (f"lives {days}, {start:%Y-%m-%d} to {end:%Y-%m-%d} (by UTC day), longer than the allowed "
                    f"{config.max_credential_days} days")
     if problem is not None:
         yield (f"{problem}; lower credential.lifetimeDays of this app in the stack file to at most "
@@ -320,13 +336,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="credential-max-lifetime",
-        description="Client secrets and certificates end no later than the configured number of days from now.",
+        description="Client secrets and certificates live (endDate - startDate) at most the configured number of "
+        "days.",
         level=MANDATORY,
         types=CREDENTIAL_TYPES,
         url=LEARN_APP_SECURITY,
         check=_credential_max_lifetime,
         settings=(Setting("maxDays", "max_credential_days",
-                          "Latest allowed end date of a secret or certificate, in days from now.", 1, 3650),),
+                          "Longest allowed lifetime of a secret or certificate (endDate - startDate), in days.",
+                          1, 3650),),
     ),
     Rule(
         name="credential-expires-soon",

@@ -34,14 +34,23 @@ STACK_FIXES: Mapping[str, Callable[[Violation, StackConfig, int, PolicyConfig], 
     "credential-max-lifetime": _lifetime_fix,
 }
 """Per rule, how a violation is restated as the stack key to change, when the stack's config decides it."""
+RULE_KEYS: Mapping[str, str] = {
+    "single-tenant-app": "",
+    "mail-permissions-only": ".protocols",
+    "https-redirect-uris": ".redirectUris",
+    "app-owners-set": ".owners",
+    "credential-max-lifetime": ".credential.lifetimeDays",
+    "credential-expires-soon": ".credential",
+}
+"""Per rule, the key under `exo-oauth:apps[i]` that decides what the rule judges: named in every verdict line."""
 
 
 def in_stack(violations: Sequence[Violation], resources: Sequence[Mapping[str, Any]], stack: StackConfig,
              config: PolicyConfig | None = None) -> list[Violation]:
-    """Restate violations of resources exo-oauth declared as the stack file and key path that decide them.
+    """Name each violation's resource and, for a resource of an app, the app and the stack key path that decides it.
 
-    A resource belongs to the app whose MailOAuthApp component is its parent; violations no stack key decides
-    are returned unchanged.
+    A resource belongs to the app whose MailOAuthApp component is its parent; a rule with a fix (STACK_FIXES) also
+    restates its message as the stack key to change.
     """
     config = config or PolicyConfig()
     parents = {r["urn"]: r.get("parent") for r in resources}
@@ -49,7 +58,14 @@ def in_stack(violations: Sequence[Violation], resources: Sequence[Mapping[str, A
     located = []
     for violation in violations:
         parent = parents.get(violation.urn) or ""
-        app_index = index.get(parent.rsplit("::", 1)[-1])
+        app = parent.rsplit("::", 1)[-1]
+        app_index = index.get(app)
+        named = dataclasses.replace(violation, resource=violation.urn.rsplit("::", 1)[-1])
+        if app_index is None:
+            located.append(named)
+            continue
+        named = dataclasses.replace(
+            named, app=app, key=f"{stack.source}: {PROJECT}:apps[{app_index}]{RULE_KEYS.get(violation.policy, '')}")
         fix = STACK_FIXES.get(violation.policy)
-        located.append(violation if fix is None or app_index is None else fix(violation, stack, app_index, config))
+        located.append(named if fix is None else fix(named, stack, app_index, config))
     return located

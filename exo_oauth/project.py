@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from components.config import (
     STACK_NAME,
     STACKS_DIR,
     StackConfig,
+    is_example,
+    mistyped,
     parse_stack_config,
 )
 from components.errors import ConfigError
@@ -27,6 +29,8 @@ from .errors import UsageError
 from .files import MAX_DEPTH, check_shape, read_text
 from .text import printable
 
+PROGRAM = "__main__.py"
+"""The project's Pulumi program, which `plan` runs on the mock monitor."""
 STACK_FILE = re.compile(rf"Pulumi\.({STACK_NAME.pattern})\.yaml")
 
 
@@ -46,11 +50,11 @@ class LoadedStack:
     def pulumi_config(self) -> dict[str, str]:
         """Return the keys the program reads as the engine hands them over: strings, structured values as JSON.
 
-        Other namespaces' keys (provider settings) are left out, but for the two the program checks: the offline
-        plan has no provider to read them.
+        Other namespaces' keys (provider settings) are left out, but for the two the program checks (and their
+        mistyped spellings, which it names): the offline plan has no provider to read them.
         """
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.raw.items()
-                if k.startswith(f"{PROJECT}:") or k in ("azuread:tenantId", AZUREAD_ENVIRONMENT)}
+                if k.startswith(f"{PROJECT}:") or k in ("azuread:tenantId", AZUREAD_ENVIRONMENT) or mistyped(k)}
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -63,10 +67,25 @@ def find_project_dir(start: Path | None = None) -> Path:
                      "--project-dir DIR")
 
 
+PROGRAM = "__main__.py"
+"""The Pulumi program's entry point in the project folder, which the offline plan runs."""
+
+
+def require_program(project_dir: Path) -> Path:
+    """Return the project's program file; raise UsageError when the folder has none (another Pulumi project)."""
+    program = project_dir / PROGRAM
+    if not program.is_file():
+        raise UsageError(f"{project_dir}: no {PROGRAM}, the exo-oauth Pulumi program, so its Pulumi.yaml belongs to "
+                         "another project; allowed: run inside your exo-oauth fleet repository, or pass --project-dir "
+                         "DIR")
+    return program
+
+
 def stack_path(project_dir: Path, stack: str) -> Path:
     """Return the stack file of `stack`, checking the name first."""
     if not STACK_NAME.fullmatch(stack):
-        raise UsageError(f"--stack {stack!r} is not a stack name; allowed: letters, digits, '-', '_' and '.'")
+        raise UsageError(f"--stack {stack!r} is not a stack name; allowed: a name of letters, digits, '-', '_' and "
+                         f"'.', or its file {STACKS_DIR}/Pulumi.NAME.yaml")
     return project_dir / STACKS_DIR / f"Pulumi.{stack}.yaml"
 
 
@@ -150,8 +169,20 @@ def _yaml(text: str, source: str) -> Any:
                           "numbers a stack file needs (days, counts)") from None
 
 
-def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
-    """Parse a stack file's text and validate its config; `source` names it in errors."""
+def _check_json_text(raw: Mapping[str, Any], source: str) -> None:
+    """Hold a structured key given as JSON text (as `pulumi config set` stores it) to the YAML's limits."""
+    for key, value in raw.items():
+        if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+            try:
+                decoded = json.loads(value)
+            except json.JSONDecodeError:
+                continue  # not JSON after all: the config's own checks name the type
+            check_shape(decoded, f"{source}: {key}")
+
+
+
+def _config_mapping(text: str, source: str) -> dict[str, Any]:
+    """Parse a stack file's text and return its `config:` mapping, checked for shape and string keys."""
     document = _yaml(text, source)
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise ConfigError(source, "config", "is missing or not a mapping; allowed: a `config:` mapping of keys")
@@ -162,7 +193,14 @@ def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig
                               "`~:` and `true:` as a number, null and true); allowed: keys such as "
                               f"{PROJECT}:apps")
     raw: dict[str, Any] = document["config"]
+    return raw
+
+
+def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig]:
+    """Parse a stack file's text and validate its config; `source` names it in errors."""
+    raw = _config_mapping(text, source)
     try:
+        _check_json_text(raw, source)
         return raw, parse_stack_config(raw, source, arm_environment=os.environ.get(ARM_ENVIRONMENT))
     except ConfigError:
         raise
@@ -172,6 +210,16 @@ def read_stack_text(text: str, source: str) -> tuple[dict[str, Any], StackConfig
     except ValueError as error:  # JSON text in a structured key with an integer over the 4,300-digit limit
         raise ConfigError(source, "config", f"holds JSON text with a value out of range "
                           f"({str(error).split(';')[0]}); allowed: numbers a stack file needs") from None
+
+
+def is_example_stack(project_dir: Path, name: str) -> bool:
+    """Return whether stack `name` is marked `exo-oauth:example: true`, reading only that key of its file.
+
+    The rest of the file is not validated here: the plan and the deploy do that.
+    """
+    path = stack_path(project_dir, name)
+    source = f"{STACKS_DIR}/{path.name}"
+    return is_example(_config_mapping(read_text(path, source, "a Pulumi stack file (YAML)"), source), source)
 
 
 def load_stack(project_dir: Path, name: str) -> LoadedStack:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from components.exit_codes import ExitCode
 
+from .access_diff import REPLACED_LINE
 from .errors import last_line
 from .markdown import escape, fence
 
@@ -34,14 +35,24 @@ def verdict(plan: Part) -> str:
     return f"The plan did not run (exit {plan.status}); its last error line is below."
 
 
-def review_markdown(base: str, plan: Part, diff: Part) -> str:
-    """Return the whole review: the verdict, the diff against `base` (or why it failed) and the plan, uncut."""
+def review_markdown(base: str, plan: Part, diff: Part, stacks: str = "") -> str:
+    """Return the whole review: the verdict, the diff against `base` (or why it failed) and the plan, uncut.
+
+    `stacks` is the stderr of `exo-oauth stacks --changed-since`: its last line (which stacks a preview and deploy
+    touch, and after a code change how many it leaves alone) follows the verdict; empty, nothing does.
+    """
     # Error lines can carry stack values (a display name, a mailbox): fenced, so nothing in them renders.
     changes = diff.markdown if diff.status == 0 else (
         f"exo-oauth diff failed (exit {diff.status}):\n\n{fence(last_line(diff.stderr))}")
     plan_error = "" if plan.status in (ExitCode.OK, ExitCode.POLICY) else f"{fence(last_line(plan.stderr))}\n"
-    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n{plan_error}### Changes against {escape(base)}\n\n"
-            f"{changes}\n### Plan of every stack\n\n{plan.markdown}")
+    replaced = sum(line.startswith(REPLACED_LINE) for line in diff.markdown.splitlines()) if diff.status == 0 else 0
+    if replaced:
+        plan_error += (f"**This deploy replaces the secret devices use now in {replaced} "
+                       f"app{'s' if replaced != 1 else ''}: they stop signing in until they get the new one (see "
+                       "⚠️ below).**\n\n")
+    selection = f"Stacks to preview and deploy: {escape(last_line(stacks))}\n\n" if stacks.strip() else ""
+    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n{plan_error}{selection}### Changes against "
+            f"{escape(base)}\n\n{changes}\n### Plan of every stack\n\n{plan.markdown}")
 
 
 def cut(text: str, limit: int, run_url: str) -> str:

@@ -2,8 +2,9 @@
 
 Two shapes of rotation exist (docs/rotation.md):
 - A secret lives in one of two slots, `<app>-secret-a` and `<app>-secret-b`, on a fixed schedule
-  (docs/decisions/0032). Rotation creates the next period's secret in a slot (a create, or a replacement whose only
-  differences are the schedule's `displayName` and `endDate`) and deletes a slot whose secret has passed its end date.
+  (docs/decisions/0032). Rotation creates the next period's secret in a slot (a create, or a replacement whose
+  only differences are the schedule's `displayName`, `startDate` and `endDate`) and deletes a slot whose secret
+  has passed its end date.
   A slot is replaced or deleted as rotation only when its old secret has ended (its `endDate` is at or before now),
   and never both slots at once: a change of `lifetimeDays` or `rotateBeforeDays` replaces both valid secrets, which
   is left to the reviewed deploy.
@@ -32,15 +33,16 @@ SECRET_SLOT = re.compile(rf"(?P<owner>[a-z0-9-]+)-secret-(?:{'|'.join(map(re.esc
 OWNER_SUFFIXES = {ROTATING: "-rotation", CERTIFICATE: "-cert"}
 """A certificate app's clock `<app>-rotation` and certificate `<app>-cert` (components/mail_app.py)."""
 REPLACING_OPS = frozenset({"replace", "create-replacement", "delete-replaced"})
-SLOT_DIFF_KEYS = frozenset({"displayName", "endDate"})
-"""What the schedule changes when a slot takes the next period's secret: its dated display name and its end date."""
+SLOT_DIFF_KEYS = frozenset({"displayName", "startDate", "endDate"})
+"""What the schedule changes when a slot takes the next period's secret: its dated display name, start and end."""
 STACK = "pulumi:pulumi:Stack"
 URN_PARTS = 4
 """`urn:pulumi:<stack>`, the project, the (parent-qualified) type and the name, separated by `::`."""
 NEUTRAL_OPS = frozenset({"same", "read", "refresh"})
-ROTATION_DIFF_KEYS = frozenset({"endDate", "rotateWhenChanged"})
+ROTATION_DIFF_KEYS = frozenset({"startDate", "endDate", "rotateWhenChanged"})
 """The properties of a certificate that its rotation clock changes: anything else is a change to review."""
-DUE, NONE, OTHER = "due", "none", "other"
+DUE, NONE, OTHER, BLOCKED = "due", "none", "other", "blocked"
+"""rotation-due's verdicts; `blocked` is `other` with a rotation due among the pending changes."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,37 @@ class Verdict:
     status: str
     rotation: tuple[Step, ...]
     other: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """An app whose rotation is due but waits, because other changes are pending in the same stack."""
+
+    app: str
+    ends: datetime | None
+    """When the credential devices use now ends (the latest old `endDate` of the app's credentials still valid),
+    or None when the preview does not show it."""
+    blockers: tuple[Step, ...]
+    """The pending changes that are not rotation: the scheduled run leaves the stack to a reviewed deploy."""
+
+    def describe(self, shown: int) -> str:
+        """Return `app X: rotation due, blocked ...; ends ...; blocked by ...` naming at most `shown` blockers."""
+        ends = (f"the credential devices use now ends {self.ends:%Y-%m-%d}" if self.ends
+                else "the preview does not show when the credential devices use now ends")
+        more = f" and {len(self.blockers) - shown} more" if len(self.blockers) > shown else ""
+        return (f"app {self.app}: rotation due but blocked, and {ends}; blocked by "
+                f"{', '.join(s.describe() for s in self.blockers[:shown])}{more}")
+
+
+def blocked(steps: Sequence[Step], verdict: Verdict, now: datetime) -> tuple[Blocked, ...]:
+    """Return, per app with a due rotation, what blocks it: empty unless the verdict is `other` with rotation in it."""
+    if verdict.status != OTHER or not verdict.rotation:
+        return ()
+    apps = dict.fromkeys(_owner(s) for s in verdict.rotation)
+    return tuple(
+        Blocked(app, max((s.old_end for s in steps if s.type in (PASSWORD, CERTIFICATE) and _owner(s) == app
+                          and s.old_end is not None and s.old_end > now), default=None), verdict.other)
+        for app in apps)
 
 
 def _step(raw: Mapping[str, Any], where: str) -> Step:

@@ -54,8 +54,21 @@ def load_outputs(
     return _decode(done.stdout, f"pulumi stack output --stack {stack}")
 
 
+def load_previous_outputs(path: Path) -> StackOutputs | None:
+    """Return the outputs saved before an update (`--previous`), or None when they are `{}`.
+
+    `pulumi stack output --json` prints `{}` for a stack that was never deployed: there is nothing to revoke.
+    """
+    label = f"--previous {path}"
+    outputs = load_json(read_text(path, label, ALLOWED), label, ALLOWED)
+    return None if outputs == {} else _checked(outputs, label)
+
+
 def _decode(text: str, source: str) -> StackOutputs:
-    outputs = load_json(text, source, ALLOWED)
+    return _checked(load_json(text, source, ALLOWED), source)
+
+
+def _checked(outputs: object, source: str) -> StackOutputs:
     try:
         return StackOutputs.from_wire(outputs, source)
     except ConfigError as error:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from components.exit_codes import MEANINGS
+from components.microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS
 from components.outputs import wire_key
+from components.permissions import token_scopes
 from exo_oauth.tenant.findings import codes_table
 from exo_oauth.verify.diagnosis import AADSTS_CODES, CATALOGUE, REPLY_PATTERNS
 
@@ -136,10 +138,25 @@ def audit_codes_table() -> str:
     return fenced("AUDIT_FINDING_CODES", codes_table().rstrip("\n").split("\n"))
 
 
+def cloud_hosts_table() -> str:
+    """Return verify's hosts of every cloud, generated from components.microsoft and components.permissions."""
+    header = ["| `--cloud` | login host | " + " | ".join(f"{p.label} ({p.security.upper()})" for p in PROTOCOLS)
+              + " | app-only scope | delegated scopes |", "|---" * (len(PROTOCOLS) + 4) + "|"]
+    rows = []
+    for name, cloud in CLOUDS.items():
+        mail = " | ".join(f"`{cloud.mail_host(p.name)}` {p.port}" for p in PROTOCOLS)
+        delegated = ", ".join(f"`{s}`" for s in token_scopes("delegated", [p.name for p in PROTOCOLS], name))
+        rows.append(f"| `{name}`{' (default)' if name == DEFAULT_CLOUD else ''} | "
+                    f"`{cloud.login_host.removeprefix('https://')}` | {mail} | "
+                    f"`{token_scopes('app-only', (), name)[0]}` | {delegated} |")
+    return fenced("CLOUD_HOSTS", [*header, *rows])
+
+
 GENERATED: dict[str, tuple[Path, Callable[[], str]]] = {
     "APP_OUTPUTS": (REPO / "docs" / "reference.md", app_outputs_table),
     "INPUTS": (REPO / "docs" / "reference.md", inputs_table),
     "FINDING_CODES": (REPO / "docs" / "verify.md", finding_codes_table),
+    "CLOUD_HOSTS": (REPO / "docs" / "verify.md", cloud_hosts_table),
     "EXIT_CODES": (REPO / "docs" / "exit-codes.md", exit_codes_table),
     "AUDIT_FINDING_CODES": (REPO / "docs" / "adopting.md", audit_codes_table),
 }

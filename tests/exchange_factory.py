@@ -11,9 +11,10 @@ from components.exchange_scripts import ExchangeInputs, exchange_inputs
 from components.microsoft import DEFAULT_CLOUD
 from components.outputs import AppOutputs, CredentialOutput, PermissionOutput, endpoints_for
 from components.permissions import admin_consent_url, permissions_for, token_scopes
+from components.schema import EXCHANGE_ACCESS, RBAC
 from exo_oauth.plan_mocks import standin_id
 from exo_oauth.project import load_stack
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 _STANDIN_KINDS = {
@@ -35,7 +36,8 @@ def deployed(standin_id: str) -> str:
 
 
 def wire_output(stack: str, tenant_id: str, name: str, display_name: str, flow: str, protocols: Sequence[str],
-                mailboxes: Sequence[Mailbox], *, real_ids: bool = False) -> dict[str, Any]:
+                mailboxes: Sequence[Mailbox], *, real_ids: bool = False,
+                exchange_access: str = EXCHANGE_ACCESS[0]) -> dict[str, Any]:
     """Return one app's complete entry of the `apps` output, built through the outputs model.
 
     IDs are the offline plan's stand-ins, or with `real_ids` GUIDs such as a deployed stack reports.
@@ -56,19 +58,20 @@ def wire_output(stack: str, tenant_id: str, name: str, display_name: str, flow: 
         application_object_id=object_id("applicationObjectId"),
         service_principal_object_id=object_id("servicePrincipalObjectId"),
         permissions=tuple(PermissionOutput(p.api, p.name, p.kind, str(uuid.uuid5(uuid.NAMESPACE_URL, p.name)))
-                          for p in permissions_for(flow, protocols)),
+                          for p in permissions_for(flow, protocols, exchange_access)),
         scopes=token_scopes(flow, protocols),
         admin_consent_url=admin_consent_url(tenant_id, client_id, flow, None),
         endpoints=endpoints_for(protocols),
         mailboxes=tuple(mailboxes),
         credential=CredentialOutput("none", None, None),
+        exchange_access=exchange_access,
     ).to_wire()
 
 
 def app_output(stack: str, app: AppConfig, tenant_id: str = TENANT, *, real_ids: bool = False) -> dict[str, Any]:
     """Return one app's entry of the `apps` output of `stack` (stand-in IDs unless `real_ids`)."""
     return wire_output(stack, tenant_id, app.name, app.display_name, app.flow, app.protocols, app.mailboxes,
-                       real_ids=real_ids)
+                       real_ids=real_ids, exchange_access=app.exchange_access)
 
 
 def apps_output(stack: str, config: StackConfig, *, real_ids: bool = False) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def apps_output(stack: str, config: StackConfig, *, real_ids: bool = False) -> d
 
 def example(name: str, *, real_ids: bool = False) -> tuple[StackConfig, ExchangeInputs]:
     """Return an example stack's config and its renderer inputs (stand-in IDs unless `real_ids`)."""
-    config = load_stack(REPO, name).config
+    config = load_stack(PROJECT, name).config
     apps = apps_output(name, config, real_ids=real_ids)
     return config, exchange_inputs(name, config.tenant_id, apps, config.exchange)
 
@@ -96,6 +99,14 @@ def app_only(name: str = "scanners", protocols: tuple[str, ...] = ("smtp",), **o
     return entry | overrides
 
 
-def delegated(name: str = "mail-clients", protocols: tuple[str, ...] = ("imap", "smtp")) -> dict[str, Any]:
-    """Return one delegated app's output entry (no mailboxes)."""
-    return app_only(name, protocols, flow="delegated", mailboxes=[])
+def rbac_app(name: str = "printers", addresses: Sequence[str] = ("box@contoso.com", "sender@contoso.com"),
+             ) -> dict[str, Any]:
+    """Return one app-only SMTP app's output entry with exchangeAccess rbac: no permission, scoped mailboxes."""
+    return wire_output("test", TENANT, name, f"{name} app", "app-only", ("smtp",),
+                       tuple(Mailbox(a) for a in addresses), exchange_access=RBAC)
+
+
+def delegated(name: str = "mail-clients", protocols: tuple[str, ...] = ("imap", "smtp"), **overrides: Any,
+              ) -> dict[str, Any]:
+    """Return one delegated app's output entry (no mailboxes; `overrides` such as signInGroup)."""
+    return app_only(name, protocols, flow="delegated", mailboxes=[], **overrides)

@@ -23,6 +23,8 @@ EXTRA_SCOPES = {GRAPH: {"profile": "14dad69e-099b-42c9-810b-d002981feec1"},
                 EXO: {"EWS.AccessAsUser.All": "3b5f3d61-589b-4a3c-a359-5dd4b5ee5bd5"}}
 """Published scopes the product's tables do not list (test data)."""
 OWNER = "0ab1e5e5-0000-4000-8000-000000000001"
+DEFAULT_OWNER = "7d5c2a9e-1b3f-4e6d-8a0c-2f4b6d8e0a1c"
+"""adopt's --default-owner in the tests, for apps without owners."""
 
 
 def oid(*names: str) -> str:

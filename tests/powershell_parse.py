@@ -116,5 +116,5 @@ def step_calls(root: Node) -> list[Call]:
     return [c for c in found if "-ExoOAuth" in c.name and c.name not in HELPERS]
 
 
-HELPERS = {"Connect-ExoOAuth", "Write-ExoOAuthStep", "Exit-ExoOAuthVerify"}
-"""Module functions the scripts call outside the steps: sign-in, a message, verify's exit status."""
+HELPERS = {"Connect-ExoOAuth", "Write-ExoOAuthStep", "Exit-ExoOAuthVerify", "Set-ExoOAuthFullAccessScan"}
+"""Module functions the scripts call outside the steps: sign-in, a message, verify's exit status and scan bound."""

@@ -30,8 +30,10 @@ SAME_APP = step("same", "azuread:index/application:Application", "scanners-app")
 ROTATING = "time:index/rotating:Rotating"
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
-DUE_STEPS = [STACK, SAME_APP, step("create", PASSWORD, "scanners-secret-b")]
-"""A secret's next period has begun: its free slot takes the new secret (docs/decisions/0032)."""
+DUE_STEPS = [STACK, SAME_APP, step("same", PASSWORD, "scanners-secret-a", VALID),
+             step("create", PASSWORD, "scanners-secret-b")]
+"""A secret's next period has begun: its free slot takes the new secret (docs/decisions/0032); devices use the
+other slot's secret, valid until VALID."""
 
 
 def slot_replaced(name: str, end_date: str) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ from exo_oauth.project import LoadedStack
 TENANT = "11111111-2222-4333-8444-555555555555"
 OWNER = "99999999-8888-4777-8666-555555555555"
 REPO = Path(__file__).resolve().parent.parent
+PROJECT = REPO / "tests" / "fixtures" / "project"
+"""The tests' own project: the repository's program with fixture stacks contoso and fabrikam, never stacks/."""
 
 
 def app(flow: str = "app-only", protocols: Any = ("imap", "pop", "smtp"), **overrides: Any) -> dict[str, Any]:
@@ -57,10 +59,10 @@ def project(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
 
 
 def project_with(folder: Path, old: str, new: str) -> Path:
-    """Write a project into `folder` whose only stack is the example contoso with `old` replaced by `new`."""
+    """Write a project into `folder` whose only stack is the fixture contoso with `old` replaced by `new`."""
     (folder / "stacks").mkdir(parents=True)
     (folder / "Pulumi.yaml").write_text("name: exo-oauth\nruntime: python\n", encoding="utf-8")
-    text = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
+    text = (PROJECT / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
     assert old in text, old
     (folder / "stacks" / "Pulumi.contoso.yaml").write_text(text.replace(old, new), encoding="utf-8")
     return folder

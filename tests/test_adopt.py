@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,9 @@ from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
-from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, OWNER, oid, write_export
+from tests.graph_tenant import BLOG, CORRECT, DEFAULT_OWNER, FULL_ACCESS, MULTI, OWNER, oid, write_export
 from tests.mailservers import pki
-from tests.stack_factory import REPO
-
-DEFAULT_OWNER = "7d5c2a9e-1b3f-4e6d-8a0c-2f4b6d8e0a1c"
-
-
-def project(tmp_path: Path) -> Path:
-    """Return an empty copy of the project (no stacks)."""
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "stacks").mkdir()
-    return tmp_path
+from tests.stack_factory import project
 
 
 def adopt(graph: Graph, folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
@@ -72,8 +61,9 @@ def test_adopt_writes_a_stack_that_plans_and_imports_every_existing_object(
     created = {key for key in planned if key not in imported}
     blog_grant = ("azuread:index/servicePrincipalDelegatedPermissionGrant:ServicePrincipalDelegatedPermissionGrant",
                   f"{apps[BLOG].name}-grant-exchange")
-    # Only new secrets, and the Exchange Online grant the blog-made app never had (its mail scopes were on Graph).
-    assert {t.rsplit(":", 1)[-1] for t, _ in created - {blog_grant}} <= {"ApplicationPassword"}
+    # Only new secrets with their schedule's anchor (docs/decisions/0140), and the Exchange Online grant the
+    # blog-made app never had (its mail scopes were on Graph).
+    assert {t.rsplit(":", 1)[-1] for t, _ in created - {blog_grant}} <= {"ApplicationPassword", "Static"}
     assert blog_grant in created
     assert set(review["creates"]) == {n for _, n in created}
     assert any(t.endswith(":ApplicationPassword") and n.startswith(f"{apps[CORRECT].name}-secret-")
@@ -85,7 +75,7 @@ def test_adopt_writes_a_stack_that_plans_and_imports_every_existing_object(
     exo_sp = oid("sp", "Office365ExchangeOnline")
     assert ids[name] is None
     assert ids[f"{name}-app"] == f"/applications/{oid('app', CORRECT)}"
-    assert ids[f"{name}-sp"] == oid("sp", CORRECT)
+    assert ids[f"{name}-sp"] == f"/servicePrincipals/{oid('sp', CORRECT)}"
     assignments = {a["id"] for a in data.appRoleAssignments if a["principalId"] == oid("sp", CORRECT)}
     assert {ids[f"{name}-role-imap"], ids[f"{name}-role-smtp"]} == {
         f"/servicePrincipals/{exo_sp}/appRoleAssignedTo/{a}" for a in assignments}
@@ -107,20 +97,24 @@ def test_adopt_reports_the_new_secret_and_what_pulumi_up_changes(
     assert all(f["pulumiUp"] for f in review["findings"])
 
 
+@pytest.mark.parametrize("name", ["Pulumi.adopted.yaml", "adopted.import.json"])
 def test_adopt_refuses_to_overwrite_without_force(
-        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An existing stack file stays as it is, with exit 2 and no Graph call; --force replaces it."""
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """An existing stack file or import file stays as it is, with exit 2 and no Graph call; --force replaces it."""
     folder = project(tmp_path)
-    existing = folder / "stacks" / "Pulumi.adopted.yaml"
-    existing.write_text("config: {}\n", encoding="utf-8")
+    existing = folder / "stacks" / name
+    existing.write_text("{}\n", encoding="utf-8")
     before = graph.graph.requests()["GET"]
     status, _ = adopt(graph, folder, capsys)
     assert status == 2
-    assert existing.read_text(encoding="utf-8") == "config: {}\n"
+    assert existing.read_text(encoding="utf-8") == "{}\n"
     assert graph.graph.requests()["GET"] == before
+    assert [p.name for p in (folder / "stacks").iterdir()] == [name]
     status, _ = adopt(graph, folder, capsys, "--force")
     assert status == 1
-    assert "exo-oauth:apps" in yaml.safe_load(existing.read_text(encoding="utf-8"))["config"]
+    assert "exo-oauth:apps" in yaml.safe_load((folder / "stacks" / "Pulumi.adopted.yaml").read_text(
+        encoding="utf-8"))["config"]
+    assert json.loads((folder / "stacks" / "adopted.import.json").read_text(encoding="utf-8"))["resources"]
 
 
 def test_adopt_never_writes_to_the_tenant(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,7 +135,8 @@ def test_plan_of_the_adopted_stack_shows_each_import(
     assert "      + ApplicationPassword" in text
     assert main(["plan", "--stack", "adopted", "--project-dir", str(folder), "--format", "json"]) == 0
     resources = json.loads(capsys.readouterr().out)["stacks"][0]["resources"]
-    assert {r["name"]: r.get("import") for r in resources}["scanner-sp"] == oid("sp", CORRECT)
+    imports = {r["name"]: r.get("import") for r in resources}
+    assert imports["scanner-sp"] == f"/servicePrincipals/{oid('sp', CORRECT)}"
 
 
 def test_a_broken_import_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -180,7 +175,8 @@ def test_a_certificate_is_adopted_with_its_public_key_and_imported(
 
 @pytest.mark.parametrize(("flags", "message"), [
     (["--default-owner", "nobody"], "--default-owner 'nobody': not a GUID"),
-    (["--organization", "not a domain"], "--organization 'not a domain': not a domain"),
+    (["--organization", "not a domain"], "--organization 'not a domain': not the tenant's initial domain"),
+    (["--organization", "contoso.com"], "allowed: its *.onmicrosoft.com domain"),
     (["--stack", "../x"], "is not a stack name"),
 ])
 def test_bad_adopt_flags_exit_2_before_signing_in(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -223,3 +219,68 @@ def test_a_missing_consent_is_created_and_reported(
     assert "stays until revoked by hand" in full[0]["pulumiUp"]
     assert not any(i.get("id", "").endswith(oid("assignment", oid("sp", FULL_ACCESS), "full_access_as_app"))
                    for i in review["imports"])
+
+
+@pytest.mark.parametrize("appearing", ["Pulumi.adopted.yaml", "adopted.import.json"])
+def test_a_file_that_appears_during_the_graph_read_is_never_overwritten(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        appearing: str) -> None:
+    """Files are created exclusively: one written by someone else meanwhile stays, and adopt writes neither."""
+    from exo_oauth.tenant import adopt_run  # noqa: PLC0415
+
+    folder = project(tmp_path)
+    read = adopt_run.survey
+
+    def survey_then_write(*args: Any, **kwargs: Any) -> Any:
+        result = read(*args, **kwargs)
+        (folder / "stacks" / appearing).write_text("theirs\n", encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(adopt_run, "survey", survey_then_write)
+    status, _ = adopt(graph, folder, capsys)
+    assert status == 2
+    assert sorted(p.name for p in (folder / "stacks").iterdir()) == [appearing]
+    assert (folder / "stacks" / appearing).read_text(encoding="utf-8") == "theirs\n"
+
+
+def test_adopt_writes_display_names_exactly(graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NEL, U+2028 or U+2029 in a display name survives the stack file, so `pulumi up` renames nothing."""
+    folder = project(tmp_path)
+    export = write_export(graph.graph.state.data, folder / "export.json")
+    correct = next(a for a in graph.graph.state.data.applications if a["displayName"] == CORRECT)
+    correct["displayName"] = exact = "Scanner\x85floor\u20282\u2029east"
+    assert main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder), "--exchange-export",
+                 str(export), "--default-owner", DEFAULT_OWNER]) == 1
+    stack = load_stack(folder, "adopted")
+    assert exact in {a.display_name for a in stack.config.apps}
+    plan = plan_stack(folder, stack, datetime.now(UTC))
+    assert exact in {r["inputs"].get("displayName") for r in plan.resources}
+
+
+def test_adopt_without_a_program_stops_before_reading_the_tenant(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --project-dir with no __main__.py is one line and exit 2, with no Graph call and nothing written."""
+    folder = project(tmp_path)
+    (folder / "__main__.py").unlink()
+    before = graph.graph.requests()["GET"]
+    status = main(["adopt", *graph.args(), "--stack", "adopted", "--project-dir", str(folder)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "no __main__.py there" in err
+    assert len(err.strip().splitlines()) == 1
+    assert graph.graph.requests()["GET"] == before
+    assert list((folder / "stacks").iterdir()) == []
+
+
+def test_an_app_with_more_owners_than_graph_expands_keeps_them_all(
+        graph: Graph, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Graph expands at most 20 owners without a next link: an app showing 20 has its owners read in full."""
+    data = graph.graph.state.data
+    correct = next(a for a in data.applications if a["displayName"] == CORRECT)
+    owners = [f"0ab1e5e5-0000-4000-8000-{i:012d}" for i in range(25)]
+    data.owners[correct["id"]] = [{"@odata.type": "#microsoft.graph.user", "id": o} for o in owners]
+    folder = project(tmp_path)
+    adopt(graph, folder, capsys)
+    app = next(a for a in load_stack(folder, "adopted").config.apps if a.display_name == CORRECT)
+    assert app.owners == tuple(owners)
+    assert any(p.startswith(f"/v1.0/applications/{correct['id']}/owners") for p in graph.graph.paths())

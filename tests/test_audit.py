@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from components.exit_codes import ExitCode
 from exo_oauth.cli import main
 from exo_oauth.tenant.findings import RULES
 from exo_oauth.tenant.signin import GRAPH_COMMAND_LINE_TOOLS
@@ -152,7 +153,7 @@ def test_an_admin_signs_in_with_device_code(graph: Graph, capsys: pytest.Capture
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--tenant", "contoso"], "--tenant 'contoso': not a GUID"),
+    (["--tenant", "contoso"], "--tenant: not a GUID (the value is not repeated"),
     (["--timeout", "0"], "--timeout 0.0: allowed"),
     (["--deadline", "100000"], "--deadline 100000.0: allowed"),
     (["--graph-host", "http://127.0.0.1:1"], "--graph-host 'http://127.0.0.1:1': allowed: https://"),
@@ -175,7 +176,7 @@ def test_bad_audit_flags_exit_2_without_a_request(graph: Graph, capsys: pytest.C
     assert graph.graph.requests()["GET"] == 0
 
 
-def test_twenty_correct_apps_are_read_with_principals_fifteen_per_request(
+def test_twenty_correct_apps_are_read_in_batches_with_principals_fifteen_per_request(
         tls: pki.ServerTLS, tokens: TokenServer, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Principals holding consent are read with `id in (...)`, 15 per request, and a fleet of right apps is clean."""
@@ -189,7 +190,10 @@ def test_twenty_correct_apps_are_read_with_principals_fifteen_per_request(
     assert status == 0
     in_filters = [p for p in standin.paths() if "id+in+" in p or "id%20in%20" in p]
     assert len(in_filters) == 2
-    assert report["graphCalls"] == 2 + 4 + 2 + 1 + 2 * 20
+    # One round trip each: a batch of the 2 first-party principals, of their 4 consent collections, of the 2 `in`
+    # filters, the applications page with owners expanded, and a batch of the 20 apps' federated credentials.
+    assert report["graphCalls"] == standin.round_trips() == 5
+    assert standin.batch_sizes() == [2, 4, 2, 20]
 
 
 def test_a_credential_end_date_without_a_zone_is_read_as_utc(graph: Graph, capsys: pytest.CaptureFixture[str]) -> None:
@@ -201,3 +205,24 @@ def test_a_credential_end_date_without_a_zone_is_read_as_utc(graph: Graph, capsy
     status, report = audit_json(graph, capsys)
     assert status == 1
     assert "credential-expired" in by_app(report)[MULTI]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_terminal_escapes_and_line_breaks_from_graph_never_reach_the_output(
+        graph: Graph, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """Display names, sign-in audiences, redirect URIs and key ids are printed printable: no escape, CR or LF."""
+    hostile = "\x1b[2J\x1b]0;pwned\x07\r\nfix: nothing\x9b31m"
+    for app in graph.graph.state.data.applications:
+        app["displayName"] += hostile
+        app["signInAudience"] = "AzureADMultipleOrgs" + hostile
+        for section in ("web", "publicClient", "spa"):
+            if app.get(section):
+                app[section]["redirectUris"] = [u + hostile for u in app[section].get("redirectUris") or []]
+        for credential in app.get("passwordCredentials") or []:
+            credential["keyId"] = str(credential["keyId"]) + hostile
+    status = main(["audit", *graph.args(), "--format", fmt])
+    out = capsys.readouterr().out
+    assert status == ExitCode.FAILED
+    assert "pwned" in out
+    assert not any(c in out for c in "\x1b\x07\r\x9b")
+    assert not any(line.lstrip().startswith("fix: nothing") for line in out.splitlines())

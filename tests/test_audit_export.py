@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from components.exchange_module import module_functions
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
 from exo_oauth.tenant.exchange_export import EXPORT_FILE, FORMAT, export_script, load_export
-from tests.powershell_parse import calls, parse, single_literal, syntax_problems
+from tests.powershell_parse import calls, parse, single_literal, syntax_problems, text
 
-READ_ONLY = {"Get-ServicePrincipal", "Get-Mailbox", "Get-MailboxPermission", "Get-RecipientPermission",
-             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host"}
+EXPORT_FUNCTION = "Export-ExoOAuthExchangeState"
+READ_ONLY = {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission",
+             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host", "Write-Progress"}
 APP = "22222222-3333-4444-8555-666666666666"
 SP = "33333333-4444-4555-8666-777777777777"
 
@@ -23,10 +25,21 @@ def test_export_script_parses_and_only_reads_exchange() -> None:
     root = parse(export_script())
     assert syntax_problems(root) == []
     found = calls(root)
-    assert {c.name for c in found} <= READ_ONLY
-    assert {"Get-ServicePrincipal", "Get-MailboxPermission", "Get-RecipientPermission"} <= {c.name for c in found}
-    writes = [c for c in found if c.name == "Set-Content"]
-    assert [single_literal(c.arguments["Path"]) for c in writes] == [EXPORT_FILE]
+    assert {c.name for c in found} <= READ_ONLY | {EXPORT_FUNCTION}
+    # Get-EXOMailbox and Get-EXOMailboxPermission: the REST cmdlets Microsoft optimizes for bulk reads
+    # (learn.microsoft.com/powershell/exchange/exchange-online-powershell-v2).
+    assert {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission"} <= {
+        c.name for c in found}
+    progress = [c for c in found if c.name == "Write-Progress"]
+    assert [single_literal(c.arguments["Activity"]) for c in progress] == ["Reading mailbox permissions"] * 2
+    assert "Completed" in progress[-1].arguments
+    assert "-DelegatedOrganization" in export_script()
+    assert [text(a[0]) for c in found if c.name == "Set-Content" for a in [c.arguments["Path"]]] == ["$Path"]
+    export = [c for c in found if c.name == EXPORT_FUNCTION]
+    assert [(single_literal(c.arguments["Path"]), single_literal(c.arguments["Format"])) for c in export] == [
+        (EXPORT_FILE, FORMAT)]
+    # The function is the module's own text, not a copy in Python.
+    assert module_functions()[EXPORT_FUNCTION].text in export_script()
 
 
 def test_print_export_script_prints_it_without_signing_in(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,3 +90,17 @@ def test_audit_with_a_bad_export_exits_2_before_signing_in(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert status == 2
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_export_of_a_ten_thousand_mailbox_tenant_is_read(tmp_path: Path) -> None:
+    """10,000 apps with a mailbox each lists past files.MAX_ITEMS; the export's own limit fits it."""
+    count = 10_000
+    principals = [{"appId": f"00000000-0000-4000-8000-{i:012d}", "objectId": f"10000000-0000-4000-8000-{i:012d}",
+                   "displayName": f"Scanner {i}"} for i in range(count)]
+    permissions = [{"mailbox": f"box{i}@contoso.example", "principalObjectId": p["objectId"], "rights": ["FullAccess"]}
+                   for i, p in enumerate(principals)]
+    path = tmp_path / EXPORT_FILE
+    path.write_text(json.dumps({"format": FORMAT, "servicePrincipals": principals, "mailboxPermissions": permissions}),
+                    encoding="utf-8")
+    export = load_export(path)
+    assert (len(export.principals), len(export.permissions)) == (count, count)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,27 @@ def test_the_base_plan_reads_each_stacks_apps(tmp_path: Path) -> None:
     assert changes._plan_base(base, ["a", "b"]) == {"a": {"x": 1}, "b": {}}
 
 
+@pytest.mark.parametrize(("output", "error"), [
+    ("not json", "not JSON"),
+    ('{"format": 0, "stacks": {"a": {}}}', "unexpected output"),
+    ('{"format": 1, "stacks": {}}', "unexpected output"),
+    ('{"format": 1, "stacks": []}', "unexpected output"),
+])
+def test_a_digest_that_cannot_be_compared_is_one_usage_error(tmp_path: Path, output: str, error: str) -> None:
+    """Another commit's plan_digest that answers in another format, or leaves a stack out, cannot be compared."""
+    base = fake_base(tmp_path, "")
+    (base / "exo_oauth" / "plan_digest.py").write_text(f"print({output!r})\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"^planning the base"):
+        changes._digests(base, ["a"], datetime.now(UTC), "planning the base")
+
+
+def test_a_base_that_cannot_be_planned_is_one_usage_error_with_its_last_line(tmp_path: Path) -> None:
+    """A base tree that does not plan (here: no stack files) is one line naming the base's own error."""
+    base = fake_base(tmp_path, "")
+    with pytest.raises(UsageError, match=r"^planning the base failed: exo_oauth.plan_digest: no stack files"):
+        changes._digests(base, ["a"], datetime.now(UTC), "planning the base")
+
+
 def test_a_base_plan_that_never_ends_is_killed_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A base plan past its time limit is killed with its process group and reported in one line."""
     marker = tmp_path / "child-pid"
@@ -57,4 +80,17 @@ def test_a_base_plan_that_never_ends_is_killed_and_named(tmp_path: Path, monkeyp
     with pytest.raises(UsageError, match=r"^planning the base: no answer within 3 s; allowed: "):
         changes._plan_base(base, ["contoso"])
     pid = int(marker.read_text(encoding="utf-8"))
-    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    # SIGKILL is delivered when the child is next scheduled: on a loaded machine it can still show as running for a
+    # moment. Wait for the state (gone, or a zombie left to init), with a deadline.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not ended(pid):
+        time.sleep(0.05)
+    assert ended(pid)
+
+
+def ended(pid: int) -> bool:
+    """Return True if the process is gone or a zombie."""
+    try:
+        return "Z" in Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").split()[2]
+    except FileNotFoundError:
+        return True

@@ -138,3 +138,21 @@ def test_no_other_module_restates_a_cloud_host_or_first_party_id() -> None:
         for fact in facts:
             assert f'"{fact}' not in code, (source, fact)
             assert f"//{fact}" not in code, (source, fact)
+
+
+def test_each_check_is_chosen_by_the_security_microsofts_facts_give_its_protocol() -> None:
+    """checks.py reads SECURITY: a protocol whose fact named another security would find no check, named."""
+    from exo_oauth.verify.checks import CHECKS, IMPLEMENTED, checks_for  # noqa: PLC0415 - loads the mail libraries
+
+    assert {protocol: IMPLEMENTED[(protocol, mode)] for protocol, mode in SECURITY.items()} == CHECKS
+    with pytest.raises(LookupError, match="no check for smtp over tls; checks exist for imap over tls, pop over tls, "
+                                          "smtp over starttls"):
+        checks_for({**SECURITY, "smtp": "tls"})
+
+
+@pytest.mark.parametrize(("cloud", "environment"), [("global", "Public"), ("usgov", "USGovernmentL4"),
+                                                    ("usgov-dod", "DoD"), ("china", "CHINA")])
+def test_azuread_environment_is_compared_without_regard_to_case(cloud: str, environment: str) -> None:
+    """The provider lower-cases the name (go-azure-sdk environments.FromName, terraform-provider-azuread v3.9.0)."""
+    raw = raw_config(app(), **{"exo-oauth:cloud": cloud, "azuread:environment": environment})
+    assert parse_stack_config(raw, SOURCE).cloud == cloud

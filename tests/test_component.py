@@ -32,6 +32,7 @@ T = {
     "cert": "azuread:index/applicationCertificate:ApplicationCertificate",
     "federated": "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
     "rotation": "time:index/rotating:Rotating",
+    "static": "time:index/static:Static",
     "component": "exo-oauth:index:MailOAuthApp",
 }
 SUBSETS = [c for n in (1, 2, 3) for c in itertools.combinations(("imap", "pop", "smtp"), n)]
@@ -70,7 +71,7 @@ def test_resource_set_is_exactly_what_the_flow_and_protocols_need(flow: str, pro
     """Each flow and protocol subset registers exactly the app, SP, consent objects and secret it needs."""
     plan = run(loaded(raw_config(app(flow, protocols, name="mail"))))
     got = {(r["type"], r["name"]) for r in plan.resources}
-    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp")}
+    expected = {(T["component"], "mail"), (T["app"], "mail-app"), (T["sp"], "mail-sp"), (T["static"], "mail-schedule")}
     if flow == "app-only":
         expected |= {(T["role"], f"mail-role-{p}") for p in protocols}
     else:
@@ -233,7 +234,8 @@ def test_public_client_app_has_no_credential_and_allows_public_flows() -> None:
     assert {x["name"] for x in plan.resources} == {"p", "p-app", "p-sp", "p-grant", "p-grant-exchange"}
     assert r["p-app"]["inputs"]["fallbackPublicClientEnabled"] is True
     assert r["p-app"]["inputs"]["publicClient"] == {"redirectUris": ["https://localhost/"]}
-    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": []}
+    assert plan.outputs["apps"]["p"]["credential"] == {"type": "none", "keyId": None, "endDate": None, "secrets": [],
+                                                       "lifetimeDays": None, "rotateBeforeDays": None}
 
 
 def test_every_app_output_is_always_set() -> None:
@@ -241,7 +243,7 @@ def test_every_app_output_is_always_set() -> None:
     plan = run(loaded(raw_config(app("app-only", name="a"), app("delegated", name="d"))))
     keys = {"name", "displayName", "flow", "protocols", "tenantId", "cloud", "clientId", "applicationObjectId",
             "servicePrincipalObjectId", "permissions", "scopes", "adminConsentUrl", "endpoints", "mailboxes",
-            "credential"}
+            "credential", "exchangeAccess", "signInMailboxes", "signInGroup"}
     assert {name: set(out) for name, out in plan.outputs["apps"].items()} == {"a": keys, "d": keys}
     assert plan.outputs["apps"]["d"]["mailboxes"] == []
 
@@ -275,6 +277,14 @@ def test_pulumi_up_binds_script_hooks_and_writes_scripts_but_preview_does_neithe
     written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out" / "test").iterdir()}
     assert written == {f"exchange-{action}.ps1": text for action, text in up.outputs["exchange"].items()}
     assert all(STANDIN_SECRET not in text for text in written.values())
+
+
+def test_program_names_a_mistyped_key_not_a_missing_one() -> None:
+    """`pulumi up` with `azuread:tenantID`: the program's one line says unknown key and the key it should be."""
+    good = loaded(raw_config(app(name="a")))
+    raw = {"azuread:tenantID" if k == "azuread:tenantId" else k: v for k, v in good.raw.items()}
+    with pytest.raises(pulumi.RunError, match=r"azuread:tenantID: unknown key, did you mean azuread:tenantId\?"):
+        run(LoadedStack(good.name, good.path, raw, good.config), PlanMocks("test", NOW))
 
 
 def test_program_stops_on_bad_config_before_registering_anything() -> None:

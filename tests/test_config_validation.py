@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.config import DEFAULT_LIFETIME_DAYS, parse_stack_config
+from components.config import parse_stack_config
 from components.errors import ConfigError
+from components.schema import DEFAULT_LIFETIME_DAYS
 from tests.certificates import make_certificate_pem
 from tests.config_helpers import NOW, SOURCE, parse, with_app
 from tests.stack_factory import app, raw_config
@@ -30,7 +31,13 @@ def second_app(**overrides: Any) -> dict[str, Any]:
 CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown app key", with_app(protocol=["imap"]), "exo-oauth:apps[0]", "unknown key 'protocol'; allowed: name,"),
     ("unknown project key", raw_config(app()) | {"exo-oauth:appz": []}, "exo-oauth:appz",
-     "unknown key; allowed: exo-oauth:apps, exo-oauth:exchange"),
+     "unknown key, did you mean exo-oauth:apps?; allowed: exo-oauth:apps, exo-oauth:exchange"),
+    ("mistyped tenant key", {"azuread:tenantID": "11111111-2222-4333-8444-555555555555",
+                             "exo-oauth:apps": []}, "azuread:tenantID", "unknown key, did you mean azuread:tenantId?"),
+    ("mistyped namespace", {"azuread:tenantId": "11111111-2222-4333-8444-555555555555", "exo_oauth:apps": []},
+     "exo_oauth:apps", "unknown key, did you mean exo-oauth:apps?"),
+    ("example not a boolean", raw_config() | {"exo-oauth:example": "yes"}, "exo-oauth:example",
+     "must be true or false, not"),
     ("apps missing", {"azuread:tenantId": "11111111-2222-4333-8444-555555555555"}, "exo-oauth:apps", "is required"),
     ("apps wrong type", raw_config() | {"exo-oauth:apps": {"name": "x"}}, "exo-oauth:apps",
      "must be a list, not a mapping"),
@@ -98,21 +105,43 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("custom-scheme redirect URI",
      with_app(flow="delegated", publicClient=True, redirectUris=["ms-appx-web://x"]),
      "exo-oauth:apps[0].redirectUris[0]", "is not an https:// or loopback http:// URL"),
+    ("loopback look-alike with a backslash (a browser's host is evil.com)",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://evil.com\\@localhost/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "has a backslash"),
+    ("https URI with a backslash before the path",
+     with_app(flow="delegated", publicClient=True, redirectUris=["https://evil.com\\.contoso.com/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "has a backslash"),
+    ("loopback URI with user information",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://evil.com@localhost/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "has user information"),
+    ("redirect URI with a tab inside the host",
+     with_app(flow="delegated", publicClient=True, redirectUris=["http://local\thost/cb"]),
+     "exo-oauth:apps[0].redirectUris[0]", "has a space or control character"),
     ("redirect URI with fragment", with_app(redirectUris=["https://app.contoso.com/#x"]),
      "exo-oauth:apps[0].redirectUris[0]", "has a fragment"),
     ("lifetime zero", with_app(credential={"type": "secret", "lifetimeDays": 0}),
-     "exo-oauth:apps[0].credential.lifetimeDays", "0 is out of range; allowed: 1 to 730"),
+     "exo-oauth:apps[0].credential.lifetimeDays", "0 is out of range; allowed: 14 to 730"),
     ("lifetime too long", with_app(credential={"type": "secret", "lifetimeDays": 731}),
-     "exo-oauth:apps[0].credential.lifetimeDays", "731 is out of range; allowed: 1 to 730"),
+     "exo-oauth:apps[0].credential.lifetimeDays", "731 is out of range; allowed: 14 to 730"),
     ("lifetime as text", with_app(credential={"type": "secret", "lifetimeDays": "180"}),
-     "exo-oauth:apps[0].credential.lifetimeDays", "must be a whole number from 1 to 730, not a string"),
+     "exo-oauth:apps[0].credential.lifetimeDays", "must be a whole number from 14 to 730, not a string"),
     ("rotation not before expiry",
      with_app(credential={"type": "certificate", "lifetimeDays": 30, "rotateBeforeDays": 30}),
-     "exo-oauth:apps[0].credential.rotateBeforeDays", "30 is out of range; allowed: 0 to 29"),
+     "exo-oauth:apps[0].credential.rotateBeforeDays",
+     "30 is out of range; allowed: 7 to 29 (at least 7: rotation.yml deploys the next one weekly)"),
     ("secret overlap over half its life",
      with_app(credential={"type": "secret", "lifetimeDays": 30, "rotateBeforeDays": 16}),
      "exo-oauth:apps[0].credential.rotateBeforeDays",
-     "16 is out of range for a secret living 30 days; allowed: 0 to 15 (at most half of lifetimeDays"),
+     "16 is out of range for a secret living 30 days; allowed: 7 to 15 (at least 7: rotation.yml deploys the next one "
+     "weekly; at most half of lifetimeDays"),
+    ("no overlap", with_app(credential={"type": "secret", "rotateBeforeDays": 0}),
+     "exo-oauth:apps[0].credential.rotateBeforeDays",
+     "0 is out of range for a secret living 180 days; allowed: 7 to 90 (at least 7: rotation.yml deploys the next one"),
+    ("certificate overlap shorter than the weekly run",
+     with_app(credential={"type": "certificate", "lifetimeDays": 30, "rotateBeforeDays": 6}),
+     "exo-oauth:apps[0].credential.rotateBeforeDays", "6 is out of range; allowed: 7 to 29"),
+    ("secret too short for a weekly overlap", with_app(credential={"type": "secret", "lifetimeDays": 13}),
+     "exo-oauth:apps[0].credential.lifetimeDays", "13 is out of range; allowed: 14 to 730 (rotateBeforeDays needs"),
     ("unknown credential type", with_app(credential={"type": "password"}), "exo-oauth:apps[0].credential.type",
      "'password' is not allowed; allowed: secret, certificate, federated, none"),
     ("certificate on a secret", with_app(credential={"type": "secret", "publicKeyPem": "x"}),
@@ -128,10 +157,21 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("federated issuer over http", with_app(credential={"type": "federated", "issuer": "http://issuer",
                                                         "subject": "repo:x"}),
      "exo-oauth:apps[0].credential.issuer", "is not an HTTPS URL"),
+    ("federated name past Graph's 120", with_app(credential={"type": "federated", "issuer": "https://issuer",
+                                                             "subject": "repo:x", "name": "n" * 121}),
+     "exo-oauth:apps[0].credential.name", "is 121 characters long; allowed: at most 120"),
+    ("name on a secret", with_app(credential={"type": "secret", "name": "x"}), "exo-oauth:apps[0].credential",
+     "unknown key 'name'; allowed: type, lifetimeDays, rotateBeforeDays"),
+    ("assignment required as text", with_app(appRoleAssignmentRequired="yes"),
+     "exo-oauth:apps[0].appRoleAssignmentRequired", "must be true or false, not a string"),
     ("no credential on app-only", with_app(credential={"type": "none"}), "exo-oauth:apps[0].credential.type",
      "'none' is only for delegated apps with publicClient: true"),
     ("public client on app-only", with_app(publicClient=True), "exo-oauth:apps[0].publicClient",
      "must be false on an app-only app"),
+    ("exchange organization not the initial domain", with_app() | {"exo-oauth:exchange": {"organization":
+                                                                                          "contoso.com"}},
+     "exo-oauth:exchange.organization", "'contoso.com' is not the tenant's initial domain; allowed: its "
+     "*.onmicrosoft.com domain"),
     ("exchange bad organization", with_app() | {"exo-oauth:exchange": {"organization": "contoso"}},
      "exo-oauth:exchange.organization", "is not a domain"),
     ("exchange appId without thumbprint",
@@ -201,8 +241,8 @@ def test_defaults_are_a_180_day_secret_rotated_30_days_early_and_display_name_fr
 
 def test_short_secret_lifetime_rotates_halfway() -> None:
     """A secret shorter than 60 days rotates at half its lifetime by default, so rotation precedes expiry."""
-    config = parse(with_app(credential={"type": "secret", "lifetimeDays": 10}))
-    assert config.apps[0].credential.rotate_before_days == 5
+    config = parse(with_app(credential={"type": "secret", "lifetimeDays": 20}))
+    assert config.apps[0].credential.rotate_before_days == 10
 
 
 def test_protocols_are_kept_in_canonical_order() -> None:
@@ -247,3 +287,11 @@ def test_public_client_accepts_loopback_http_on_any_port_and_path(uri: str) -> N
     """Desktop clients (msal's interactive flow, mutt_oauth2.py localhostauthcode) listen on loopback: allowed."""
     raw = with_app(flow="delegated", publicClient=True, credential={"type": "none"}, redirectUris=[uri])
     assert parse_stack_config(raw, "stacks/Pulumi.x.yaml").apps[0].redirect_uris == (uri,)
+
+
+def test_other_namespaces_keys_pass_and_example_reads_the_engines_text() -> None:
+    """The provider's own keys are not "unknown"; `exo-oauth:example` as the engine hands it (`"true"`) is true."""
+    raw = raw_config() | {"azuread:clientId": "x", "azuread:useOidc": "true", "pulumi:tags": {"a": "b"}}
+    assert parse(raw).example is False
+    assert parse(raw | {"exo-oauth:example": "true"}).example is True
+    assert parse(raw | {"exo-oauth:example": True}).example is True

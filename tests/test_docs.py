@@ -36,7 +36,6 @@ def test_schema_lists_exactly_the_keys_the_validator_accepts() -> None:
     defs = SCHEMA["$defs"]
     mailbox_object = next(n for n in defs["mailbox"]["oneOf"] if n.get("type") == "object")
     pairs = [
-        (set(SCHEMA["properties"]["config"]["properties"]), set(config.CONFIG_KEYS)),
         (set(defs["app"]["properties"]), set(config.APP_KEYS)),
         (set(mailbox_object["properties"]), set(config.MAILBOX_KEYS)),
         (set(defs["credential"]["properties"]), {k for keys in config.CREDENTIAL_KEYS.values() for k in keys}),
@@ -113,3 +112,17 @@ def test_decision_index_lists_every_record_with_its_status() -> None:
         status = re.search(r"^(?:- Status: |## Status\n\n)(\w+)", text, flags=re.MULTILINE)
         statuses[record.name] = status.group(1) if status else "no status"
     assert sorted(rows) == sorted(statuses.items())
+
+
+def test_every_promise_in_security_md_names_a_test_that_exists() -> None:
+    """docs/security.md: each table row names `tests/FILE.py::test`, and each named test is defined in that file."""
+    text = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
+    promises = text.split("\n## Workflows and credentials")[0]  # that section documents the workflow files
+    rows = [line for line in promises.splitlines()
+            if line.startswith("|") and not line.startswith("|---") and not line.startswith(("| Promise", "| Limit"))]
+    assert rows
+    assert [row for row in rows if "::" not in row] == []
+    named = re.findall(r"tests/(\w+\.py)::(\w+)", promises)
+    missing = [f"{file}::{test}" for file, test in named
+               if f"def {test}(" not in (REPO / "tests" / file).read_text(encoding="utf-8")]
+    assert missing == []

@@ -16,7 +16,7 @@ from tests.mailservers.harness import MailServers
 from tests.mailservers.token_server import App
 from tests.outputs_factory import deployed_outputs
 from tests.preview_samples import DUE_STEPS, EXPIRED_DROPPED, SAME_APP, STACK, VALID, slot_replaced, step
-from tests.stack_factory import EXCHANGE_SIGN_IN, REPO, project_with
+from tests.stack_factory import EXCHANGE_SIGN_IN, PROJECT, project_with
 
 FAKE_PULUMI = """#!/bin/sh
 # Stands in for the pulumi CLI: `pulumi preview --json` prints the file FAKE_PREVIEW, or fails without one.
@@ -73,7 +73,7 @@ def fake_preview(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str) ->
 
 def drift(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, str]]:
     """Run `exo-oauth drift --format json`; return the exit status and each check's status."""
-    status = main(["drift", "--project-dir", str(REPO), "--format", "json", *argv])
+    status = main(["drift", "--project-dir", str(PROJECT), "--format", "json", *argv])
     report = json.loads(capsys.readouterr().out)
     assert report["exitStatus"] == status
     return status, {c["check"]: c["status"] for c in report["checks"]}
@@ -96,13 +96,17 @@ def test_entra_check_calls_only_changes_other_than_due_rotation_drift(
     """A due rotation (rotation.yml deploys it) is clean with a note; any other change is drift, exit 5."""
     tool(path_with, "pulumi", FAKE_PULUMI)
     fake_preview(tmp_path, monkeypatch, shape)
-    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "contoso", "--checks", "entra",
-                   "--outputs", str(outputs)])
+    status = main(["drift", "--project-dir", str(PROJECT), "--format", "json", "--stack", "contoso", "--checks",
+                   "entra", "--outputs", str(outputs)])
     (check,) = json.loads(capsys.readouterr().out)["checks"]
     assert (check["status"], status) == (expected, 5 if expected == "drift" else 0)
     assert ("rotation due; rotation.yml deploys it" in check["detail"]) == (shape == "rotation")
     if expected == "drift":
         assert "ApplicationPassword replace" in check["detail"] or "Application update" in check["detail"]
+    # A rotation due behind another change is named, with its end date and blocker, on every daily run.
+    blocked = ("app scanners: rotation due but blocked, and the credential devices use now ends 2099-03-01; "
+               "blocked by scanners-app (Application update)")
+    assert (blocked in check["detail"]) == (shape == "drift")
     assert "--json" in (tmp_path / "pulumi-args").read_text(encoding="utf-8").split()
 
 
@@ -115,7 +119,7 @@ def test_policy_pack_reaches_pulumi_as_an_absolute_path(
     fake_preview(tmp_path, monkeypatch, "clean")
     (tmp_path / "policy").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "entra",
+    assert main(["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--checks", "entra",
                  "--outputs", str(outputs), "--policy-pack", "policy"]) == 0
     argv = (tmp_path / "pulumi-args").read_text(encoding="utf-8").split()
     assert argv[argv.index("--policy-pack") + 1] == str(tmp_path / "policy")
@@ -152,7 +156,7 @@ def test_exchange_check_needs_unattended_sign_in(
     """Without exchange.appId the script would prompt, so drift does not start pwsh and says why."""
     tool(path_with, "pwsh", FAKE_PWSH)
     monkeypatch.setenv("FAKE_PWSH", "0")
-    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "exchange",
+    assert main(["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--checks", "exchange",
                  "--outputs", str(outputs)]) == 4
     assert "certificate app-only sign-in" in capsys.readouterr().out
 
@@ -165,7 +169,7 @@ def test_end_to_end_skips_delegated_apps_and_reports_unreachable_login_as_not_ru
     saved = tmp_path / "mixed.json"
     saved.write_text(json.dumps(fabrikam | {"apps": fabrikam["apps"] | contoso["apps"],
                                             "clientSecrets": contoso["clientSecrets"]}), encoding="utf-8")
-    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "fabrikam", "--checks", "e2e",
+    status = main(["drift", "--project-dir", str(PROJECT), "--format", "json", "--stack", "fabrikam", "--checks", "e2e",
                    "--outputs", str(saved), "--authority-host", "https://127.0.0.1:9"])
     report = json.loads(capsys.readouterr().out)
     assert {c["check"]: c["status"] for c in report["checks"]} == {
@@ -178,7 +182,7 @@ def test_end_to_end_skips_delegated_apps_and_reports_unreachable_login_as_not_ru
 
 def test_unknown_check_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """--checks accepts only entra, exchange and e2e."""
-    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "entra,dns"]) == 2
+    assert main(["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--checks", "entra,dns"]) == 2
     assert "allowed: a non-empty subset of entra,exchange,e2e" in capsys.readouterr().err
 
 
@@ -198,7 +202,7 @@ def test_end_to_end_check_reports_drift_when_a_real_login_is_refused(
     saved.write_text(json.dumps({"tenantId": good.tenant_id, "exchange": {},
                                  "apps": {"good": deployed(good), "broken": deployed(broken)},
                                  "clientSecrets": {"good": good.secret, "broken": broken.secret}}), encoding="utf-8")
-    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "contoso", "--checks", "e2e",
+    status = main(["drift", "--project-dir", str(PROJECT), "--format", "json", "--stack", "contoso", "--checks", "e2e",
                    "--outputs", str(saved), *mail_servers.server_args()])
     report = json.loads(capsys.readouterr().out)
     checks = {c["check"]: c for c in report["checks"]}
@@ -229,6 +233,56 @@ def test_exchange_password_variable_without_a_file_is_a_usage_error(
     outputs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A password variable alone names nothing to open: exit 2, one line."""
-    assert main(["drift", "--project-dir", str(REPO), "--stack", "contoso", "--checks", "exchange", "--outputs",
+    assert main(["drift", "--project-dir", str(PROJECT), "--stack", "contoso", "--checks", "exchange", "--outputs",
                  str(outputs), "--exchange-password-variable", "X"]) == 2
     assert "only with --exchange-certificate-file" in capsys.readouterr().err
+
+
+COUNTING_PULUMI = """#!{python}
+# Stands in for the pulumi CLI's `stack output`: prints OUTPUTS_FILE (secrets shown only with --show-secrets) and
+# logs each call, one line per call, to PULUMI_CALLS.
+import json, os, sys
+with open(os.environ["PULUMI_CALLS"], "a", encoding="utf-8") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+outputs = json.load(open(os.environ["OUTPUTS_FILE"], encoding="utf-8"))
+if "--show-secrets" not in sys.argv:
+    outputs["clientSecrets"] = {{name: "[secret]" for name in outputs.get("clientSecrets", {{}})}}
+print(json.dumps(outputs))
+"""
+
+
+def test_the_stack_outputs_are_read_once_per_run_for_every_app_only_app(
+    path_with: Path, tmp_path: Path, outputs: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drift asks pulumi for the outputs once, secrets included, and each app's verify reuses them.
+
+    The contoso outputs have two app-only secret apps; verify reaches no login host here (not run), which is enough:
+    it got past reading the outputs and the secret.
+    """
+    tool(path_with, "pulumi", COUNTING_PULUMI.format(python=sys.executable))
+    calls = tmp_path / "calls"
+    monkeypatch.setenv("PULUMI_CALLS", str(calls))
+    monkeypatch.setenv("OUTPUTS_FILE", str(outputs))
+    status, checks = drift(capsys, "--stack", "contoso", "--checks", "e2e", "--authority-host", "https://127.0.0.1:9")
+    app_only = [name for name in checks if name.startswith("e2e:")]
+    assert len(app_only) >= 2
+    assert set(checks.values()) == {"not run"}, checks
+    assert calls.read_text(encoding="utf-8").splitlines() == [
+        "stack output --json --stack contoso --non-interactive --show-secrets"]
+    assert status == 4
+
+
+def test_the_opt_in_full_access_scan_reaches_the_verify_script_as_its_limit(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--exchange-full-access-scan N becomes -FullAccessScanLimit N; 0 is refused (leave the flag out instead)."""
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
+    seen = tmp_path / "pwsh-args"
+    tool(path_with, "pwsh", f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\nexit 0\n')
+    argv = ["drift", "--project-dir", str(project), "--stack", "contoso", "--checks", "exchange", "--outputs",
+            str(outputs)]
+    assert main([*argv, "--exchange-full-access-scan", "10000"]) == 0
+    assert seen.read_text(encoding="utf-8").splitlines()[-2:] == ["-FullAccessScanLimit", "10000"]
+    assert main([*argv, "--exchange-full-access-scan", "0"]) == 2
+    assert "allowed: a number of mailboxes, 1 or more" in capsys.readouterr().err

@@ -175,10 +175,10 @@ def test_certificate_alone_is_checked_without_a_stack(
 
 
 @pytest.mark.parametrize(("data", "password", "message"), [
-    ("", PFX_PASSWORD, "--pfx-env PFX: empty or not set"),
+    ("", PFX_PASSWORD, "--pfx-env: the variable it names is empty or not set"),
     ("not base64!", PFX_PASSWORD, "not base64"),
     (None, "wrong", "not a PFX that opens"),
-    (None, "", "--password-env PFX_PASSWORD: empty or not set"),
+    (None, "", "--password-env: the variable it names is empty or not set"),
     (None, PFX_PASSWORD, "names 0123456789ABCDEF0123456789ABCDEF01234567 in exo-oauth:exchange.certificateThumbprint"),
 ])
 def test_sign_in_refuses_a_missing_or_wrong_certificate_in_one_line(

@@ -10,7 +10,7 @@ from components.powershell import ps_literal
 from exo_oauth.cli import main
 from tests.exchange_factory import apps_output, example, standin
 from tests.powershell_parse import nodes, parse, syntax_problems, text
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 FAKE_SECRET = "Zq8~fake.client-secret_value-42"
 
@@ -27,7 +27,7 @@ def saved_outputs(tmp_path: Path, stack: str = "contoso", **changes: Any) -> Pat
 
 def run(*argv: str) -> int:
     """Run `exo-oauth exchange` against the repository's example stacks."""
-    return main(["exchange", "--project-dir", str(REPO), *argv])
+    return main(["exchange", "--project-dir", str(PROJECT), *argv])
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -13,7 +13,7 @@ from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.exchange_factory import example
 from tests.generated import check_generated
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
 GOLDEN = REPO / "tests" / "golden" / "exchange"
 
@@ -36,5 +36,5 @@ def test_example_stack_script_matches_its_golden_file(stack: str, action: str) -
 @pytest.mark.parametrize("stack", ["contoso", "fabrikam"])
 def test_offline_plan_shows_the_golden_scripts(stack: str) -> None:
     """The offline plan's `exchange` output is the golden scripts: the plan shows what `pulumi up` will write."""
-    outputs = plan_stack(REPO, load_stack(REPO, stack), datetime.now(UTC)).outputs
+    outputs = plan_stack(REPO, load_stack(PROJECT, stack), datetime.now(UTC)).outputs
     assert outputs["exchange"] == {a: (GOLDEN / stack / script_name(a)).read_text(encoding="utf-8") for a in ACTIONS}

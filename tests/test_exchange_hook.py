@@ -14,7 +14,7 @@ from components.exchange_hook import LAST_RUN_FILE, ExchangeScriptWriter
 from components.exchange_scripts import exchange_inputs, render_exchange_scripts
 from exo_oauth.project import load_stack
 from tests.exchange_factory import apps_output, standin
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 FAKE_SECRET = "Zq8~fake.client-secret_value-42"
 SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
@@ -22,7 +22,7 @@ SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
 
 def contoso() -> StackConfig:
     """Return the contoso example stack's config."""
-    return load_stack(REPO, "contoso").config
+    return load_stack(PROJECT, "contoso").config
 
 
 def hook_args(app: str, *, object_id: str | None = None, **extra: object) -> pulumi.ResourceHookArgs:
@@ -294,3 +294,13 @@ def test_hook_binding_calls_the_writer_after_create_and_after_update(tmp_path: P
     writer.on_service_principal("helpdesk", hook_args("helpdesk"))
     assert f"-Trustee '{standin('contoso', 'scanners', 'servicePrincipalObjectId')}'" in files(tmp_path)[
         script_name("apply")]
+
+
+def test_the_apps_output_is_read_through_the_outputs_model(tmp_path: Path) -> None:
+    """A malformed app output stops the writer with the model's message and key path, and writes nothing."""
+    config = contoso()
+    apps = apps_output("contoso", config)
+    apps["helpdesk"]["servicePrincipalObjectId"] = "helpdesk-sp"
+    with pytest.raises(ConfigError, match=r"^pulumi up of stack contoso: apps\.helpdesk\.servicePrincipalObjectId: "):
+        ExchangeScriptWriter("contoso", config, tmp_path).from_outputs(apps)
+    assert list(tmp_path.iterdir()) == []

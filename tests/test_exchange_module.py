@@ -1,11 +1,14 @@
 """The PowerShell module file: the renderer's simple function index agrees with tree-sitter, and nothing is dead."""
 
+import re
+
 import pytest
 
 from components.config import ExchangeConfig
 from components.exchange_module import index_functions, module_functions, module_text, needed
 from components.exchange_scripts import render_exchange_scripts
-from tests.exchange_factory import app_only, delegated, inputs_for
+from exo_oauth.tenant.exchange_export import export_script
+from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
 from tests.powershell_parse import calls, functions, nodes, parse, syntax_problems, text
 
 
@@ -23,23 +26,26 @@ def test_function_index_finds_exactly_the_functions_tree_sitter_finds() -> None:
         assert function.text.rstrip("\n").endswith(text(parsed[name])), name
 
 
+STATE_OWNERS = {"ExoOAuthDrift": "Add-ExoOAuthDrift", "ExoOAuthRetrySeconds": "Invoke-ExoOAuthRetry",
+                "ExoOAuthMailboxes": "Resolve-ExoOAuthMailbox", "ExoOAuthDeclared": "Add-ExoOAuthDeclared",
+                "ExoOAuthFullAccessScanLimit": "Set-ExoOAuthFullAccessScan"}
+"""Each `$script:` variable of the module and the function whose preamble sets it (written out by hand)."""
+
+
 def test_each_function_depends_on_exactly_the_module_functions_it_calls() -> None:
     """The index's dependencies are the module functions tree-sitter sees called (plus the owner of state it reads)."""
     indexed = module_functions()
     for name, node in functions(parse(module_text())).items():
         called = {c.name for c in calls(node)} & set(indexed) - {name}
-        reads_drift = "$script:ExoOAuthDrift" in text(node) and name != "Add-ExoOAuthDrift"
-        assert indexed[name].calls == called | ({"Add-ExoOAuthDrift"} if reads_drift else set()), name
+        owners = {STATE_OWNERS[v] for v in re.findall(r"\$script:(\w+)", text(node))} - {name}
+        assert indexed[name].calls == called | owners, name
 
 
 def test_script_state_travels_with_the_function_that_owns_it() -> None:
     """The `$script:` lines directly above a function are part of it, so a script inlining it also initialises them."""
     owners = {name: f for name, f in module_functions().items() if "\n$script:" in "\n" + f.text}
     assert {name: f.text.split(" = ", 1)[0].splitlines()[-1] for name, f in owners.items()} == {
-        "Add-ExoOAuthDrift": "$script:ExoOAuthDrift",
-        "Invoke-ExoOAuthRetry": "$script:ExoOAuthRetrySeconds",
-        "Resolve-ExoOAuthMailbox": "$script:ExoOAuthMailboxes",
-    }
+        owner: f"$script:{variable}" for variable, owner in STATE_OWNERS.items()}
 
 
 def test_blank_line_ends_a_preamble_and_an_unclosed_function_is_refused() -> None:
@@ -61,11 +67,12 @@ def test_windows_line_endings_in_the_module_do_not_reach_the_scripts() -> None:
 
 
 def test_every_module_function_is_used_by_some_generated_script() -> None:
-    """No dead PowerShell: a stack with every kind of step uses each function of the module in some script."""
+    """No dead PowerShell: a stack with every kind of step, and audit's export script, use each function."""
     rendered = render_exchange_scripts(inputs_for(
-        {"a": app_only("a", ("imap", "pop", "smtp")), "d": delegated("d", ("imap", "smtp"))},
+        {"a": app_only("a", ("imap", "pop", "smtp")), "r": rbac_app("r"),
+         "d": delegated("d", ("imap", "smtp"), signInGroup="staff@contoso.com")},
         ExchangeConfig(tenant_smtp_auth="enable")))
-    used = set().union(*(functions(parse(script)) for script in rendered.values()))
+    used = set().union(*(functions(parse(script)) for script in [*rendered.values(), export_script()]))
     assert used == set(module_functions())
 
 
@@ -76,3 +83,21 @@ def test_inlined_functions_are_the_module_text_byte_for_byte() -> None:
         assert module_functions()[name].text in apply, name
         assert text(node) in module_functions()[name].text, name
     assert not [n for n in nodes(parse(apply)) if n.type == "function_statement" and text(n).count("function ") > 1]
+
+
+def test_every_exchange_read_of_a_new_service_principal_is_inside_the_retry() -> None:
+    """Naming a service principal Exchange has not learnt of yet fails like a grant, so its checks retry too.
+
+    In Grant-ExoOAuthRight, every call that names the trustee (Get-ExoOAuthRight's Get-MailboxPermission -User and
+    Get-RecipientPermission -Trustee, and the grants) is inside the script block given to Invoke-ExoOAuthRetry.
+    """
+    grant = functions(parse(module_text()))["Grant-ExoOAuthRight"]
+    retries = [n for n in nodes(grant) if n.type == "command" and text(n).startswith("Invoke-ExoOAuthRetry")]
+    assert len(retries) == 1
+    inside = {c.name for c in calls(retries[0])}
+    naming = {c.name for c in calls(grant) if c.name in {"Get-ExoOAuthRight", "Add-MailboxPermission",
+                                                          "Add-RecipientPermission"}}
+    assert naming == {"Get-ExoOAuthRight", "Add-MailboxPermission", "Add-RecipientPermission"}
+    assert naming <= inside
+    outside = [c.name for c in calls(grant) if c.name in naming]
+    assert len(outside) == len(naming)

@@ -13,15 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.config import Mailbox
 from exo_oauth.cli import main
 from exo_oauth.files import MAX_FILE_BYTES, MAX_ITEMS
 from exo_oauth.project import load_stack
 from tests.exchange_factory import wire_output
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
-VALID_STACK = (REPO / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
+VALID_STACK = (PROJECT / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")
 TENANT = "11111111-2222-4333-8444-555555555555"
 CLIENT = "22222222-3333-4444-8555-666666666666"
 
@@ -33,6 +34,13 @@ def _nested(depth: int) -> str:
 def _mailboxes(count: int) -> str:
     lines = "".join(f"        - m{i}@contoso.com\n" for i in range(count))
     return VALID_STACK.replace("      mailboxes:\n        - support@contoso.com\n", "      mailboxes:\n" + lines)
+
+
+def _mailboxes_as_json_text(count: int) -> str:
+    """Return the same stack with `exo-oauth:apps` as the JSON text `pulumi config set` stores."""
+    document = yaml.safe_load(_mailboxes(count))
+    document["config"]["exo-oauth:apps"] = json.dumps(document["config"]["exo-oauth:apps"])
+    return yaml.safe_dump(document)
 
 
 Maker = Callable[[Path], object]
@@ -88,6 +96,7 @@ STACK_CASES: dict[str, Maker] = {
     "config key ~": text(VALID_STACK.replace("config:\n", "config:\n  ~: x\n")),
     "config key true": text(VALID_STACK.replace("config:\n", "config:\n  true: x\n")),
     "mailboxes over the limit": text(_mailboxes(MAX_ITEMS + 1)),
+    "mailboxes over the limit in JSON text": text(_mailboxes_as_json_text(MAX_ITEMS + 1)),
     "empty": text(""),
     "a list": text("- a\n"),
     "config a list": text("config: []\n"),
@@ -98,8 +107,9 @@ STACK_CASES: dict[str, Maker] = {
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """Return a project folder with Pulumi.yaml and an empty stacks/."""
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    """Return a project folder with Pulumi.yaml, the program and an empty stacks/."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / "stacks").mkdir()
     return tmp_path
 

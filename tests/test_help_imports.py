@@ -10,7 +10,7 @@ import pytest
 
 from exo_oauth.cli import COMMANDS, build_parser
 from exo_oauth.policy_rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
 HEAVY = ("pulumi", "pulumi_azuread", "pulumiverse_time", "pulumi_policy", "cryptography", "email_validator", "msal",
          "msal_extensions", "requests", "jwt", "yaml", "grpc", "components.config")
@@ -43,7 +43,7 @@ def test_help_loads_no_heavy_module(argv: list[str]) -> None:
 
 def test_the_help_guard_sees_a_heavy_import() -> None:
     """The guard is not blind: a command that runs (here `plan`, which plans) loads Pulumi and is seen doing so."""
-    assert "pulumi" in _heavy_loaded("plan", "--stack", "contoso", "--project-dir", str(REPO))
+    assert "pulumi" in _heavy_loaded("plan", "--stack", "contoso", "--project-dir", str(PROJECT))
 
 
 def test_audit_help_gives_the_policy_defaults() -> None:

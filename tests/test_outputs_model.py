@@ -15,12 +15,14 @@ from components.outputs import AppOutputs, StackOutputs, wire_key
 from exo_oauth.cli import main
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
-from tests.stack_factory import REPO
+from tests.outputs_factory import planned_outputs, real_looking
+from tests.stack_factory import PROJECT, REPO, loaded, project, raw_config
+from tests.stack_factory import app as app_entry
 
 
 def planned(stack: str) -> dict[str, Any]:
     """Return the outputs the real program exports for an example stack, planned offline."""
-    outputs: dict[str, Any] = plan_stack(REPO, load_stack(REPO, stack), datetime.now(UTC)).outputs
+    outputs: dict[str, Any] = plan_stack(REPO, load_stack(PROJECT, stack), datetime.now(UTC)).outputs
     return outputs
 
 
@@ -66,8 +68,43 @@ def test_cli_refuses_an_old_outputs_file_with_one_line_and_exit_2(
         del app["adminConsentUrl"]
     saved = tmp_path / "old.json"
     saved.write_text(json.dumps(outputs), encoding="utf-8")
-    assert main(["exchange", "--project-dir", str(REPO), "--stack", "contoso", "--outputs", str(saved)]) == 2
+    assert main(["exchange", "--project-dir", str(PROJECT), "--stack", "contoso", "--outputs", str(saved)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1
     assert "adminConsentUrl: missing" in captured.err
+
+
+LONGEST_REDIRECT = "https://r.example/" + "\U0001f4e8" * (256 - len("https://r.example/"))
+"""The longest redirect URI a stack file accepts (256 characters), each character percent-encoded to 12."""
+
+
+@pytest.mark.parametrize(("cloud", "redirect", "at_least"), [
+    ("global", "https://helpdesk-mail.contoso.com/oauth2/callback/desktop", 257),
+    ("china", LONGEST_REDIRECT, 3000),
+], ids=["imap-smtp-delegated", "longest-redirect-uri"])
+def test_exchange_reads_back_the_longest_outputs_the_program_writes(
+        tmp_path: Path, cloud: str, redirect: str, at_least: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """`exo-oauth exchange --outputs` accepts the program's own outputs with its longest values.
+
+    A delegated app.s consent URL over 256 characters (271 with imap+smtp in the issue) was refused once.
+    """
+    delegated = app_entry("delegated", ("imap", "smtp"), name="d" * 40, displayName="D" * 120, redirectUris=[redirect])
+    raw = raw_config(delegated, **{"exo-oauth:cloud": cloud, "azuread:environment": cloud})
+    outputs = real_looking(planned_outputs(loaded(raw)))
+    assert len(outputs["apps"]["d" * 40]["adminConsentUrl"]) >= at_least
+    saved = tmp_path / "outputs.json"
+    saved.write_text(json.dumps(outputs), encoding="utf-8")
+    (tmp_path / "project").mkdir()
+    project_dir = project(tmp_path / "project", test=raw)
+    assert main(["exchange", "--project-dir", str(project_dir), "--stack", "test", "--outputs", str(saved),
+                 "--action", "verify"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_program_exports_exactly_the_models_top_level_keys() -> None:
+    """`__main__.py` exports through StackOutputs.exports: the keys are the model's, and it reads them back."""
+    outputs = planned("contoso")
+    assert set(outputs) == {wire_key(f.name) for f in fields(StackOutputs)}
+    model = StackOutputs.from_wire(json.loads(json.dumps(outputs)), "plan")
+    assert set(model.exchange) == {"apply", "verify", "remove"}

@@ -1,4 +1,4 @@
-"""`exo-oauth plan`: every example stack plans offline, in three formats, with exit codes a CI job can act on."""
+"""`exo-oauth plan`: every fixture stack plans offline, in three formats, with exit codes a CI job can act on."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
 from exo_oauth.plan_mocks import STANDIN_SECRET
 from exo_oauth.project import list_stacks, load_stack
 from tests.certificates import make_certificate_pem
-from tests.stack_factory import REPO, app, project, raw_config
+from tests.stack_factory import PROJECT, app, project, raw_config
 
 
 def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
@@ -26,10 +26,10 @@ def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict
     return status, json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("stack", list_stacks(REPO))
-def test_every_example_stack_plans_and_passes_policy(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("stack", list_stacks(PROJECT))
+def test_every_fixture_stack_plans_and_passes_policy(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Each file under stacks/ plans offline with apps, resources and look-ups, and exits 0."""
-    status, plan = plan_json(capsys, "--project-dir", str(REPO), "--stack", stack)
+    status, plan = plan_json(capsys, "--project-dir", str(PROJECT), "--stack", stack)
     assert status == 0
     [only] = plan["stacks"]
     assert only["stack"] == stack
@@ -41,8 +41,8 @@ def test_every_example_stack_plans_and_passes_policy(stack: str, capsys: pytest.
 
 def test_json_plan_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
     """--format json gives stacks with resources (type, name, urn, parent, id, inputs), invokes and outputs."""
-    _, plan = plan_json(capsys, "--project-dir", str(REPO), "--all")
-    assert [s["stack"] for s in plan["stacks"]] == list_stacks(REPO)
+    _, plan = plan_json(capsys, "--project-dir", str(PROJECT), "--all")
+    assert [s["stack"] for s in plan["stacks"]] == list_stacks(PROJECT)
     for stack in plan["stacks"]:
         assert set(stack) >= {"stack", "tenantId", "resources", "invokes", "outputs", "policy"}
         for resource in stack["resources"]:
@@ -54,7 +54,7 @@ def test_json_plan_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
 def test_no_format_ever_shows_a_secret_value(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The plan shows [secret] where a secret is, in every format, so it is safe to post publicly."""
-    assert main(["plan", "--project-dir", str(REPO), "--all", "--format", fmt]) == 0
+    assert main(["plan", "--project-dir", str(PROJECT), "--all", "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert STANDIN_SECRET not in out
     assert "[secret]" in out or fmt != "json"
@@ -76,7 +76,7 @@ def test_markdown_has_a_table_per_tenant_and_escapes_display_text(
 
 def test_text_plan_lists_each_resource_with_permission_names(capsys: pytest.CaptureFixture[str]) -> None:
     """The readable plan names every resource and the permission each role assignment grants."""
-    assert main(["plan", "--project-dir", str(REPO), "--stack", "contoso"]) == 0
+    assert main(["plan", "--project-dir", str(PROJECT), "--stack", "contoso"]) == 0
     out = capsys.readouterr().out
     assert "scanners-role-smtp  Office 365 Exchange Online SMTP.SendAsApp (7146a1f0-8703-45b3-9eae-527a64c00995)" in out
     assert "helpdesk-role-imap" in out

@@ -81,7 +81,11 @@ APP = {
                  id="https-redirect-uris"),
     pytest.param("app-owners-set", rules.APPLICATION, APP | {"owners": []}, APP, "has no owners", id="app-owners-set"),
     pytest.param("credential-max-lifetime", rules.APPLICATION_PASSWORD, {"endDate": end_date(365)},
-                 {"endDate": end_date(180)}, "365 days from now", id="credential-max-lifetime"),
+                 {"endDate": end_date(180)}, "lives 365 days", id="credential-max-lifetime"),
+    pytest.param("credential-max-lifetime", rules.APPLICATION_PASSWORD,
+                 {"startDate": end_date(-300), "endDate": end_date(65)},
+                 {"startDate": end_date(-100), "endDate": end_date(80)}, "lives 365 days",
+                 id="credential-max-lifetime-judges-start-to-end-not-days-left"),
     pytest.param("credential-expires-soon", rules.APPLICATION_CERTIFICATE, {"endDate": end_date(10)},
                  {"endDate": end_date(31)}, "in 10 days", id="credential-expires-soon"),
 ])

@@ -46,10 +46,11 @@ def password_inputs(days: float) -> dict[str, Any]:
     return {"displayName": "exo-oauth x", "applicationId": "/applications/1", "endDate": end.isoformat()}
 
 
-def messages(type_token: str, inputs: dict[str, Any], config: PolicyConfig | None = None) -> dict[str, list[str]]:
-    """Return the violation messages per rule name for one resource."""
+def messages(type_token: str, inputs: dict[str, Any], config: PolicyConfig | None = None, *,
+             now: datetime = NOW) -> dict[str, list[str]]:
+    """Return the violation messages per rule name for one resource, judged at `now`."""
     found: dict[str, list[str]] = {}
-    for violation in evaluate([resource(type_token, inputs)], NOW, config):
+    for violation in evaluate([resource(type_token, inputs)], now, config):
         found.setdefault(violation.policy, []).append(violation.message)
     return found
 
@@ -152,7 +153,8 @@ VIOLATIONS = [
     pytest.param(rules.APPLICATION, {k: v for k, v in app_inputs().items() if k != "owners"}, "app-owners-set",
                  "has no owners", id="owners-absent"),
     pytest.param(rules.APPLICATION_PASSWORD, password_inputs(181 + 0.6), "credential-max-lifetime",
-                 "days from now, later than the allowed 180 days", id="secret-ending-in-181-days"),
+                 "lives 182 days, 2026-11-28 to 2027-05-29 (by UTC day), longer than the allowed 180 days",
+                 id="secret-ending-in-181-days"),
     pytest.param(rules.APPLICATION_CERTIFICATE, {"type": "AsymmetricX509Cert", "value": "-----BEGIN CERTIFICATE-----"},
                  "credential-max-lifetime", "sets no endDate", id="certificate-without-end-date"),
     pytest.param(rules.APPLICATION_PASSWORD, {"endDate": "next spring"}, "credential-max-lifetime",
@@ -209,7 +211,7 @@ def test_violation_json_has_the_keys_the_plan_renders() -> None:
     """Violation.to_json gives policy, level, urn, message and key, the shape `exo-oauth plan` prints and exits 3 on."""
     (violation,) = evaluate([resource(rules.APPLICATION, app_inputs(owners=[]))], NOW)
     assert violation.to_json() == {"policy": "app-owners-set", "level": "mandatory", "urn": violation.urn,
-                                   "message": violation.message, "key": None}
+                                   "message": violation.message, "key": None, "app": None, "resource": None}
 
 
 def test_expiry_warning_is_advisory_and_lifetime_breach_is_mandatory() -> None:
@@ -242,7 +244,7 @@ def test_configured_days_change_both_credential_rules() -> None:
     config = PolicyConfig(max_credential_days=90, expiry_warning_days=100)
     found = messages(rules.APPLICATION_PASSWORD, password_inputs(95), config)
     assert found.keys() == {"credential-max-lifetime", "credential-expires-soon"}
-    assert "later than the allowed 90 days" in found["credential-max-lifetime"][0]
+    assert "longer than the allowed 90 days" in found["credential-max-lifetime"][0]
 
 
 def test_configured_levels_demote_or_disable_rules() -> None:
@@ -344,6 +346,24 @@ def test_lifetime_message_counts_the_days_given_and_names_the_stack_key() -> Non
     """A secret made a moment before the check for 365 days is 365 days away, and lifetimeDays is the key to change."""
     inputs = password_inputs(365) | {"endDate": (NOW + timedelta(days=365, minutes=-5)).isoformat()}
     (message,) = messages(rules.APPLICATION_PASSWORD, inputs)["credential-max-lifetime"]
-    assert "365 days from now, later than the allowed 180 days" in message
+    assert "lives 365 days, 2026-11-28 to 2027-11-28 (by UTC day), longer than the allowed 180 days" in message
     assert "lower credential.lifetimeDays of this app in the stack file to at most 180" in message
     assert "endDate" not in message.split(";", 1)[1]
+
+
+@pytest.mark.parametrize("lifetime", [180, 181, 365])
+def test_lifetime_verdict_is_end_minus_start_whatever_day_the_pack_runs(lifetime: int) -> None:
+    """A secret with a startDate is judged by its whole lifetime: the same verdict on its first day and on its last."""
+    start = datetime(2027, 3, 1, tzinfo=UTC)
+    inputs = {"startDate": start.isoformat(), "endDate": (start + timedelta(days=lifetime)).isoformat()}
+    verdicts = {"credential-max-lifetime" in messages(rules.APPLICATION_PASSWORD, inputs,
+                                                      now=start + timedelta(days=day))
+                for day in range(-30, lifetime + 30, 7)}
+    assert verdicts == {lifetime > rules.DEFAULT_MAX_CREDENTIAL_DAYS}
+
+
+def test_unreadable_start_date_is_named() -> None:
+    """A startDate that is not RFC 3339 is reported as such, not taken as now."""
+    inputs = password_inputs(30) | {"startDate": "last spring"}
+    (message,) = messages(rules.APPLICATION_PASSWORD, inputs)["credential-max-lifetime"]
+    assert "has startDate 'last spring', which is not an RFC 3339 time" in message

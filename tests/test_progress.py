@@ -11,7 +11,7 @@ import pytest
 from exo_oauth.plan import plan_stacks
 from exo_oauth.progress import Progress, progress_line
 from exo_oauth.project import load_stack
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT
 
 
 class Terminal(io.StringIO):
@@ -58,10 +58,10 @@ def test_redirected_stderr_gets_nothing() -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_plan_reports_every_stack_once(jobs: int) -> None:
     """plan_stacks calls back for every stack, alone or in worker chunks, and the counts add up to the total."""
-    stacks = [load_stack(REPO, name) for name in ("contoso", "fabrikam")] * 30
+    stacks = [load_stack(PROJECT, name) for name in ("contoso", "fabrikam")] * 30
     stacks = [s.__class__(f"{s.name}{i}", s.path, s.raw, s.config) for i, s in enumerate(stacks)]
     counts: list[int] = []
-    plans = plan_stacks(REPO, stacks, datetime.now(UTC), jobs, counts.append)
+    plans = plan_stacks(PROJECT, stacks, datetime.now(UTC), jobs, counts.append)
     assert sum(counts) == len(stacks) == len(plans)
     assert [p.stack for p in plans] == [s.name for s in stacks]
     if jobs == 2:

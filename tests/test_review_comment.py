@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from exo_oauth.access_diff import render_markdown as diff_markdown
 from exo_oauth.cli import main
-from exo_oauth.markdown import fence
+from exo_oauth.markdown import escape, fence
 from exo_oauth.review import COMMENT_LIMIT, Part, cut, review_markdown
 
 RUN = "https://github.com/o/r/actions/runs/7"
@@ -110,3 +111,39 @@ def test_the_job_summary_is_whole_and_only_the_comment_is_cut_once(
     assert len(posted) < COMMENT_LIMIT + 200
     assert posted.count("_Cut after") == 1
     assert posted.startswith(review[:COMMENT_LIMIT // 2])
+
+
+def test_the_review_names_the_stacks_a_change_touches_under_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last line of `exo-oauth stacks` stderr follows the verdict, escaped; without the flag there is none."""
+    note = ("exo-oauth stacks: 1 of 2 stacks (changed since origin/main: 0 stack file(s) changed; the program "
+            "changed, and the offline plan differs for 1 other stack(s): fabrikam (outputs); 1 stack(s) left alone, "
+            "their plan unchanged), in 1 job(s)")
+    (tmp_path / "stacks.err").write_text(f"progress\n{note}\n", encoding="utf-8")
+    parts = [tmp_path / n for n in ("p.md", "p.err", "d.md", "d.err")]
+    for path in parts:
+        path.write_text("x\n", encoding="utf-8")
+    argv = ["review-comment", "--base", "main", "--run-url", RUN, "--comment-out", str(tmp_path / "c.md"),
+            "--plan", str(parts[0]), "--plan-stderr", str(parts[1]), "--plan-status", "0",
+            "--diff", str(parts[2]), "--diff-stderr", str(parts[3]), "--diff-status", "0"]
+    assert main([*argv, "--stacks-stderr", str(tmp_path / "stacks.err")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = ["**Policy: every mandatory rule passes.**", "", f"Stacks to preview and deploy: {escape(note)}"]
+    assert lines[2:5] == expected
+    assert main(argv) == 0
+    assert "Stacks to preview" not in capsys.readouterr().out
+
+
+def test_a_replaced_live_secret_is_said_under_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The diff's secret-replaced lines are counted in a bold line under the verdict, above the changes."""
+    entry = {"stack": "contoso", "status": "changed", "changes": [
+        {"kind": "secret-replaced", "app": app, "detail": "this deploy replaces the secret devices use now"}
+        for app in ("scanners", "printers")]}
+    review, _ = comment(tmp_path, capsys, ("#### contoso\n", 0, ""), (diff_markdown("main", [entry]), 0, ""))
+    lines = review.splitlines()
+    warning = ("**This deploy replaces the secret devices use now in 2 apps: they stop signing in until they get the "
+               "new one (see ⚠️ below).**")
+    assert lines.index(warning) < lines.index("### Changes against main")
+    quiet, _ = comment(tmp_path, capsys, ("#### contoso\n", 0, ""), ("#### contoso\n- no change\n", 0, ""))
+    assert "replaces the secret" not in quiet

@@ -78,8 +78,10 @@ def test_another_change_beside_rotation_is_left_for_review(
 ) -> None:
     """An app, permission, an unrelated credential or a removed clock next to a due rotation: left for review."""
     verdict, why = due(tmp_path, capsys, [*DUE_STEPS, extra_step])
-    assert verdict == "other"
+    assert verdict == "blocked"
     assert "reviewed deploy" in why
+    assert "app scanners: rotation due but blocked, and the credential devices use now ends 2099-03-01" in why
+    assert f"blocked by {extra_step['urn'].rsplit('::', 1)[-1]} (" in why
 
 
 @pytest.mark.parametrize("steps", [
@@ -108,11 +110,13 @@ def test_both_slots_replaced_at_once_is_left_for_review(
 def test_a_credential_change_that_is_not_its_end_date_is_not_rotation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A certificate whose value changes with the clock is a new certificate to review, not rotation."""
+    """A certificate whose value changes with the clock is a new certificate to review: the due clock waits for it."""
     steps = [step("create", ROTATING, "frontdesk-rotation"),
              step("replace", "azuread:index/applicationCertificate:ApplicationCertificate", "frontdesk-cert",
                   diffReasons=["value", "endDate"])]
-    assert due(tmp_path, capsys, steps)[0] == "other"
+    verdict, why = due(tmp_path, capsys, steps)
+    assert verdict == "blocked"
+    assert "blocked by frontdesk-cert (ApplicationCertificate replace)" in why
 
 
 def test_a_failed_preview_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,3 +132,59 @@ def test_not_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path.write_text("Previewing update (contoso)\n", encoding="utf-8")
     assert main(["rotation-due", "--preview-json", str(path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def issue_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[dict[str, Any]],
+                   open_issues: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """Run rotation-due with --issues and --issue-out; return the verdict and the issue decision it wrote."""
+    issues, out = tmp_path / "issues.json", tmp_path / "decision.json"
+    issues.write_text(json.dumps(open_issues), encoding="utf-8")
+    assert main(["rotation-due", "--stack", "contoso", "--preview-json", str(preview(tmp_path, steps)),
+                 "--issues", str(issues), "--issue-out", str(out), "--run-url", "https://ci.example/run/1"]) == 0
+    return capsys.readouterr().out.strip(), json.loads(out.read_text(encoding="utf-8"))
+
+
+BLOCKER = step("update", "azuread:index/application:Application", "scanners-app", diffReasons=["displayName"])
+
+
+@pytest.mark.parametrize(("open_issues", "action", "number"), [
+    ([], "create", None),
+    ([{"number": 7, "title": "Rotation blocked: stack contoso"}, {"number": 8, "title": "Rotation blocked: stack x"}],
+     "comment", 7),
+])
+def test_a_blocked_rotation_opens_or_updates_the_stacks_issue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], open_issues: list[dict[str, Any]], action: str,
+    number: int | None,
+) -> None:
+    """Blocked: one issue per stack, created or commented on, naming the app, the end date and the blocker."""
+    verdict, decision = issue_decision(tmp_path, capsys, [*DUE_STEPS, BLOCKER], open_issues)
+    assert verdict == "blocked"
+    assert (decision["action"], decision["issue"], decision["title"]) == (action, number,
+                                                                          "Rotation blocked: stack contoso")
+    assert "app scanners: rotation due but blocked" in decision["body"]
+    assert "ends 2099-03-01" in decision["body"]
+    assert "blocked by scanners-app (Application update)" in decision["body"]
+
+
+@pytest.mark.parametrize(("steps", "open_issues", "action"), [
+    (DUE_STEPS, [{"number": 7, "title": "Rotation blocked: stack contoso"}], "close"),
+    ([STACK, SAME_APP], [], "none"),
+    ([*DUE_STEPS[:-1], BLOCKER], [], "none"),
+], ids=["unblocked-closes", "nothing-pending", "other-change-without-rotation"])
+def test_an_unblocked_stack_closes_its_issue_or_leaves_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[dict[str, Any]],
+    open_issues: list[dict[str, Any]], action: str,
+) -> None:
+    """Once the rotation can run (or none is due), the open issue is closed; without one, nothing happens."""
+    verdict, decision = issue_decision(tmp_path, capsys, steps, open_issues)
+    assert verdict != "blocked"
+    assert decision["action"] == action
+
+
+def test_issue_out_without_its_inputs_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--issue-out needs --stack and --issues: exit 2, one line, nothing written."""
+    out = tmp_path / "decision.json"
+    assert main(["rotation-due", "--preview-json", str(preview(tmp_path, DUE_STEPS)),
+                 "--issue-out", str(out)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not out.exists()

@@ -50,11 +50,26 @@ def test_an_identifier_flag_holding_a_secret_does_not_print_it(capsys: pytest.Ca
     ["verify", "--timeout", SECRET],
     ["verify", "--cloud", SECRET],
     ["drift", "--stack", "contoso", "--format", SECRET],
-], ids=["unknown-flag", "unknown-flag-equals", "stray-value", "bad-number", "bad-choice", "bad-choice-drift"])
-def test_a_command_line_argparse_refuses_never_repeats_the_value(
-    capsys: pytest.CaptureFixture[str], argv: list[str]
+    ["verify", f"--ce={SECRET}"],  # argparse's prefix matching: --certificate or --certificate-passphrase-env
+    [f"verify{SECRET}"],
+    ["audit", "--tenant", SECRET],
+    ["adopt", "--tenant", SECRET, "--stack", "adopted"],
+    ["audit", "--tenant", TENANT, "--client-id", SECRET],
+    ["exchange-sign-in", "--pfx-env", SECRET, "--password-env", "EXO_PASSWORD"],
+    ["exchange-sign-in", "--pfx-env", "EXO_PFX", "--password-env", SECRET],
+], ids=["unknown-flag", "unknown-flag-equals", "stray-value", "bad-number", "bad-choice", "bad-choice-drift",
+        "ambiguous-option", "unknown-command", "audit-tenant", "adopt-tenant", "audit-client-id", "pfx-env",
+        "password-env"])
+def test_a_refused_command_line_never_repeats_the_value(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
 ) -> None:
-    """A secret typed as an unknown flag's value, a stray word or a bad choice: one line, the option named only."""
+    """A secret typed where argparse or a flag check refuses it: one line, the option named only.
+
+    The cases: an unknown flag's value, a stray word, a bad choice, an ambiguous option's value, a command name, an
+    identifier, a variable name (docs/security.md).
+    """
+    monkeypatch.setenv("EXO_PFX", "AAAA")
+    monkeypatch.setenv("EXO_PASSWORD", "")
     try:
         status = main(argv)
     except SystemExit as stopped:  # argparse's own refusals exit from inside the parser

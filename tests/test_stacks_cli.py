@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from exo_oauth.changes import CODE_PATHS
 from exo_oauth.cli import main
 from exo_oauth.errors import UsageError
 from exo_oauth.matrix import Shard, matrix_entries, parse_shard, shard_of
+from tests.stack_factory import PROJECT
 
 
 def git(repo: Path, *args: str) -> str:
@@ -78,12 +80,98 @@ def test_nothing_changed_is_an_empty_list(repo: Path, capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("path", ["components/mail_app.py", "exo_oauth/policy_rules.py", "policy/__main__.py",
                                   "__main__.py", "Pulumi.yaml", "pyproject.toml"])
-def test_a_program_change_selects_every_stack(repo: Path, capsys: pytest.CaptureFixture[str], path: str) -> None:
-    """A change to any program path (exo_oauth/ included: it held the bug) selects every stack."""
+def test_a_program_change_whose_plans_cannot_be_compared_selects_every_stack(
+    repo: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    """A change to any program path (exo_oauth/ included) where the plans cannot be compared selects every stack.
+
+    This repository has no program that plans, so neither side can be digested: the note says why.
+    """
     base = git(repo, "rev-parse", "HEAD")
     (repo / path).write_text("# changed\n", encoding="utf-8")
     commit(repo, f"change {path}")
-    assert stacks(repo, capsys, "--changed-since", base)[:2] == (0, ["contoso", "fabrikam", "tailspin"])
+    status, entries, err = stacks(repo, capsys, "--changed-since", base)
+    assert (status, entries) == (0, ["contoso", "fabrikam", "tailspin"])
+    assert "the plans could not be compared (planning the base failed: " in err
+    assert err.rstrip().endswith("every stack), in 3 job(s)")
+
+
+PROGRAM = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "components", "exo_oauth")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Return a git repository holding this project's program and the tests' stacks, committed on main."""
+    source = Path(__file__).resolve().parent.parent
+    for name in PROGRAM:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source / name, tmp_path / name)
+    shutil.copytree(PROJECT / "stacks", tmp_path / "stacks")
+    git(tmp_path, "init", "-q", "-b", "main")
+    commit(tmp_path, "start")
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace `old` (which must be there) by `new` in a file."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_a_code_change_that_moves_no_plan_selects_no_stack(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A program change that plans the same resources, outputs and scripts everywhere previews and deploys none."""
+    (project / "components" / "mail_app.py").write_text(
+        (project / "components" / "mail_app.py").read_text(encoding="utf-8") + "\n# A comment moves no plan.\n",
+        encoding="utf-8")
+    commit(project, "comment")
+    status, entries, err = stacks(project, capsys, "--changed-since", "main~1")
+    assert (status, entries) == (0, [])
+    assert "the offline plan differs for 0 other stack(s); 2 stack(s) left alone" in err
+
+
+def test_a_code_change_selects_only_the_stacks_whose_plan_changes(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A program change that adds an output to one stack selects that stack, names what differs, counts the rest."""
+    edit(project / "__main__.py", "    pulumi.export(key, value)\n",
+         '    pulumi.export(key, value)\nif pulumi.get_stack() == "fabrikam":\n'
+         '    pulumi.export("note", "only here")\n')
+    commit(project, "an output for fabrikam")
+    status, entries, err = stacks(project, capsys, "--changed-since", "main~1")
+    assert (status, entries) == (0, ["fabrikam"])
+    assert "differs for 1 other stack(s): fabrikam (outputs); 1 stack(s) left alone" in err
+
+
+def test_a_renderer_change_selects_the_stacks_whose_exchange_scripts_change(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A change of the Exchange script renderer alone selects every stack whose scripts it changes."""
+    edit(project / "components" / "exchange_scripts.py", "Registers each app-only", "Registers every app-only")
+    commit(project, "renderer wording")
+    status, entries, err = stacks(project, capsys, "--changed-since", "main~1")
+    assert (status, entries) == (0, ["contoso", "fabrikam"])
+    assert "contoso (outputs, exchange)" in err, "the `exchange` output carries the scripts too"
+
+
+def test_a_stack_file_change_is_chosen_beside_a_program_change(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edited stack file is chosen without comparing its plan; the others are compared, and kept out here."""
+    (project / "components" / "mail_app.py").write_text(
+        (project / "components" / "mail_app.py").read_text(encoding="utf-8") + "\n# no plan change\n",
+        encoding="utf-8")
+    stack_file = project / "stacks" / "Pulumi.contoso.yaml"
+    stack_file.write_text(stack_file.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    commit(project, "both")
+    status, entries, err = stacks(project, capsys, "--changed-since", "main~1")
+    assert (status, entries) == (0, ["contoso"])
+    assert "1 stack file(s) changed; the program changed, and the offline plan differs for 0 other stack(s); " \
+           "1 stack(s) left alone" in err
 
 
 def test_program_paths_are_one_list_that_the_workflows_do_not_repeat() -> None:
@@ -192,3 +280,47 @@ def test_too_many_jobs_without_batches_says_how_to_split(repo: Path, capsys: pyt
     assert stacks(repo, capsys, "--all", "--max-jobs", "2", "--shard", "2/2")[:2] == (0, ["tailspin"])
     assert stacks(repo, capsys, "--all", "--max-jobs", "2", "--batch-size", "auto")[:2] == (
         0, ["contoso fabrikam", "tailspin"])
+
+
+def mark_example(repo: Path, name: str) -> None:
+    """Mark stack `name` of `repo` as an example, as the shipped example stacks are."""
+    (repo / "stacks" / f"Pulumi.{name}.yaml").write_text("config:\n  exo-oauth:example: true\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv", [["--all"], ["--select", "all"], ["--changed-since", ""]])
+def test_example_stacks_are_never_selected(repo: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """Every way of selecting all stacks leaves the examples out, and says so on stderr."""
+    mark_example(repo, "contoso")
+    status, entries, err = stacks(repo, capsys, *argv)
+    assert (status, entries) == (0, ["fabrikam", "tailspin"])
+    assert "example stacks never run: contoso" in err
+
+
+def test_a_changed_example_is_not_selected(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Editing an example (or the program) never puts the example into a deploy."""
+    base = git(repo, "rev-parse", "HEAD")
+    mark_example(repo, "contoso")
+    (repo / "components" / "mail_app.py").write_text("# changed\n", encoding="utf-8")
+    commit(repo, "mark and change the program")
+    assert stacks(repo, capsys, "--changed-since", base)[:2] == (0, ["fabrikam", "tailspin"])
+
+
+def test_naming_an_example_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A workflow_dispatch input that names an example gets one line saying why, not a deploy."""
+    mark_example(repo, "contoso")
+    status, entries, err = stacks(repo, capsys, "--select", "contoso,tailspin")
+    assert (status, entries) == (2, [])
+    assert "contoso: example stack(s), never run by a workflow (exo-oauth:example: true)" in err
+
+
+def test_no_stack_files_is_an_empty_list(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A fleet repository whose examples are deleted and that has no tenant yet: `[]`, which skips the matrix."""
+    for path in (repo / "stacks").iterdir():
+        path.unlink()
+    assert stacks(repo, capsys, "--all")[:2] == (0, [])
+
+
+def test_a_stack_file_path_selects_its_stack(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Names as tab completion types them (`stacks/Pulumi.NAME.yaml`, `Pulumi.NAME.yaml`) select those stacks."""
+    assert stacks(repo, capsys, "--select", "stacks/Pulumi.tailspin.yaml Pulumi.fabrikam.yaml")[:2] == \
+        (0, ["fabrikam", "tailspin"])

@@ -13,14 +13,15 @@ from typing import Any
 import jwt
 import pytest
 
+from components.permissions import token_scopes
+from exo_oauth.signin.credentials import ClientCredential
+from exo_oauth.signin.secret import Secret
+from exo_oauth.signin.token import TokenFailure, TokenOutcome
 from exo_oauth.verify.checks import CheckResult, Login, run_checks, tls_context
 from exo_oauth.verify.clouds import CLOUDS, Endpoint
-from exo_oauth.verify.credential import ClientCredential
 from exo_oauth.verify.diagnosis import CATALOGUE, Diagnosis, diagnose, explain
 from exo_oauth.verify.inputs import Target
 from exo_oauth.verify.report import exit_status, render_json, render_table
-from exo_oauth.verify.secret import Secret
-from exo_oauth.verify.tokens import TokenFailure, TokenOutcome
 from tests.mailservers.pki import ServerTLS
 from tests.mailservers.scripted import scripted_server
 
@@ -37,7 +38,8 @@ def target(**changes: Any) -> Target:
     """Return an app-only Target for the global cloud, with `changes` applied."""
     cloud = CLOUDS["global"]
     base = Target(description="test app", app="scanners", tenant=TENANT, client_id=CLIENT, flow="app-only",
-                  protocols=("imap", "pop", "smtp"), mailbox=MAILBOX, notes=(), scopes=cloud.scopes("app-only", ()),
+                  protocols=("imap", "pop", "smtp"), mailbox=MAILBOX, notes=(),
+                  scopes=token_scopes("app-only", (), cloud.name),
                   cloud="global", authority=f"{cloud.login_host}/{TENANT}", custom_authority=False,
                   endpoints=cloud.endpoints, audiences=cloud.audiences(), credential=None, ca_file=None, timeout=5.0,
                   send_test_to=None, token_cache=None, service_principal_id=SP)
@@ -174,7 +176,7 @@ def test_missing_smtp_role_with_a_working_login_is_a_note_not_a_failure() -> Non
 
 def test_delegated_token_without_the_scope_names_the_scope() -> None:
     """A delegated token whose scp lacks POP.AccessAsUser.All explains the refused POP login with that scope."""
-    delegated = target(flow="delegated", scopes=CLOUDS["global"].scopes("delegated", ("imap", "pop")),
+    delegated = target(flow="delegated", scopes=token_scopes("delegated", ("imap", "pop")),
                        protocols=("imap", "pop"))
     outcome = ok_token(aud="https://outlook.office.com", roles=None, scp="IMAP.AccessAsUser.All")
     result = diagnose(delegated, outcome, [passed("imap"), failed("pop", "-ERR Authentication failure")], MAILBOX)
@@ -259,3 +261,14 @@ def test_secret_never_shows_itself() -> None:
     assert "hunter2" not in f"{secret} {secret!r} {[secret]}"
     assert secret.scrub("x hunter2~value y") == "x [hidden] y"
 
+
+
+def test_an_rbac_app_without_roles_is_explained_by_its_scope_and_its_working_login_gets_no_note() -> None:
+    """exchangeAccess: rbac tokens carry no role by design: a refusal points at the scope, a success is quiet."""
+    rbac = target(protocols=("smtp",), rbac=True)
+    refused = diagnose(rbac, ok_token(roles=None), [failed("smtp", "535 5.7.3 Authentication unsuccessful")], MAILBOX)
+    assert codes(refused)["smtp"] == ["rbac-not-authorized"]
+    accepted = diagnose(rbac, ok_token(roles=None), [passed("smtp")], MAILBOX)
+    assert [row.warnings for row in accepted.rows] == [(), ()]
+    classic = diagnose(target(protocols=("smtp",)), ok_token(roles=None), [passed("smtp")], MAILBOX)
+    assert classic.rows[1].warnings != ()

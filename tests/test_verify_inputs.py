@@ -14,7 +14,7 @@ from exo_oauth.commands.verify import request_from
 from exo_oauth.errors import UsageError
 from exo_oauth.verify.inputs import resolve_target
 from exo_oauth.verify.request import VerifyRequest
-from exo_oauth.verify.token_cache import cache_file, secret_partition
+from exo_oauth.verify.token_cache import cache_file, credential_partition
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 CLIENT = "22222222-3333-4444-8555-666666666666"
@@ -97,11 +97,11 @@ def test_explicit_host_flags_beat_the_cloud(tmp_path: Path) -> None:
 
 
 def test_delegated_explicit_run_needs_no_credential_and_requests_per_protocol_scopes() -> None:
-    """Without a credential the flow is delegated, with the outlook.office.com scope of each protocol."""
+    """Without a credential the flow is delegated, with the scopes a deployed app's clients request (the outputs')."""
     target = resolve_target(args("--tenant", TENANT, "--client-id", CLIENT, "--protocols", "smtp,imap"), {})
     assert (target.flow, target.credential, target.mailbox) == ("delegated", None, None)
     assert target.scopes == ("https://outlook.office.com/IMAP.AccessAsUser.All",
-                             "https://outlook.office.com/SMTP.Send")
+                             "https://outlook.office.com/SMTP.Send", "offline_access")
 
 
 def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:
@@ -114,9 +114,9 @@ def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:
     assert first.token_cache != second.token_cache
     assert first.token_cache.is_relative_to(tmp_path / "cache" / "exo-oauth" / "tokens")
     assert SECRET not in str(first.token_cache)
-    assert secret_partition(SECRET)[1:] not in str(first.token_cache)
+    assert credential_partition(first.credential)[1:] not in str(first.token_cache)
     assert first.token_cache == cache_file(first.token_cache.parent, first.authority, CLIENT,
-                                           secret_partition(SECRET))
+                                           credential_partition(first.credential))
 
 
 @pytest.mark.parametrize(("argv", "environ", "expected"), [
@@ -127,6 +127,8 @@ def test_token_cache_file_depends_on_the_credential(tmp_path: Path) -> None:
     (["--mailbox", "not-an-address"], {}, "--mailbox 'not-an-address': not a mailbox address"),
     (["--tenant", "contoso.com\n"], {}, "--tenant: not a GUID or a domain"),
     (["--authority-host", "http://127.0.0.1:1"], {}, "--authority-host 'http://127.0.0.1:1': allowed: https://"),
+    (["--authority-host", "https://user@login.example"], {}, "--authority-host 'https://user@login.example': allowed"),
+    (["--authority-host", "https://evil.example\\@login.example"], {}, "allowed: https://HOST[:PORT] without a path"),
     (["--timeout", "0"], {}, "--timeout 0.0: allowed: seconds"),
     (["--protocols", "imap,imap4"], {}, "--protocols 'imap,imap4': 'imap4' is not allowed"),
     (["--send-test-to", "a@contoso.example", "--protocols", "imap"], {}, "--send-test-to: needs the smtp check"),

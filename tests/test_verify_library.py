@@ -15,7 +15,7 @@ from exo_oauth.commands.verify import request_from
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from exo_oauth.verify.request import VerifyRequest
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 
 UNREACHABLE_LOGIN = "https://127.0.0.1:9"
 
@@ -28,7 +28,7 @@ def test_every_verify_flag_is_a_request_field_and_back() -> None:
 
 def saved_outputs(tmp_path: Path) -> Path:
     """Save contoso's planned outputs with stand-in secrets, as `pulumi stack output --json --show-secrets` would."""
-    outputs: dict[str, Any] = plan_stack(REPO, load_stack(REPO, "contoso"), datetime.now(UTC)).outputs
+    outputs: dict[str, Any] = plan_stack(REPO, load_stack(PROJECT, "contoso"), datetime.now(UTC)).outputs
     outputs["clientSecrets"] = {name: "stand-in-secret-value" for name, app in outputs["apps"].items()
                                 if app["credential"]["type"] == "secret"}
     path = tmp_path / "outputs.json"
@@ -45,7 +45,7 @@ def test_drift_runs_verify_in_process_without_starting_any_program(
         raise AssertionError(f"drift started a process: {args[0]}")
 
     monkeypatch.setattr(subprocess, "run", no_process)
-    status = main(["drift", "--project-dir", str(REPO), "--format", "json", "--stack", "contoso", "--checks", "e2e",
+    status = main(["drift", "--project-dir", str(PROJECT), "--format", "json", "--stack", "contoso", "--checks", "e2e",
                    "--outputs", str(saved_outputs(tmp_path)), "--authority-host", UNREACHABLE_LOGIN])
     report = json.loads(capsys.readouterr().out)
     assert status == 4

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from exo_oauth.cli import main
+from exo_oauth.signin.secret import Secret
+from exo_oauth.signin.token import PendingToken, TokenFailure, TokenOutcome
 from exo_oauth.verify.checks import Login, check_imap, tls_context
 from exo_oauth.verify.clouds import Endpoint
-from exo_oauth.verify.secret import Secret
-from exo_oauth.verify.tokens import TokenFailure
 from tests.mailservers import pki
 from tests.mailservers.dovecot import free_port
 from tests.mailservers.harness import OTHER_TENANT, MailServers
@@ -141,10 +141,10 @@ def test_a_cache_file_that_cannot_be_read_is_one_notice_not_a_failure(
     args = app_only_args(mail_servers, app, monkeypatch, "--token-cache", "plain")
     verify(capsys, *args)
 
-    def refuse(path: object, mode: int) -> None:
-        raise PermissionError(1, "Operation not permitted", str(path))
+    def refuse(fd: object, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", "the cache file")
 
-    monkeypatch.setattr("exo_oauth.verify.token_cache.os.chmod", refuse)
+    monkeypatch.setattr("exo_oauth.verify.token_cache.os.fchmod", refuse)
     status, report, err = verify(capsys, *args)
     assert (status, rows(report)["token"]["status"]) == (0, "ok")
     assert err.startswith("exo-oauth verify: token cache off: it cannot be opened (Operation not permitted (")
@@ -402,7 +402,7 @@ def test_server_certificate_from_an_untrusted_ca_fails_at_tls(mail_servers: Mail
     assert "certificate verify failed" in result.reply
 
 
-@pytest.mark.parametrize("output", ["table", "json"])
+@pytest.mark.parametrize("output", ["text", "json"])
 def test_verbose_output_never_contains_a_token_or_the_secret(
         mail_servers: MailServers, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         output: str) -> None:
@@ -442,16 +442,12 @@ def test_stack_outputs_supply_app_mailbox_and_secret(
                                "--mailbox"]
 
 
-def test_a_token_request_that_raises_is_a_named_failure_not_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """App-only: whatever escapes the token request ends the wait at once, named, not as the run's deadline."""
-    from exo_oauth.verify import runner  # noqa: PLC0415 - only this test reaches into the runner
-
-    def broken(*args: object) -> None:
+def test_a_token_request_that_raises_is_a_named_failure_not_a_timeout() -> None:
+    """Whatever escapes the token request ends the wait at once, named, not as the run's deadline."""
+    def broken() -> TokenOutcome:
         raise RuntimeError("secret-looking text that must not be shown")
 
-    monkeypatch.setattr(runner, "acquire_token", broken)
-    target: Any = type("Target", (), {"timeout": 60.0})()
-    outcome = runner._PendingToken(target, print, time.monotonic() + 60).result()
+    outcome = PendingToken(broken, time.monotonic() + 60, "60 s").result()
     assert outcome.token is None
     assert outcome.failure == TokenFailure((), "error", "the token request failed: RuntimeError")
 

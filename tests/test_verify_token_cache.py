@@ -107,3 +107,29 @@ def test_plain_and_off_modes(tmp_path: Path) -> None:
     assert notice is None
     assert open_token_cache(path, "off") == (None, None)
     assert open_token_cache(None, "encrypted") == (None, None)
+
+
+def test_a_symlink_at_the_plain_cache_file_is_not_followed(tmp_path: Path) -> None:
+    """A link planted at the cache's name: its target keeps its mode and content, and the cache is not opened."""
+    target = tmp_path / "precious"
+    target.write_text("not a token cache", encoding="utf-8")
+    target.chmod(0o644)
+    link = tmp_path / "cache.json"
+    link.symlink_to(target)
+    with pytest.raises(OSError, match=r"symbolic link"):
+        open_token_cache(link, "plain")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert target.read_text(encoding="utf-8") == "not a token cache"
+
+
+def test_a_plain_cache_file_of_another_mode_is_made_private_and_read(tmp_path: Path) -> None:
+    """An existing plain cache file with a wider mode is set to 0600, and its tokens are used."""
+    first, _ = open_token_cache(tmp_path / "cache.json", "plain")
+    assert isinstance(first, TokenCacheFile)
+    add_token(first.cache)
+    first.save()
+    (tmp_path / "cache.json").chmod(0o644)
+    second, _ = open_token_cache(tmp_path / "cache.json", "plain")
+    assert stat.S_IMODE((tmp_path / "cache.json").stat().st_mode) == 0o600
+    assert isinstance(second, TokenCacheFile)
+    assert access_tokens(second.cache) == [TOKEN]

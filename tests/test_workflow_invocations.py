@@ -29,7 +29,7 @@ from exo_oauth.project import load_stack, stack_names
 from tests.certificates import PFX_PASSWORD, pfx
 from tests.preview_samples import DUE_STEPS, SAME_APP, STACK
 from tests.preview_samples import step as preview_step
-from tests.stack_factory import REPO
+from tests.stack_factory import PROJECT, REPO
 from tests.workflow_files import ACTIONS, WORKFLOWS, load
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -72,15 +72,20 @@ with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
 sys.exit(done.returncode)
 """
 QUIET = "#!/bin/sh\nexit 0\n"
-GH = """#!/bin/sh
-# Stands in for gh: no open issue, every other call succeeds silently.
-if [ "$1 $2" = "issue list" ]; then echo "[]"; fi
-exit 0
+GH = """#!{python}
+# Stands in for gh: no open issue, every other call succeeds silently; each call is logged.
+import json, os, sys
+with open(os.environ["STANDIN_LOG"], "a", encoding="utf-8") as log:
+    log.write(json.dumps({{"tool": "gh", "argv": sys.argv[1:]}}) + "\\n")
+if sys.argv[1:3] == ["issue", "list"]:
+    print("[]")
 """
 ROTATION_PREVIEWS = {
     "due": DUE_STEPS,
-    "other": [*DUE_STEPS, preview_step("update", "azuread:index/application:Application", "scanners-app",
-                                       diffReasons=["displayName"])],
+    "blocked": [*DUE_STEPS, preview_step("update", "azuread:index/application:Application", "scanners-app",
+                                         diffReasons=["displayName"])],
+    "other": [STACK, preview_step("update", "azuread:index/application:Application", "scanners-app",
+                                  diffReasons=["displayName"])],
     "none": [STACK, SAME_APP],
 }
 
@@ -102,7 +107,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Return the scratch project (a git repository with origin/main), the stand-in bin folder and the outputs."""
     root = tmp_path_factory.mktemp("invocations")
     project, outputs, bin_dir = root / "project", root / "outputs", root / "bin"
-    shutil.copytree(REPO / "stacks", project / "stacks")
+    shutil.copytree(PROJECT / "stacks", project / "stacks")
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, project / name)
     for folder in (outputs, bin_dir):
@@ -112,8 +117,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "fleet"],
                  ["update-ref", "refs/remotes/origin/main", "HEAD"]):
         subprocess.run(["git", *argv], cwd=project, env=env, check=True, capture_output=True, timeout=60)
-    for name in stack_names(REPO):
-        planned = plan_stack(REPO, load_stack(REPO, name), datetime.now(UTC)).outputs
+    for name in stack_names(PROJECT):
+        planned = plan_stack(REPO, load_stack(PROJECT, name), datetime.now(UTC)).outputs
         secrets = {n: "stand-in-secret" for n, a in planned["apps"].items() if a["credential"]["type"] == "secret"}
         (outputs / f"{name}.json").write_text(json.dumps(real_looking(planned | {"clientSecrets": secrets})),
                                               encoding="utf-8")
@@ -192,6 +197,8 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
         path.write_text("", encoding="utf-8")
     certificate = tmp_path / "exo.pfx"
     certificate.write_bytes(base64.b64decode(secrets["EXO_CERTIFICATE_PFX"]))
+    # What deploy.yml's step before `pulumi up` saves in RUNNER_TEMP for --previous ({} as on a first deploy).
+    (tmp_path / "previous-outputs.json").write_text("{}\n", encoding="utf-8")
     log = tmp_path / "log.jsonl"
     log.write_text("", encoding="utf-8")
     full_env = {"PATH": os.pathsep.join([str(sandbox["bin"]), "/usr/bin", "/bin"]), "HOME": str(tmp_path),
@@ -202,13 +209,14 @@ def run_step(sandbox: dict[str, Path], tmp_path: Path, inputs: dict[str, Any], e
                 "PYTHONPATH": str(REPO), "EXO_CERTIFICATE_FILE": str(certificate),  # as the exchange action exports
                 **{k: str(v) for k, v in files.items()}}
     full_env |= {k: expand(str(v), context) for k, v in env.items()}
-    subprocess.run(["bash", "-e", "-c", script], cwd=sandbox["project"], env=full_env, capture_output=True,
-                   text=True, timeout=300, check=False)
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=sandbox["project"], env=full_env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return [*calls, {"tool": "step", "status": done.returncode, "stdout": done.stdout}]
 
 
 STEPS = list(steps_calling_exo_oauth())
-EXAMPLES = stack_names(REPO)
+FIXTURE_STACKS = stack_names(PROJECT)
 
 
 def test_every_exo_oauth_command_line_is_covered() -> None:
@@ -217,7 +225,7 @@ def test_every_exo_oauth_command_line_is_covered() -> None:
     assert called >= {"stacks", "drift", "drift-report", "exchange", "exchange-sign-in", "rotation-due"}
 
 
-@pytest.mark.parametrize("stacks", [*EXAMPLES, " ".join(EXAMPLES)])
+@pytest.mark.parametrize("stacks", [*FIXTURE_STACKS, " ".join(FIXTURE_STACKS)])
 @pytest.mark.parametrize(("where", "inputs", "env", "script"), STEPS, ids=[s[0] for s in STEPS])
 def test_command_line_is_a_valid_invocation_for_the_example_stacks(
     sandbox: dict[str, Path], tmp_path: Path, where: str, inputs: dict[str, Any], env: dict[str, str], script: str,
@@ -243,7 +251,8 @@ def test_command_line_is_a_valid_invocation_for_the_example_stacks(
             assert call["status"] == 0, f"{where}: {call['argv']}: {call['stderr']}"
 
 
-@pytest.mark.parametrize(("verdict", "deployed"), [("due", True), ("other", False), ("none", False)])
+@pytest.mark.parametrize(("verdict", "deployed"), [("due", True), ("blocked", False), ("other", False),
+                                                  ("none", False)])
 def test_the_schedule_deploys_exactly_the_stacks_whose_only_change_is_rotation(
     sandbox: dict[str, Path], tmp_path: Path, verdict: str, deployed: bool
 ) -> None:
@@ -253,9 +262,27 @@ def test_the_schedule_deploys_exactly_the_stacks_whose_only_change_is_rotation(
     job_env = load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["env"]
     preview = tmp_path / "due-preview.json"
     preview.write_text(json.dumps({"steps": ROTATION_PREVIEWS[verdict], "diagnostics": []}), encoding="utf-8")
-    calls = run_step(sandbox, tmp_path, {}, {**job_env, **step.get("env", {})}, step["run"], " ".join(EXAMPLES),
+    calls = run_step(sandbox, tmp_path, {}, {**job_env, **step.get("env", {})}, step["run"], " ".join(FIXTURE_STACKS),
                      preview)
     ups = [c["argv"] for c in calls if c["tool"] == "pulumi" and c["argv"][0] == "up"]
     expected = [["up", "--stack", name, "--refresh", "--yes", "--policy-pack", "policy", "--non-interactive",
-                 "--suppress-outputs"] for name in EXAMPLES] if deployed else []
+                 "--suppress-outputs"] for name in FIXTURE_STACKS] if deployed else []
     assert ups == expected
+
+
+def test_a_blocked_rotation_turns_the_job_red_and_opens_an_issue_per_stack(
+    sandbox: dict[str, Path], tmp_path: Path
+) -> None:
+    """A due rotation behind another change: the step fails, and rotation-due's decision creates each stack's issue."""
+    step = next(s for s in load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["steps"]
+                if "run" in s)
+    job_env = load(REPO / ".github" / "workflows" / "rotation.yml")["jobs"]["rotate"]["env"]
+    preview = tmp_path / "blocked-preview.json"
+    preview.write_text(json.dumps({"steps": ROTATION_PREVIEWS["blocked"], "diagnostics": []}), encoding="utf-8")
+    calls = run_step(sandbox, tmp_path, {}, {**job_env, **step.get("env", {})}, step["run"], " ".join(FIXTURE_STACKS),
+                     preview)
+    assert calls[-1]["status"] != 0
+    created = [c["argv"] for c in calls if c["tool"] == "gh" and c["argv"][:2] == ["issue", "create"]]
+    assert [a[a.index("--title") + 1] for a in created] == [f"Rotation blocked: stack {n}" for n in FIXTURE_STACKS]
+    assert all(a[a.index("--label") + 1] == "rotation-blocked" for a in created)
+    assert f"::error::stack {FIXTURE_STACKS[0]}: a due rotation waits for a reviewed deploy" in calls[-1]["stdout"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -13,8 +14,17 @@ import tree_sitter_powershell
 import yaml
 from tree_sitter import Language, Parser
 
+from components.rotation import ROTATION_CADENCE_DAYS
 from tests.stack_factory import REPO
 from tests.workflow_files import ACTIONS, WORKFLOWS, load
+from tests.workflow_rules import (
+    credential_findings,
+    env_secret_findings,
+    environment_of,
+    environment_table,
+    load_called,
+    pin_findings,
+)
 
 LINTER = REPO / ".ci" / "node" / "lint-workflows.cjs"
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
@@ -211,3 +221,189 @@ def test_pull_request_review_step_fails_when_review_comment_fails(tmp_path: Path
     assert done.returncode == 2
     assert "review-comment exited 2" in done.stdout
     assert "comment=" not in files["GITHUB_OUTPUT"].read_text(encoding="utf-8")
+
+
+DOCS = REPO / "docs" / "ci-and-fleet.md"
+ENVIRONMENTS = environment_table(DOCS.read_text(encoding="utf-8"))
+CALLED = load_called(WORKFLOWS, load)
+GATED_PREVIEW = {True: {"pull_request": None}, "jobs": {"preview": {
+    "runs-on": "ubuntu-latest", "environment": "preview", "permissions": {"id-token": "write"}, "steps": []}}}
+
+
+def credential_and_env_findings(workflow: dict[Any, Any]) -> list[str]:
+    """All credential findings of one workflow, as the repository test computes them."""
+    return [*credential_findings("w.yml", workflow, ENVIRONMENTS, CALLED), *env_secret_findings("w.yml", workflow)]
+
+
+def test_no_pull_request_job_holds_credentials_without_an_approval_gate() -> None:
+    """Pull-request code gets an OIDC token only behind required reviewers, and no secret; no secret is in an env:.
+
+    Every job with credentials is in an environment of the docs' table, and no workflow or job `env:` holds a secret.
+    """
+    findings = [f for path in WORKFLOWS
+                for f in (*credential_findings(path.name, load(path), ENVIRONMENTS, CALLED),
+                          *env_secret_findings(path.name, load(path)))]
+    assert findings == []
+    assert credential_and_env_findings(GATED_PREVIEW) == [], "the sample a hostile case breaks is itself clean"
+
+
+def broken(change: str) -> dict[Any, Any]:
+    """Return the gated preview sample with one rule broken."""
+    sample = copy.deepcopy(GATED_PREVIEW)
+    job = sample["jobs"]["preview"]
+    if change == "no environment":
+        del job["environment"]
+    elif change == "ungated environment":
+        job["environment"] = "deploy"
+    elif change == "passphrase":
+        job["steps"] = [{"run": "pulumi preview", "env": {"P": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}}]
+    elif change == "pull_request_target":
+        sample[True] = {"pull_request_target": None}
+    elif change == "secrets inherit":
+        sample["jobs"]["stacks"] = {"uses": "./.github/workflows/stacks.yml", "secrets": "inherit"}
+    elif change == "job env secret":
+        sample[True] = {"push": None}
+        job["environment"] = {"name": "drift"}
+        job["env"] = {"P": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"}
+    elif change == "workflow env secret":
+        sample["env"] = {"PFX": "${{ secrets.EXO_CERTIFICATE_PFX }}"}
+    elif change == "unknown environment":
+        sample[True] = {"push": None}
+        job["environment"] = "staging"
+    return sample
+
+
+@pytest.mark.parametrize(("change", "finding"), [
+    ("no environment", "holds credentials outside an environment"),
+    ("ungated environment", "environment deploy, which has no required reviewers"),
+    ("passphrase", "pull-request code reads secret PULUMI_CONFIG_PASSPHRASE"),
+    ("pull_request_target", "runs on pull_request_target"),
+    ("secrets inherit", "passes secrets to ./.github/workflows/stacks.yml"),
+    ("job env secret", "job env holds secret PULUMI_CONFIG_PASSPHRASE"),
+    ("workflow env secret", "workflow env holds secret EXO_CERTIFICATE_PFX"),
+    ("unknown environment", "environment staging is not in docs/ci-and-fleet.md"),
+])
+def test_credential_check_reports_each_way_a_workflow_leaks(change: str, finding: str) -> None:
+    """The check is live: each broken rule in an otherwise clean sample gives its own finding."""
+    findings = credential_and_env_findings(broken(change))
+    assert any(finding in f for f in findings), findings
+
+
+def test_environments_with_deploy_credentials_admit_only_main_or_a_reviewer() -> None:
+    """Every environment a job uses is in the docs' table; the preview's has reviewers, the credentials' main only.
+
+    A pull request can edit its workflow to name any environment: only these rules in GitHub stop it.
+    """
+    used = {(path.name, name) for path in WORKFLOWS for job in load(path)["jobs"].values()
+            if (name := environment_of(job)) is not None}
+    assert {name for _, name in used} <= set(ENVIRONMENTS), used
+    assert ENVIRONMENTS["preview"].reviewers
+    assert not ENVIRONMENTS["preview"].main_only
+    for name in ("deploy", "rotation", "drift"):
+        assert ENVIRONMENTS[name].main_only, name
+
+
+def test_every_federated_subject_the_docs_name_is_an_environment_a_job_signs_in_from() -> None:
+    """The docs' federated credentials are exactly the environments of the jobs with id-token: write.
+
+    None trusts the pull_request or a branch subject, which any pull request's or branch's code would present.
+    """
+    text = DOCS.read_text(encoding="utf-8")
+    trusted = set(re.findall(r"\| `repo:<owner>/<repo>:environment:([a-z-]+)` \|", text))
+    signing_in = {environment_of(job) for path in WORKFLOWS for job in load(path)["jobs"].values()
+                  if job.get("permissions", {}).get("id-token") == "write"}
+    assert trusted == signing_in
+    assert "| `repo:<owner>/<repo>:pull_request` | never |" in text
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_version() -> None:
+    """Workflows and composite actions use actions by full commit SHA, the version in a comment (Dependabot's form)."""
+    findings = [f for path in [*WORKFLOWS, *ACTIONS] for f in pin_findings(path.name, path.read_text(encoding="utf-8"))]
+    assert findings == []
+    assert sum(1 for path in [*WORKFLOWS, *ACTIONS] for line in path.read_text(encoding="utf-8").splitlines()
+               if "uses:" in line and "@" in line) >= 10
+
+
+@pytest.mark.parametrize(("line", "finding"), [
+    ("      - uses: actions/checkout@v4", "not pinned"),
+    ("      - uses: actions/checkout@11d5960", "not pinned"),
+    ("        uses: docker://alpine:3", "not pinned"),
+    ("      - uses: actions/checkout@11d5960a326750d5838078e36cf38b85af677262", "no `# vX.Y.Z` comment"),
+])
+def test_pin_check_reports_a_tag_a_short_sha_and_a_missing_version(line: str, finding: str) -> None:
+    """The pin check is live: a tag, a short SHA, a docker tag and a SHA without its version are each reported."""
+    assert any(finding in f for f in pin_findings("w.yml", f"steps:\n{line}\n")), line
+
+
+def test_dependabot_updates_the_pinned_actions_and_the_python_dependencies() -> None:
+    """Dependabot watches the workflows and each composite action (github-actions) and both pip manifests."""
+    config = load(REPO / ".github" / "dependabot.yml")
+    watched = {(u["package-ecosystem"], d) for u in config["updates"]
+               for d in u.get("directories", [u.get("directory")])}
+    actions = {f"/.github/actions/{path.parent.name}" for path in ACTIONS}
+    assert {("github-actions", "/")} | {("github-actions", a) for a in actions} <= watched
+    assert {("pip", "/"), ("pip", "/policy")} <= watched
+    assert (REPO / "policy" / "requirements.txt").is_file()
+
+
+DRIFT_STANDIN = """#!{python}
+# Stands in for exo-oauth in the drift step. `drift`: marks itself running, then waits (up to 20 s) until as many
+# checks as CONCURRENCY (or every stack) have started, logging how many ran when it started and when it stopped
+# waiting. `drift-report`: decides `none`.
+import json, os, sys, time
+folder = os.environ["STANDIN_DIR"]
+if sys.argv[1] == "drift-report":
+    print(json.dumps({{"action": "none", "title": "t", "body": "b"}}))
+    sys.exit(0)
+stack = sys.argv[sys.argv.index("--stack") + 1]
+running, started = os.path.join(folder, "running"), os.path.join(folder, "started")
+open(os.path.join(running, stack), "w").close()
+open(os.path.join(started, stack), "w").close()
+at_start = len(os.listdir(running))
+wanted = min(int(os.environ["CONCURRENCY"]), len(os.environ["STACKS"].split()))
+deadline = time.monotonic() + 20
+while len(os.listdir(started)) < wanted and time.monotonic() < deadline:
+    time.sleep(0.05)
+together = len(os.listdir(running))
+os.remove(os.path.join(running, stack))
+with open(os.path.join(folder, "log"), "a", encoding="utf-8") as log:
+    log.write(f"{{stack}} {{at_start}} {{together}}\\n")
+print(json.dumps({{"stack": stack, "exitStatus": 0, "checks": []}}))
+"""
+
+
+def test_drift_checks_up_to_its_concurrency_of_stacks_at_once(tmp_path: Path) -> None:
+    """The drift step runs CONCURRENCY checks together, never more, and every stack's check and decision."""
+    step = next(s for s in load(REPO / ".github" / "workflows" / "drift.yml")["jobs"]["drift"]["steps"]
+                if "exo-oauth drift " in s.get("run", ""))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("exo-oauth", DRIFT_STANDIN.format(python=sys.executable)), ("gh", "#!/bin/sh\necho '[]'\n")):
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    for folder in ("running", "started"):
+        (tmp_path / folder).mkdir()
+    stacks = ["a", "b", "c", "d", "e"]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "STANDIN_DIR": str(tmp_path),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), "GITHUB_SERVER_URL": "https://github.com",
+           "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "1", "STACKS": " ".join(stacks), "CONCURRENCY": "2",
+           "AZURE_CLIENT_IDS": "{}", "AZURE_CLIENT_ID": "x"}
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=200,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    log = [line.split() for line in (tmp_path / "log").read_text(encoding="utf-8").splitlines()]
+    assert sorted(stack for stack, _, _ in log) == stacks
+    assert max(int(at_start) for _, at_start, _ in log) <= 2, log
+    assert max(int(together) for _, _, together in log) == 2, log
+
+
+def test_rotation_runs_at_least_as_often_as_the_shortest_overlap_allows() -> None:
+    """rotation.yml's cron fires at least every ROTATION_CADENCE_DAYS, the shortest rotateBeforeDays config accepts.
+
+    A run less often than that could let an old secret end before the run that creates the next one.
+    """
+    [entry] = load(REPO / ".github" / "workflows" / "rotation.yml")[True]["schedule"]
+    _minute, _hour, day_of_month, month, day_of_week = entry["cron"].split()
+    assert (day_of_month, month) == ("*", "*"), entry
+    days = 1 if day_of_week == "*" else 7 // len(day_of_week.split(","))
+    assert days <= ROTATION_CADENCE_DAYS

@@ -1,8 +1,9 @@
 # exo-oauth's Exchange Online steps: one function per step and verb (apply: Register/Grant/Enable/Set, verify: Test,
 # remove: Unregister/Revoke/Show), with the helpers they share.
 #
-# exo-oauth inlines the functions each generated script calls (see components/exchange_module.py), so the scripts stay
-# self-contained; the lines directly above a function (no blank line between) belong to it. Values reach these
+# A real module (Import-Module it; Export-ModuleMember at the end lists what it exports, and ExoOAuth.Tests.ps1 beside
+# it tests each of those with Pester). exo-oauth also inlines the functions each generated script calls (see
+# components/exchange_module.py), so the scripts stay self-contained; the lines directly above a function (no blank line between) belong to it. Values reach these
 # functions only as parameters: the generated scripts pass every per-stack value as a single-quoted literal.
 
 function Write-ExoOAuthStep {
@@ -252,11 +253,10 @@ function Grant-ExoOAuthRight {
     )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
-        return
-    }
-    Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+    # The check is inside the retry too: until the new service principal reaches Exchange Online, naming it as
+    # -User or -Trustee fails just as the grant does.
+    $granted = Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+        if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) { return $false }
         if ($Right -eq 'FullAccess') {
             Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
                 -InheritanceType All | Out-Null
@@ -265,8 +265,24 @@ function Grant-ExoOAuthRight {
             Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs `
                 -Confirm:$false | Out-Null
         }
+        $true
     }
-    Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+    if ($granted) {
+        Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+    }
+    else {
+        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
+    }
+}
+
+# verify: the mailboxes each trustee holds each right on by the stack's declaration, by mailbox GUID.
+$script:ExoOAuthDeclared = @{}
+function Add-ExoOAuthDeclared {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('FullAccess', 'SendAs')] [string] $Right,
+        [Parameter(Mandatory)] [string] $Trustee, [Parameter(Mandatory)] [object] $Box
+    )
+    $script:ExoOAuthDeclared["$Trustee $Right $($Box.Guid)"] = $true
 }
 
 function Test-ExoOAuthRight {
@@ -282,14 +298,61 @@ function Test-ExoOAuthRight {
             Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
         }
         elseif (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
+            Add-ExoOAuthDeclared -Right $Right -Trustee $Trustee -Box $box
             Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
         }
         else {
+            Add-ExoOAuthDeclared -Right $Right -Trustee $Trustee -Box $box
             Add-ExoOAuthDrift "app '$App': no $Right on $Mailbox"
         }
     }
     catch {
         Add-ExoOAuthDrift "app '$App': could not check $Right on ${Mailbox}: $($_.Exception.Message)"
+    }
+}
+
+# verify -FullAccessScanLimit N: how many mailboxes the opt-in FullAccess pass reads (0: none). Each mailbox costs one
+# Get-MailboxPermission call per app-only app, so the pass is off unless asked for.
+$script:ExoOAuthFullAccessScanLimit = 0
+function Set-ExoOAuthFullAccessScan {
+    param([Parameter(Mandatory)] [ValidateRange(0, [int]::MaxValue)] [int] $Limit)
+    $script:ExoOAuthFullAccessScanLimit = $Limit
+}
+
+function Test-ExoOAuthUndeclaredRight {
+    param([Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Trustee)
+    # Runs after the app's declared rights were checked, which recorded them.
+    try {
+        # One call lists every recipient the trustee may send as.
+        $sendAs = @(Get-RecipientPermission -Trustee $Trustee -AccessRights SendAs -ResultSize Unlimited `
+                -ErrorAction Stop | Where-Object { "$($_.AccessControlType)" -eq 'Allow' })
+        foreach ($permission in $sendAs) {
+            $recipient = @(Get-Recipient -Identity "$($permission.Identity)" -ErrorAction Stop)
+            $guid = if ($recipient.Count -eq 1) { "$($recipient[0].Guid)" } else { '' }
+            if (-not $script:ExoOAuthDeclared.ContainsKey("$Trustee SendAs $guid")) {
+                Add-ExoOAuthDrift "app '$App': SendAs on $($permission.Identity), which the stack does not declare"
+            }
+        }
+        Write-ExoOAuthStep 'ok' "app '$App': checked $($sendAs.Count) SendAs permission(s) for undeclared ones"
+        $limit = $script:ExoOAuthFullAccessScanLimit
+        if ($limit -le 0) {
+            Write-ExoOAuthStep 'skipped' ("app '$App': FullAccess on undeclared mailboxes not scanned (opt in with " +
+                '-FullAccessScanLimit N: one Get-MailboxPermission per mailbox)')
+            return
+        }
+        $boxes = @(Get-Mailbox -ResultSize $limit -ErrorAction Stop)
+        foreach ($box in $boxes) {
+            if ($script:ExoOAuthDeclared.ContainsKey("$Trustee FullAccess $($box.Guid)")) { continue }
+            if (@(Get-ExoOAuthRight -Right FullAccess -Box $box -Trustee $Trustee).Count) {
+                Add-ExoOAuthDrift "app '$App': FullAccess on $($box.PrimarySmtpAddress), which the stack does not declare"
+            }
+        }
+        $status = if ($boxes.Count -ge $limit) { 'warn' } else { 'ok' }
+        $more = if ($boxes.Count -ge $limit) { '; the tenant may have more: raise -FullAccessScanLimit' } else { '' }
+        Write-ExoOAuthStep $status "app '$App': scanned $($boxes.Count) mailbox(es) for undeclared FullAccess$more"
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not look for undeclared rights: $($_.Exception.Message)"
     }
 }
 
@@ -322,6 +385,176 @@ function Revoke-ExoOAuthRight {
         Remove-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs -Confirm:$false
     }
     Write-ExoOAuthStep 'removed' "app '$App': $Right on $Mailbox"
+}
+
+# Exchange RBAC for Applications (app-only SMTP): a management scope holding exactly the app's mailboxes, and the
+# role assignment 'Application SMTP.SendAsApp' on it. Scope and assignment share one name, exo-oauth-<client id>.
+function Find-ExoOAuthRbacObject {
+    param(
+        [Parameter(Mandatory)] [ValidateSet('ManagementScope', 'ManagementRoleAssignment')] [string] $Kind,
+        [Parameter(Mandatory)] [ValidatePattern('^exo-oauth-[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}\z')] [string] $Name
+    )
+    try {
+        $found = if ($Kind -eq 'ManagementScope') {
+            @(Get-ManagementScope -Identity $Name -ErrorAction Stop)
+        }
+        else {
+            @(Get-ManagementRoleAssignment -Identity $Name -ErrorAction Stop)
+        }
+    }
+    catch {
+        if (-not (Test-ExoOAuthNotFound $_)) { throw }
+        $found = @()
+    }
+    @($found | Where-Object { "$($_.Name)" -eq $Name })
+}
+
+function Get-ExoOAuthFilterKey {
+    param([Parameter(Mandatory)] [AllowEmptyString()] [string] $Filter)
+    # Exchange may store a filter with other parentheses, spacing or case; compare what it selects, not its layout.
+    ($Filter -replace '[()\s]', '').ToLowerInvariant()
+}
+
+function Set-ExoOAuthManagementScope {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Filter
+    )
+    $current = @(Find-ExoOAuthRbacObject -Kind ManagementScope -Name $Name)
+    if ($current.Count -and (Get-ExoOAuthFilterKey "$($current[0].RecipientFilter)") -eq
+        (Get-ExoOAuthFilterKey $Filter)) {
+        Write-ExoOAuthStep 'ok' "app '$App': management scope $Name holds exactly its mailboxes"
+        return
+    }
+    if ($current.Count) {
+        # Narrowing the scope is how RBAC revokes a mailbox; widening it is how it grants one.
+        Set-ManagementScope -Identity $Name -RecipientRestrictionFilter $Filter
+        Write-ExoOAuthStep 'changed' "app '$App': management scope $Name now holds exactly its mailboxes"
+        return
+    }
+    New-ManagementScope -Name $Name -RecipientRestrictionFilter $Filter | Out-Null
+    Write-ExoOAuthStep 'changed' "app '$App': created management scope $Name for its mailboxes"
+}
+
+function Test-ExoOAuthManagementScope {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Filter
+    )
+    try {
+        $current = @(Find-ExoOAuthRbacObject -Kind ManagementScope -Name $Name)
+        if (-not $current.Count) {
+            Add-ExoOAuthDrift "app '$App': no management scope $Name"
+        }
+        elseif ((Get-ExoOAuthFilterKey "$($current[0].RecipientFilter)") -ne (Get-ExoOAuthFilterKey $Filter)) {
+            Add-ExoOAuthDrift "app '$App': management scope $Name selects '$($current[0].RecipientFilter)', not '$Filter'"
+        }
+        else {
+            Write-ExoOAuthStep 'ok' "app '$App': management scope $Name"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not check management scope ${Name}: $($_.Exception.Message)"
+    }
+}
+
+function Remove-ExoOAuthManagementScope {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Filter
+    )
+    if (-not @(Find-ExoOAuthRbacObject -Kind ManagementScope -Name $Name).Count) {
+        Write-ExoOAuthStep 'absent' "app '$App': no management scope $Name"
+        return
+    }
+    Remove-ManagementScope -Identity $Name -Confirm:$false
+    Write-ExoOAuthStep 'removed' "app '$App': management scope $Name"
+}
+
+function Grant-ExoOAuthRoleAssignment {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Scope
+    )
+    $current = @(Find-ExoOAuthRbacObject -Kind ManagementRoleAssignment -Name $Name)
+    if ($current.Count -and "$($current[0].Role)" -eq $Role -and "$($current[0].CustomResourceScope)" -eq $Scope) {
+        Write-ExoOAuthStep 'ok' "app '$App': role assignment $Name ($Role on scope $Scope)"
+        return
+    }
+    foreach ($stale in $current) {
+        # A role or scope cannot be changed in place on an app's assignment: remove it and assign again.
+        Remove-ManagementRoleAssignment -Identity "$($stale.Name)" -Confirm:$false
+        Write-ExoOAuthStep 'removed' "app '$App': mismatched role assignment $Name"
+    }
+    Invoke-ExoOAuthRetry "app '$App': New-ManagementRoleAssignment" {
+        New-ManagementRoleAssignment -Name $Name -Role $Role -App $ObjectId -CustomResourceScope $Scope | Out-Null
+    }
+    Write-ExoOAuthStep 'changed' "app '$App': assigned $Role on scope $Scope"
+}
+
+function Test-ExoOAuthRoleAssignment {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Scope
+    )
+    try {
+        $current = @(Find-ExoOAuthRbacObject -Kind ManagementRoleAssignment -Name $Name)
+        if (-not $current.Count) {
+            Add-ExoOAuthDrift "app '$App': no role assignment $Name ($Role)"
+        }
+        elseif ("$($current[0].Role)" -ne $Role -or "$($current[0].CustomResourceScope)" -ne $Scope) {
+            Add-ExoOAuthDrift ("app '$App': role assignment $Name is $($current[0].Role) on scope " +
+                "$($current[0].CustomResourceScope), not $Role on scope $Scope")
+        }
+        else {
+            Write-ExoOAuthStep 'ok' "app '$App': role assignment $Name ($Role on scope $Scope)"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not check role assignment ${Name}: $($_.Exception.Message)"
+    }
+}
+
+function Revoke-ExoOAuthRoleAssignment {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [string] $Role, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Scope
+    )
+    if (-not @(Find-ExoOAuthRbacObject -Kind ManagementRoleAssignment -Name $Name).Count) {
+        Write-ExoOAuthStep 'absent' "app '$App': no role assignment $Name"
+        return
+    }
+    Remove-ManagementRoleAssignment -Identity $Name -Confirm:$false
+    Write-ExoOAuthStep 'removed' "app '$App': role assignment $Name ($Role)"
+}
+
+function Test-ExoOAuthSendAuthorization {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $ObjectId,
+        [Parameter(Mandatory)] [string] $Mailbox, [Parameter(Mandatory)] [string] $Role
+    )
+    # Microsoft's own check of an RBAC grant: is this mailbox in the scope of the app's role assignment?
+    try {
+        $box = Resolve-ExoOAuthMailbox -Address $Mailbox
+        if (-not $box) {
+            Add-ExoOAuthDrift "app '$App': mailbox $Mailbox does not exist"
+            return
+        }
+        $results = @(Test-ServicePrincipalAuthorization -Identity $ObjectId -Resource "$($box.Guid)" |
+                Where-Object { "$($_.RoleName)" -eq $Role })
+        if (@($results | Where-Object { "$($_.InScope)" -eq 'True' }).Count) {
+            Write-ExoOAuthStep 'ok' "app '$App': may send as $Mailbox ($Role)"
+        }
+        else {
+            Add-ExoOAuthDrift "app '$App': $Mailbox is not in the scope of its $Role assignment"
+        }
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not test its authorization on ${Mailbox}: $($_.Exception.Message)"
+    }
 }
 
 function Enable-ExoOAuthMailboxProtocol {
@@ -376,6 +609,59 @@ function Show-ExoOAuthMailboxProtocol {
     )
     # Other apps and people may rely on the switch, and apply does not record what it was before.
     Write-ExoOAuthStep 'kept' "$Property on $Mailbox is left as it is"
+}
+
+# A delegated app's signInGroup: the switch belongs to each member mailbox, so the group is expanded each run (members
+# come and go) and each member is handled as a named mailbox is.
+function Get-ExoOAuthGroupMailboxes {
+    param([Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string] $Group)
+    $members = @(Get-DistributionGroupMember -Identity $Group -ResultSize Unlimited -ErrorAction Stop)
+    @($members | Where-Object { "$($_.RecipientTypeDetails)" -match 'Mailbox$' } |
+            ForEach-Object { "$($_.PrimarySmtpAddress)" } | Where-Object { $_ })
+}
+
+function Enable-ExoOAuthGroupProtocol {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Group,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    $boxes = @(Get-ExoOAuthGroupMailboxes -Group $Group)
+    Write-ExoOAuthStep 'report' "app '$App' (delegated): $Label for the $($boxes.Count) mailbox(es) of group $Group"
+    foreach ($box in $boxes) {
+        Enable-ExoOAuthMailboxProtocol -Mailbox $box -Label $Label -Property $Property -Wanted $Wanted
+    }
+}
+
+function Test-ExoOAuthGroupProtocol {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Group,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    try {
+        $boxes = @(Get-ExoOAuthGroupMailboxes -Group $Group)
+    }
+    catch {
+        Add-ExoOAuthDrift "app '$App': could not list the members of group ${Group}: $($_.Exception.Message)"
+        return
+    }
+    if (-not $boxes.Count) {
+        Add-ExoOAuthDrift "app '$App': group $Group has no member mailbox"
+    }
+    foreach ($box in $boxes) {
+        Test-ExoOAuthMailboxProtocol -Mailbox $box -Label $Label -Property $Property -Wanted $Wanted
+    }
+}
+
+function Show-ExoOAuthGroupProtocol {
+    param(
+        [Parameter(Mandatory)] [string] $App, [Parameter(Mandatory)] [string] $Group,
+        [Parameter(Mandatory)] [string] $Label, [Parameter(Mandatory)] [string] $Property,
+        [Parameter(Mandatory)] [ValidateSet('True', 'False')] [string] $Wanted
+    )
+    # As for named mailboxes: other clients of the members may rely on the switch.
+    Write-ExoOAuthStep 'kept' "$Property on the mailboxes of group $Group is left as it is"
 }
 
 function Show-ExoOAuthTenantProtocol {
@@ -446,3 +732,86 @@ function Exit-ExoOAuthVerify {
     }
     Write-Host 'No drift.'
 }
+
+function Export-ExoOAuthExchangeState {
+    param([Parameter(Mandatory)] [string] $Format, [Parameter(Mandatory)] [string] $Path)
+    # Read-only: every Exchange Online service principal and, per mailbox, the non-inherited permissions one of them
+    # holds, written as JSON for `exo-oauth audit` and `adopt --exchange-export`.
+    # Get-ServicePrincipal has no -ResultSize; without -Identity it returns every service principal.
+    $principals = @(Get-ServicePrincipal)
+    $byTrustee = @{}
+    foreach ($sp in $principals) {
+        foreach ($name in @("$($sp.Identity)", "$($sp.ObjectId)", "$($sp.DisplayName)")) {
+            if ($name) { $byTrustee[$name] = "$($sp.ObjectId)" }
+        }
+    }
+    $permissions = [System.Collections.Generic.List[object]]::new()
+    if ($principals.Count -gt 0) {
+        # Get-EXOMailbox and Get-EXOMailboxPermission are the module's REST cmdlets, which Microsoft optimizes for
+        # reading thousands of objects. A GDAP or CSP partner connects with -DelegatedOrganization first.
+        $boxes = @(Get-EXOMailbox -ResultSize Unlimited)
+        $done = 0
+        foreach ($box in $boxes) {
+            $address = "$($box.PrimarySmtpAddress)"
+            Write-Progress -Activity 'Reading mailbox permissions' -Status $address `
+                -PercentComplete ([int](100 * $done / $boxes.Count))
+            $done++
+            $entries = @(Get-EXOMailboxPermission -ExternalDirectoryObjectId "$($box.ExternalDirectoryObjectId)" |
+                    Where-Object { -not $_.IsInherited })
+            foreach ($entry in $entries) {
+                $holder = $byTrustee["$($entry.User)"]
+                if ($holder) {
+                    $permissions.Add([ordered]@{ mailbox = $address; principalObjectId = $holder
+                            rights = @("$($entry.AccessRights)" -split ', ') })
+                }
+            }
+            foreach ($entry in @(Get-RecipientPermission -Identity "$($box.Guid)")) {
+                $holder = $byTrustee["$($entry.Trustee)"]
+                if ($holder) {
+                    $permissions.Add([ordered]@{ mailbox = $address; principalObjectId = $holder
+                            rights = @("$($entry.AccessRights)" -split ', ') })
+                }
+            }
+        }
+        Write-Progress -Activity 'Reading mailbox permissions' -Completed
+    }
+    [ordered]@{
+        format = $Format
+        servicePrincipals = @($principals | ForEach-Object {
+                [ordered]@{ appId = "$($_.AppId)"; objectId = "$($_.ObjectId)"; displayName = "$($_.DisplayName)" } })
+        mailboxPermissions = @($permissions)
+    } | ConvertTo-Json -Depth 5 | Set-Content -Encoding utf8 -Path $Path
+    Write-Host "Wrote $Path; pass it to exo-oauth audit or adopt with --exchange-export."
+}
+
+# What the generated scripts (and audit's export script) call; everything else is a helper of these. Import-Module gives exactly these.
+Export-ModuleMember -Function @(
+    'Write-ExoOAuthStep',
+    'Connect-ExoOAuth',
+    'Register-ExoOAuthServicePrincipal',
+    'Test-ExoOAuthServicePrincipal',
+    'Unregister-ExoOAuthServicePrincipal',
+    'Grant-ExoOAuthRight',
+    'Test-ExoOAuthRight',
+    'Revoke-ExoOAuthRight',
+    'Set-ExoOAuthFullAccessScan',
+    'Test-ExoOAuthUndeclaredRight',
+    'Set-ExoOAuthManagementScope',
+    'Test-ExoOAuthManagementScope',
+    'Remove-ExoOAuthManagementScope',
+    'Grant-ExoOAuthRoleAssignment',
+    'Test-ExoOAuthRoleAssignment',
+    'Revoke-ExoOAuthRoleAssignment',
+    'Test-ExoOAuthSendAuthorization',
+    'Enable-ExoOAuthMailboxProtocol',
+    'Test-ExoOAuthMailboxProtocol',
+    'Show-ExoOAuthMailboxProtocol',
+    'Enable-ExoOAuthGroupProtocol',
+    'Test-ExoOAuthGroupProtocol',
+    'Show-ExoOAuthGroupProtocol',
+    'Show-ExoOAuthTenantProtocol',
+    'Set-ExoOAuthTenantSmtpAuth',
+    'Test-ExoOAuthTenantSmtpAuth',
+    'Exit-ExoOAuthVerify',
+    'Export-ExoOAuthExchangeState'
+)

@@ -11,6 +11,7 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..tenant.request import AdoptRequest
+from .flags import add_format, add_project_dir, stack_name
 from .graph_signin import add_signin_arguments, audit_request
 
 
@@ -26,15 +27,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", required=True, metavar="GUID", help="the tenant ID")
-    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to write (stacks/Pulumi.NAME.yaml)")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME",
+                        help="the stack to write (stacks/Pulumi.NAME.yaml)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
                         help="the Exchange export (see `exo-oauth audit --print-export-script`): app-only mailboxes")
     parser.add_argument("--default-owner", metavar="GUID", help="owner object id for apps that have none")
     parser.add_argument("--organization", metavar="DOMAIN",
                         help="the tenant's *.onmicrosoft.com domain for the Exchange scripts")
     parser.add_argument("--force", action="store_true", help="overwrite an existing stack file")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    parser.add_argument("--revoke-excess", action="store_true",
+                        help="also list the app role assignments and delegated grants the stack does not declare "
+                        "(full_access_as_app, Graph mail permissions, ...) in the import file, so the first `pulumi "
+                        "up` deletes them; check first that no daemon depends on them")
+    add_project_dir(parser)
+    add_format(parser, "json")
     add_signin_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -46,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         request = AdoptRequest(audit_request(args), stack=args.stack, project_dir=args.project_dir,
-                               default_owner=args.default_owner, organization=args.organization, force=args.force)
+                               default_owner=args.default_owner, organization=args.organization, force=args.force,
+                               revoke_excess=args.revoke_excess)
         result = adopt(request, os.environ, datetime.now(UTC))
     except GraphError as error:
         print(f"exo-oauth adopt: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
 from ..policy_rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
+from .flags import add_format
 from .graph_signin import add_signin_arguments, audit_request
 
 
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="also judge Exchange Online's side, from the JSON the export script wrote")
     parser.add_argument("--print-export-script", action="store_true",
                         help="print the read-only Exchange Online PowerShell export script and exit")
-    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
+    add_format(parser, "markdown", "json")
     parser.add_argument("--warn-days", type=int, metavar="DAYS",
                         help="report credentials that end within this many days (default: the policy's, "
                         f"{DEFAULT_EXPIRY_WARNING_DAYS})")

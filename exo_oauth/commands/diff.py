@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
-FORMATS = ("markdown", "json", "text")
+from .flags import add_format, add_project_dir, chosen_project_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--base", default="origin/main", metavar="REF", help="git ref to compare with (default: "
                         "origin/main)")
-    parser.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_format(parser, "markdown", "json")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -31,9 +30,8 @@ def run(args: argparse.Namespace) -> int:
     """Plan the changed stacks on both sides and print the access diff."""
     from ..access_diff import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..changes import access_changes  # noqa: PLC0415 - imports Pulumi; --help must not
-    from ..project import find_project_dir  # noqa: PLC0415
 
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    project_dir = chosen_project_dir(args)
     entries = access_changes(project_dir, args.base)
     render = {"markdown": render_markdown, "json": render_json, "text": render_text}[args.format]
     sys.stdout.write(render(args.base, entries))

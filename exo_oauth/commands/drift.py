@@ -1,18 +1,26 @@
-"""`exo-oauth drift`: the three drift checks of one stack, run with whatever this machine has."""
+"""`exo-oauth drift`: the drift checks of one stack, run with whatever this machine has."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components.exit_codes import ExitCode, exit_help
+from components.microsoft import PROTOCOLS
 
 from ..errors import UsageError
-from ..verify.clouds import CLOUDS
+from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir, stack_name
 
-CHECKS = ("entra", "exchange", "e2e")
-PASS_THROUGH = ("cloud", "authority_host", "imap", "pop", "smtp", "ca_file")
+if TYPE_CHECKING:
+    from ..tenant.graph import GraphClient
+
+CHECKS = ("entra", "exchange", "e2e", "consents")
+"""Every check; without --checks, `consents` runs only when a Graph sign-in (--graph-client-id) is given."""
+PASS_THROUGH = ("cloud", "authority_host", *(p.name for p in PROTOCOLS), "ca_file")
 """`exo-oauth verify` options that drift hands on to each end-to-end check."""
 
 
@@ -24,51 +32,65 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Run `pulumi preview --refresh --json` (needs the pulumi CLI; a change other than credential "
         "rotation due on its schedule is drift), the stack's "
         "Exchange verify script (needs pwsh and certificate sign-in) and `exo-oauth verify` for each app-only app "
-        "(needs the network), and say which checks could not run and why. "
+        "(needs the network), with --graph-client-id read each app's consents from Microsoft Graph (one not declared "
+        "by the stack is drift), and say which checks could not run and why. "
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
     )
-    parser.add_argument("--stack", required=True, metavar="NAME", help="the stack to check")
-    parser.add_argument("--checks", default=",".join(CHECKS), metavar="LIST",
-                        help=f"comma-separated subset of {','.join(CHECKS)} (default: all)")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="the stack to check")
+    parser.add_argument("--checks", metavar="LIST",
+                        help=f"comma-separated subset of {','.join(CHECKS)} (default: all; consents only with "
+                        "--graph-client-id)")
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="outputs saved with `pulumi stack output --json --show-secrets` (default: ask pulumi)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    add_project_dir(parser)
+    add_format(parser, "json")
     parser.add_argument("--policy-pack", type=Path, metavar="DIR", help="preview with this policy pack (entra check)")
     exchange = parser.add_argument_group("Exchange sign-in on a runner (handed to the verify script)")
     exchange.add_argument("--exchange-certificate-file", type=Path, metavar="PFX",
                           help="the Exchange app's PFX, as -CertificateFilePath (overrides the stack's)")
     exchange.add_argument("--exchange-password-variable", metavar="VAR",
                           help="environment variable with the PFX's password, as -CertificatePasswordVariable")
-    verify = parser.add_argument_group("handed on to exo-oauth verify")
-    verify.add_argument("--cloud", choices=tuple(CLOUDS))
-    verify.add_argument("--authority-host", metavar="URL")
-    verify.add_argument("--imap", metavar="HOST:PORT")
-    verify.add_argument("--pop", metavar="HOST:PORT")
-    verify.add_argument("--smtp", metavar="HOST:PORT")
-    verify.add_argument("--ca-file", type=Path, metavar="PEM")
-    verify.add_argument("--certificate", type=Path, metavar="PEM",
-                        help="for certificate apps: PEM with the app's private key and certificate (secret apps use "
-                        "the stack's secret output, federated ones GitHub's OIDC token in a GitHub Actions job)")
-    verify.add_argument("--certificate-passphrase-env", metavar="VAR",
-                        help="environment variable holding the private key's passphrase")
+    exchange.add_argument("--exchange-full-access-scan", type=int, metavar="N",
+                          help="also look for FullAccess the stack does not declare on up to N mailboxes, as "
+                          "-FullAccessScanLimit (one Get-MailboxPermission per mailbox and app; default: off)")
+    graph = parser.add_argument_group("read-only Microsoft Graph sign-in for the consents check (as audit's; "
+                                      "--cloud, --authority-host and --ca-file apply too)")
+    graph.add_argument("--graph-client-id", metavar="ID", help="a read-only app (Application.Read.All, "
+                       "Directory.Read.All) that signs in with client credentials")
+    graph.add_argument("--graph-secret-env", metavar="VAR", help="environment variable holding its client secret")
+    graph.add_argument("--graph-host", metavar="URL", help="override Microsoft Graph's host (https://HOST[:PORT])")
+    verify = parser.add_argument_group("handed on to exo-oauth verify (secret apps use the stack's secret output, "
+                                       "federated ones GitHub's OIDC token in a GitHub Actions job)")
+    add_cloud_and_hosts(verify, mail=True)
+    add_certificate(verify)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen checks and print one line each; return OK, DRIFT or NOT_RUN (components.exit_codes)."""
-    from ..drift import e2e_checks, entra_check, exchange_check, exit_status, render_json, render_text  # noqa: PLC0415
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..drift import (  # noqa: PLC0415
+        e2e_checks,
+        entra_check,
+        exchange_check,
+        exit_status,
+        render_json,
+        render_text,
+    )
+    from ..project import load_stack  # noqa: PLC0415
     from ..stack_outputs import load_outputs  # noqa: PLC0415
+    from ..tenant.undeclared import consents_check  # noqa: PLC0415 - reads Graph: loads the sign-in stack
 
-    chosen = [c.strip() for c in args.checks.split(",") if c.strip()]
+    checks = args.checks if args.checks is not None else ",".join(
+        c for c in CHECKS if c != "consents" or args.graph_client_id is not None)
+    chosen = [c.strip() for c in checks.split(",") if c.strip()]
     unknown = [c for c in chosen if c not in CHECKS]
     if unknown or not chosen:
-        raise UsageError(f"--checks {args.checks!r}: allowed: a non-empty subset of {','.join(CHECKS)}")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+        raise UsageError(f"--checks {checks!r}: allowed: a non-empty subset of {','.join(CHECKS)}")
+    project_dir = chosen_project_dir(args)
     config = load_stack(project_dir, args.stack).config
     try:
-        outputs = load_outputs(args.stack, project_dir, args.outputs)
+        # Read once for every check: the e2e checks' secrets included, so verify does not ask pulumi per app.
+        outputs = load_outputs(args.stack, project_dir, args.outputs, show_secrets="e2e" in chosen)
     except UsageError as error:
         if args.outputs is not None:
             raise
@@ -87,8 +109,25 @@ def run(args: argparse.Namespace) -> int:
                                       _exchange_args(args)))
     if "e2e" in chosen:
         results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs, certificate=certificate)
+    if "consents" in chosen:
+        results.append(consents_check(outputs, _graph_opener(args, config.tenant_id, config.cloud)))
     sys.stdout.write((render_json if args.format == "json" else render_text)(args.stack, results))
     return exit_status(results)
+
+
+def _graph_opener(args: argparse.Namespace, tenant: str, cloud: str) -> Callable[[], GraphClient] | None:
+    """Return what signs in to Graph for the consents check, or None without --graph-client-id."""
+    if args.graph_client_id is None:
+        return None
+    if args.graph_secret_env is None:
+        raise UsageError("--graph-client-id: needs --graph-secret-env VAR (the read-only app's client secret)")
+    from ..tenant.request import SignInRequest  # noqa: PLC0415
+    from ..tenant.signin import open_graph  # noqa: PLC0415 - loads msal
+
+    request = SignInRequest(tenant=tenant, client_id=args.graph_client_id, secret_env=args.graph_secret_env,
+                            cloud=args.cloud or cloud, authority_host=args.authority_host,
+                            graph_host=args.graph_host, ca_file=args.ca_file)
+    return lambda: open_graph(request, os.environ)
 
 
 def _exchange_args(args: argparse.Namespace) -> list[str]:
@@ -103,4 +142,9 @@ def _exchange_args(args: argparse.Namespace) -> list[str]:
         if args.exchange_certificate_file is None:
             raise UsageError("--exchange-password-variable: only with --exchange-certificate-file PFX")
         script_args += ["-CertificatePasswordVariable", args.exchange_password_variable]
+    if args.exchange_full_access_scan is not None:
+        if args.exchange_full_access_scan < 1:
+            raise UsageError(f"--exchange-full-access-scan {args.exchange_full_access_scan}: allowed: a number of "
+                             "mailboxes, 1 or more")
+        script_args += ["-FullAccessScanLimit", str(args.exchange_full_access_scan)]
     return script_args

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +14,12 @@ from components.exchange_actions import ACTIONS, script_name
 from components.exit_codes import ExitCode
 
 from ..errors import UsageError
+from .flags import add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
     from components.config import StackConfig
+    from components.exchange_scripts import ExchangeApp
+    from components.outputs import StackOutputs
 
     from ..project import LoadedStack
 
@@ -35,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders "
         "from the offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
     )
-    parser.add_argument("--stack", required=True, metavar="NAME", help="a stack under stacks/")
+    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="a stack under stacks/")
     parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--outputs", type=Path, metavar="FILE",
@@ -43,7 +46,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--offline", action="store_true",
                         help="render from the offline plan (stand-in IDs, not runnable), e.g. for review before a "
                         "deploy")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    parser.add_argument("--previous", type=Path, metavar="OLD",
+                        help="the saved `pulumi stack output --json` from before the update: apply then first "
+                        "revokes what OLD held in Exchange Online and the deployed outputs do not (docs/exchange.md)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -52,15 +58,24 @@ def run(args: argparse.Namespace) -> int:
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
     from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
-    from ..project import find_project_dir, load_stack  # noqa: PLC0415
+    from ..project import load_stack  # noqa: PLC0415
 
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
+    if args.previous is not None and (args.offline or args.action not in (None, "apply")):
+        raise UsageError("--previous: only the apply script revokes, from deployed outputs; allowed: --previous with "
+                         "--action apply (or no --action) and without --offline")
+    project_dir = chosen_project_dir(args)
     stack = load_stack(project_dir, args.stack)
+    previous: Sequence[ExchangeApp] = ()
+    if args.previous is not None:
+        previous = _previous_apps(stack, args.previous)
     if args.offline:
         source = f"offline plan of stack {args.stack}"
         apps = _planned_apps(project_dir, stack)
     else:
-        source, apps = _deployed_apps(project_dir, stack, args.outputs)
+        from ..stack_outputs import load_outputs  # noqa: PLC0415
+
+        source = f"--outputs {args.outputs}" if args.outputs else f"pulumi stack output --stack {stack.name}"
+        apps = _deployed_apps(stack, load_outputs(stack.name, project_dir, args.outputs), source)
         stale = stale_outputs(stack.config, apps)
         if stale:
             print(f"exo-oauth exchange: note: the deployed outputs differ from {stack.config.source} ({stale}); "
@@ -68,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     inputs = exchange_inputs(args.stack, stack.config.tenant_id, apps, stack.config.exchange, source=source,
                              cloud=stack.config.cloud)
-    scripts = render_exchange_scripts(inputs, offline=args.offline)
+    scripts = render_exchange_scripts(inputs, offline=args.offline, previous=previous)
     if args.action:
         sys.stdout.write(scripts[args.action])
         return ExitCode.OK
@@ -83,12 +98,22 @@ def _planned_apps(project_dir: Path, stack: LoadedStack) -> Any:
     return plan_stack(project_dir, stack, datetime.now(UTC)).outputs.get("apps", {})
 
 
-def _deployed_apps(project_dir: Path, stack: LoadedStack, outputs_file: Path | None) -> tuple[str, Any]:
-    """Return where the outputs came from and their `apps`; refuse another tenant's outputs and stand-in IDs."""
-    from ..stack_outputs import load_outputs  # noqa: PLC0415
+def _previous_apps(stack: LoadedStack, path: Path) -> Sequence[ExchangeApp]:
+    """Return the apps of the outputs saved before the update; none for a stack that was never deployed."""
+    from components.exchange_scripts import exchange_inputs  # noqa: PLC0415
 
-    outputs = load_outputs(stack.name, project_dir, outputs_file)
-    source = f"--outputs {outputs_file}" if outputs_file else f"pulumi stack output --stack {stack.name}"
+    from ..stack_outputs import load_previous_outputs  # noqa: PLC0415
+
+    outputs = load_previous_outputs(path)
+    if outputs is None:
+        return ()
+    source = f"--previous {path}"
+    return exchange_inputs(stack.name, stack.config.tenant_id, _deployed_apps(stack, outputs, source),
+                           stack.config.exchange, source=source, cloud=stack.config.cloud).apps
+
+
+def _deployed_apps(stack: LoadedStack, outputs: StackOutputs, source: str) -> Any:
+    """Return the outputs' `apps`; refuse another tenant's outputs and stand-in IDs."""
     if outputs.tenant_id != stack.config.tenant_id:
         raise UsageError(f"{source}: tenantId {outputs.tenant_id!r} is not the tenant of {stack.config.source} "
                          f"({stack.config.tenant_id}); allowed: the outputs of stack {stack.name}")
@@ -97,7 +122,7 @@ def _deployed_apps(project_dir: Path, stack: LoadedStack, outputs_file: Path | N
     if standin is not None:
         raise UsageError(f"{source}: {standin[0]}: {standin[1]!r} is a stand-in ID of the offline plan, not a "
                          "deployed object; allowed: the outputs of a deployed stack, or --offline for a preview")
-    return source, apps
+    return apps
 
 
 def _first_standin(value: Any, path: str) -> tuple[str, str] | None:

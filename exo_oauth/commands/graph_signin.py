@@ -6,10 +6,9 @@ Not a subcommand: a helper of the two commands. Light, since `exo-oauth --help` 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..tenant.request import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, AuditRequest, SignInRequest
-from ..verify.clouds import CLOUDS
+from .flags import add_certificate, add_cloud_and_hosts, add_secret_env
 
 
 def add_signin_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,15 +17,11 @@ def add_signin_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--client-id", metavar="ID", help="the app to sign in as; with --secret-env or --certificate "
                        "a read-only app (client credentials), else a public client for device code (default: "
                        "Microsoft Graph Command Line Tools)")
-    group.add_argument("--secret-env", metavar="VAR", help="environment variable holding the client secret value")
-    group.add_argument("--certificate", type=Path, metavar="PEM", help="PEM file with the private key and certificate")
-    group.add_argument("--certificate-passphrase-env", metavar="VAR",
-                       help="environment variable holding the private key's passphrase")
+    add_secret_env(group)
+    add_certificate(group)
     hosts = parser.add_argument_group("clouds and hosts")
-    hosts.add_argument("--cloud", choices=tuple(CLOUDS), help="Microsoft cloud (default: global)")
-    hosts.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
+    add_cloud_and_hosts(hosts)
     hosts.add_argument("--graph-host", metavar="URL", help="override Microsoft Graph's host (https://HOST[:PORT])")
-    hosts.add_argument("--ca-file", type=Path, metavar="PEM", help="trust only these CA certificates")
     hosts.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                        help=f"per request (default: {DEFAULT_TIMEOUT:g})")
     hosts.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",

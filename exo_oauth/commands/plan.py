@@ -13,8 +13,7 @@ from ..errors import UsageError
 from ..files import load_json, read_text
 from ..policy_rules import load_policy_config
 from ..progress import Progress
-
-FORMATS = ("text", "markdown", "json")
+from .flags import add_format, add_project_dir, chosen_project_dir, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,10 +26,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.POLICY),
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--stack", action="append", metavar="NAME", help="a stack under stacks/ (repeatable)")
+    which.add_argument("--stack", type=stack_name, action="append", metavar="NAME",
+                       help="a stack under stacks/ (repeatable)")
     which.add_argument("--all", action="store_true", help="every stack under stacks/")
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_format(parser, "markdown", "json")
+    add_project_dir(parser)
     parser.add_argument("--policy-config", type=Path, metavar="FILE",
                         help="policy settings, in the JSON of `pulumi preview --policy-pack-config` "
                         '(for example {"credential-max-lifetime": {"maxDays": 365}})')
@@ -41,9 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
+    from components.config import STACKS_DIR  # noqa: PLC0415
+
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
-    from ..project import find_project_dir, list_stacks, load_stack  # noqa: PLC0415
+    from ..project import load_stack, require_program, stack_names  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: allowed: a whole number of at least 1")
@@ -53,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
         allowed = "a JSON object of policy settings"
         document = load_json(read_text(args.policy_config, source, allowed), source, allowed)
         policy = load_policy_config(document, source)
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
-    names = list_stacks(project_dir) if args.all else list(dict.fromkeys(args.stack))
+    project_dir = chosen_project_dir(args)
+    require_program(project_dir)
+    names = stack_names(project_dir) if args.all else list(dict.fromkeys(args.stack))
+    if not names:  # a fleet repository without its examples, before its first tenant
+        print(f"exo-oauth plan: no stack files in {STACKS_DIR}/: nothing to plan", file=sys.stderr)
     stacks = [load_stack(project_dir, name) for name in names]
     progress = Progress("plan", len(stacks))
     try:

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--base", required=True, metavar="REF", help="the branch the pull request merges into")
     parser.add_argument("--run-url", required=True, metavar="URL", help="the workflow run, named in the cut note")
     parser.add_argument("--comment-out", type=Path, required=True, metavar="FILE", help="where to write the comment")
+    parser.add_argument("--stacks-stderr", type=Path, metavar="FILE",
+                        help="the stderr of `exo-oauth stacks --changed-since`: its last line, which stacks a preview "
+                        "and deploy touch, goes under the verdict")
     parser.set_defaults(run=run)
 
 
@@ -41,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the whole review and write the comment."""
     plan, diff = (Part(_read(getattr(args, name), f"--{name}"), getattr(args, f"{name}_status"),
                        _read(getattr(args, f"{name}_stderr"), f"--{name}-stderr")) for name in ("plan", "diff"))
-    text = review_markdown(args.base, plan, diff)
+    stacks = _read(args.stacks_stderr, "--stacks-stderr") if args.stacks_stderr else ""
+    text = review_markdown(args.base, plan, diff, stacks)
     try:
         args.comment_out.write_text(cut(text, COMMENT_LIMIT, args.run_url), encoding="utf-8")
     except OSError as error:

@@ -7,11 +7,16 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
 from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
+from .flags import add_project_dir, chosen_project_dir, stack_name
+
+if TYPE_CHECKING:
+    from ..changes import Changed
 
 SHOWN = 20
 """Stack names an error lists before `and N more`."""
@@ -30,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which = parser.add_argument_group("which stacks")
     which.add_argument("--all", action="store_true", help="every stack (same as --select all)")
     which.add_argument("--changed-since", metavar="REF",
-                       help="the stacks whose file changed since REF's merge base with HEAD, or every stack when the "
-                       "program (exo_oauth.changes.CODE_PATHS) changed; an empty REF means every stack")
+                       help="the stacks whose file changed since REF's merge base with HEAD; when the program "
+                       "(exo_oauth.changes.CODE_PATHS) changed, also those whose offline plan (resources, outputs or "
+                       "Exchange scripts) differs there, or every stack if the plans cannot be compared; an empty "
+                       "REF means every stack")
     which.add_argument("--select", metavar="SPEC",
                        help="changed (needs --changed-since), all, or stack names separated by commas or spaces: "
                        "the value of a workflow_dispatch input, passed as it is")
@@ -43,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="stacks per job (default 1), or auto: the fewest per job that fit --max-jobs")
     jobs.add_argument("--max-jobs", type=int, default=MAX_JOBS, metavar="J",
                       help=f"jobs a matrix may have (default {MAX_JOBS}, GitHub's limit)")
-    parser.add_argument("--project-dir", type=Path, help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
@@ -71,41 +78,69 @@ def _changed(project_dir: Path, ref: str | None, unknown: str, stacks: list[str]
             check_ref(project_dir, ref, "--changed-since")
         except UsageError:
             return stacks, f"{ref} is not in this clone (history rewritten?): every stack"
-    return stacks_changed_since(project_dir, ref, stacks), f"changed since {ref}"
+    changed = stacks_changed_since(project_dir, ref, stacks)
+    return changed.stacks, _why(ref, changed)
 
 
-def _named(spec: str, stacks: list[str]) -> tuple[list[str], str]:
-    names = sorted(set(re.split(r"[\s,]+", spec.strip())) - {""})
+def _why(ref: str, changed: Changed) -> str:
+    """Say why these stacks: the changed stack files, and after a program change which plans differ and how many not."""
+    if not changed.program:
+        return f"changed since {ref}"
+    if changed.incomparable is not None:
+        return f"the program changed since {ref}, and the plans could not be compared ({changed.incomparable}): " \
+               "every stack"
+    moved = [f"{name} ({', '.join(parts)})" for name, parts in changed.plans.items()]
+    return (f"changed since {ref}: {len(changed.files)} stack file(s) changed; the program changed, and the offline "
+            f"plan differs for {len(moved)} other stack(s){': ' + _listed(moved) if moved else ''}; "
+            f"{changed.left_alone} stack(s) left alone, their plan unchanged")
+
+
+def _listed(names: list[str]) -> str:
+    """Return the first SHOWN names, and how many more."""
+    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+
+def _named(spec: str, stacks: list[str], examples: list[str]) -> tuple[list[str], str]:
+    names = sorted({stack_name(word) for word in re.split(r"[\s,]+", spec.strip())} - {""})
+    if named_examples := [n for n in names if n in examples]:
+        raise UsageError(f"--select {spec!r}: {', '.join(named_examples)}: example stack(s), never run by a "
+                         "workflow (exo-oauth:example: true); allowed: the stacks of your tenants (a copy of an "
+                         "example runs once exo-oauth:example is removed)")
     unknown = [n for n in names if n not in stacks]
     if unknown:
-        shown = ", ".join(stacks[:SHOWN]) + (f" and {len(stacks) - SHOWN} more" if len(stacks) > SHOWN else "")
         raise UsageError(f"--select {spec!r}: no stack {', '.join(unknown)}; allowed: changed, all, or stack names "
-                         f"({shown})")
+                         f"({_listed(stacks)})")
     return names, "named"
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the matrix entries as one JSON line; say on stderr what was selected and why."""
-    from ..project import find_project_dir, list_stacks  # noqa: PLC0415
+    """Print the matrix entries as one JSON line; say on stderr what was selected and why.
+
+    Example stacks (`exo-oauth:example: true`) are never selected; no stack files at all is an empty list.
+    """
+    from ..project import is_example_stack, stack_names  # noqa: PLC0415
 
     shard = parse_shard(args.shard) if args.shard else None
     batch_size = parse_batch_size(args.batch_size)
     if args.max_jobs < 1:
         raise UsageError(f"--max-jobs {args.max_jobs}: allowed: a whole number from 1 up")
-    project_dir = args.project_dir.resolve() if args.project_dir else find_project_dir()
-    stacks = list_stacks(project_dir)
+    project_dir = chosen_project_dir(args)
+    every = stack_names(project_dir)
+    examples = [name for name in every if is_example_stack(project_dir, name)]
+    stacks = [name for name in every if name not in examples]
     selection = _selection(args)
     if selection == "all":
         chosen, why = stacks, "every stack"
     elif selection == "changed":
         chosen, why = _changed(project_dir, args.changed_since, args.if_unknown_ref, stacks)
     else:
-        chosen, why = _named(selection, stacks)
+        chosen, why = _named(selection, stacks, examples)
     note = f"exo-oauth stacks: {len(chosen)} of {len(stacks)} stacks ({why})"
     if shard is not None:
         chosen = shard_of(chosen, shard)
         note += f", shard {shard.index}/{shard.count}: {len(chosen)}"
     entries = matrix_entries(chosen, batch_size, args.max_jobs)
-    print(f"{note}, in {len(entries)} job(s)", file=sys.stderr)
+    left_out = f"; example stacks never run: {_listed(examples)}" if examples else ""
+    print(f"{note}, in {len(entries)} job(s){left_out}", file=sys.stderr)
     print(json.dumps(entries, separators=(",", ":")))
     return ExitCode.OK

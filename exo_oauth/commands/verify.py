@@ -9,10 +9,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
+from components.microsoft import FLOWS, PROTOCOLS
 
-from ..verify.clouds import CLOUDS
 from ..verify.request import DEFAULT_TIMEOUT, RUN_STEPS, VerifyRequest
 from ..verify.token_cache import MODES
+from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, add_secret_env, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,40 +28,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     stack = parser.add_argument_group("from a deployed stack")
-    stack.add_argument("--stack", metavar="NAME", help="read the app from this stack's outputs")
+    stack.add_argument("--stack", type=stack_name, metavar="NAME", help="read the app from this stack's outputs")
     stack.add_argument("--app", metavar="NAME", help="the app to verify (default: the stack's only app)")
     stack.add_argument("--outputs", type=Path, metavar="FILE",
                        help="outputs saved with `pulumi stack output --json [--show-secrets]` (default: ask pulumi)")
-    stack.add_argument("--project-dir", type=Path, metavar="DIR",
-                       help="the project folder (default: nearest Pulumi.yaml above here)")
+    add_project_dir(stack)
     explicit = parser.add_argument_group("without a stack")
     explicit.add_argument("--tenant", metavar="ID", help="tenant ID (GUID) or verified domain")
     explicit.add_argument("--client-id", metavar="ID", help="the app's Application (client) ID")
-    explicit.add_argument("--flow", choices=("app-only", "delegated"),
+    explicit.add_argument("--flow", choices=FLOWS,
                           help="default: app-only with a credential, delegated (device code) without")
     what = parser.add_argument_group("what to check")
     what.add_argument("--mailbox", metavar="ADDR",
                       help="mailbox to log in to (app-only default: the app's first mailbox; delegated: the user's)")
     what.add_argument("--protocols", metavar="LIST",
-                      help="comma-separated subset of imap,pop,smtp (default: the app's)")
+                      help=f"comma-separated subset of {','.join(p.name for p in PROTOCOLS)} (default: the app's)")
     what.add_argument("--send-test-to", metavar="ADDR", help="after SMTP AUTH, send one test message here")
     credential = parser.add_argument_group("credential (never on the command line)")
-    credential.add_argument("--secret-env", metavar="VAR", help="environment variable holding the client secret value")
-    credential.add_argument("--certificate", type=Path, metavar="PEM",
-                            help="PEM file with the app's private key and its certificate")
-    credential.add_argument("--certificate-passphrase-env", metavar="VAR",
-                            help="environment variable holding the private key's passphrase")
+    add_secret_env(credential)
+    add_certificate(credential)
     hosts = parser.add_argument_group("clouds and hosts")
-    hosts.add_argument("--cloud", choices=tuple(CLOUDS),
-                       help="Microsoft cloud: login and mail hosts (default: the stack's exo-oauth:cloud, else global)")
-    hosts.add_argument("--authority-host", metavar="URL", help="override the login host (https://HOST[:PORT])")
-    hosts.add_argument("--imap", metavar="HOST:PORT", help="override the IMAP endpoint (TLS)")
-    hosts.add_argument("--pop", metavar="HOST:PORT", help="override the POP3 endpoint (TLS)")
-    hosts.add_argument("--smtp", metavar="HOST:PORT", help="override the SMTP submission endpoint (STARTTLS)")
-    hosts.add_argument("--ca-file", type=Path, metavar="PEM", help="trust only these CA certificates (TLS is always "
-                       "verified)")
+    add_cloud_and_hosts(hosts, mail=True)
     output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    add_format(output, "json")
     output.add_argument("--verbose", action="store_true",
                         help="add protocol transcripts and token claims (tokens and secrets are never shown)")
     output.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -75,7 +65,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def request_from(args: argparse.Namespace) -> VerifyRequest:
     """Return the typed request for the parsed `exo-oauth verify` flags (each field is the flag of that name)."""
-    return VerifyRequest(**{field.name: getattr(args, field.name) for field in fields(VerifyRequest)})
+    # stack_outputs has no flag: only drift, which has read the outputs already, sets it.
+    return VerifyRequest(**{field.name: getattr(args, field.name) for field in fields(VerifyRequest)
+                            if field.name != "stack_outputs"})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from components.microsoft import TYPE_TOKENS
 from components.redirect_uris import redirect_uri_problem
 from components.schema import DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFETIME_DAYS, MAX_APP_NAME, MAX_NOTES, MAX_TEXT
 
-from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS
+from ..microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS
 from .exchange_export import ExchangeExport
 from .findings import Finding, describe_application, mail_use
 from .inventory import Application, Tenant
@@ -76,10 +76,13 @@ def _credential(app: Application, flow: str, certificates: Mapping[str, str],
     if app.federated:
         fic = app.federated[0]
         audiences = list(fic.audiences) if fic.audiences != (DEFAULT_FEDERATED_AUDIENCE,) else []
+        # Graph never renames a federated credential and the provider replaces it on a new name, creating the
+        # second one with the same issuer and subject first, which Graph refuses (docs/decisions/0120).
         return {"type": "federated", "issuer": fic.issuer, "subject": fic.subject,
-                **({"audiences": audiences} if audiences else {})}, None
+                **({"audiences": audiences} if audiences else {}), **({"name": fic.name} if fic.name else {})}, None
     for credential in app.credentials:
         if credential.kind == "certificate" and credential.key_id in certificates:
+            found.append(Finding("adopt-certificate-replaced", subject, f"certificate key id {credential.key_id}"))
             return {"type": "certificate", "publicKeyPem": _pem(certificates[credential.key_id])}, credential.key_id
     if flow == "delegated" and app.public_client and not app.credentials:
         return {"type": "none"}, None
@@ -117,6 +120,9 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
     if redirects:
         entry["redirectUris"] = redirects
     entry["owners"] = owners
+    if principal is not None and principal.assignment_required:
+        entry["appRoleAssignmentRequired"] = True
+        found.append(Finding("adopt-assignment-required", subject, "appRoleAssignmentRequired is true"))
     if app.notes:
         entry["notes"] = app.notes[:MAX_NOTES]
     tags = {t.lower(): t for t in reversed(app.tags) if t.strip() and len(t) <= MAX_TEXT}
@@ -159,9 +165,10 @@ def _api_keys(stack: str) -> dict[str, str]:
 
 
 def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Sequence[Adopted],
-                tenant: Tenant) -> tuple[dict[str, Any], list[str]]:
-    """Return the `pulumi import --file` document for the planned `resources`, and the names left to create.
+                tenant: Tenant, *, revoke_excess: bool = False) -> tuple[dict[str, Any], list[str], list[Finding]]:
+    """Return the `pulumi import --file` document for the planned `resources`, the names left to create, and findings.
 
+    With `revoke_excess` the findings name each consent the file lists for the first `pulumi up` to delete.
     `resources` are the registrations of the adopted stack's offline plan (plan.StackPlan.resources), so every
     entry has exactly the type, name and parent the program declares.
     """
@@ -169,6 +176,7 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
     api_keys = _api_keys(stack)
     entries: list[dict[str, Any]] = []
     created: list[str] = []
+    revoked: list[Finding] = []
     children = [r for r in resources if r["type"] != COMPONENT_TYPE]
     for component in (r for r in resources if r["type"] == COMPONENT_TYPE):
         # The component first: `pulumi import` creates it empty, as the parent of what follows (Pulumi 3.94).
@@ -181,7 +189,72 @@ def import_file(stack: str, resources: Sequence[Mapping[str, Any]], adopted: Seq
             else:
                 entries.append({"type": resource["type"], "name": resource["name"], "id": import_id,
                                 "parent": component["name"]})
-    return {"resources": entries}, created
+        if owner is not None and revoke_excess:
+            taken = {e["id"] for e in entries if "id" in e}
+            for entry, label in _excess(owner, tenant, taken):
+                entries.append(entry | {"parent": component["name"]})
+                revoked.append(Finding("adopt-revoked", describe_application(owner.app),
+                                       f"{label}, listed as {entry['name']}"))
+    return {"resources": _unique_names(entries)}, created, revoked
+
+
+REVOKE_INFIX = "revoke"
+"""Import entries named `<app>-revoke-...` are consents the program does not declare (no resource name of
+components/mail_app.py has it), so the first `pulumi up` deletes them (docs/decisions/0123)."""
+
+
+def _excess(adopted: Adopted, tenant: Tenant, imported: set[str]) -> list[tuple[dict[str, Any], str]]:
+    """Return an import entry and a label for each of the app's consents on the APIs read that nothing imports."""
+    principal = tenant.principal_of(adopted.app)
+    if principal is None:
+        return []
+    apis = {api.object_id: api for api in tenant.apis.values() if api.object_id}
+    app = adopted.config["name"]
+    found: list[tuple[str, str, str, str]] = []
+    for a in tenant.assignments:
+        if a.principal_id == principal.object_id and a.resource_id in apis:
+            role = apis[a.resource_id].roles.get(a.app_role_id, a.app_role_id)
+            found.append((TYPE_TOKENS["appRoleAssignment"], role,
+                          f"/servicePrincipals/{a.resource_id}/appRoleAssignedTo/{a.id}",
+                          f"{role} on {API_DISPLAY_NAMES[apis[a.resource_id].key]} (app role assignment)"))
+    for g in tenant.grants:
+        if g.client_id == principal.object_id and g.resource_id in apis:
+            whom = "all users" if g.consent_type == "AllPrincipals" else "one user"
+            found.append((TYPE_TOKENS["grant"], f"grant-{apis[g.resource_id].key}", f"/oauth2PermissionGrants/{g.id}",
+                          f"{' '.join(g.scopes) or 'no scopes'} on {API_DISPLAY_NAMES[apis[g.resource_id].key]} "
+                          f"(delegated grant for {whom})"))
+    names: set[str] = set()
+    out = []
+    for kind, what, import_id, label in found:
+        if import_id in imported:
+            continue
+        base = f"{app}-{REVOKE_INFIX}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}"
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        names.add(name)
+        out.append(({"type": kind, "name": name, "id": import_id}, label))
+    return out
+
+
+def _unique_names(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rename the entries whose `name` another entry already uses, keeping the program's name as `logicalName`.
+
+    `pulumi import` refuses a parent whose name two entries share ("has an ambiguous parent"; parseImportFile in
+    pulumi/pulumi pkg/cmd/pulumi/operations/import.go at 0354637): the child `lobby-scanner-app` of app
+    `lobby-scanner` and the app `lobby-scanner-app` would. Components keep their names, as children name them.
+    """
+    taken = {e["name"] for e in entries if e.get("component")}
+    for entry in (e for e in entries if not e.get("component")):
+        name, base, n = entry["name"], f"{entry['name']}-{entry['type'].rsplit(':', 1)[-1].lower()}", 2
+        if name in taken:
+            name = base
+            while name in taken:
+                name, n = f"{base}-{n}", n + 1
+            entry["logicalName"] = entry["name"]
+            entry["name"] = name
+        taken.add(name)
+    return entries
 
 
 def _import_id(kind: str, inputs: Mapping[str, Any], adopted: Adopted, tenant: Tenant,
@@ -191,7 +264,7 @@ def _import_id(kind: str, inputs: Mapping[str, Any], adopted: Adopted, tenant: T
     fic = app.federated[0].id if app.federated else None
     own = {
         TYPE_TOKENS["application"]: f"/applications/{app.object_id}",
-        TYPE_TOKENS["servicePrincipal"]: principal.object_id if principal else None,
+        TYPE_TOKENS["servicePrincipal"]: f"/servicePrincipals/{principal.object_id}" if principal else None,
         TYPE_TOKENS["certificate"]: f"{app.object_id}/certificate/{adopted.certificate_key_id}"
         if adopted.certificate_key_id else None,
         TYPE_TOKENS["federated"]: f"{app.object_id}/federatedIdentityCredential/{fic}" if fic else None,

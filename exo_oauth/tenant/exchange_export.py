@@ -1,7 +1,8 @@
 """Exchange Online's side of a tenant: the read-only export script, and the JSON file it writes.
 
 The script uses only Get-* cmdlets. It lists Exchange's service principals (Get-ServicePrincipal) and, for every
-mailbox, the non-inherited permissions held by one of them (Get-MailboxPermission, Get-RecipientPermission).
+mailbox (Get-EXOMailbox), the non-inherited permissions held by one of them (Get-EXOMailboxPermission,
+Get-RecipientPermission), with a progress bar per mailbox.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from email_validator import EmailNotValidError
 
 from components.config import is_guid, normalized_mailbox
+from components.exchange_module import needed
 from components.powershell import ps_literal
 
 from ..errors import UsageError
@@ -21,6 +23,9 @@ from ..files import read_json
 
 EXPORT_FILE = "exo-oauth-exchange-export.json"
 FORMAT = "exo-oauth-exchange-export/1"
+MAX_EXPORT_ITEMS = 100_000
+"""Most entries in one list of the export: a 10,000-mailbox tenant lists a service principal per app and a permission
+per mailbox an app holds, past files.MAX_ITEMS (5,000); the 4 MiB file limit binds first (about 30,000 entries)."""
 
 
 @dataclass(frozen=True)
@@ -52,46 +57,18 @@ class ExchangeExport:
 
 
 def export_script() -> str:
-    """Return the read-only PowerShell export script; its only values are quoted literals."""
-    return f"""# exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
+    """Return the read-only PowerShell export script: the module's export function, called with quoted literals."""
+    functions = "".join(f"{function.text}\n" for function in needed(["Export-ExoOAuthExchangeState"]))
+    return (_EXPORT_HEADER + f"$ErrorActionPreference = {ps_literal('Stop')}\n\n" + functions
+            + f"Export-ExoOAuthExchangeState -Format {ps_literal(FORMAT)} -Path {ps_literal(EXPORT_FILE)}\n")
+
+
+_EXPORT_HEADER = """\
+# exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
 # Run in PowerShell 7 after Connect-ExchangeOnline (any role that may run Get-ServicePrincipal and
 # Get-MailboxPermission, e.g. View-Only Organization Management). It changes nothing.
-$ErrorActionPreference = {ps_literal('Stop')}
-$principals = @(Get-ServicePrincipal -ResultSize Unlimited)
-$byTrustee = @{{}}
-foreach ($sp in $principals) {{
-    foreach ($name in @("$($sp.Identity)", "$($sp.ObjectId)", "$($sp.DisplayName)")) {{
-        if ($name) {{ $byTrustee[$name] = "$($sp.ObjectId)" }}
-    }}
-}}
-$permissions = [System.Collections.Generic.List[object]]::new()
-if ($principals.Count -gt 0) {{
-    foreach ($box in @(Get-Mailbox -ResultSize Unlimited)) {{
-        $address = "$($box.PrimarySmtpAddress)"
-        $entries = @(Get-MailboxPermission -Identity "$($box.Guid)" | Where-Object {{ -not $_.IsInherited }})
-        foreach ($entry in $entries) {{
-            $holder = $byTrustee["$($entry.User)"]
-            if ($holder) {{
-                $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
-                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
-            }}
-        }}
-        foreach ($entry in @(Get-RecipientPermission -Identity "$($box.Guid)")) {{
-            $holder = $byTrustee["$($entry.Trustee)"]
-            if ($holder) {{
-                $permissions.Add([ordered]@{{ mailbox = $address; principalObjectId = $holder;
-                                             rights = @("$($entry.AccessRights)" -split {ps_literal(', ')}) }})
-            }}
-        }}
-    }}
-}}
-[ordered]@{{
-    format = {ps_literal(FORMAT)}
-    servicePrincipals = @($principals | ForEach-Object {{
-        [ordered]@{{ appId = "$($_.AppId)"; objectId = "$($_.ObjectId)"; displayName = "$($_.DisplayName)" }} }})
-    mailboxPermissions = @($permissions)
-}} | ConvertTo-Json -Depth 5 | Set-Content -Encoding utf8 -Path {ps_literal(EXPORT_FILE)}
-Write-Host {ps_literal(f'Wrote {EXPORT_FILE}; pass it to exo-oauth audit or adopt with --exchange-export.')}
+# A customer's tenant managed through GDAP or CSP: Connect-ExchangeOnline -DelegatedOrganization
+# <customer>.onmicrosoft.com first. Progress shows per mailbox.
 """
 
 
@@ -122,7 +99,7 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
 def load_export(path: Path) -> ExchangeExport:
     """Read the export script's JSON; raise UsageError naming the file and the key path on bad input."""
     source = f"--exchange-export {path}"
-    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16")
+    data = read_json(path, source, "the JSON the export script writes, as UTF-8 or UTF-16", max_items=MAX_EXPORT_ITEMS)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{source}: not an exo-oauth Exchange export (format {FORMAT}); allowed: the JSON the "
                          "export script writes, as UTF-8 or UTF-16")

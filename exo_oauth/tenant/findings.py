@@ -24,7 +24,7 @@ from .exchange_export import ExchangeExport
 from .inventory import Application, KeyCredential, Permission, ServicePrincipal, Tenant
 
 _UNREQUESTED = ("removes it from the app's requested permissions; an app role assignment the stack does not declare "
-                "stays until revoked by hand")
+                "stays until revoked by hand, or adopt --revoke-excess lists it for deletion (adopt-revoked)")
 EWS_SCOPE = "EWS.AccessAsUser.All"
 FULL_ACCESS_AS_APP = "full_access_as_app"
 
@@ -77,7 +77,7 @@ RULES = {r.code: r for r in (
          "Grant admin consent for it, or stop requesting it.", "grants admin consent as code"),
     Rule("consented-not-requested", "medium", "consent without a requested permission",
          "Revoke the consent, or add the permission to the app registration so reviewers see it.",
-         "leaves a consent it does not declare; revoke it by hand"),
+         "leaves a consent it does not declare; revoke it by hand, or adopt with --revoke-excess (adopt-revoked)"),
     Rule("exchange-sp-app-object-id", "high", "Exchange service principal uses the application's object id",
          "Remove-ServicePrincipal it and run New-ServicePrincipal with the enterprise app's (service principal's) "
          "object id; the generated exchange-apply.ps1 does that.",
@@ -102,6 +102,17 @@ RULES = {r.code: r for r in (
          "Nothing, if the app signs in as the stack declares it: a public client's redirect URIs on the public-client "
          "(mobile and desktop) platform, a confidential client's on the web platform.",
          "moves the URI to the platform the stack declares"),
+    Rule("adopt-certificate-replaced", "medium", "imported certificate is replaced",
+         "Nothing: the device keeps its certificate and key. Entra ID never returns a certificate's value to the "
+         "provider, so the stack registers the same public key again (docs/decisions/0121).",
+         "replaces it: registers the same public key under a new key id and end date, then deletes the imported "
+         "registration; the device keeps signing in with its key throughout"),
+    Rule("adopt-assignment-required", "low", "only assigned users and groups may sign in",
+         "Nothing: the stack keeps appRoleAssignmentRequired: true; assign users or groups under Enterprise "
+         "applications.", "keeps it: only assigned users and groups get tokens, as before"),
+    Rule("adopt-revoked", "high", "consent listed for deletion (--revoke-excess)",
+         "Check first that no device depends on it: a daemon may use full_access_as_app or a Graph permission.",
+         "deletes it: the import file lists it under a name the program does not declare"),
     Rule("adopt-not-imported", "medium", "object missing in the tenant", "Nothing to do: `pulumi up` creates it.",
          "creates the object"),
 )}

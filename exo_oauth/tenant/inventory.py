@@ -1,9 +1,10 @@
 """What a tenant holds for mail apps, read from Microsoft Graph v1.0 with GET requests only.
 
-Calls for a tenant with N app registrations, M of them mail apps (docs/adopting.md, "Cost"): the two first-party
-service principals (2), their delegated grants and app role assignments (4 collections, paged), the principals
-holding mail consent (15 per GET), the applications collection (N/999 pages), and per mail app its owners and
-federated credentials, plus its service principal when it holds no consent (2 or 3 per mail app).
+Round trips for a tenant with N app registrations, M of them mail apps (docs/adopting.md, "Cost"): one batch for the
+two first-party service principals, one for their delegated grants and app role assignments (4 collections, and one
+more per further round of pages), the principals holding mail consent (15 per request, 20 requests per batch), the
+applications collection with its owners expanded (a page per 100 apps), and the mail apps' federated credentials and
+missing service principals in batches of 20 (docs/decisions/0124).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from ..days import parse_time
 from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS, SCOPES
-from .graph import PAGE_SIZE, GraphClient
+from .graph import PAGE_SIZE, GraphClient, Request
 
 APPLICATION_FIELDS = ("id,appId,displayName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,"
                       "web,spa,publicClient,isFallbackPublicClient,notes,tags")
-SP_FIELDS = "id,appId,displayName,appOwnerOrganizationId"
+SP_FIELDS = "id,appId,displayName,appOwnerOrganizationId,appRoleAssignmentRequired"
 IN_FILTER_MAX = 15
 """Graph takes at most 15 values in an `in` filter (docs/decisions/0081)."""
+EXPAND_MAX = 20
+"""Graph expands at most 20 directory objects of a relationship, without a next link (Graph known issue 13635,
+https://developer.microsoft.com/en-us/graph/known-issues/?search=13635): an app showing 20 owners is read again."""
 MAIL_NAMES = frozenset({*APP_ONLY_ROLES.values(), *DELEGATED_SCOPES.values()})
 """The IMAP, POP and SMTP permission names, on either API."""
 
@@ -98,6 +102,8 @@ class ServicePrincipal:
     display_name: str
     owner_tenant: str
     """appOwnerOrganizationId: the tenant that registered the app."""
+    assignment_required: bool = False
+    """appRoleAssignmentRequired: only assigned users and groups get tokens for the app."""
 
 
 @dataclass(frozen=True)
@@ -176,10 +182,13 @@ def _date(text: Any) -> datetime | None:
     return parse_time(text)
 
 
-def _api(client: GraphClient, key: str) -> Api:
+def _api_request(key: str) -> Request:
+    return "servicePrincipals", {"$filter": f"appId eq '{PUBLISHED_APP_IDS[key]}'",
+                                 "$select": "id,appId,appRoles,oauth2PermissionScopes"}
+
+
+def _api(key: str, found: list[dict[str, Any]]) -> Api:
     app_id = PUBLISHED_APP_IDS[key]
-    found = client.get_all("servicePrincipals", {"$filter": f"appId eq '{app_id}'",
-                                                 "$select": "id,appId,appRoles,oauth2PermissionScopes"})
     if not found:
         # A tenant without Exchange Online has no such principal; name permissions from Microsoft's fixed ids.
         return Api(key, app_id, "", {v: k for k, v in APP_ROLES.get(key, {}).items()},
@@ -234,73 +243,79 @@ def is_mail_permission(permission: Permission) -> bool:
 
 def _principal(raw: Mapping[str, Any]) -> ServicePrincipal:
     return ServicePrincipal(str(raw["id"]), str(raw.get("appId", "")).lower(), str(raw.get("displayName") or ""),
-                            str(raw.get("appOwnerOrganizationId") or ""))
+                            str(raw.get("appOwnerOrganizationId") or ""), raw.get("appRoleAssignmentRequired") is True)
 
 
 def _consents(client: GraphClient, apis: Mapping[str, Api]) -> tuple[tuple[Grant, ...], tuple[RoleAssignment, ...]]:
-    grants: list[Grant] = []
-    assignments: list[RoleAssignment] = []
-    for api in apis.values():
-        if not api.object_id:
-            continue
-        for g in client.get_all("oauth2PermissionGrants", {"$filter": f"resourceId eq '{api.object_id}'"}):
-            grants.append(Grant(str(g["id"]), str(g["clientId"]), str(g["resourceId"]), str(g.get("consentType")),
-                                tuple(str(g.get("scope") or "").split())))
-        for a in client.get_all(f"servicePrincipals/{api.object_id}/appRoleAssignedTo", {"$top": str(PAGE_SIZE)}):
-            assignments.append(RoleAssignment(str(a["id"]), str(a["principalId"]), str(a["resourceId"]),
-                                              str(a["appRoleId"])))
-    return tuple(grants), tuple(assignments)
+    ids = [api.object_id for api in apis.values() if api.object_id]
+    read = client.get_all_many([r for i in ids for r in (
+        ("oauth2PermissionGrants", {"$filter": f"resourceId eq '{i}'"}),
+        (f"servicePrincipals/{i}/appRoleAssignedTo", {"$top": str(PAGE_SIZE)}))])
+    grants = tuple(Grant(str(g["id"]), str(g["clientId"]), str(g["resourceId"]), str(g.get("consentType")),
+                         tuple(str(g.get("scope") or "").split())) for g in (x for page in read[0::2] for x in page))
+    assignments = tuple(RoleAssignment(str(a["id"]), str(a["principalId"]), str(a["resourceId"]), str(a["appRoleId"]))
+                        for a in (x for page in read[1::2] for x in page))
+    return grants, assignments
 
 
 def read_tenant(client: GraphClient, tenant_id: str) -> Tenant:
     """Read every mail app of the tenant: app registrations, service principals, grants, assignments, owners."""
-    apis = {key: _api(client, key) for key in (MICROSOFT_GRAPH, EXCHANGE_ONLINE)}
+    keys = (MICROSOFT_GRAPH, EXCHANGE_ONLINE)
+    apis = {key: _api(key, found) for key, found in zip(keys, client.get_all_many([_api_request(k) for k in keys]),
+                                                        strict=True)}
     grants, assignments = _consents(client, apis)
     draft = Tenant(tenant_id, apis, (), {}, grants, assignments)
     principals: dict[str, ServicePrincipal] = {}
     holding = {g.client_id for g in grants} | {a.principal_id for a in assignments}
     holders = sorted(h for h in holding if is_guid(h) and any(
         is_mail_permission(p) for p in draft.consented(ServicePrincipal(h, "", "", ""))))
-    for start in range(0, len(holders), IN_FILTER_MAX):
-        ids = ",".join(f"'{h}'" for h in holders[start:start + IN_FILTER_MAX])
-        for raw in client.get_all("servicePrincipals", {"$filter": f"id in ({ids})", "$select": SP_FIELDS}):
-            principals[str(raw["id"])] = _principal(raw)
+    chunks = [",".join(f"'{h}'" for h in holders[i:i + IN_FILTER_MAX]) for i in range(0, len(holders), IN_FILTER_MAX)]
+    for page in client.get_all_many([("servicePrincipals", {"$filter": f"id in ({ids})", "$select": SP_FIELDS})
+                                     for ids in chunks]):
+        principals.update((str(raw["id"]), _principal(raw)) for raw in page)
     consented_apps = {p.app_id for p in principals.values()}
-    applications = []
-    for raw in client.get_all("applications", {"$select": APPLICATION_FIELDS, "$top": str(PAGE_SIZE)}):
+    mail_apps: list[tuple[Application, tuple[str, ...]]] = []
+    for raw in client.get_all("applications", {"$select": APPLICATION_FIELDS, "$top": str(PAGE_SIZE),
+                                               "$expand": "owners"}):
         app = _application(raw, apis)
-        requests_mail = any(is_mail_permission(p) for p in app.requested)
-        if not requests_mail and app.app_id not in consented_apps:
-            continue
-        if app.app_id not in consented_apps:
-            found = client.get_all("servicePrincipals", {"$filter": f"appId eq '{app.app_id}'", "$select": SP_FIELDS})
-            principals.update((sp["id"], _principal(sp)) for sp in found[:1])
-        owners = client.get_all(f"applications/{app.object_id}/owners", {"$select": "id"})
-        federated = client.get_all(f"applications/{app.object_id}/federatedIdentityCredentials")
-        applications.append(replace(app, owners=tuple(str(o["id"]) for o in owners), federated=tuple(
-            FederatedCredential(str(f["id"]), str(f.get("name") or ""), str(f.get("issuer") or ""),
-                                str(f.get("subject") or ""), tuple(str(a) for a in f.get("audiences") or []))
-            for f in federated)))
-    return Tenant(tenant_id, apis, tuple(applications), principals, grants, assignments)
+        if app.app_id in consented_apps or any(is_mail_permission(p) for p in app.requested):
+            mail_apps.append((app, tuple(str(o["id"]) for o in raw.get("owners") or [])))
+    missing = [app.app_id for app, _ in mail_apps if app.app_id not in consented_apps]
+    for found in client.get_all_many([("servicePrincipals", {"$filter": f"appId eq '{a}'", "$select": SP_FIELDS})
+                                      for a in missing]):
+        principals.update((str(sp["id"]), _principal(sp)) for sp in found[:1])
+    more_owners = [app for app, owners in mail_apps if len(owners) >= EXPAND_MAX]
+    owners_read = dict(zip((a.object_id for a in more_owners), client.get_all_many(
+        [(f"applications/{a.object_id}/owners", {"$select": "id"}) for a in more_owners]), strict=True))
+    federated = client.get_all_many([(f"applications/{app.object_id}/federatedIdentityCredentials", None)
+                                     for app, _ in mail_apps])
+    applications = tuple(
+        replace(app, owners=tuple(str(o["id"]) for o in owners_read[app.object_id]) if app.object_id in owners_read
+                else owners, federated=tuple(
+                    FederatedCredential(str(f["id"]), str(f.get("name") or ""), str(f.get("issuer") or ""),
+                                        str(f.get("subject") or ""), tuple(str(a) for a in f.get("audiences") or []))
+                    for f in fics))
+        for (app, owners), fics in zip(mail_apps, federated, strict=True))
+    return Tenant(tenant_id, apis, applications, principals, grants, assignments)
 
 
 def lookup_principals(client: GraphClient, tenant: Tenant, app_ids: set[str]) -> tuple[frozenset[str], frozenset[str]]:
-    """Look up the service principals of `app_ids` the tenant read did not cover (one GET each).
+    """Look up the service principals of `app_ids` the tenant read did not cover (batched, one request each).
 
     Returns the app ids that have a service principal in Entra ID, and those principals' object ids: an Exchange
     export names principals of apps that hold no mail permission in Entra ID too (RBAC for Applications).
     """
     known = {app.app_id for app in tenant.applications} | {p.app_id for p in tenant.principals.values()}
-    found = [sp for app_id in sorted(app_ids - known)
-             for sp in client.get_all("servicePrincipals", {"$filter": f"appId eq '{app_id}'", "$select": SP_FIELDS})]
+    found = [sp for page in client.get_all_many([("servicePrincipals", {"$filter": f"appId eq '{app_id}'",
+                                                                        "$select": SP_FIELDS})
+                                                 for app_id in sorted(app_ids - known)]) for sp in page]
     return frozenset(str(sp["appId"]).lower() for sp in found), frozenset(str(sp["id"]) for sp in found)
 
 
 def certificate_keys(client: GraphClient, applications: tuple[Application, ...]) -> dict[str, str]:
     """Return the base64 DER of the apps' certificates by key id (Graph returns `key` only for one object)."""
     keys: dict[str, str] = {}
-    for app in applications:
-        if any(c.kind == "certificate" for c in app.credentials):
-            raw = client.get(f"applications/{app.object_id}", {"$select": "keyCredentials"})
-            keys.update((str(c["keyId"]), str(c["key"])) for c in raw.get("keyCredentials") or [] if c.get("key"))
+    holders = [app for app in applications if any(c.kind == "certificate" for c in app.credentials)]
+    for raw in client.get_many([(f"applications/{app.object_id}", {"$select": "keyCredentials"}) for app in holders]):
+        keys.update((str(c["keyId"]), str(c["key"])) for c in raw.get("keyCredentials") or [] if c.get("key"))
     return keys

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..markdown import escape
+from ..markdown import code, escape
+from ..text import printable
 from .findings import Finding
 
 
@@ -18,16 +19,16 @@ def render_text(tenant_id: str, findings: Sequence[Finding]) -> str:
     for finding in sorted(findings, key=lambda f: f.subject):
         if finding.subject != subject:
             subject = finding.subject
-            lines += ["", subject]
+            lines += ["", printable(subject)]
         rule = finding.rule
-        lines.append(f"  [{rule.severity}] {rule.code}: {finding.detail}")
+        lines.append(f"  [{rule.severity}] {rule.code}: {printable(finding.detail)}")
         lines.append(f"      fix: {rule.fix}")
     return "\n".join(lines) + "\n"
 
 
 def render_markdown(tenant_id: str, findings: Sequence[Finding]) -> str:
     """Return a markdown table for a ticket or pull request; every cell escaped."""
-    lines = [f"### Audit of tenant `{escape(tenant_id)}`", ""]
+    lines = [f"### Audit of tenant {code(tenant_id)}", ""]
     if not findings:
         return "\n".join([*lines, "No findings."]) + "\n"
     lines += ["| Severity | Code | Object | Detail | Fix |", "| --- | --- | --- | --- | --- |"]

@@ -60,3 +60,5 @@ class AdoptRequest:
     default_owner: str | None = None
     organization: str | None = None
     force: bool = False
+    revoke_excess: bool = False
+    """List the consents the stack does not declare in the import file, so the first `pulumi up` deletes them."""

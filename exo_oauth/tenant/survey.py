@@ -8,8 +8,11 @@ from datetime import datetime
 
 from ..errors import UsageError
 from ..policy_rules import PolicyConfig
+from ..signin.session import MAX_TEXT
+from ..text import printable
 from .exchange_export import ExchangeExport, load_export
 from .findings import Finding, audit
+from .graph import GraphError
 from .inventory import Tenant, certificate_keys, lookup_principals, read_tenant
 from .request import AuditRequest
 from .signin import open_graph
@@ -28,6 +31,12 @@ class Survey:
     """Graph requests sent (retries included)."""
     certificates: Mapping[str, str] = field(default_factory=dict)
     """adopt: base64 DER of the mail apps' certificates, by key id."""
+
+
+def _shape(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"a field is missing: {printable(str(error))[:MAX_TEXT]}"
+    return f"{type(error).__name__}: {printable(str(error))[:MAX_TEXT]}"
 
 
 def policy_from(args: AuditRequest) -> PolicyConfig:
@@ -52,6 +61,10 @@ def survey(args: AuditRequest, environ: Mapping[str, str], now: datetime, *,
         entra = lookup_principals(client, tenant, {p.app_id for p in export.principals}) if export else (
             frozenset(), frozenset())
         keys = certificate_keys(client, tenant.applications) if certificates else {}
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        # Graph's objects are read as Graph documents them; a field missing or of another type ends the read here.
+        raise GraphError(f"Graph answered with an object exo-oauth can't read ({_shape(error)}); nothing was "
+                         "judged") from None
     finally:
         client.session.close()
     findings = audit(tenant, now, policy, export, entra)

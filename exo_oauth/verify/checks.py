@@ -30,9 +30,9 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
+from ..signin.secret import Secret
 from ..text import printable
-from .clouds import Endpoint
-from .secret import Secret
+from .clouds import SECURITY, Endpoint
 
 NO_TOKEN = "not checked: there is no token"
 MAX_REPLY = 300
@@ -490,9 +490,23 @@ def check_smtp(endpoint: Endpoint, login: Login) -> CheckResult:
         return session.unreadable(error)
 
 
-CHECKS: Mapping[str, Callable[[Endpoint, Login], CheckResult]] = {
-    "imap": check_imap, "pop": check_pop, "smtp": check_smtp,
+IMPLEMENTED: Mapping[tuple[str, str], Callable[[Endpoint, Login], CheckResult]] = {
+    ("imap", "tls"): check_imap, ("pop", "tls"): check_pop, ("smtp", "starttls"): check_smtp,
 }
+"""The checks there are, by protocol and connection security (TLS from the first byte, or STARTTLS before AUTH)."""
+
+
+def checks_for(security: Mapping[str, str]) -> dict[str, Callable[[Endpoint, Login], CheckResult]]:
+    """Return each protocol's check for the security Microsoft's facts give it; raise LookupError if none exists."""
+    missing = [f"{p} over {s}" for p, s in security.items() if (p, s) not in IMPLEMENTED]
+    if missing:
+        raise LookupError(f"no check for {', '.join(missing)}; checks exist for "
+                          f"{', '.join(f'{p} over {s}' for p, s in IMPLEMENTED)}")
+    return {protocol: IMPLEMENTED[(protocol, mode)] for protocol, mode in security.items()}
+
+
+CHECKS = checks_for(SECURITY)
+"""Each protocol's check, for the security components.microsoft.PROTOCOLS gives it (read, not restated here)."""
 
 
 def run_checks(endpoints: Mapping[str, Endpoint], login: Login) -> list[CheckResult]:

@@ -5,13 +5,12 @@ The facts come from components.microsoft; this module shapes them for the checks
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
 from components.microsoft import EXCHANGE_ONLINE, PROTOCOLS, PUBLISHED_APP_IDS
 from components.microsoft import Cloud as CloudFacts
-from components.permissions import DELEGATED_SCOPES
 
 from ..errors import UsageError
 
@@ -50,12 +49,6 @@ class Cloud:
     """Mail endpoints by protocol (imap, pop, smtp)."""
     extra_audiences: tuple[str, ...] = ()
     """Other `aud` values Exchange Online tokens of this cloud are known to carry."""
-
-    def scopes(self, flow: str, protocols: Sequence[str]) -> tuple[str, ...]:
-        """Return the scopes to request: `.default` for app-only, one per protocol for delegated."""
-        if flow == "app-only":
-            return (f"{self.exchange_resource}/.default",)
-        return tuple(f"{self.delegated_resource}/{DELEGATED_SCOPES[p]}" for p in protocols)
 
     def audiences(self) -> frozenset[str]:
         """Return every `aud` value that names Exchange Online in this cloud."""

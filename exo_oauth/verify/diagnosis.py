@@ -20,12 +20,12 @@ from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
 from components.microsoft import DEFAULT_CLOUD, PROTOCOLS
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
+from ..signin.secret import Secret
+from ..signin.token import TokenFailure, TokenOutcome
 from .checks import CheckResult
 from .claims import typed_claims
 from .clouds import CLOUDS
 from .inputs import Target
-from .secret import Secret
-from .tokens import TokenFailure, TokenOutcome
 
 PROTOCOL_NAMES = {p.name: p.label for p in PROTOCOLS}
 ERROR_LOOKUP = f"{MICROSOFT_CLOUDS[DEFAULT_CLOUD].login_host}/error"
@@ -134,6 +134,12 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "The token was issued by tenant {token_tenant}, not by {tenant} where the mailbox lives.",
         "Use the tenant-specific authority {authority}, not /common or the app's home tenant; a multi-tenant app "
         "needs admin consent in the mailbox's tenant."),
+    "rbac-not-authorized": (
+        "Exchange refused {protocol_name} for an app that uses Exchange RBAC for Applications (exchangeAccess: "
+        "rbac): its token rightly carries no role, so the mailbox is probably outside the app's management scope, "
+        "or its role assignment is missing.",
+        "Run exchange-verify.ps1 (it calls Test-ServicePrincipalAuthorization per mailbox), then exchange-apply.ps1 "
+        "to fix the scope or the assignment."),
     "no-roles": (
         "The token carries no application roles: admin consent for the app's Exchange Online permissions is "
         "missing, so {protocol_name} is refused.",
@@ -359,7 +365,8 @@ def _per_protocol(target: Target, claims: Mapping[str, Any], context: _Context) 
         values = {**context, "protocol": protocol, "protocol_name": PROTOCOL_NAMES[protocol]}
         if target.flow == "app-only":
             role = APP_ONLY_ROLES[protocol]
-            if role in roles:
+            if target.rbac or role in roles:
+                # With rbac no role is expected: Exchange RBAC authorizes the app (docs/decisions/0131).
                 continue
             code = "no-roles" if not roles else "wrong-role" if not set(roles) & set(APP_ONLY_ROLES.values()) \
                 else "role-missing"
@@ -395,6 +402,8 @@ def _explain_check(check: CheckResult, target: Target, facts: _TokenFacts,
         return facts.per_protocol[check.protocol]
     if others_logged_in:
         return explain("smtp-rejected" if check.protocol == "smtp" else "protocol-disabled", values)
+    if target.rbac:
+        return explain("rbac-not-authorized", values)
     return explain("auth-rejected" if target.flow == "app-only" else "auth-rejected-user", values)
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..signin.credentials import ClientCredential
+from ..signin.secret import Secret
 from ..text import printable
-from .credential import ClientCredential
-from .secret import Secret
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"

@@ -8,29 +8,28 @@ raises UsageError naming the flag or output key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError
 
 from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
 from components.microsoft import DEFAULT_CLOUD
 from components.outputs import HIDDEN, AppOutputs, EndpointOutput
+from components.permissions import token_scopes
+from components.schema import RBAC
 
 from ..errors import UsageError
 from ..files import read_bytes
+from ..signin.credentials import ClientCredential, given_credential
+from ..signin.hosts import login_host
+from ..signin.secret import Secret
+from ..signin.session import MAX_TIMEOUT
+from ..signin.token import SignIn
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
-from .credential import ClientCredential
 from .request import VerifyRequest
-from .secret import Secret
-from .token_cache import MODES, cache_dir, cache_file
-
-MAX_TIMEOUT = 300.0
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-"""A portable environment variable name (POSIX: letters, digits and '_', not starting with a digit)."""
+from .token_cache import MODES, cache_dir, cache_file, credential_partition
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,14 @@ class Target:
     """The admin consent URL from the stack outputs, for fix texts."""
     token_cache_mode: str = MODES[0]
     """`--token-cache`: `encrypted` (the OS's secret store, else no cache), `plain` (a 0600 file) or `off`."""
+    rbac: bool = False
+    """The stack app uses Exchange RBAC for Applications (`exchangeAccess: rbac`): its token carries no role."""
+
+    @property
+    def sign_in(self) -> SignIn:
+        """What the sign-in module is given for this run's token."""
+        return SignIn(self.tenant, self.client_id, self.authority, self.scopes, self.credential, self.ca_file,
+                      self.timeout, self.custom_authority, self.mailbox)
 
 
 def _mailbox(flag: str, text: str) -> str:
@@ -101,7 +108,8 @@ def _stack_app(args: VerifyRequest, stack: str, project_dir: Path | None) -> _St
         raise UsageError(f"--stack {args.stack}: no Pulumi.yaml here or above; allowed: run inside the project, "
                          "--project-dir DIR, or --outputs FILE")
     wants_secret = args.secret_env is None and args.certificate is None
-    outputs = load_outputs(stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
+    outputs = args.stack_outputs if args.stack_outputs is not None else load_outputs(
+        stack, project_dir or Path.cwd(), args.outputs, show_secrets=wants_secret)
     source = f"--outputs {args.outputs}" if args.outputs else f"stack {args.stack}"
     apps = outputs.apps
     if args.app is None:
@@ -116,65 +124,16 @@ def _stack_app(args: VerifyRequest, stack: str, project_dir: Path | None) -> _St
     return _StackApp(apps[name], outputs.client_secrets.get(name), source)
 
 
-def _read_certificate(args: VerifyRequest, pem_file: Path, environ: Mapping[str, str]) -> ClientCredential:
-    from cryptography import x509  # noqa: PLC0415 - loads OpenSSL bindings; --help must not
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-
-    flag = f"--certificate {args.certificate}"
-    data = read_bytes(pem_file, flag, "a PEM file with the private key and the certificate")
-    passphrase = _env_secret(args.certificate_passphrase_env, "--certificate-passphrase-env", environ)
-    try:
-        key = serialization.load_pem_private_key(data, passphrase.reveal().encode() if passphrase else None)
-    except TypeError:
-        raise UsageError(f"{flag}: the private key is encrypted; allowed: --certificate-passphrase-env VAR naming "
-                         "the variable that holds its passphrase") from None
-    except ValueError:
-        raise UsageError(f"{flag}: no readable private key (or a wrong passphrase); allowed: a PEM file with "
-                         "-----BEGIN PRIVATE KEY----- and -----BEGIN CERTIFICATE-----") from None
-    try:
-        certificate = x509.load_pem_x509_certificate(data)
-    except ValueError:
-        raise UsageError(f"{flag}: no certificate; allowed: a PEM file with the private key and the certificate "
-                         "registered on the app") from None
-    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if certificate.public_key().public_bytes(der, spki) != key.public_key().public_bytes(der, spki):
-        raise UsageError(f"{flag}: the certificate does not belong to the private key; allowed: a matching pair")
-    return ClientCredential(
-        kind="certificate", source=flag, value=Secret(data.decode("ascii", errors="replace")),
-        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-        passphrase=passphrase, thumbprint=certificate.fingerprint(hashes.SHA256()).hex(),
-    )
-
-
-def _env_secret(variable: str | None, flag: str, environ: Mapping[str, str]) -> Secret | None:
-    """Return the value of the variable `flag` names; errors never repeat the argument, which may be the secret."""
-    if variable is None:
-        return None
-    if not ENV_NAME.fullmatch(variable):
-        raise UsageError(f"{flag}: the argument is not a valid variable name (it is not repeated here: it may be the "
-                         f"secret itself); allowed: the NAME of a variable that holds the value, such as {flag} "
-                         "EXO_SECRET (letters, digits and '_', not starting with a digit)")
-    value = environ.get(variable)
-    if not value:
-        raise UsageError(f"{flag}: the variable it names is {'empty' if value == '' else 'not set'} (the name is not "
-                         "repeated here: it may be a secret); allowed: the name of a set variable that holds the value")
-    return Secret(value)
-
-
 def _credential(args: VerifyRequest, environ: Mapping[str, str], flow: str, stack: _StackApp | None,
                 project_dir: Path | None = None) -> ClientCredential | None:
-    if args.secret_env is not None and args.certificate is not None:
-        raise UsageError("--secret-env and --certificate: both given; allowed: one credential")
     if flow == "delegated":
         if args.secret_env is not None or args.certificate is not None:
             raise UsageError("--secret-env/--certificate: a delegated check signs a user in with the device code flow "
                              "as a public client; allowed: no credential (or --flow app-only)")
         return None
-    if args.certificate is not None:
-        return _read_certificate(args, args.certificate, environ)
-    secret = _env_secret(args.secret_env, "--secret-env", environ)
-    if secret is not None:
-        return ClientCredential("secret", "the variable --secret-env names", secret)
+    given = given_credential(args.secret_env, args.certificate, args.certificate_passphrase_env, environ)
+    if given is not None:
+        return given
     if stack is None:
         raise UsageError("--flow app-only needs a credential; allowed: --secret-env VAR (a variable holding the client "
                          "secret value) or --certificate PEM (private key and certificate)")
@@ -229,20 +188,6 @@ def _endpoints(args: VerifyRequest, cloud: Cloud, stack: _StackApp | None,
         else:
             endpoints[protocol] = default
     return endpoints
-
-
-def _authority_host(args: VerifyRequest, cloud: Cloud) -> str:
-    if args.authority_host is None:
-        return cloud.login_host
-    try:
-        parts = urlsplit(args.authority_host)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # an unclosed [IPv6 bracket, or a port that is not a number from 0 to 65535
-        parts, port_ok = urlsplit(""), False
-    if parts.scheme != "https" or not parts.hostname or not port_ok or parts.path.strip("/") or parts.query:
-        raise UsageError(f"--authority-host {args.authority_host!r}: allowed: https://HOST[:PORT] without a path "
-                         "(msal only talks to HTTPS authorities)")
-    return str(args.authority_host).rstrip("/")
 
 
 def _identity(args: VerifyRequest, stack: _StackApp | None) -> tuple[str, str, str]:
@@ -309,11 +254,11 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
     if not 0 < args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout {args.timeout}: allowed: seconds, more than 0 and at most {MAX_TIMEOUT:g}")
     credential = _credential(args, environ, flow, stack, project_dir)
-    scopes = stack.app.scopes if args.cloud is None and stack is not None else cloud.scopes(flow, protocols)
-    authority = f"{_authority_host(args, cloud)}/{tenant}"
+    scopes = stack.app.scopes if args.cloud is None and stack is not None else token_scopes(flow, protocols, cloud.name)
+    authority = f"{login_host(cloud.name, args.authority_host)}/{tenant}"
     token_cache = None
     if args.token_cache != "off":
-        partition = credential.cache_partition() if credential else "public"
+        partition = credential_partition(credential)
         token_cache = cache_file(cache_dir(environ, project_dir), authority, client_id, partition)
     ca_file = args.ca_file
     if ca_file is not None:  # read here for its checks (regular file, size); ssl and requests read it by name
@@ -339,6 +284,7 @@ def resolve_target(args: VerifyRequest, environ: Mapping[str, str]) -> Target:
         timeout=float(args.timeout),
         send_test_to=_mailbox("--send-test-to", args.send_test_to) if args.send_test_to else None,
         token_cache=token_cache,
+        rbac=stack is not None and stack.app.exchange_access == RBAC,
         token_cache_mode=args.token_cache,
         service_principal_id=stack.app.service_principal_object_id if stack else None,
         consent_url=stack.app.admin_consent_url if stack else None,

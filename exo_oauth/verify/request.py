@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from components.outputs import StackOutputs
 
 DEFAULT_TIMEOUT = 20.0
 """Seconds per network step."""
@@ -28,6 +32,8 @@ class VerifyRequest:
     app: str | None = None
     outputs: Path | None = None
     """A saved `pulumi stack output --json [--show-secrets]` file; None asks the pulumi CLI."""
+    stack_outputs: StackOutputs | None = None
+    """The stack's outputs already read (drift reads them once per stack, secrets included); None reads them."""
     project_dir: Path | None = None
     # ... or explicit IDs.
     tenant: str | None = None

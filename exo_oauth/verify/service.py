@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from components.exit_codes import ExitCode
 
+from ..signin.secret import Secret
 from .diagnosis import Diagnosis, diagnose
 from .inputs import Target, resolve_target
 from .report import exit_status
 from .request import VerifyRequest
 from .runner import run_verify
-from .secret import Secret
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,6 @@ def verify(request: VerifyRequest, environ: Mapping[str, str], prompt: Callable[
     """
     target = resolve_target(request, environ)
     run = run_verify(target, prompt=prompt)
-    credential = (target.credential.value, target.credential.passphrase) if target.credential else ()
+    credential = target.credential.secrets if target.credential else ()
     secrets = tuple(s for s in (run.outcome.token, *credential) if s)
     return Verification(target, diagnose(target, run.outcome, run.checks, run.mailbox), secrets)

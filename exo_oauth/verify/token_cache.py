@@ -21,13 +21,17 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:  # the annotation only: the credentials module loads the config validator, which --help must not
+    from ..signin.credentials import ClientCredential
 
 FOLDER = Path("exo-oauth") / "tokens"
 MODES = ("encrypted", "plain", "off")
@@ -53,9 +57,17 @@ def cache_file(folder: Path, authority: str, client_id: str, partition: str) -> 
     return folder / f"{digest}.json"
 
 
-def secret_partition(secret: str) -> str:
-    """Return a short, one-way fingerprint of a client secret to key the cache file (never the secret itself)."""
-    return "s" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+def credential_partition(credential: ClientCredential | None) -> str:
+    """Return the cache partition of a credential, which keys its cache file.
+
+    The thumbprint (certificate, federated), a short one-way fingerprint of a client secret (never the secret
+    itself), or `public` for a device code sign-in.
+    """
+    if credential is None:
+        return "public"
+    if credential.kind == "secret":
+        return "s" + hashlib.sha256(credential.value.reveal().encode()).hexdigest()[:16]
+    return f"{credential.kind[0]}{credential.thumbprint}"
 
 
 def short_reason(error: BaseException) -> str:
@@ -72,6 +84,23 @@ def _private_folder(folder: Path) -> None:
     os.chmod(folder, 0o700)
 
 
+def _read_private(path: Path) -> str | None:
+    """Return the cache file's text after making it mode 0600, or None when there is none yet.
+
+    The file itself, never what a symbolic link points to: a link planted at the cache's name must not get its
+    target's permissions changed or its content read (OSError, which the caller reports as "cache off").
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except (FileNotFoundError, NotADirectoryError):  # nothing cached yet; a folder that can't hold one fails at save
+        return None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(f"the token cache {path} is not a regular file")
+        os.fchmod(file.fileno(), 0o600)
+        return file.read().decode("utf-8", errors="replace")
+
+
 class TokenCacheFile:
     """`--token-cache plain`: msal's SerializableTokenCache in one private file, read on open, written if changed.
 
@@ -86,10 +115,10 @@ class TokenCacheFile:
 
         self.path = path
         self.cache: Any = msal.SerializableTokenCache()
-        if path.is_file():
-            os.chmod(path, 0o600)
+        text = _read_private(path)
+        if text is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError):
-                self.cache.deserialize(path.read_text(encoding="utf-8"))
+                self.cache.deserialize(text)
 
     def save(self) -> None:
         """Write the cache if msal changed it: atomically, mode 0600, in a folder of mode 0700."""

@@ -226,11 +226,10 @@ function Grant-ExoOAuthRight {
     )
     $box = Resolve-ExoOAuthMailbox -Address $Mailbox
     if (-not $box) { throw "app '$App': mailbox $Mailbox does not exist in Exchange Online." }
-    if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) {
-        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
-        return
-    }
-    Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+    # The check is inside the retry too: until the new service principal reaches Exchange Online, naming it as
+    # -User or -Trustee fails just as the grant does.
+    $granted = Invoke-ExoOAuthRetry "app '$App': granting $Right on $Mailbox" {
+        if (@(Get-ExoOAuthRight -Right $Right -Box $box -Trustee $Trustee).Count) { return $false }
         if ($Right -eq 'FullAccess') {
             Add-MailboxPermission -Identity "$($box.Guid)" -User $Trustee -AccessRights FullAccess `
                 -InheritanceType All | Out-Null
@@ -239,8 +238,14 @@ function Grant-ExoOAuthRight {
             Add-RecipientPermission -Identity "$($box.Guid)" -Trustee $Trustee -AccessRights SendAs `
                 -Confirm:$false | Out-Null
         }
+        $true
     }
-    Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+    if ($granted) {
+        Write-ExoOAuthStep 'changed' "app '$App': granted $Right on $Mailbox"
+    }
+    else {
+        Write-ExoOAuthStep 'ok' "app '$App': $Right on $Mailbox"
+    }
 }
 
 function Enable-ExoOAuthMailboxProtocol {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, quote_plus
+
 HIDDEN = "[hidden]"
 
 
@@ -22,8 +24,16 @@ class Secret:
         return self._value
 
     def scrub(self, text: str) -> str:
-        """Return `text` with every occurrence of the value replaced by `[hidden]`."""
-        return text.replace(self._value, HIDDEN) if self._value else text
+        """Return `text` with every occurrence of the value replaced by `[hidden]`, also as a form or URL encodes it.
+
+        A login host that repeats the token request in its error repeats the form-encoded body
+        (`client_secret=a%2Bb...`), so the encoded spellings are scrubbed as well as the plain one.
+        """
+        if not self._value:
+            return text
+        for spelling in dict.fromkeys((self._value, quote_plus(self._value), quote(self._value, safe=""))):
+            text = text.replace(spelling, HIDDEN)
+        return text
 
     def __repr__(self) -> str:
         return f"Secret({HIDDEN!r})"
