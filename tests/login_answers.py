@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
+
+from exo_oauth.cli import main
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 CLIENT = "22222222-3333-4444-8555-666666666666"
@@ -54,3 +57,26 @@ def issue(claims: dict[str, Any]) -> Callable[[BaseHTTPRequestHandler], None]:
 
 
 GOOD_LOGIN = login(issue(GOOD_CLAIMS))
+
+
+HANG_GUARD = 120.0
+"""Seconds after which a command that has not ended counts as hung (its own deadlines are far shorter)."""
+
+
+def run_bounded(argv: list[str]) -> int:
+    """Run `exo-oauth argv` in a thread; fail if it hangs or raises; return its exit status."""
+    outcome: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            outcome["status"] = main(argv)
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(HANG_GUARD)
+    assert not thread.is_alive(), f"{argv[0]} did not end"
+    assert "error" not in outcome, f"{argv[0]} raised {outcome.get('error')!r}"
+    status: int = outcome["status"]
+    return status

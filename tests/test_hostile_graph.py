@@ -21,8 +21,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import pytest
 
 from components.exit_codes import ExitCode
-from exo_oauth.cli import main
-from tests.login_answers import CLIENT, GOOD_LOGIN, TENANT, discovery, login, send_json, send_raw
+from tests.login_answers import CLIENT, GOOD_LOGIN, TENANT, discovery, login, run_bounded, send_json, send_raw
 from tests.mailservers.pki import ServerTLS
 from tests.mailservers.scripted import login_host
 from tests.stack_factory import project
@@ -30,7 +29,6 @@ from tests.stack_factory import project
 SECRET = "Abc8Q~hostile+graph/secret=value"
 """Has characters a form body encodes (`+`, `/`, `=`), so an echo of the request shows it percent-encoded."""
 SECRET_SPELLINGS = (SECRET, quote_plus(SECRET), quote(SECRET, safe=""))
-HANG_GUARD = 120.0
 """Seconds after which a test calls the command hung; never reached when it keeps its deadline (a few seconds)."""
 DEADLINE = "3"
 ENDED = threading.Event()
@@ -52,21 +50,9 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tls
             "--ca-file", str(tls.ca_file), "--timeout", "1", "--deadline", DEADLINE, *extra]
     if credential:
         argv += ["--client-id", CLIENT, "--secret-env", "EXO_TEST_SECRET"]
-    outcome: dict[str, Any] = {}
-
-    def go() -> None:
-        try:
-            outcome["status"] = main(argv)
-        except BaseException as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=go, daemon=True)
-    thread.start()
-    thread.join(HANG_GUARD)
-    assert not thread.is_alive(), f"{command} did not end"
-    assert "error" not in outcome, f"{command} raised {outcome.get('error')!r}"
+    status = run_bounded(argv)
     out, err = capsys.readouterr()
-    assert outcome["status"] == ExitCode.NOT_RUN, err
+    assert status == ExitCode.NOT_RUN, err
     for spelling in SECRET_SPELLINGS:
         assert spelling not in out + err
     assert "Traceback" not in err

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,14 +17,24 @@ from typing import Any
 import pytest
 
 from components.exit_codes import ExitCode
-from exo_oauth.cli import main
-from tests.login_answers import CLIENT, GOOD_CLAIMS, GOOD_LOGIN, TENANT, discovery, issue, login, send_json, send_raw
+from tests.login_answers import (
+    CLIENT,
+    GOOD_CLAIMS,
+    GOOD_LOGIN,
+    HANG_GUARD,
+    TENANT,
+    discovery,
+    issue,
+    login,
+    run_bounded,
+    send_json,
+    send_raw,
+)
 from tests.mailservers.pki import ServerTLS
 from tests.mailservers.scripted import LoginHost, Script, conversation_server, login_host
 
 SECRET = "Abc8Q~hostile.peer-secret_value"
 MAILBOX = "scanner@contoso.example"
-HANG_GUARD = 120.0
 """Seconds after which a test calls verify hung; never reached when verify keeps its deadlines (a few seconds)."""
 TIMEOUT = "1"
 
@@ -40,21 +49,9 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tls
             "--mailbox", MAILBOX, "--authority-host", host.origin, "--ca-file", str(tls.ca_file),
             "--token-cache", "off", "--timeout", TIMEOUT, "--protocols", protocol, f"--{protocol}",
             f"127.0.0.1:{port}", "--format", "json", *extra]
-    outcome: dict[str, Any] = {}
-
-    def go() -> None:
-        try:
-            outcome["status"] = main(argv)
-        except BaseException as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=go, daemon=True)
-    thread.start()
-    thread.join(HANG_GUARD)
-    assert not thread.is_alive(), "verify did not end"
-    assert "error" not in outcome, f"verify raised {outcome.get('error')!r}"
+    status = run_bounded(argv)
     out, err = capsys.readouterr()
-    assert outcome["status"] in (ExitCode.FAILED, ExitCode.NOT_RUN)
+    assert status in (ExitCode.FAILED, ExitCode.NOT_RUN)
     assert "Traceback" not in err
     assert SECRET not in out + err
     return json.loads(out), err
