@@ -9,7 +9,7 @@ from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
 from components.outputs import StackOutputs
 from components.permissions import permissions_for
-from components.pulumi_config import read_stack_config
+from components.pulumi_config import app_args, read_stack_config
 
 OUT_DIR = Path("out")
 """`pulumi up` writes out/<stack>/exchange-{apply,verify,remove}.ps1 (docs/exchange.md)."""
@@ -23,8 +23,8 @@ apis = lookup_first_party_apis(
     p.api for app in config.apps for p in permissions_for(app.flow, app.protocols, app.exchange_access)
 )
 apps = {
-    app.name: MailOAuthApp(app.name, app, config.tenant_id, apis,
-                           service_principal_hooks=None if preview else writer.hooks(app.name), cloud=config.cloud)
+    app.name: MailOAuthApp(app.name, app_args(app, config), first_party=apis,
+                           service_principal_hooks=None if preview else writer.hooks(app.name))
     for app in config.apps
 }
 summaries = {name: component.summary for name, component in apps.items()}

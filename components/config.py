@@ -23,7 +23,24 @@ from .microsoft import CLOUDS, DEFAULT_CLOUD, FLOWS
 from .microsoft import PROTOCOLS as MICROSOFT_PROTOCOLS
 from .redirect_uris import ALLOWED as REDIRECT_URIS_ALLOWED
 from .redirect_uris import redirect_uri_problem
-from .rotation import ROTATION_CADENCE_DAYS, today
+from .rotation import today
+from .schema import (
+    DEFAULT_FEDERATED_AUDIENCE,
+    DEFAULT_LIFETIME_DAYS,
+    DEFAULT_ROTATE_BEFORE_DAYS,
+    EXCHANGE_ACCESS,
+    MAX_APP_NAME,
+    MAX_FEDERATED_NAME,
+    MAX_LIFETIME_DAYS,
+    MAX_NOTES,
+    MAX_PATH,
+    MAX_SUBJECT,
+    MAX_TEXT,
+    MIN_LIFETIME_DAYS,
+    MIN_ROTATE_BEFORE_DAYS,
+    RBAC,
+    SCHEMA,
+)
 
 PROJECT = "exo-oauth"
 """The Pulumi project name, which is also the namespace of this project's config keys."""
@@ -33,10 +50,6 @@ STACKS_DIR = "stacks"
 PROTOCOLS = tuple(p.name for p in MICROSOFT_PROTOCOLS)
 CREDENTIAL_TYPES = ("secret", "certificate", "federated", "none")
 TENANT_SMTP_AUTH = ("report", "enable", "disable")
-EXCHANGE_ACCESS = ("mailbox-permissions", "rbac")
-"""How an app-only app reaches its mailboxes: Entra permissions plus FullAccess/SendAs (the default), or, for
-app-only SMTP, Exchange RBAC for Applications (no Entra permission, no mailbox permission; docs/decisions/0131)."""
-RBAC = "rbac"
 
 APP_KEYS = ("name", "displayName", "flow", "protocols", "mailboxes", "credential", "redirectUris", "publicClient",
             "owners", "notes", "tags", "exchangeAccess", "signInMailboxes", "signInGroup",
@@ -51,14 +64,6 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
 EXCHANGE_KEYS = ("organization", "appId", "certificateThumbprint", "certificateFilePath", "certificatePasswordVariable",
                  "tenantSmtpAuth", "autoApply")
 
-DEFAULT_LIFETIME_DAYS = 180
-MAX_FEDERATED_NAME = 120
-"""Graph's limit on a federated identity credential's name (federatedIdentityCredential resource)."""
-MAX_LIFETIME_DAYS = 730
-MIN_LIFETIME_DAYS = 2 * ROTATION_CADENCE_DAYS
-"""A secret's overlap is at least one rotation cadence and at most half its lifetime."""
-DEFAULT_ROTATE_BEFORE_DAYS = 30
-DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 APP_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
@@ -69,7 +74,6 @@ _DOMAIN = re.compile(r"(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_APP_NAME = 40
 
 T = TypeVar("T")
 
@@ -91,7 +95,7 @@ class Credential:
     type: str
     """One of `secret`, `certificate`, `federated`, or `none` (delegated public clients only)."""
     lifetime_days: int | None = None
-    """secret, certificate (required): days from creation until the credential expires in Entra ID (1..730)."""
+    """secret, certificate (required): days from creation until the credential expires in Entra ID."""
     rotate_before_days: int | None = None
     """secret, certificate (required): days before expiry at which the next credential arrives. For a secret it
     is the overlap: the next secret is created this many days before the previous one expires (docs/decisions/0032);
@@ -245,7 +249,7 @@ def _mapping(at: At, allowed: Sequence[str]) -> Mapping[str, Any]:
     return at.value
 
 
-def non_empty_text(at: At, *, max_len: int = 256) -> str:
+def non_empty_text(at: At, *, max_len: int = MAX_TEXT) -> str:
     """Return the value if it is a string with a non-blank character and at most `max_len` long, or raise."""
     _require(at, "a non-empty string")
     if not isinstance(at.value, str):
@@ -361,7 +365,7 @@ def _mailbox(at: At) -> Mailbox:
     return Mailbox(mailbox_address(at, ascii_only=True))
 
 
-def https_url(at: At, *, max_len: int = 256) -> str:
+def https_url(at: At, *, max_len: int = MAX_TEXT) -> str:
     """Return the value if it is an absolute HTTPS URL without a fragment, at most `max_len` long, or raise."""
     text = non_empty_text(at, max_len=max_len)
     parts = urlsplit(text)
@@ -422,25 +426,25 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
         # The overlap is at least one rotation cadence and (for a secret) at most half the lifetime: two cadences.
         days = DEFAULT_LIFETIME_DAYS if lifetime.value is None else _int(
             lifetime, MIN_LIFETIME_DAYS, MAX_LIFETIME_DAYS,
-            note=f" (rotateBeforeDays needs at least {ROTATION_CADENCE_DAYS} days: the weekly rotation run)")
+            note=f" (rotateBeforeDays needs at least {MIN_ROTATE_BEFORE_DAYS} days: the weekly rotation run)")
         before = at.child("rotateBeforeDays")
         default_before = min(DEFAULT_ROTATE_BEFORE_DAYS, days // 2)
         # At least one cadence: a shorter overlap lets the old credential end before the run that brings the next.
-        cadence = f" (at least {ROTATION_CADENCE_DAYS}: rotation.yml deploys the next one weekly"
+        cadence = f" (at least {MIN_ROTATE_BEFORE_DAYS}: rotation.yml deploys the next one weekly"
         if kind == "secret":
             # A new secret arrives every days - rotate days (docs/decisions/0032): up to half the lifetime keeps
             # two secrets, not three, valid at once.
             rotate = default_before if before.value is None else _int(
-                before, ROTATION_CADENCE_DAYS, days // 2, scope=f" for a secret living {days} days",
+                before, MIN_ROTATE_BEFORE_DAYS, days // 2, scope=f" for a secret living {days} days",
                 note=f"{cadence}; at most half of lifetimeDays, so at most two secrets overlap)")
             return Credential(kind, days, rotate)
-        rotate = default_before if before.value is None else _int(before, ROTATION_CADENCE_DAYS, days - 1,
+        rotate = default_before if before.value is None else _int(before, MIN_ROTATE_BEFORE_DAYS, days - 1,
                                                                   note=f"{cadence})")
         pem, not_after = _certificate(at.child("publicKeyPem"), now)
         return Credential(kind, days, rotate, public_key_pem=pem, certificate_not_after=not_after)
     if kind == "federated":
         audiences = _list(at.child("audiences"), non_empty_text) or (DEFAULT_FEDERATED_AUDIENCE,)
-        subject = non_empty_text(at.child("subject"), max_len=600)
+        subject = non_empty_text(at.child("subject"), max_len=MAX_SUBJECT)
         name = at.child("name")
         return Credential(kind, issuer=https_url(at.child("issuer")), subject=subject, audiences=audiences,
                           name=None if name.value is None else non_empty_text(name, max_len=MAX_FEDERATED_NAME))
@@ -451,7 +455,7 @@ def _credential(at: At, flow: str, public_client: bool, now: datetime) -> Creden
 
 
 def _app_name(at: At) -> str:
-    text = non_empty_text(at, max_len=_MAX_APP_NAME)
+    text = non_empty_text(at, max_len=MAX_APP_NAME)
     if not APP_NAME.fullmatch(text):
         raise at.fail(f"{text!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
     return text
@@ -475,8 +479,8 @@ def _app(at: At, now: datetime) -> AppConfig:
     if public_client and flow == "app-only":
         raise public.fail("must be false on an app-only app; allowed: true only with flow: delegated")
     notes = at.child("notes")
-    access = _exchange_access(at, flow, protocols, mailboxes)
-    sign_in_mailboxes, sign_in_group = _sign_in_users(at, flow)
+    access = exchange_access(at.child("exchangeAccess"), at.child("mailboxes"), flow, protocols, mailboxes)
+    sign_in_mailboxes, sign_in_group = sign_in_users(at.child("signInMailboxes"), at.child("signInGroup"), flow)
     return AppConfig(
         name=name,
         display_name=display_name,
@@ -487,7 +491,7 @@ def _app(at: At, now: datetime) -> AppConfig:
         redirect_uris=_list(at.child("redirectUris"), lambda u: _redirect_uri(u, public_client)),
         public_client=public_client,
         owners=_list(at.child("owners"), guid, non_empty=True),
-        notes="" if notes.value is None else non_empty_text(notes, max_len=1024),
+        notes="" if notes.value is None else non_empty_text(notes, max_len=MAX_NOTES),
         tags=_list(at.child("tags"), non_empty_text),
         exchange_access=access,
         sign_in_mailboxes=sign_in_mailboxes,
@@ -496,8 +500,11 @@ def _app(at: At, now: datetime) -> AppConfig:
     )
 
 
-def _sign_in_users(at: At, flow: str) -> tuple[tuple[str, ...], str | None]:
-    boxes, group = at.child("signInMailboxes"), at.child("signInGroup")
+def sign_in_users(boxes: At, group: At, flow: str) -> tuple[tuple[str, ...], str | None]:
+    """Return a delegated app's sign-in mailboxes and group (`signInMailboxes`, `signInGroup`), or raise naming the key.
+
+    Either is refused on an app-only app.
+    """
     for key in (boxes, group):
         if key.value is not None and flow != "delegated":
             raise key.fail("is only for delegated apps (the users who sign in); allowed: mailboxes on an app-only app")
@@ -508,8 +515,13 @@ _FILTER_UNSAFE = re.compile(r"['\"`\u2018-\u201f$]")
 """Characters that would end or expand a quoted value in an Exchange recipient filter or a PowerShell string."""
 
 
-def _exchange_access(at: At, flow: str, protocols: tuple[str, ...], mailboxes: tuple[Mailbox, ...]) -> str:
-    access = at.child("exchangeAccess")
+def exchange_access(access: At, mailbox_entries: At, flow: str, protocols: tuple[str, ...],
+                    mailboxes: tuple[Mailbox, ...]) -> str:
+    """Return how an app-only app reaches its mailboxes (`exchangeAccess`), or raise naming the key.
+
+    `rbac` needs an app-only SMTP app whose `mailboxes` (read from `mailbox_entries`, the same list unparsed) hold no
+    `sendAs` and nothing an Exchange recipient filter cannot quote.
+    """
     if access.value is None:
         return EXCHANGE_ACCESS[0]
     value = one_of(access, EXCHANGE_ACCESS)
@@ -518,7 +530,7 @@ def _exchange_access(at: At, flow: str, protocols: tuple[str, ...], mailboxes: t
     if flow != "app-only" or protocols != ("smtp",):
         raise access.fail("'rbac' is only for app-only apps whose protocols are [smtp] (Exchange RBAC for "
                           "Applications covers SMTP only); allowed: mailbox-permissions")
-    for entry, mailbox in zip(at.child("mailboxes").items(), mailboxes, strict=True):
+    for entry, mailbox in zip(mailbox_entries.items(), mailboxes, strict=True):
         if mailbox.send_as:
             raise entry.fail("sendAs: true is not used with exchangeAccess: rbac (its role lets the app send as "
                              "every mailbox in its scope); allowed: the address alone")
@@ -612,7 +624,7 @@ def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
     path = at.child("certificateFilePath")
     file_path = None
     if path.value is not None:
-        file_path = non_empty_text(path, max_len=1024)
+        file_path = non_empty_text(path, max_len=MAX_PATH)
         if _CONTROL.search(file_path):
             raise path.fail("holds a control character; allowed: a plain file path")
         if thumbprint is not None:
@@ -630,18 +642,8 @@ def _exchange_certificate(at: At) -> tuple[str | None, str | None, str | None]:
     return thumbprint, file_path, password_variable
 
 
-CONFIG_KEYS = {
-    "azuread:tenantId": "The tenant GUID.",
-    "azuread:environment": "The azuread provider's cloud (else the ARM_ENVIRONMENT variable, else global); it must "
-    "name the same cloud as exo-oauth:cloud.",
-    f"{PROJECT}:apps": "The apps that need OAuth for IMAP, POP or SMTP.",
-    f"{PROJECT}:exchange": "How the generated Exchange Online scripts connect, and what they may change tenant-wide.",
-    f"{PROJECT}:cloud": "The tenant's Microsoft cloud: global (default), usgov (GCC High), usgov-dod or china "
-    "(21Vianet). Sets token scopes, mail endpoints, the consent URL host and the Exchange scripts' environment; "
-    "azuread:environment must name the same cloud.",
-    f"{PROJECT}:example": "true marks an example stack: plan and diff show it, but `exo-oauth stacks` never selects "
-    "it, so no workflow deploys, rotates or drift-checks it (default false). Remove it in a copy meant for a tenant.",
-}
+CONFIG_KEYS = tuple(SCHEMA["properties"]["config"]["properties"])
+"""The stack file's top-level keys (`azuread:tenantId`, `exo-oauth:apps`, ...): those the schema declares."""
 AZUREAD_ENVIRONMENT = "azuread:environment"
 """The azuread provider's cloud; it must agree with `exo-oauth:cloud`."""
 ARM_ENVIRONMENT = "ARM_ENVIRONMENT"

@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .config import EXCHANGE_ACCESS, RBAC, STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
+from .config import STACK_NAME, At, ExchangeConfig, Mailbox, guid, one_of
 from .errors import ConfigError
 from .exchange_actions import ACTIONS, EXIT_DRIFT, RBAC_SEND, mailbox_rights
 from .exchange_module import needed
 from .microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS_BY_NAME
 from .outputs import AppOutputs
 from .powershell import ps_literal
+from .schema import EXCHANGE_ACCESS, RBAC
 
 MODULE_VERSIONS = ("3.0.0", "3.*")
 """ExchangeOnlineManagement versions the scripts accept: REST cmdlets and Get-ConnectionInformation need 3.x."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,21 +11,111 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumiverse_time as time
 
-from .config import AppConfig, Credential
-from .first_party import FirstPartyApi
-from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
-from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput
+from .config import (
+    APP_NAME,
+    AppConfig,
+    At,
+    Credential,
+    Mailbox,
+    exchange_access,
+    guid,
+    one_of,
+    protocol_list,
+    sign_in_users,
+)
+from .first_party import FirstPartyApi, lookup_first_party_apis
+from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, FLOWS, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
+from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput, endpoints_for
 from .permissions import (
     Permission,
     admin_consent_url,
     by_api,
-    endpoints_for,
     permissions_for,
     token_scopes,
 )
 from .rotation import anchor_day, live_secrets, today
+from .schema import DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS, EXCHANGE_ACCESS
 
 TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
+
+
+@dataclass(frozen=True)
+class MailOAuthAppArgs:
+    """The inputs of one MailOAuthApp, for this project's program or any other Pulumi program.
+
+    The component checks them as the stack file's validator checks an app (one `ConfigError` line naming the field).
+    """
+
+    tenant_id: str
+    """The tenant GUID the app registration lives in."""
+    flow: str
+    """`app-only` (client credentials, for daemons and scanners) or `delegated` (a user signs in)."""
+    protocols: Sequence[str]
+    """A non-empty subset of `imap`, `pop`, `smtp`: only these protocols' permissions are requested."""
+    owners: Sequence[str]
+    """Object ids of the users or service principals that own the app registration and its service principal."""
+    display_name: str | None = None
+    """The name shown in Entra ID; the component's name if None."""
+    mailboxes: Sequence[Mailbox] = ()
+    """app-only: the mailboxes the app may open (the generated Exchange scripts grant them)."""
+    credential: Credential = field(
+        default_factory=lambda: Credential("secret", DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS))
+    """How the app proves its identity: by default a secret with the stack file's default lifetime and rotation."""
+    redirect_uris: Sequence[str] = ()
+    """Redirect URIs: HTTPS, or loopback http:// (localhost, 127.0.0.1) on a public client."""
+    public_client: bool = False
+    """delegated: allow public-client flows such as device code."""
+    notes: str = ""
+    """Free text stored on the app registration."""
+    tags: Sequence[str] = ()
+    """Tags stored on the app registration."""
+    exchange_access: str = EXCHANGE_ACCESS[0]
+    """app-only: `mailbox-permissions` (Entra permissions plus FullAccess and SendAs), or `rbac` for an app whose
+    protocols are `smtp` alone (Exchange RBAC for Applications: no Entra permission, no mailbox permission)."""
+    sign_in_mailboxes: Sequence[str] = ()
+    """delegated: the mailboxes of the users who sign in; the Exchange steps turn the app's protocols on for each."""
+    sign_in_group: str | None = None
+    """delegated: a mail-enabled group whose member mailboxes the Exchange steps turn the protocols on for."""
+    app_role_assignment_required: bool = False
+    """Only users and groups assigned to the app may sign in (the service principal's appRoleAssignmentRequired)."""
+    cloud: str = DEFAULT_CLOUD
+    """The tenant's Microsoft cloud (`global`, `usgov`, `usgov-dod`, `china`): hosts, scopes and the consent URL."""
+
+
+def app_config(name: str, args: MailOAuthAppArgs) -> AppConfig:
+    """Return the app `args` describe, checked as the stack file's validator checks an app, or raise ConfigError."""
+    def at(key: str, value: Any) -> At:
+        return At(f"MailOAuthApp {name!r}", f"args.{key}", value)
+
+    if not APP_NAME.fullmatch(name):
+        raise at("name", name).fail(f"{name!r} is not allowed; allowed: a-z, 0-9 and single '-' between them")
+    guid(at("tenant_id", args.tenant_id))
+    if not args.owners:
+        raise at("owners", list(args.owners)).fail("is empty; allowed: one or more owner object ids")
+    flow = one_of(at("flow", args.flow), FLOWS)
+    protocols = protocol_list(at("protocols", list(args.protocols)))
+    mailboxes = tuple(args.mailboxes)
+    # An empty list is the default, not a key set on an app-only app: passed as absent.
+    sign_in_mailboxes, sign_in_group = sign_in_users(
+        at("sign_in_mailboxes", list(args.sign_in_mailboxes) or None), at("sign_in_group", args.sign_in_group), flow)
+    return AppConfig(
+        name=name,
+        display_name=args.display_name or name,
+        flow=flow,
+        protocols=protocols,
+        mailboxes=mailboxes,
+        credential=args.credential,
+        redirect_uris=tuple(args.redirect_uris),
+        public_client=args.public_client,
+        owners=tuple(guid(at(f"owners[{i}]", owner)) for i, owner in enumerate(args.owners)),
+        notes=args.notes,
+        tags=tuple(args.tags),
+        exchange_access=exchange_access(at("exchange_access", args.exchange_access),
+                                        at("mailboxes", [m.address for m in mailboxes]), flow, protocols, mailboxes),
+        sign_in_mailboxes=sign_in_mailboxes,
+        sign_in_group=sign_in_group,
+        app_role_assignment_required=args.app_role_assignment_required,
+    )
 
 
 class MailOAuthApp(pulumi.ComponentResource):
@@ -57,17 +147,24 @@ class MailOAuthApp(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        app: AppConfig,
-        tenant_id: str,
-        apis: dict[str, FirstPartyApi],
-        *,
+        args: MailOAuthAppArgs,
         opts: pulumi.ResourceOptions | None = None,
+        *,
         service_principal_hooks: pulumi.ResourceHookBinding | None = None,
-        cloud: str = DEFAULT_CLOUD,
+        first_party: Mapping[str, FirstPartyApi] | None = None,
     ) -> None:
+        """Declare the app `name` (a-z, 0-9, '-'; its children's names derive from it) from `args`.
+
+        `service_principal_hooks` run around the service principal (this program writes the Exchange scripts
+        there); `first_party` shares one look-up of Microsoft's service principals between many apps of a program
+        (looked up here when None).
+        """
+        app = app_config(name, args)
+        tenant_id, cloud = args.tenant_id, args.cloud
         super().__init__(TYPE_TOKEN, name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         permissions = permissions_for(app.flow, app.protocols, app.exchange_access)
+        apis = first_party if first_party is not None else lookup_first_party_apis(p.api for p in permissions)
         permission_ids = [apis[p.api].permission_id(p.kind, p.name) for p in permissions]
         application = _application(name, app, apis, permissions=permissions, permission_ids=permission_ids,
                                    child=child)

@@ -9,14 +9,13 @@ bad outputs file, or one written by an older version. The per-app field docstrin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 from .config import (
     APP_NAME,
     CREDENTIAL_TYPES,
-    EXCHANGE_ACCESS,
     PROTOCOLS,
     At,
     Mailbox,
@@ -27,7 +26,8 @@ from .config import (
     one_of,
     protocol_list,
 )
-from .microsoft import CLOUDS, FLOWS
+from .microsoft import CLOUDS, DEFAULT_CLOUD, FLOWS, PROTOCOLS_BY_NAME
+from .schema import EXCHANGE_ACCESS
 
 SECURITY = ("tls", "starttls")
 """How a mail endpoint is protected: TLS from the first byte, or STARTTLS after the greeting."""
@@ -345,3 +345,9 @@ def _strings(at: At) -> Mapping[str, str]:
         raise at.fail("must be a mapping of names to strings")
     return dict(at.value)
 
+
+def endpoints_for(protocols: Sequence[str], cloud: str = DEFAULT_CLOUD) -> dict[str, EndpointOutput]:
+    """Return the mail endpoints of the chosen protocols in `cloud`."""
+    where = CLOUDS[cloud]
+    return {p: EndpointOutput(where.mail_host(p), PROTOCOLS_BY_NAME[p].port, PROTOCOLS_BY_NAME[p].security)
+            for p in protocols}

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from .config import EXCHANGE_ACCESS, RBAC
-from .microsoft import CLOUDS, DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, PROTOCOLS, PROTOCOLS_BY_NAME
-from .outputs import EndpointOutput
+from .microsoft import CLOUDS, DEFAULT_CLOUD, EXCHANGE_ONLINE, MICROSOFT_GRAPH, PROTOCOLS
+from .schema import EXCHANGE_ACCESS, RBAC
 
 APP_ONLY_ROLES = {p.name: p.app_role for p in PROTOCOLS}
 """App-only: Office 365 Exchange Online application permissions (app roles), per protocol."""
@@ -88,10 +87,3 @@ def admin_consent_url(
     resource = where.exchange_resource if flow == "app-only" else where.delegated_resource
     query["scope"] = f"{resource}/.default"
     return f"{where.login_host}/{tenant_id}/v2.0/adminconsent?{urlencode(query)}"
-
-
-def endpoints_for(protocols: Sequence[str], cloud: str = DEFAULT_CLOUD) -> dict[str, EndpointOutput]:
-    """Return the mail endpoints of the chosen protocols in `cloud`."""
-    where = CLOUDS[cloud]
-    return {p: EndpointOutput(where.mail_host(p), PROTOCOLS_BY_NAME[p].port, PROTOCOLS_BY_NAME[p].security)
-            for p in protocols}

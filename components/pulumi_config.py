@@ -1,4 +1,4 @@
-"""Read this project's stack config from the Pulumi runtime and validate it."""
+"""Read this project's stack config from the Pulumi runtime, validate it, and map each app onto the component's args."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from .config import (
     AZUREAD_METADATA_HOST,
     PROJECT,
     STACKS_DIR,
+    AppConfig,
     StackConfig,
     mistyped,
     parse_stack_config,
 )
 from .errors import ConfigError
+from .mail_app import MailOAuthAppArgs
 
 
 def read_stack_config() -> StackConfig:
@@ -34,3 +36,25 @@ def read_stack_config() -> StackConfig:
         return parse_stack_config(raw, source, arm_environment=os.environ.get(ARM_ENVIRONMENT))
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
+
+
+def app_args(app: AppConfig, config: StackConfig) -> MailOAuthAppArgs:
+    """Map one app of the stack file onto the component's args: the one place a new app key is passed on."""
+    return MailOAuthAppArgs(
+        tenant_id=config.tenant_id,
+        flow=app.flow,
+        protocols=app.protocols,
+        owners=app.owners,
+        display_name=app.display_name,
+        mailboxes=app.mailboxes,
+        credential=app.credential,
+        redirect_uris=app.redirect_uris,
+        public_client=app.public_client,
+        notes=app.notes,
+        tags=app.tags,
+        exchange_access=app.exchange_access,
+        sign_in_mailboxes=app.sign_in_mailboxes,
+        sign_in_group=app.sign_in_group,
+        app_role_assignment_required=app.app_role_assignment_required,
+        cloud=config.cloud,
+    )

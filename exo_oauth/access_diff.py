@@ -135,8 +135,9 @@ def exchange_revocations(base: Apps, head: Apps) -> list[Change]:
 
 
 def _exchange_apps(apps: Apps) -> list[Any]:
-    from components.config import EXCHANGE_ACCESS, Mailbox  # noqa: PLC0415
+    from components.config import Mailbox  # noqa: PLC0415
     from components.exchange_scripts import ExchangeApp  # noqa: PLC0415
+    from components.schema import EXCHANGE_ACCESS  # noqa: PLC0415
 
     # Only names, flow, IDs and mailboxes decide a revocation; a base planned by an older version may lack the rest.
     return [ExchangeApp(name, name, app["flow"], (), app.get("clientId", ""), app.get("servicePrincipalObjectId", ""),

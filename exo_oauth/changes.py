@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import STACKS_DIR
+from components.exit_codes import ExitCode
 
 from .access_diff import stack_entry
 from .errors import UsageError, last_line
@@ -113,8 +114,8 @@ def _base_tree(project_dir: Path, base: str, into: Path, paths: Sequence[str] = 
 def _run_in_tree(tree: Path, argv: Sequence[str], what: str = _BASE_PLAN) -> str:
     """Run `python argv...` with `tree`'s code first on the import path; return its stdout.
 
-    Exit 0 and 3 (a policy verdict) count as success; anything else, or no answer within BASE_PLAN_TIMEOUT_SECONDS,
-    is a UsageError starting with `what` and naming the last line of its stderr.
+    ExitCode.OK and ExitCode.POLICY (a policy verdict) count as success; anything else, or no answer within
+    BASE_PLAN_TIMEOUT_SECONDS, is a UsageError starting with `what` and naming the last line of its stderr.
     """
     env = os.environ | {"PYTHONPATH": str(tree)}
     # Its own session, so its workers can be killed with it as a group; and it dies if this process is killed.
@@ -130,7 +131,7 @@ def _run_in_tree(tree: Path, argv: Sequence[str], what: str = _BASE_PLAN) -> str
             raise UsageError(f"{what}: no answer within {BASE_PLAN_TIMEOUT_SECONDS} s; allowed: a base that "
                              "plans in that time, or fewer changed stacks") from None
         raise
-    if process.returncode not in (0, 3):
+    if process.returncode not in (ExitCode.OK, ExitCode.POLICY):
         raise UsageError(f"{what} failed: {last_line(stderr)}")
     return stdout
 

@@ -48,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
             (file or sys.stderr).write(message)
 
     def error(self, message: str) -> NoReturn:
-        """Exit 2 with one line: `PROG: problem; allowed: ...`, the problem without any value typed."""
+        """Exit with ExitCode.USAGE and one line: `PROG: problem; allowed: ...`, the problem without any value typed."""
         problem, allowed = _without_values(message, self._option_string_actions)
         allowed = allowed or f"the options of `{self.prog} --help`"
         self.exit(ExitCode.USAGE, f"{self.prog}: {problem}; allowed: {allowed}\n")
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (2 for bad input, with one line on stderr and no traceback).
+    """Run the CLI; return the exit status (USAGE for bad input, with one line on stderr and no traceback).
 
     Output that cannot be written in full (a full disk, /dev/full, a closed pipe) is `ExitCode.OUTPUT` with one
     line: the output is flushed here, inside the check, so no write error surfaces only at exit or goes unnoticed.

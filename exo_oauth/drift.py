@@ -11,11 +11,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from components.errors import ConfigError
 from components.exit_codes import ExitCode
@@ -26,9 +26,6 @@ from .errors import UsageError, last_line
 from .markdown import escape
 from .verify.request import VerifyRequest
 from .verify.service import Verification, verify
-
-if TYPE_CHECKING:
-    from .tenant.graph import GraphClient
 
 CLEAN, DRIFT, NOT_RUN, SKIPPED = "clean", "drift", "not run", "skipped"
 ROTATION_DUE = "rotation due; rotation.yml deploys it"
@@ -187,32 +184,6 @@ def _verify_summary(result: Verification) -> str:
     failed = [f"{row.name}: {row.findings[0].cause if row.findings else row.summary}"
               for row in result.diagnosis.rows if row.status == "failed"]
     return result.scrub("; ".join(failed) or "failed")
-
-
-def consents_check(outputs: StackOutputs | None, open_client: Callable[[], GraphClient] | None) -> CheckResult:
-    """Read each app's consents from Graph: an app role assignment or delegated grant the stack lacks is drift.
-
-    `open_client` signs in (tenant/signin.py, as audit does); None means no Graph credential was given.
-    """
-    from .tenant.graph import GraphError  # noqa: PLC0415 - loads the sign-in stack only for this check
-    from .tenant.undeclared import undeclared_consents  # noqa: PLC0415
-
-    if open_client is None:
-        return CheckResult("consents", NOT_RUN, "needs a read-only Graph sign-in: --graph-client-id with "
-                           "--graph-secret-env (Application.Read.All and Directory.Read.All, as for audit)")
-    if outputs is None:
-        return CheckResult("consents", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or "
-                           "install the pulumi CLI")
-    try:
-        client = open_client()
-        found = [f"app {name}: {what}" for name, app in sorted(outputs.apps.items())
-                 for what in undeclared_consents(client, app)]
-    except GraphError as error:
-        return CheckResult("consents", NOT_RUN, f"Microsoft Graph could not be read: {error}")
-    if not found:
-        return CheckResult("consents", CLEAN, "every app role assignment and delegated grant is declared")
-    return CheckResult("consents", DRIFT, "; ".join(found) + " -- not declared by the stack: revoke it in Entra ID "
-                       "(Enterprise applications > Permissions), or add what the app really needs to the stack")
 
 
 def exit_status(results: Sequence[CheckResult]) -> ExitCode:

@@ -1,4 +1,4 @@
-"""Errors the CLI turns into one line on stderr and exit status 2."""
+"""Errors the CLI turns into one line on stderr and exit status USAGE."""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 
+from components.exit_codes import ExitCode
+
 PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 1.0
 
@@ -54,12 +56,12 @@ def die_with_parent() -> None:
 def watch_parent(parent: int) -> None:
     """Exit this process at once when `parent` is no longer its parent (it died, or was killed)."""
     if os.getppid() != parent:
-        os._exit(1)
+        os._exit(ExitCode.FAILED)
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)
+        os._exit(ExitCode.FAILED)
 
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 

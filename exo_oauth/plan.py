@@ -24,12 +24,12 @@ from components import pulumi_sdk
 from components.config import PROJECT
 from components.rotation import fixed_clock
 
+from .import_file import REPLACED_AFTER_IMPORT, read_import_entries
 from .lifetime import worker_initializer
 from .plan_mocks import PlanMocks
 from .policy_rules import PolicyConfig, evaluate
 from .policy_verdicts import in_stack
 from .project import LoadedStack, require_program
-from .tenant.import_file import REPLACED_AFTER_IMPORT, read_import_entries
 
 SECRET = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"

@@ -14,9 +14,9 @@ from components.exchange_actions import mailbox_rights
 
 from . import mermaid
 from .days import day_count, days_until, parse_time
+from .import_file import shown_import_path
 from .markdown import escape
 from .microsoft_ids import API_DISPLAY_NAMES
-from .tenant.import_file import shown_import_path
 
 MAX_GRAPHS = 20
 """The markdown draws an access graph for each stack only when it plans at most this many: a pull-request comment

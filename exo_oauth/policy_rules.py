@@ -97,7 +97,7 @@ class Violation:
     policy: str
     """The rule's kebab-case name."""
     level: str
-    """`mandatory` (blocks `pulumi up`; the plan exits 3) or `advisory` (reported only)."""
+    """`mandatory` (blocks `pulumi up`; the plan exits with POLICY) or `advisory` (reported only)."""
     urn: str
     """The resource's URN."""
     message: str

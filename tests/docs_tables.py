@@ -59,31 +59,32 @@ def _type(node: dict[str, Any]) -> str:
     return str(node.get("type", ""))
 
 
-def _rows(prefix: str, node: dict[str, Any], required: list[str]) -> list[str]:
+def _rows(prefix: str, node: dict[str, Any], required: list[str], defs: dict[str, Any]) -> list[str]:
     rows = []
     for key, child in node.get("properties", {}).items():
         path = f"{prefix}{key}"
-        resolved = SCHEMA["$defs"][child["$ref"].rsplit("/", 1)[-1]] if "$ref" in child else child
+        resolved = defs[child["$ref"].rsplit("/", 1)[-1]] if "$ref" in child else child
         default = resolved.get("default")
         shown = "required" if key in required else ("" if default is None else f"`{json.dumps(default)}`")
         description = resolved.get("description", "")
         rows.append(f"| `{path}` | {_type(child)} | {shown} | {description} |")
         if resolved.get("type") == "object":
-            rows += _rows(f"{path}.", resolved, resolved.get("required", []))
+            rows += _rows(f"{path}.", resolved, resolved.get("required", []), defs)
         items = resolved.get("items", {})
         if "$ref" in items:
-            item = SCHEMA["$defs"][items["$ref"].rsplit("/", 1)[-1]]
+            item = defs[items["$ref"].rsplit("/", 1)[-1]]
             object_form = next((n for n in item.get("oneOf", [item]) if n.get("type") == "object"), None)
             if object_form:
-                rows += _rows(f"{path}[].", object_form, object_form.get("required", []))
+                rows += _rows(f"{path}[].", object_form, object_form.get("required", []), defs)
     return rows
 
 
-def inputs_table() -> str:
-    """Return the stack inputs table generated from stack-config.schema.json."""
-    config_node = SCHEMA["properties"]["config"]
+def inputs_table(schema: dict[str, Any] | None = None) -> str:
+    """Return the stack inputs table generated from stack-config.schema.json (or from `schema`)."""
+    schema = schema or SCHEMA
+    config_node = schema["properties"]["config"]
     header = ["| key | type | default | description |", "|---|---|---|---|"]
-    return fenced("INPUTS", [*header, *_rows("", config_node, config_node["required"])])
+    return fenced("INPUTS", [*header, *_rows("", config_node, config_node["required"], schema["$defs"])])
 
 
 def _template(text: str) -> str:

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from components.config import EXCHANGE_ACCESS, RBAC, AppConfig, ExchangeConfig, Mailbox, StackConfig
+from components.config import AppConfig, ExchangeConfig, Mailbox, StackConfig
 from components.exchange_scripts import ExchangeInputs, exchange_inputs
 from components.microsoft import DEFAULT_CLOUD
-from components.outputs import AppOutputs, CredentialOutput, PermissionOutput
-from components.permissions import admin_consent_url, endpoints_for, permissions_for, token_scopes
+from components.outputs import AppOutputs, CredentialOutput, PermissionOutput, endpoints_for
+from components.permissions import admin_consent_url, permissions_for, token_scopes
+from components.schema import EXCHANGE_ACCESS, RBAC
 from exo_oauth.plan_mocks import standin_id
 from exo_oauth.project import load_stack
 from tests.stack_factory import PROJECT

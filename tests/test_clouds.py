@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pulumi
 import pytest
@@ -17,6 +16,7 @@ from exo_oauth.plan import plan_stack
 from exo_oauth.project import LoadedStack
 from exo_oauth.verify.clouds import CLOUDS, SECURITY
 from exo_oauth.verify.diagnosis import CAS_SWITCHES, PROTOCOL_NAMES
+from tests.sources import source_files
 from tests.stack_factory import REPO, app, loaded, raw_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -130,8 +130,7 @@ def test_no_other_module_restates_a_cloud_host_or_first_party_id() -> None:
     """Hosts, resources and first-party app IDs appear as code only in components/microsoft.py."""
     facts = {h.split("//")[-1] for c in FACTS.values() for h in (c.login_host, c.graph_host, c.exchange_resource)}
     facts |= {"00000002-0000-0ff1-ce00-000000000000", "00000003-0000-0000-c000-000000000000"}
-    sources = [*Path(REPO, "components").glob("*.py"), *Path(REPO, "exo_oauth").rglob("*.py"), REPO / "__main__.py"]
-    for source in sources:
+    for source in source_files():
         if source.name in ("microsoft.py", "exchange_scripts.py"):
             continue
         code = "\n".join(line for line in source.read_text(encoding="utf-8").splitlines()

@@ -14,6 +14,7 @@ import pytest
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
 from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
+from components.pulumi_config import app_args
 from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS
 from exo_oauth.plan import StackPlan, plan_stack
 from exo_oauth.plan_mocks import STANDIN_SECRET, PlanMocks
@@ -182,7 +183,7 @@ def test_component_client_secret_output_is_marked_secret(flow: str) -> None:
     @pulumi.runtime.test
     def check() -> pulumi.Output[Any]:
         apis = lookup_first_party_apis(["Office365ExchangeOnline", "MicrosoftGraph"])
-        component = MailOAuthApp("x", stack.config.apps[0], stack.config.tenant_id, apis)
+        component = MailOAuthApp("x", app_args(stack.config.apps[0], stack.config), first_party=apis)
 
         async def record() -> None:
             secrets.append(await component.client_secret.is_secret())

@@ -3,7 +3,6 @@
 `EXO_OAUTH_UPDATE_GOLDEN=1 pytest tests/test_exchange_golden.py` rewrites them; review the diff before committing.
 """
 
-import os
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,7 @@ from components.exchange_scripts import render_exchange_scripts
 from exo_oauth.plan import plan_stack
 from exo_oauth.project import load_stack
 from tests.exchange_factory import example
+from tests.generated import check_generated
 from tests.stack_factory import PROJECT, REPO
 
 GOLDEN = REPO / "tests" / "golden" / "exchange"
@@ -24,11 +24,13 @@ def test_example_stack_script_matches_its_golden_file(stack: str, action: str) -
     """The script rendered from the example stack file is byte for byte the reviewed golden file."""
     rendered = render_exchange_scripts(example(stack)[1])[action]
     golden = GOLDEN / stack / script_name(action)
-    if os.environ.get("EXO_OAUTH_UPDATE_GOLDEN") == "1":
+
+    def write() -> None:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(rendered, encoding="utf-8", newline="\n")
-        return
-    assert rendered == golden.read_text(encoding="utf-8")
+
+    current = golden.read_text(encoding="utf-8") if golden.exists() else ""
+    check_generated(current, rendered, write, "EXO_OAUTH_UPDATE_GOLDEN")
 
 
 @pytest.mark.parametrize("stack", ["contoso", "fabrikam"])

@@ -142,16 +142,19 @@ def test_pack_has_one_policy_per_rule_with_its_level_link_and_schema() -> None:
     assert schemas.keys() == {"credential-max-lifetime", "credential-expires-soon"}
 
 
-def test_pack_entry_point_builds_the_pack_from_the_repository_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """policy/__main__.py, run as the engine runs it, hands PolicyPack every policy under the pack's name."""
+def test_pack_entry_point_builds_the_pack_from_the_installed_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """policy/__main__.py, run as the engine runs it, hands PolicyPack every policy under the pack's name.
+
+    It imports the installed project as it is: no path of its own is put on sys.path.
+    """
     built: list[dict[str, Any]] = []
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.append(kwargs))
-    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = list(sys.path)
     runpy.run_path(str(ROOT / "policy"), run_name="__main__")
     (pack,) = built
     assert pack["name"] == PACK_NAME
     assert [p.name for p in pack["policies"]] == [r.name for r in rules.RULES]
-    assert sys.path[0] == str(ROOT)
+    assert sys.path == before
 
 
 def test_pack_files_declare_a_python_pack_with_the_policy_sdk() -> None:
@@ -161,3 +164,18 @@ def test_pack_files_declare_a_python_pack_with_the_policy_sdk() -> None:
     assert project["runtime"]["options"]["virtualenv"] == "venv"
     requirements = (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8").splitlines()
     assert any(line.startswith("pulumi-policy>=") for line in requirements)
+
+
+def test_pack_virtualenv_gets_the_project_from_this_checkout() -> None:
+    """requirements.txt installs the project from the folder above the pack, and CI installs it from the pack's folder.
+
+    pip reads a local path in a requirements file relative to its working directory, so `-e ..` names this
+    checkout only when pip runs in policy/: the setup action does exactly that.
+    """
+    requirements = (ROOT / "policy" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    (project,) = [line.split(maxsplit=1)[1] for line in requirements if line.startswith("-e ")]
+    assert (ROOT / "policy" / project).resolve() == ROOT
+    setup = yaml.safe_load((ROOT / ".github" / "actions" / "setup" / "action.yml").read_text(encoding="utf-8"))
+    (step,) = [s for s in setup["runs"]["steps"] if "policy/venv" in s.get("name", "")]
+    assert "cd policy && " in step["run"]
+    assert "-r requirements.txt" in step["run"]

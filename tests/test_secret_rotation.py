@@ -22,10 +22,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import MIN_LIFETIME_DAYS
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
+from components.pulumi_config import app_args
 from components.rotation import ROTATION_CADENCE_DAYS, SecretTerm, anchor_day, fixed_clock, live_secrets
+from components.schema import MIN_LIFETIME_DAYS
 from exo_oauth.plan import plan_stack
 from exo_oauth.plan_mocks import PlanMocks
 from exo_oauth.policy_rules import DEFAULT_MAX_CREDENTIAL_DAYS, evaluate
@@ -287,7 +288,7 @@ def test_client_secret_is_the_newest_secrets_value() -> None:
     @pulumi.runtime.test
     def check() -> pulumi.Output[Any]:
         apis = lookup_first_party_apis(["Office365ExchangeOnline", "MicrosoftGraph"])
-        component = MailOAuthApp("x", stack.config.apps[0], stack.config.tenant_id, apis)
+        component = MailOAuthApp("x", app_args(stack.config.apps[0], stack.config), first_party=apis)
         return pulumi.Output.all(component.client_secret, component.summary).apply(
             lambda v: seen.append((v[0], v[1]["credential"]["keyId"])))
 

@@ -41,7 +41,7 @@ def repo(tmp_path: Path) -> Path:
     for name in ("contoso", "fabrikam", "tailspin"):
         (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text("config: {}\n", encoding="utf-8")
     for path in ("components/mail_app.py", "exo_oauth/policy_rules.py", "policy/__main__.py", "README.md"):
-        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("", encoding="utf-8")
     commit(tmp_path, "start")
     return tmp_path

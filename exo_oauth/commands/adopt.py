@@ -10,19 +10,19 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
+from ..tenant.request import AdoptRequest
 from .flags import add_format, add_project_dir, stack_name
+from .graph_signin import add_signin_arguments, audit_request
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `adopt` subcommand."""
-    from .graph_signin import add_signin_arguments  # noqa: PLC0415
-
     parser = subparsers.add_parser(
         "adopt",
         help="write stacks/Pulumi.NAME.yaml for a tenant's existing mail apps, and the file that imports them",
         description="Read the tenant's mail apps from Microsoft Graph (GET only), write the stack file that declares "
         "them and stacks/NAME.import.json for `pulumi import --file`, so the first `pulumi up` takes the objects over "
-        "instead of creating them. Prints what `pulumi up` will then change. Written with findings exits 1; nothing "
+        "instead of creating them. Prints what `pulumi up` will then change. Written with findings, it fails; nothing "
         "is written on bad input or when Graph or the login host cannot be read. "
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
@@ -49,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     """Check the target, read the tenant, write the two files, print the review; return the exit status."""
     from ..tenant.adopt_run import adopt  # noqa: PLC0415 - imports Pulumi for the plan; --help must not
     from ..tenant.graph import GraphError  # noqa: PLC0415
-    from ..tenant.request import AdoptRequest  # noqa: PLC0415
-    from .graph_signin import audit_request  # noqa: PLC0415
 
     try:
         request = AdoptRequest(audit_request(args), stack=args.stack, project_dir=args.project_dir,

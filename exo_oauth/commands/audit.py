@@ -10,20 +10,22 @@ from pathlib import Path
 
 from components.exit_codes import ExitCode, exit_help
 
+from ..errors import UsageError
+from ..policy_rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
 from .flags import add_format
+from .graph_signin import add_signin_arguments, audit_request
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `audit` subcommand."""
-    from .graph_signin import add_signin_arguments  # noqa: PLC0415 - light, but keep the pattern of commands
-
     parser = subparsers.add_parser(
         "audit",
         help="find every app that requests or holds IMAP/POP/SMTP access in a tenant and report what is wrong",
         description="Sign in to Microsoft Graph (device code for an admin, or client credentials of a read-only app "
         "with Application.Read.All and Directory.Read.All), read every app registration and service principal that "
         "requests or holds IMAP, POP or SMTP access, and report findings with a code, the object and the fix. Only "
-        "GET requests: the tenant is never changed. Findings exit 1; a Graph or login host that cannot be read, 4. "
+        "GET requests: the tenant is never changed. Findings fail; a Graph or login host that cannot be read is "
+        "not run. "
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --print-export-script)")
@@ -33,16 +35,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="print the read-only Exchange Online PowerShell export script and exit")
     add_format(parser, "markdown", "json")
     parser.add_argument("--warn-days", type=int, metavar="DAYS",
-                        help="report credentials that end within this many days (default: the policy's, 30)")
+                        help="report credentials that end within this many days (default: the policy's, "
+                        f"{DEFAULT_EXPIRY_WARNING_DAYS})")
     parser.add_argument("--max-days", type=int, metavar="DAYS",
-                        help="report credentials that live longer than this (default: the policy's, 180)")
+                        help="report credentials that live longer than this (default: the policy's, "
+                        f"{DEFAULT_MAX_CREDENTIAL_DAYS})")
     add_signin_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the export script, or sign in, read, judge and report; return the exit status."""
-    from ..errors import UsageError  # noqa: PLC0415
     from ..tenant.exchange_export import export_script  # noqa: PLC0415
 
     if args.print_export_script:
@@ -53,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from ..tenant.graph import GraphError  # noqa: PLC0415
     from ..tenant.report import render_json, render_markdown, render_text  # noqa: PLC0415
     from ..tenant.survey import survey  # noqa: PLC0415
-    from .graph_signin import audit_request  # noqa: PLC0415
 
     try:
         request = audit_request(args, warn_days=args.warn_days, max_days=args.max_days)

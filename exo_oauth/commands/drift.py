@@ -69,7 +69,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Run the chosen checks and print one line each; return OK, DRIFT or NOT_RUN (components.exit_codes)."""
     from ..drift import (  # noqa: PLC0415
-        consents_check,
         e2e_checks,
         entra_check,
         exchange_check,
@@ -79,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from ..project import load_stack  # noqa: PLC0415
     from ..stack_outputs import load_outputs  # noqa: PLC0415
+    from ..tenant.undeclared import consents_check  # noqa: PLC0415 - reads Graph: loads the sign-in stack
 
     checks = args.checks if args.checks is not None else ",".join(
         c for c in CHECKS if c != "consents" or args.graph_client_id is not None)

@@ -12,6 +12,7 @@ from typing import Any
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+from ..files import read_json
 
 ISSUES_ALLOWED = "the output of `gh issue list --state open --label drift --json number,title`"
 
@@ -47,7 +48,6 @@ def _open_issue(issues: Any, title: str, where: str) -> int | None:
 def run(args: argparse.Namespace) -> int:
     """Print the decision, the title and the issue text; return the report's exit status."""
     from ..drift import issue_title, render_markdown  # noqa: PLC0415
-    from ..files import read_json  # noqa: PLC0415
 
     where = f"--report {args.report}"
     document = read_json(args.report, where, "the output of `exo-oauth drift --format json` (the file is empty "

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check that the environment variables hold a base64 PFX that opens with its password and, with "
         "--stack, that the stack sets exo-oauth:exchange.appId and organization (and, if it names one, the PFX's "
         "certificateThumbprint): what certificate app-only sign-in to Exchange Online needs on a runner, where an "
-        "interactive sign-in would fail under -NonInteractive. Print one line: ready, or (exit 2) what is missing. "
+        "interactive sign-in would fail under -NonInteractive. Print one line: ready, or what is missing. "
         + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     parser.add_argument("--stack", type=stack_name, metavar="NAME",

@@ -10,6 +10,9 @@ from pathlib import Path
 from components.exit_codes import ExitCode, exit_help
 
 from ..errors import UsageError
+from ..files import load_json, read_text
+from ..policy_rules import load_policy_config
+from ..progress import Progress
 from .flags import add_format, add_project_dir, chosen_project_dir, stack_name
 
 
@@ -40,11 +43,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
     from components.config import STACKS_DIR  # noqa: PLC0415
 
-    from ..files import load_json, read_text  # noqa: PLC0415
     from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
     from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
-    from ..policy_rules import load_policy_config  # noqa: PLC0415
-    from ..progress import Progress  # noqa: PLC0415
     from ..project import load_stack, require_program, stack_names  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:

@@ -6,7 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
+from ..files import read_text
+from ..review import COMMENT_LIMIT, Part, cut, review_markdown
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="assemble the pull request review comment from saved plan and diff output",
         description="Read the markdown, stderr and exit status that `exo-oauth plan --all --format markdown` and "
         "`exo-oauth diff --format markdown` left, print the whole review (for the job summary) and write the "
-        "comment, cut to fit GitHub's limit, to --comment-out. Exit 0, or 2 on bad input.",
+        "comment, cut to fit GitHub's limit, to --comment-out. " + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     for name in ("plan", "diff"):
         parser.add_argument(f"--{name}", type=Path, required=True, metavar="FILE", help=f"the {name} markdown")
@@ -32,15 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _read(path: Path, flag: str) -> str:
-    from ..files import read_text  # noqa: PLC0415
 
     return read_text(path, f"{flag} {path}", "a file the pull-request workflow saved")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the whole review and write the comment."""
-    from ..review import COMMENT_LIMIT, Part, cut, review_markdown  # noqa: PLC0415
-
     plan, diff = (Part(_read(getattr(args, name), f"--{name}"), getattr(args, f"{name}_status"),
                        _read(getattr(args, f"{name}_stderr"), f"--{name}-stderr")) for name in ("plan", "diff"))
     stacks = _read(args.stacks_stderr, "--stacks-stderr") if args.stacks_stderr else ""
@@ -50,4 +51,4 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"--comment-out {args.comment_out}: cannot write it ({error.strerror})") from None
     sys.stdout.write(text)
-    return 0
+    return ExitCode.OK

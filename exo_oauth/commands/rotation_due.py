@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
+from ..files import read_json
+from ..markdown import fence
+from ..rotation import BLOCKED, DUE, NONE, blocked, judge, read_preview
+from .drift_report import _open_issue
 from .flags import stack_name
 
 SHOWN = 5
@@ -26,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "a due rotation, which then waits for that deploy while the credential devices use runs out. Say why on "
         "stderr, naming each blocked app, the end date and what blocks it. With --issue-out, write what to do with "
         "the stack's `rotation-blocked` issue as JSON: `action` (`create`, `comment`, `close` once nothing blocks, "
-        "or `none`), `issue`, `title` and `body`. Exit 0, or 2 on bad input.",
+        "or `none`), `issue`, `title` and `body`. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     parser.add_argument("--preview-json", type=Path, required=True, metavar="FILE",
                         help="the saved output of `pulumi preview --refresh --json --stack NAME`")
@@ -52,11 +61,6 @@ def issue_title(stack: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Judge the preview as of now (UTC), print the verdict, and write the issue decision when asked."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from ..files import read_json  # noqa: PLC0415
-    from ..rotation import BLOCKED, DUE, NONE, blocked, judge, read_preview  # noqa: PLC0415
-
     if args.issue_out is not None and (args.stack is None or args.issues is None):
         raise UsageError("--issue-out needs --stack NAME and --issues FILE; allowed: all three, or none of them")
     number = _open_issue_number(args) if args.issue_out is not None else None
@@ -86,14 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if args.issue_out is not None:
         _write_issue(args, number, status == BLOCKED, f"exo-oauth rotation-due: {stack}: {why}")
     print(status)
-    return 0
+    return ExitCode.OK
 
 
 def _open_issue_number(args: argparse.Namespace) -> int | None:
     """Return the number of the stack's open blocked-rotation issue in --issues, or None."""
-    from ..files import read_json  # noqa: PLC0415
-    from .drift_report import _open_issue  # noqa: PLC0415
-
     where = f"--issues {args.issues}"
     allowed = f"the output of `gh issue list --state open --label {LABEL} --json number,title`"
     return _open_issue(read_json(args.issues, where, allowed), issue_title(args.stack), where)
@@ -101,10 +102,6 @@ def _open_issue_number(args: argparse.Namespace) -> int | None:
 
 def _write_issue(args: argparse.Namespace, number: int | None, is_blocked: bool, why: str) -> None:
     """Write the issue decision: open or update the stack's issue while blocked, close it once not."""
-    import json  # noqa: PLC0415
-
-    from ..markdown import fence  # noqa: PLC0415
-
     actions = {(True, True): "create", (True, False): "comment", (False, True): "none", (False, False): "close"}
     action = actions[is_blocked, number is None]
     run = f" ([run]({args.run_url}))" if args.run_url else ""

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from components.exit_codes import ExitCode, exit_help
+
 from ..errors import UsageError
 from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
 from .flags import add_project_dir, chosen_project_dir, stack_name
@@ -27,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the stacks to run as a JSON list for a GitHub Actions matrix",
         description="Select stacks (every stack, the stacks whose file or program changed since a git ref, or named "
         "ones), optionally keep one shard of them, and print one line: a JSON list with one entry per job, each "
-        "entry the stack names of one batch separated by spaces. Notes go to stderr. Exit 0, or 2 on bad input.",
+        "entry the stack names of one batch separated by spaces. Notes go to stderr. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE),
     )
     which = parser.add_argument_group("which stacks")
     which.add_argument("--all", action="store_true", help="every stack (same as --select all)")
@@ -40,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="changed (needs --changed-since), all, or stack names separated by commas or spaces: "
                        "the value of a workflow_dispatch input, passed as it is")
     which.add_argument("--if-unknown-ref", choices=("fail", "all"), default="fail",
-                       help="when REF is not in this clone: exit 2 (default), or take every stack")
+                       help="when REF is not in this clone: stop with a usage error (default), or take every stack")
     jobs = parser.add_argument_group("matrix")
     jobs.add_argument("--shard", metavar="N/M", help="keep only the Nth of M near-equal slices of the selection")
     jobs.add_argument("--batch-size", default="1", metavar="K",
@@ -140,4 +143,4 @@ def run(args: argparse.Namespace) -> int:
     left_out = f"; example stacks never run: {_listed(examples)}" if examples else ""
     print(f"{note}, in {len(entries)} job(s){left_out}", file=sys.stderr)
     print(json.dumps(entries, separators=(",", ":")))
-    return 0
+    return ExitCode.OK

@@ -13,18 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import APP_NAME, DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFETIME_DAYS, PROJECT
+from components.config import APP_NAME, PROJECT
 from components.microsoft import TYPE_TOKENS
 from components.redirect_uris import redirect_uri_problem
+from components.schema import DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFETIME_DAYS, MAX_APP_NAME, MAX_NOTES, MAX_TEXT
 
 from ..microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS
 from .exchange_export import ExchangeExport
 from .findings import Finding, describe_application, mail_use
 from .inventory import Application, Tenant
 
-MAX_NAME = 40
-MAX_NOTES = 1024
-MAX_TAG = 256
 COMPONENT_TYPE = TYPE_TOKENS["mailOAuthApp"]
 CREATED_ON_PURPOSE = frozenset({TYPE_TOKENS["password"], TYPE_TOKENS["rotating"]})
 """Resources the first `pulumi up` creates even for an adopted app: a secret's value cannot be imported."""
@@ -43,11 +41,11 @@ class Adopted:
 
 def slug(display_name: str, taken: set[str]) -> str:
     """Return a stack app name derived from a display name: a-z, 0-9 and single '-', unique among `taken`."""
-    base = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:MAX_NAME].strip("-") or "app"
+    base = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:MAX_APP_NAME].strip("-") or "app"
     name, n = base, 2
     while name in taken:
         suffix = f"-{n}"
-        name, n = f"{base[:MAX_NAME - len(suffix)].rstrip('-')}{suffix}", n + 1
+        name, n = f"{base[:MAX_APP_NAME - len(suffix)].rstrip('-')}{suffix}", n + 1
     taken.add(name)
     assert APP_NAME.fullmatch(name), name  # noqa: S101 - the regex above guarantees it
     return name
@@ -104,7 +102,7 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
     if not owners:
         return None, [Finding("adopt-skipped", subject, "it has no owners; pass --default-owner GUID")]
     found: list[Finding] = []
-    entry: dict[str, Any] = {"name": slug(app.display_name, taken), "displayName": app.display_name[:256],
+    entry: dict[str, Any] = {"name": slug(app.display_name, taken), "displayName": app.display_name[:MAX_TEXT],
                              "flow": flow, "protocols": list(protocols)}
     if flow == "app-only":
         mailboxes = _mailboxes(app, tenant, export)
@@ -127,7 +125,7 @@ def adopt_app(app: Application, tenant: Tenant, export: ExchangeExport | None, t
         found.append(Finding("adopt-assignment-required", subject, "appRoleAssignmentRequired is true"))
     if app.notes:
         entry["notes"] = app.notes[:MAX_NOTES]
-    tags = {t.lower(): t for t in reversed(app.tags) if t.strip() and len(t) <= MAX_TAG}
+    tags = {t.lower(): t for t in reversed(app.tags) if t.strip() and len(t) <= MAX_TEXT}
     if tags:
         entry["tags"] = list(reversed(tags.values()))
     return Adopted(app, entry, certificate_key_id), found

@@ -17,11 +17,11 @@ from components.config import PROJECT, is_domain, is_guid
 from components.microsoft import CLOUDS, DEFAULT_CLOUD
 
 from ..errors import UsageError
+from ..import_file import import_path, shown_import_path
 from ..project import PROGRAM, LoadedStack, find_project_dir, read_stack_text, stack_path
 from ..text import printable
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
 from .findings import Finding, describe_application
-from .import_file import import_path, shown_import_path
 from .request import AdoptRequest
 from .survey import survey
 

@@ -32,6 +32,8 @@ MAX_RETRY_AFTER = 60.0
 """Seconds: a longer Retry-After is waited for at most this long, and only within the run's deadline."""
 PAGE_SIZE = 999
 HTTP_OK = 200
+HTTP_DENIED = (401, 403)
+"""Unauthorized and Forbidden: the signed-in identity lacks a permission."""
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 """The largest answer read (after decompression): a full 999-item page of applications is a few megabytes."""
 MAX_PAGES = 1000
@@ -288,7 +290,7 @@ def _checked(status: Any, body: Any, method: str, url: str) -> dict[str, Any]:
         detail = (f"{_clip(str(error.get('code')))}: {_clip(str(error.get('message')))}" if isinstance(error, dict)
                   else "no JSON error" if status != HTTP_OK else "the answer is not a JSON object")
         hint = (" (the signed-in identity lacks a permission; see docs/adopting.md, \"Permissions\")"
-                if status in (401, 403) else "")
+                if status in HTTP_DENIED else "")
         raise GraphError(f"{method} {_path(url)}: HTTP {_clip(str(status))}, {detail}{hint}")
     return body
 

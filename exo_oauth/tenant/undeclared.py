@@ -10,13 +10,14 @@ list. GET only; one request per collection page plus one per distinct resource A
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from components.outputs import AppOutputs
+from components.outputs import AppOutputs, StackOutputs
 
+from ..drift import CLEAN, DRIFT, NOT_RUN, CheckResult
 from ..microsoft_ids import PUBLISHED_APP_IDS
-from .graph import PAGE_SIZE, GraphClient
+from .graph import PAGE_SIZE, GraphClient, GraphError
 
 
 def undeclared_consents(client: GraphClient, app: AppOutputs) -> list[str]:
@@ -54,3 +55,26 @@ def _role_value(app_roles: Sequence[Any], role_id: str) -> str:
     role = next((r for r in app_roles if isinstance(r, dict) and str(r.get("id", "")).lower() == role_id.lower()),
                 None)
     return str(role.get("value")) if role else f"app role {role_id}"
+
+
+def consents_check(outputs: StackOutputs | None, open_client: Callable[[], GraphClient] | None) -> CheckResult:
+    """Read each app's consents from Graph: an app role assignment or delegated grant the stack lacks is drift.
+
+    `open_client` signs in (tenant/signin.py, as audit does); None means no Graph credential was given.
+    """
+    if open_client is None:
+        return CheckResult("consents", NOT_RUN, "needs a read-only Graph sign-in: --graph-client-id with "
+                           "--graph-secret-env (Application.Read.All and Directory.Read.All, as for audit)")
+    if outputs is None:
+        return CheckResult("consents", NOT_RUN, "the stack outputs are not available; pass --outputs FILE or "
+                           "install the pulumi CLI")
+    try:
+        client = open_client()
+        found = [f"app {name}: {what}" for name, app in sorted(outputs.apps.items())
+                 for what in undeclared_consents(client, app)]
+    except GraphError as error:
+        return CheckResult("consents", NOT_RUN, f"Microsoft Graph could not be read: {error}")
+    if not found:
+        return CheckResult("consents", CLEAN, "every app role assignment and delegated grant is declared")
+    return CheckResult("consents", DRIFT, "; ".join(found) + " -- not declared by the stack: revoke it in Entra ID "
+                       "(Enterprise applications > Permissions), or add what the app really needs to the stack")

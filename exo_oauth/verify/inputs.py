@@ -14,10 +14,11 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError
 
-from components.config import PROTOCOLS, RBAC, is_domain, is_guid, normalized_mailbox
+from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
 from components.microsoft import DEFAULT_CLOUD
 from components.outputs import HIDDEN, AppOutputs, EndpointOutput
 from components.permissions import token_scopes
+from components.schema import RBAC
 
 from ..errors import UsageError
 from ..files import read_bytes

@@ -25,11 +25,13 @@ import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from ..signin.credentials import ClientCredential
+
+if TYPE_CHECKING:  # the annotation only: the credentials module loads the config validator, which --help must not
+    from ..signin.credentials import ClientCredential
 
 FOLDER = Path("exo-oauth") / "tokens"
 MODES = ("encrypted", "plain", "off")
