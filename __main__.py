@@ -7,9 +7,9 @@ import pulumi
 from components.exchange_hook import ExchangeScriptWriter
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
-from components.outputs import StackOutputs
-from components.permissions import permissions_for
 from components.pulumi_config import app_args, read_stack_config
+from exo_domain.outputs import StackOutputs
+from exo_domain.permissions import permissions_for
 
 OUT_DIR = Path("out")
 """`pulumi up` writes out/<stack>/exchange-{apply,verify,remove}.ps1 (docs/exchange.md)."""
@@ -29,7 +29,7 @@ apps = {
 }
 summaries = {name: component.summary for name, component in apps.items()}
 
-# The keys and shapes are the outputs model's (components/outputs.py StackOutputs), which every reader reads back.
+# The keys and shapes are the outputs model's (exo_domain/outputs.py StackOutputs), which every reader reads back.
 exports = StackOutputs.exports(
     tenant_id=config.tenant_id,
     apps=summaries,

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from exo_oauth.cli import main
 from exo_oauth.tenant.exchange_export import FORMAT
-from tests.graph_standin import GraphData, GraphStandin
-from tests.graph_tenant import TENANT, fleet
-from tests.mailservers import pki
-from tests.mailservers.token_server import App, TokenServer
+from standins.graph import GraphData, GraphStandin
+from standins.graph_tenant import TENANT, fleet
+from standins.mailservers import pki
+from standins.mailservers.token_server import App, TokenServer
 
 REPO = Path(__file__).resolve().parent.parent
 GRAPH_PAGE = 999

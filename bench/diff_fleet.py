@@ -24,7 +24,7 @@ from plan_fleet import REPO, make_fleet
 PROJECT = REPO / "tests" / "fixtures" / "project"
 """The tests' own project, whose stacks the bench copies (never the fleet's stacks/)."""
 
-CODE = ("components", "exo_oauth")
+CODE = ("exo_domain", "components", "exo_oauth")
 
 
 def scratch_repo(folder: Path, tenants: int) -> str:

@@ -44,9 +44,9 @@ from exo_oauth.verify.checks import CHECKS, Login, tls_context  # noqa: E402
 from exo_oauth.verify.clouds import Endpoint  # noqa: E402
 from exo_oauth.verify.inputs import resolve_target  # noqa: E402
 from exo_oauth.verify.tokens import acquire_token  # noqa: E402
-from tests.mailservers import pki  # noqa: E402
-from tests.mailservers.harness import MailServers, running_mail_servers  # noqa: E402
-from tests.mailservers.token_server import App  # noqa: E402
+from standins.mailservers import pki  # noqa: E402
+from standins.mailservers.harness import MailServers, running_mail_servers  # noqa: E402
+from standins.mailservers.token_server import App  # noqa: E402
 
 TARGET_RATIO = 0.5
 SECRET_ENV = "EXO_OAUTH_BENCH_SECRET"

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import At, StackConfig, guid
-from .errors import ConfigError
-from .exchange_actions import ACTIONS, script_name
-from .exchange_scripts import ExchangeApp, build_exchange_inputs, render_exchange_scripts
-from .outputs import AppOutputs
+from exo_domain.config import At, StackConfig, guid
+from exo_domain.errors import ConfigError
+from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_scripts import ExchangeApp, build_exchange_inputs, render_exchange_scripts
+from exo_domain.outputs import AppOutputs
 
 if TYPE_CHECKING:
     import pulumi
@@ -80,7 +80,7 @@ class ExchangeScriptWriter:
     def from_outputs(self, apps: Mapping[str, Any]) -> dict[str, str]:
         """Record every app's IDs from the `apps` stack output; write and return the scripts (the `exchange` output).
 
-        Each app's output is read through the outputs model (components.outputs.AppOutputs); raises ConfigError
+        Each app's output is read through the outputs model (exo_domain.outputs.AppOutputs); raises ConfigError
         naming the key path when one is missing or malformed.
         """
         source = f"pulumi up of stack {self._stack}"

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumiverse_time as time
 
-from .config import (
+from exo_domain.config import (
     APP_NAME,
     AppConfig,
     At,
@@ -23,18 +23,19 @@ from .config import (
     protocol_list,
     sign_in_users,
 )
-from .first_party import FirstPartyApi, lookup_first_party_apis
-from .microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, FLOWS, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
-from .outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput, endpoints_for
-from .permissions import (
+from exo_domain.microsoft import DEFAULT_CLOUD, EXCHANGE_ONLINE, FLOWS, MICROSOFT_GRAPH, SINGLE_TENANT, TYPE_TOKENS
+from exo_domain.outputs import AppOutputs, CredentialOutput, PermissionOutput, SecretOutput, endpoints_for
+from exo_domain.permissions import (
     Permission,
     admin_consent_url,
     by_api,
     permissions_for,
     token_scopes,
 )
-from .rotation import anchor_day, live_secrets, today
-from .schema import DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS, EXCHANGE_ACCESS
+from exo_domain.rotation import anchor_day, live_secrets, today
+from exo_domain.schema import DEFAULT_LIFETIME_DAYS, DEFAULT_ROTATE_BEFORE_DAYS, EXCHANGE_ACCESS
+
+from .first_party import FirstPartyApi, lookup_first_party_apis
 
 TYPE_TOKEN = TYPE_TOKENS["mailOAuthApp"]
 

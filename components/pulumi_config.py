@@ -6,8 +6,7 @@ import os
 
 import pulumi
 
-from . import pulumi_sdk
-from .config import (
+from exo_domain.config import (
     ARM_ENVIRONMENT,
     AZUREAD_ENVIRONMENT,
     AZUREAD_METADATA_HOST,
@@ -18,7 +17,9 @@ from .config import (
     mistyped,
     parse_stack_config,
 )
-from .errors import ConfigError
+from exo_domain.errors import ConfigError
+
+from . import pulumi_sdk
 from .mail_app import MailOAuthAppArgs
 
 

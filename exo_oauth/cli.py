@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from components.errors import ConfigError
-from components.exit_codes import ExitCode
+from exo_domain.errors import ConfigError
+from exo_domain.exit_codes import ExitCode
 
-from .errors import UsageError
-from .lifetime import Terminated, sigterm_unwinds
+from .util.errors import UsageError
+from .util.lifetime import Terminated, sigterm_unwinds
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .project import load_stack
+from .fleet.project import load_stack
 
 FORMAT = 1
 """The shape of the printed JSON: both sides must print this one to be compared."""
@@ -34,9 +34,9 @@ def digest_stacks(project_dir: Path, names: Sequence[str], now: datetime) -> dic
     `exchange` digests the three scripts (apply, verify, remove) rendered offline from the planned outputs, so a
     change of the renderer shows even where the outputs stay the same.
     """
-    from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
+    from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
-    from .plan import plan_stacks  # noqa: PLC0415 - imports Pulumi
+    from .plan.offline import plan_stacks  # noqa: PLC0415 - imports Pulumi
 
     stacks = [load_stack(project_dir, name) for name in names]
     digests = {}
@@ -52,10 +52,10 @@ def digest_stacks(project_dir: Path, names: Sequence[str], now: datetime) -> dic
 
 def main(argv: Sequence[str]) -> int:
     """Print {"format": FORMAT, "stacks": {name: {part: sha256}}} for PROJECT_DIR NOW STACK...; 2 on error."""
-    from components.errors import ConfigError  # noqa: PLC0415
-    from components.exit_codes import ExitCode  # noqa: PLC0415
+    from exo_domain.errors import ConfigError  # noqa: PLC0415
+    from exo_domain.exit_codes import ExitCode  # noqa: PLC0415
 
-    from .errors import UsageError  # noqa: PLC0415
+    from .util.errors import UsageError  # noqa: PLC0415
 
     try:
         project_dir, now, *names = argv

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from components.config import parse_stack_config
+from exo_domain.config import parse_stack_config
 from tests.stack_factory import app, raw_config
 
 SOURCE = "stacks/Pulumi.test.yaml"

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.mailservers.harness import MailServers
-    from tests.mailservers.pki import ServerTLS
+    from standins.mailservers.harness import MailServers
+    from standins.mailservers.pki import ServerTLS
 
 
 @pytest.fixture(scope="session")
 def mail_servers() -> Iterator[MailServers]:
     """Start the token stand-in, Dovecot and an SMTP sink once per session; stop them all at the end."""
-    from tests.mailservers.harness import running_mail_servers  # noqa: PLC0415 - only sessions that use it pay
+    from standins.mailservers.harness import running_mail_servers  # noqa: PLC0415 - only sessions that use it pay
 
     # A missing server fails rather than skips: a skipped integration test would let CI pass without it.
     if shutil.which("dovecot") is None and shutil.which("dovecot", path="/usr/sbin") is None:
@@ -29,6 +29,6 @@ def mail_servers() -> Iterator[MailServers]:
 @pytest.fixture(scope="session")
 def server_tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTLS:
     """Return a throwaway test CA and a 127.0.0.1 server certificate, for scripted servers."""
-    from tests.mailservers.pki import make_server_tls  # noqa: PLC0415
+    from standins.mailservers.pki import make_server_tls  # noqa: PLC0415
 
     return make_server_tls(tmp_path_factory.mktemp("tls"))

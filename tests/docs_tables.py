@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components.exit_codes import MEANINGS
-from components.microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS
-from components.outputs import wire_key
-from components.permissions import token_scopes
+from exo_domain.exit_codes import MEANINGS
+from exo_domain.microsoft import CLOUDS, DEFAULT_CLOUD, PROTOCOLS
+from exo_domain.outputs import wire_key
+from exo_domain.permissions import token_scopes
 from exo_oauth.tenant.findings import codes_table
 from exo_oauth.verify.diagnosis import AADSTS_CODES, CATALOGUE, REPLY_PATTERNS
 
@@ -118,15 +118,15 @@ def field_docs(path: Path, class_name: str) -> dict[str, str]:
 
 
 def app_outputs_table() -> str:
-    """Return the per-app outputs table, generated from the field docstrings of components.outputs.AppOutputs."""
+    """Return the per-app outputs table, generated from the field docstrings of exo_domain.outputs.AppOutputs."""
     header = ["| key | what |", "|---|---|"]
     rows = [f"| `{wire_key(name)}` | {cell(doc)} |"
-            for name, doc in field_docs(REPO / "components" / "outputs.py", "AppOutputs").items()]
+            for name, doc in field_docs(REPO / "exo_domain" / "outputs.py", "AppOutputs").items()]
     return fenced("APP_OUTPUTS", [*header, *rows])
 
 
 def exit_codes_table() -> str:
-    """Return the exit status table, generated from components.exit_codes."""
+    """Return the exit status table, generated from exo_domain.exit_codes."""
     header = ["| status | name | meaning | returned by |", "|---|---|---|---|"]
     rows = [f"| {int(code)} | `{code.name}` | {cell(meaning)} | {cell(users)} |"
             for code, (meaning, users) in MEANINGS.items()]
@@ -139,7 +139,7 @@ def audit_codes_table() -> str:
 
 
 def cloud_hosts_table() -> str:
-    """Return verify's hosts of every cloud, generated from components.microsoft and components.permissions."""
+    """Return verify's hosts of every cloud, generated from exo_domain.microsoft and exo_domain.permissions."""
     header = ["| `--cloud` | login host | " + " | ".join(f"{p.label} ({p.security.upper()})" for p in PROTOCOLS)
               + " | app-only scope | delegated scopes |", "|---" * (len(PROTOCOLS) + 4) + "|"]
     rows = []

@@ -6,14 +6,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from components.config import AppConfig, ExchangeConfig, Mailbox, StackConfig
-from components.exchange_scripts import ExchangeInputs, exchange_inputs
-from components.microsoft import DEFAULT_CLOUD
-from components.outputs import AppOutputs, CredentialOutput, PermissionOutput, endpoints_for
-from components.permissions import admin_consent_url, permissions_for, token_scopes
-from components.schema import EXCHANGE_ACCESS, RBAC
-from exo_oauth.plan_mocks import standin_id
-from exo_oauth.project import load_stack
+from exo_domain.config import AppConfig, ExchangeConfig, Mailbox, StackConfig
+from exo_domain.exchange_scripts import ExchangeInputs, exchange_inputs
+from exo_domain.microsoft import DEFAULT_CLOUD
+from exo_domain.outputs import AppOutputs, CredentialOutput, PermissionOutput, endpoints_for
+from exo_domain.permissions import admin_consent_url, permissions_for, token_scopes
+from exo_domain.schema import EXCHANGE_ACCESS, RBAC
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.mocks import standin_id
 from tests.stack_factory import PROJECT
 
 TENANT = "11111111-2222-4333-8444-555555555555"

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.graph_standin import GraphData, GraphStandin
-from tests.graph_tenant import TENANT, planted
-from tests.mailservers import pki
-from tests.mailservers.token_server import App, TokenServer
+from standins.graph import GraphData, GraphStandin
+from standins.graph_tenant import TENANT, planted
+from standins.mailservers import pki
+from standins.mailservers.token_server import App, TokenServer
 
 SECRET_VAR = "EXO_OAUTH_TEST_AUDITOR_SECRET"
 

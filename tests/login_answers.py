@@ -1,4 +1,4 @@
-"""Answers of scripted login hosts (tests/mailservers/scripted.py): discovery, token replies, raw HTTP replies."""
+"""Answers of scripted login hosts (standins/mailservers/scripted.py): discovery, token replies, raw HTTP replies."""
 
 from __future__ import annotations
 

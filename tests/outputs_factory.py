@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exo_oauth.commands.exchange import STANDIN_ID
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import LoadedStack, load_stack
+from exo_oauth.fleet.project import LoadedStack, load_stack
+from exo_oauth.plan.offline import plan_stack
 from tests.stack_factory import PROJECT, REPO
 
 

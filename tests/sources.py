@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.stack_factory import REPO
 
-PACKAGES = ("components", "exo_oauth")
+PACKAGES = ("exo_domain", "components", "exo_oauth")
 """The project's packages, as import-linter's root_packages name them."""
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from components.config import parse_stack_config
-from exo_oauth.project import LoadedStack
+from exo_domain.config import parse_stack_config
+from exo_oauth.fleet.project import LoadedStack
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 OWNER = "99999999-8888-4777-8666-555555555555"

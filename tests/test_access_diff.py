@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from exo_oauth import changes
-from exo_oauth.access_diff import diff_apps, render_markdown
-from exo_oauth.changes import stacks_to_plan
 from exo_oauth.cli import main
+from exo_oauth.review import changes
+from exo_oauth.review.access_diff import diff_apps, render_markdown
+from exo_oauth.review.changes import stacks_to_plan
 from tests.stack_factory import REPO, app, raw_config
 
 EXO = "Office365ExchangeOnline"
@@ -36,7 +36,7 @@ def repo(tmp_path: Path) -> Path:
     """Return a git repo holding this project's code and two stacks, committed once."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, tmp_path / name)
-    for package in ("components", "exo_oauth"):
+    for package in ("exo_domain", "components", "exo_oauth"):
         shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "stacks").mkdir()
     write_stack(tmp_path, "contoso", raw_config(
@@ -111,7 +111,7 @@ def test_the_base_tree_holds_the_program_and_only_the_stacks_to_plan(
 
     monkeypatch.setattr(changes, "_plan_base", base_plan)
     assert main(["diff", "--project-dir", str(repo), "--base", "HEAD", "--format", "json"]) == 0
-    assert unpacked == {"top": ["Pulumi.yaml", "__main__.py", "components", "exo_oauth", "stacks"],
+    assert unpacked == {"top": ["Pulumi.yaml", "__main__.py", "components", "exo_domain", "exo_oauth", "stacks"],
                         "stacks": ["Pulumi.contoso.import.json", "Pulumi.contoso.yaml"], "planned": ["contoso"]}
 
 
@@ -122,7 +122,7 @@ def test_diff_of_a_project_in_a_subfolder_of_its_repository(tmp_path: Path,
     project.mkdir()
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(REPO / name, project / name)
-    for package in ("components", "exo_oauth"):
+    for package in ("exo_domain", "components", "exo_oauth"):
         shutil.copytree(REPO / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "stacks").mkdir()
     write_stack(project, "contoso", raw_config(app(name="scanners", protocols=["smtp"], mailboxes=["a@contoso.com"])))

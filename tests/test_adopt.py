@@ -16,11 +16,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from exo_oauth.cli import main
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.offline import plan_stack
+from standins.graph_tenant import BLOG, CORRECT, DEFAULT_OWNER, FULL_ACCESS, MULTI, OWNER, oid, write_export
+from standins.mailservers import pki
 from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
-from tests.graph_tenant import BLOG, CORRECT, DEFAULT_OWNER, FULL_ACCESS, MULTI, OWNER, oid, write_export
-from tests.mailservers import pki
 from tests.stack_factory import project
 
 

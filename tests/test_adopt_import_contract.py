@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from components.config import PROJECT
+from exo_domain.config import PROJECT
 from exo_oauth.cli import main
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.offline import plan_stack
+from standins.graph_tenant import CORRECT, DEFAULT_OWNER, EXO, FULL_ACCESS, MULTI, Builder, oid, write_export
+from standins.mailservers import pki
 from tests.graph_fixtures import Graph, graph_fixture, tls_fixture, tokens_fixture  # noqa: F401 - the stand-ins
-from tests.graph_tenant import CORRECT, DEFAULT_OWNER, EXO, FULL_ACCESS, MULTI, Builder, oid, write_export
 from tests.import_contract import IMPORTERS, ImportFileError, import_urns
-from tests.mailservers import pki
 from tests.stack_factory import project
 
 LOBBY, LOBBY_APP, ASSIGNED = "Lobby scanner", "Lobby scanner app", "Front desk mail"

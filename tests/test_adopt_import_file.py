@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from exo_oauth.errors import UsageError
-from exo_oauth.files import MAX_DEPTH, MAX_ITEMS
-from exo_oauth.import_file import import_path, read_imports, shown_import_path
+from exo_oauth.plan.import_file import import_path, read_imports, shown_import_path
+from exo_oauth.util.errors import UsageError
+from exo_oauth.util.files import MAX_DEPTH, MAX_ITEMS
 
 TYPE = "azuread:index/application:Application"
 

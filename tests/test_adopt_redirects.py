@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components.microsoft import EXCHANGE_ONLINE
-from exo_oauth.project import read_stack_text
+from exo_domain.microsoft import EXCHANGE_ONLINE
+from exo_oauth.fleet.project import read_stack_text
 from exo_oauth.tenant.adopt import adopt_app, stack_document
 from exo_oauth.tenant.inventory import Application, Permission, Tenant
 

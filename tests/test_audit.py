@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
 from exo_oauth.cli import main
 from exo_oauth.tenant.findings import RULES
 from exo_oauth.tenant.signin import GRAPH_COMMAND_LINE_TOOLS
+from standins.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, TENANT, fleet, planted, write_export
+from standins.mailservers import pki
+from standins.mailservers.token_server import App, TokenServer
 from tests.graph_fixtures import SECRET_VAR, Graph, graph_fixture, start, tls_fixture, tokens_fixture  # noqa: F401 - fixtures
-from tests.graph_tenant import BLOG, CORRECT, FULL_ACCESS, MULTI, TENANT, fleet, planted, write_export
-from tests.mailservers import pki
-from tests.mailservers.token_server import App, TokenServer
 
 
 def audit_json(graph: Graph, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, object]]:
@@ -197,7 +197,7 @@ def test_twenty_correct_apps_are_read_in_batches_with_principals_fifteen_per_req
 
 
 def test_a_credential_end_date_without_a_zone_is_read_as_utc(graph: Graph, capsys: pytest.CaptureFixture[str]) -> None:
-    """Graph times without `Z` are UTC (exo_oauth/days.py), so the expired certificate is still found, no crash."""
+    """Graph times without `Z` are UTC (exo_oauth/util/days.py), so the expired certificate is still found, no crash."""
     for application in graph.graph.state.data.applications:
         for credential in application["keyCredentials"] + application["passwordCredentials"]:
             credential["startDateTime"] = credential["startDateTime"].rstrip("Z")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from components.exchange_module import module_functions
+from exo_domain.exchange_module import module_functions
 from exo_oauth.cli import main
-from exo_oauth.errors import UsageError
 from exo_oauth.tenant.exchange_export import EXPORT_FILE, FORMAT, export_script, load_export
+from exo_oauth.util.errors import UsageError
 from tests.powershell_parse import calls, parse, single_literal, syntax_problems, text
 
 EXPORT_FUNCTION = "Export-ExoOAuthExchangeState"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from components.microsoft import EXCHANGE_ONLINE
-from components.permissions import permissions_for
-from exo_oauth.policy_rules import PolicyConfig
+from exo_domain.microsoft import EXCHANGE_ONLINE
+from exo_domain.permissions import permissions_for
+from exo_oauth.policy.rules import PolicyConfig
 from exo_oauth.tenant.findings import Finding, audit
 from exo_oauth.tenant.inventory import Application, KeyCredential, Permission, Tenant
 
@@ -91,7 +91,7 @@ def test_an_expiring_credential_names_the_days_left() -> None:
 
 
 def test_a_delegated_app_holding_exactly_what_the_program_declares_has_no_permission_findings() -> None:
-    """The target is components.permissions.permissions_for: the mail scope plus the Graph sign-in scopes."""
+    """The target is exo_domain.permissions.permissions_for: the mail scope plus the Graph sign-in scopes."""
     wanted = tuple(Permission(p.api, p.kind, p.name) for p in permissions_for("delegated", ("imap",)))
     found = findings(app(requested=wanted))
     assert {f.code for f in found} == {"requested-not-consented"}

@@ -1,4 +1,4 @@
-"""exo_oauth/changes.py: refs checked before git sees them; the base's plan read as untrusted output."""
+"""exo_oauth/review/changes.py: refs checked before git sees them; the base's plan read as untrusted output."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exo_oauth import changes
-from exo_oauth.errors import UsageError
+from exo_oauth.review import changes
+from exo_oauth.util.errors import UsageError
 
 
 def fake_base(tmp_path: Path, body: str) -> Path:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pulumi
 import pytest
 
-from components.config import PROTOCOLS, parse_stack_config
-from components.errors import ConfigError
-from components.microsoft import CLOUDS as FACTS
-from components.microsoft import PROTOCOLS as PROTOCOL_FACTS
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import LoadedStack
+from exo_domain.config import PROTOCOLS, parse_stack_config
+from exo_domain.errors import ConfigError
+from exo_domain.microsoft import CLOUDS as FACTS
+from exo_domain.microsoft import PROTOCOLS as PROTOCOL_FACTS
+from exo_oauth.fleet.project import LoadedStack
+from exo_oauth.plan.offline import plan_stack
 from exo_oauth.verify.clouds import CLOUDS, SECURITY
 from exo_oauth.verify.diagnosis import CAS_SWITCHES, PROTOCOL_NAMES
 from tests.sources import source_files
@@ -127,7 +127,7 @@ def test_verify_and_diagnosis_read_the_one_table() -> None:
 
 
 def test_no_other_module_restates_a_cloud_host_or_first_party_id() -> None:
-    """Hosts, resources and first-party app IDs appear as code only in components/microsoft.py."""
+    """Hosts, resources and first-party app IDs appear as code only in exo_domain/microsoft.py."""
     facts = {h.split("//")[-1] for c in FACTS.values() for h in (c.login_host, c.graph_host, c.exchange_resource)}
     facts |= {"00000002-0000-0ff1-ce00-000000000000", "00000003-0000-0000-c000-000000000000"}
     for source in source_files():

@@ -13,12 +13,12 @@ import pytest
 
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 from components.pulumi_config import app_args
-from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS
-from exo_oauth.plan import StackPlan, plan_stack
-from exo_oauth.plan_mocks import STANDIN_SECRET, PlanMocks
-from exo_oauth.project import LoadedStack
+from exo_domain.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
+from exo_oauth.fleet.project import LoadedStack
+from exo_oauth.plan.mocks import STANDIN_SECRET, PlanMocks
+from exo_oauth.plan.offline import StackPlan, plan_stack
+from exo_oauth.util.microsoft_ids import PUBLISHED_APP_IDS
 from tests.certificates import make_certificate_pem
 from tests.stack_factory import REPO, app, loaded, raw_config
 

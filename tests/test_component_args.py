@@ -10,12 +10,12 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import Mailbox
-from components.errors import ConfigError
 from components.mail_app import MailOAuthApp, MailOAuthAppArgs, app_config
 from components.pulumi_config import app_args
-from components.schema import DEFAULT_LIFETIME_DAYS
-from exo_oauth.plan_mocks import PlanMocks
+from exo_domain.config import Mailbox
+from exo_domain.errors import ConfigError
+from exo_domain.schema import DEFAULT_LIFETIME_DAYS
+from exo_oauth.plan.mocks import PlanMocks
 from tests.docs_tables import field_docs
 from tests.stack_factory import REPO, app, loaded, raw_config
 

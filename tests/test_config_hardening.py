@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from components.config import Credential, parse_stack_config
-from components.errors import ConfigError
-from components.rotation import fixed_clock
+from exo_domain.config import Credential, parse_stack_config
+from exo_domain.errors import ConfigError
+from exo_domain.rotation import fixed_clock
 from exo_oauth.cli import main
-from exo_oauth.policy_rules import evaluate
+from exo_oauth.policy.rules import evaluate
 from tests.certificates import make_certificate_pem
 from tests.config_helpers import NOW, SOURCE, parse, with_app
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_stack_config
-from components.errors import ConfigError
-from components.schema import DEFAULT_LIFETIME_DAYS
+from exo_domain.config import parse_stack_config
+from exo_domain.errors import ConfigError
+from exo_domain.schema import DEFAULT_LIFETIME_DAYS
 from tests.certificates import make_certificate_pem
 from tests.config_helpers import NOW, SOURCE, parse, with_app
 from tests.stack_factory import app, raw_config

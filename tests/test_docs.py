@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components import config
+from exo_domain import config
 from exo_oauth.cli import COMMANDS, build_parser
 from tests.docs_tables import GENERATED, SCHEMA, current_block
 from tests.generated import check_generated

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from exo_oauth.cli import main
-from tests.mailservers.harness import MailServers
-from tests.mailservers.token_server import App
+from standins.mailservers.harness import MailServers
+from standins.mailservers.token_server import App
 from tests.outputs_factory import deployed_outputs
 from tests.preview_samples import DUE_STEPS, EXPIRED_DROPPED, SAME_APP, STACK, VALID, slot_replaced, step
 from tests.stack_factory import EXCHANGE_SIGN_IN, PROJECT, project_with

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from exo_oauth.cli import main
+from standins.graph import GraphData, GraphStandin
+from standins.graph_tenant import EXO, GRAPH, Builder, _first_party
+from standins.mailservers import pki
+from standins.mailservers.token_server import App, TokenServer
 from tests.graph_fixtures import SECRET_VAR, tls_fixture, tokens_fixture  # noqa: F401 - fixtures
-from tests.graph_standin import GraphData, GraphStandin
-from tests.graph_tenant import EXO, GRAPH, Builder, _first_party
-from tests.mailservers import pki
-from tests.mailservers.token_server import App, TokenServer
 from tests.outputs_factory import deployed_outputs, real_looking
 from tests.stack_factory import PROJECT
 

@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from components.exit_codes import MEANINGS, ExitCode, exit_help
+from exo_domain.exit_codes import MEANINGS, ExitCode, exit_help
 from exo_oauth.cli import main
-from exo_oauth.errors import UsageError
+from exo_oauth.util.errors import UsageError
 from exo_oauth.verify.federated import GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL, github_credential
 from tests.certificates import PFX_PASSWORD, pfx
 from tests.stack_factory import EXCHANGE_SIGN_IN, SCANNERS_SECRET, federated_credential, project_with

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from components.exchange_actions import ACTIONS, script_name
-from components.exchange_scripts import OFFLINE_BANNER, render_exchange_scripts
-from components.powershell import ps_literal
+from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_scripts import OFFLINE_BANNER, render_exchange_scripts
+from exo_domain.powershell import ps_literal
 from exo_oauth.cli import main
 from tests.exchange_factory import apps_output, example, standin
 from tests.powershell_parse import nodes, parse, syntax_problems, text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from components.exchange_module import module_functions, module_text
+from exo_domain.exchange_module import module_functions, module_text
 from tests.exchange_cmdlets import DOCUMENTED
 from tests.powershell_parse import calls, parse, syntax_problems
 

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from components.config import ExchangeConfig, parse_stack_config
-from components.errors import ConfigError
-from components.exchange_scripts import exchange_inputs, render_exchange_scripts
+from exo_domain.config import ExchangeConfig, parse_stack_config
+from exo_domain.errors import ConfigError
+from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts
 from tests.exchange_factory import app_only, inputs_for
 from tests.powershell_parse import calls, functions, nodes, parse, single_literal, text
 from tests.stack_factory import app, raw_config

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_stack_config
-from components.errors import ConfigError
-from components.exchange_module import module_functions
+from exo_domain.config import parse_stack_config
+from exo_domain.errors import ConfigError
+from exo_domain.exchange_module import module_functions
 from exo_oauth.cli import main
 from tests.outputs_factory import planned_outputs, real_looking
 from tests.powershell_parse import calls, parse, single_literal, step_calls, syntax_problems, text

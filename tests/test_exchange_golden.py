@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from components.exchange_actions import ACTIONS, script_name
-from components.exchange_scripts import render_exchange_scripts
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack
+from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_scripts import render_exchange_scripts
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.offline import plan_stack
 from tests.exchange_factory import example
 from tests.generated import check_generated
 from tests.stack_factory import PROJECT, REPO

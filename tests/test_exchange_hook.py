@@ -7,12 +7,12 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.config import ExchangeConfig, StackConfig
-from components.errors import ConfigError
-from components.exchange_actions import ACTIONS, script_name
 from components.exchange_hook import LAST_RUN_FILE, ExchangeScriptWriter
-from components.exchange_scripts import exchange_inputs, render_exchange_scripts
-from exo_oauth.project import load_stack
+from exo_domain.config import ExchangeConfig, StackConfig
+from exo_domain.errors import ConfigError
+from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts
+from exo_oauth.fleet.project import load_stack
 from tests.exchange_factory import apps_output, standin
 from tests.stack_factory import PROJECT
 

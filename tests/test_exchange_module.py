@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from components.config import ExchangeConfig
-from components.exchange_module import index_functions, module_functions, module_text, needed
-from components.exchange_scripts import render_exchange_scripts
+from exo_domain.config import ExchangeConfig
+from exo_domain.exchange_module import index_functions, module_functions, module_text, needed
+from exo_domain.exchange_scripts import render_exchange_scripts
 from exo_oauth.tenant.exchange_export import export_script
 from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
 from tests.powershell_parse import calls, functions, nodes, parse, syntax_problems, text

@@ -1,6 +1,6 @@
 """ExoOAuth.psm1 is a real module: what it exports is what the scripts call, and each export has a Pester test.
 
-No pwsh here: these tests check the Pester file (components/exchange/ExoOAuth.Tests.ps1) statically; admins and
+No pwsh here: these tests check the Pester file (exo_domain/exchange/ExoOAuth.Tests.ps1) statically; admins and
 contributors run it where pwsh and Pester 5 exist.
 """
 
@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 
-from components.config import ExchangeConfig
-from components.exchange_module import module_functions, module_text
-from components.exchange_scripts import render_exchange_scripts
+from exo_domain.config import ExchangeConfig
+from exo_domain.exchange_module import module_functions, module_text
+from exo_domain.exchange_scripts import render_exchange_scripts
 from tests.exchange_cmdlets import DOCUMENTED
 from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
 from tests.powershell_parse import HELPERS, calls, nodes, parse, step_calls, syntax_problems, text
 from tests.stack_factory import REPO
 
-PESTER = (REPO / "components" / "exchange" / "ExoOAuth.Tests.ps1").read_text(encoding="utf-8")
+PESTER = (REPO / "exo_domain" / "exchange" / "ExoOAuth.Tests.ps1").read_text(encoding="utf-8")
 
 
 def exported() -> set[str]:

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_stack_config
-from components.errors import ConfigError
-from components.exchange_module import module_functions
-from components.exchange_scripts import render_exchange_scripts
-from exo_oauth.access_diff import diff_apps
-from exo_oauth.plan import plan_stack
+from exo_domain.config import parse_stack_config
+from exo_domain.errors import ConfigError
+from exo_domain.exchange_module import module_functions
+from exo_domain.exchange_scripts import render_exchange_scripts
+from exo_oauth.plan.offline import plan_stack
+from exo_oauth.review.access_diff import diff_apps
 from tests.exchange_factory import app_only, inputs_for, rbac_app
 from tests.powershell_parse import calls, parse, single_literal, step_calls, syntax_problems, text
 from tests.stack_factory import REPO, app, loaded, raw_config

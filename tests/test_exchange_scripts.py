@@ -2,11 +2,11 @@ from typing import Any
 
 import pytest
 
-from components.config import ExchangeConfig
-from components.errors import ConfigError
-from components.exchange_actions import ACTIONS, EXIT_DRIFT
-from components.exchange_scripts import exchange_inputs, render_exchange_scripts
-from components.microsoft import PROTOCOLS_BY_NAME
+from exo_domain.config import ExchangeConfig
+from exo_domain.errors import ConfigError
+from exo_domain.exchange_actions import ACTIONS, EXIT_DRIFT
+from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts
+from exo_domain.microsoft import PROTOCOLS_BY_NAME
 from tests.exchange_factory import app_only, delegated, example, inputs_for
 from tests.powershell_parse import (
     Call,
@@ -84,7 +84,7 @@ def test_smtp_switch_sets_smtp_client_authentication_disabled_false_per_mailbox(
 
 def test_the_switch_table_lives_only_in_the_protocol_facts() -> None:
     """The module names no protocol switch: each step gets switch, wanted value and label from PROTOCOLS_BY_NAME."""
-    module = (REPO / "components" / "exchange" / "ExoOAuth.psm1").read_text(encoding="utf-8")
+    module = (REPO / "exo_domain" / "exchange" / "ExoOAuth.psm1").read_text(encoding="utf-8")
     defined = functions(parse(module))
     for verb in ("Enable", "Test", "Show"):
         body = text(defined[f"{verb}-ExoOAuthMailboxProtocol"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.exchange_module import module_functions
-from components.exchange_scripts import render_exchange_scripts
+from exo_domain.exchange_module import module_functions
+from exo_domain.exchange_scripts import render_exchange_scripts
 from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
 from tests.powershell_parse import calls, parse, single_literal, step_calls, text
 

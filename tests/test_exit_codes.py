@@ -1,4 +1,4 @@
-"""Every command and script takes its exit statuses from the one table in components/exit_codes.py."""
+"""Every command and script takes its exit statuses from the one table in exo_domain/exit_codes.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.exit_codes import MEANINGS, ExitCode, exit_help
+from exo_domain.exit_codes import MEANINGS, ExitCode, exit_help
 from exo_oauth.cli import main
 from tests.sources import source_files
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import Mailbox
+from exo_domain.config import Mailbox
 from exo_oauth.cli import main
-from exo_oauth.files import MAX_FILE_BYTES, MAX_ITEMS
-from exo_oauth.project import load_stack
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.util.files import MAX_FILE_BYTES, MAX_ITEMS
 from tests.exchange_factory import wire_output
 from tests.stack_factory import PROJECT, REPO
 

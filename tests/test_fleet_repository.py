@@ -19,7 +19,7 @@ import pytest
 
 from exo_oauth.cli import build_parser, main
 from exo_oauth.commands.flags import stack_name
-from exo_oauth.project import is_example_stack, load_stack, stack_names
+from exo_oauth.fleet.project import is_example_stack, load_stack, stack_names
 from tests.certificates import make_certificate_pem
 from tests.stack_factory import PROJECT, REPO
 

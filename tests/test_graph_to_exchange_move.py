@@ -10,9 +10,10 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from exo_oauth import access_diff, plan_render
-from exo_oauth.microsoft_ids import PUBLISHED_APP_IDS, SCOPES
-from exo_oauth.plan import plan_stack
+from exo_oauth.plan import render as plan_render
+from exo_oauth.plan.offline import plan_stack
+from exo_oauth.review import access_diff
+from exo_oauth.util.microsoft_ids import PUBLISHED_APP_IDS, SCOPES
 from tests.stack_factory import REPO, app, loaded, raw_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

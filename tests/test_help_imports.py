@@ -9,11 +9,11 @@ import sys
 import pytest
 
 from exo_oauth.cli import COMMANDS, build_parser
-from exo_oauth.policy_rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
+from exo_oauth.policy.rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
 from tests.stack_factory import PROJECT, REPO
 
 HEAVY = ("pulumi", "pulumi_azuread", "pulumiverse_time", "pulumi_policy", "cryptography", "email_validator", "msal",
-         "msal_extensions", "requests", "jwt", "yaml", "grpc", "components.config")
+         "msal_extensions", "requests", "jwt", "yaml", "grpc", "exo_domain.config")
 """What --help must not import: the Pulumi SDK and providers, crypto, msal, HTTP, YAML and the config validator."""
 
 _LOADED = """

@@ -20,10 +20,10 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
+from standins.mailservers.pki import ServerTLS
+from standins.mailservers.scripted import login_host
 from tests.login_answers import CLIENT, GOOD_LOGIN, TENANT, discovery, login, run_bounded, send_json, send_raw
-from tests.mailservers.pki import ServerTLS
-from tests.mailservers.scripted import login_host
 from tests.stack_factory import project
 
 SECRET = "Abc8Q~hostile+graph/secret=value"

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
+from standins.mailservers.pki import ServerTLS
+from standins.mailservers.scripted import LoginHost, Script, conversation_server, login_host
 from tests.login_answers import (
     CLIENT,
     GOOD_CLAIMS,
@@ -30,8 +32,6 @@ from tests.login_answers import (
     send_json,
     send_raw,
 )
-from tests.mailservers.pki import ServerTLS
-from tests.mailservers.scripted import LoginHost, Script, conversation_server, login_host
 
 SECRET = "Abc8Q~hostile.peer-secret_value"
 MAILBOX = "scanner@contoso.example"

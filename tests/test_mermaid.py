@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from exo_oauth.access_diff import render_markdown as diff_markdown
-from exo_oauth.access_diff import stack_entry
-from exo_oauth.mermaid import ADDED, REMOVED, SAME, access_graph, label, render
-from exo_oauth.plan_render import MAX_GRAPHS, render_markdown
+from exo_oauth.plan.render import MAX_GRAPHS, render_markdown
+from exo_oauth.review.access_diff import render_markdown as diff_markdown
+from exo_oauth.review.access_diff import stack_entry
+from exo_oauth.review.mermaid import ADDED, REMOVED, SAME, access_graph, label, render
 from tests.mermaid_parse import mermaid_parse
 
 HOSTILE = ['a "quoted" name', "x]; click n0 call alert(1) %%", "<script>alert(1)</script>", "#quot; & #35;",

@@ -12,9 +12,9 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
 from exo_oauth.cli import main
-from exo_oauth.markdown import code, escape, fence
+from exo_oauth.review.markdown import code, escape, fence
 from tests.stack_factory import PROJECT, REPO
 
 HOSTILE = "@acme/security-team ![p](https://tracker.example/p.png) [Approve](https://phish.example) <img src=x>"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from components.errors import ConfigError
-from components.outputs import AppOutputs, StackOutputs, wire_key
+from exo_domain.errors import ConfigError
+from exo_domain.outputs import AppOutputs, StackOutputs, wire_key
 from exo_oauth.cli import main
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.offline import plan_stack
 from tests.outputs_factory import planned_outputs, real_looking
 from tests.stack_factory import PROJECT, REPO, loaded, project, raw_config
 from tests.stack_factory import app as app_entry

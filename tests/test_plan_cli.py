@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from exo_oauth.cli import main
-from exo_oauth.plan import MIN_STACKS_PER_WORKER, plan_stacks
-from exo_oauth.plan_mocks import STANDIN_SECRET
-from exo_oauth.project import list_stacks, load_stack
+from exo_oauth.fleet.project import list_stacks, load_stack
+from exo_oauth.plan.mocks import STANDIN_SECRET
+from exo_oauth.plan.offline import MIN_STACKS_PER_WORKER, plan_stacks
 from tests.certificates import make_certificate_pem
 from tests.stack_factory import PROJECT, app, project, raw_config
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from exo_oauth.access_diff import render_markdown as diff_markdown
-from exo_oauth.access_diff import stack_entry
 from exo_oauth.cli import main
-from exo_oauth.days import days_until, parse_time
-from exo_oauth.policy_rules import evaluate
+from exo_oauth.policy.rules import evaluate
+from exo_oauth.review.access_diff import render_markdown as diff_markdown
+from exo_oauth.review.access_diff import stack_entry
+from exo_oauth.util.days import days_until, parse_time
 from tests.certificates import make_certificate_pem
 from tests.stack_factory import app, project, raw_config
 
@@ -105,7 +105,7 @@ def test_every_policy_line_names_the_app_the_resource_and_the_stack_key(
     expected = {("credential-expires-soon", "app cert-one, cert-one-cert", f"{source}:apps[0].credential"),
                 ("credential-expires-soon", "app cert-two, cert-two-cert", f"{source}:apps[1].credential"),
                 ("credential-max-lifetime", "app long, long-secret-a", f"{source}:apps[2].credential.lifetimeDays")}
-    # The markdown escapes punctuation (exo_oauth/markdown.py); read it back as text.
+    # The markdown escapes punctuation (exo_oauth/review/markdown.py); read it back as text.
     plain = [re.sub(r"\\(.)", r"\1", line) for line in lines]
     found = {(policy, named, key) for policy, named, key in expected
              if any(f"[{policy}] {named} ({key}):" in line for line in plain)}

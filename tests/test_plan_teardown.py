@@ -1,4 +1,4 @@
-"""exo_oauth/plan.py: a failed parallel plan quiets its executor thread's teardown once per process."""
+"""exo_oauth/plan/offline.py: a failed parallel plan quiets its executor thread's teardown once per process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from concurrent.futures import InvalidStateError
 
 import pytest
 
-from exo_oauth import plan
+from exo_oauth.plan import offline as plan
 
 
 def test_the_teardown_filter_is_installed_once_and_passes_other_errors_on(monkeypatch: pytest.MonkeyPatch) -> None:

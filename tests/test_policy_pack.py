@@ -18,8 +18,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from exo_oauth import policy_rules as rules
-from exo_oauth.policy_pack import PACK_NAME, resource_policies, validator
+from exo_oauth.policy import rules
+from exo_oauth.policy.pack import PACK_NAME, resource_policies, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.errors import ConfigError
-from exo_oauth import policy_rules as rules
-from exo_oauth.policy_rules import PolicyConfig, evaluate, load_policy_config
+from exo_domain.errors import ConfigError
+from exo_oauth.policy import rules
+from exo_oauth.policy.rules import PolicyConfig, evaluate, load_policy_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 GRAPH = "00000003-0000-0000-c000-000000000000"

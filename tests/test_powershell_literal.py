@@ -1,6 +1,6 @@
 import pytest
 
-from components.powershell import ps_literal
+from exo_domain.powershell import ps_literal
 from tests.powershell_parse import calls, parse, single_literal, syntax_problems, unquote
 
 HOSTILE = [

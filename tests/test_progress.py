@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from exo_oauth.plan import plan_stacks
-from exo_oauth.progress import Progress, progress_line
-from exo_oauth.project import load_stack
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.offline import plan_stacks
+from exo_oauth.util.progress import Progress, progress_line
 from tests.stack_factory import PROJECT
 
 

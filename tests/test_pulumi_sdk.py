@@ -176,7 +176,7 @@ def test_only_the_adapter_reaches_into_the_sdk_runtime() -> None:
     """Outside components/pulumi_sdk.py, the program and the CLI use `pulumi` and its public names only."""
     offenders = {
         str(path.relative_to(REPO)): imports
-        for package in ("components", "exo_oauth")
+        for package in ("exo_domain", "components", "exo_oauth")
         for path in sorted((REPO / package).rglob("*.py"))
         if path.name != "pulumi_sdk.py" and (imports := _sdk_submodule_imports(path))
     }

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from exo_oauth.access_diff import render_markdown as diff_markdown
 from exo_oauth.cli import main
-from exo_oauth.markdown import escape, fence
-from exo_oauth.review import COMMENT_LIMIT, Part, cut, review_markdown
+from exo_oauth.review.access_diff import render_markdown as diff_markdown
+from exo_oauth.review.comment import COMMENT_LIMIT, Part, cut, review_markdown
+from exo_oauth.review.markdown import escape, fence
 
 RUN = "https://github.com/o/r/actions/runs/7"
 

@@ -1,4 +1,4 @@
-"""The stack file's defaults and limits live once, in components/schema.py; the schema file and the reference follow.
+"""The stack file's defaults and limits live once, in exo_domain/schema.py; the schema file and the reference follow.
 
 `EXO_OAUTH_UPDATE_DOCS=1 pytest tests/test_schema_declaration.py tests/test_docs.py` rewrites stack-config.schema.json
 and then the reference generated from it.
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from components import schema
-from components.config import parse_stack_config
-from components.errors import ConfigError
+from exo_domain import schema
+from exo_domain.config import parse_stack_config
+from exo_domain.errors import ConfigError
 from tests.docs_tables import inputs_table
 from tests.generated import check_generated
 from tests.stack_factory import REPO, app, raw_config
@@ -36,8 +36,8 @@ def test_schema_file_is_generated_from_the_declaration() -> None:
 
 
 def _declaration_with(name: str, value: int) -> dict[str, Any]:
-    """Return the schema components/schema.py declares when its constant `name` is `value` instead."""
-    source = (REPO / "components" / "schema.py").read_text(encoding="utf-8")
+    """Return the schema exo_domain/schema.py declares when its constant `name` is `value` instead."""
+    source = (REPO / "exo_domain" / "schema.py").read_text(encoding="utf-8")
     line = f"{name} = {getattr(schema, name)}\n"
     assert source.count(line) == 1, line
     module = types.ModuleType("components.schema_changed")
@@ -88,7 +88,7 @@ def test_the_validator_enforces_the_schema_file_length_limits(key: str) -> None:
         parse_stack_config(stack(limit + 1), "Pulumi.t.yaml")
 
 
-@pytest.mark.parametrize("path", [REPO / "components" / "config.py", REPO / "exo_oauth" / "tenant" / "adopt.py"])
+@pytest.mark.parametrize("path", [REPO / "exo_domain" / "config.py", REPO / "exo_oauth" / "tenant" / "adopt.py"])
 def test_no_module_restates_a_declared_default_or_limit(path: Path) -> None:
     """The validator and adopt import the declared defaults and limits; none of their values is written there."""
     values = {value for value in DECLARED.values() if not (isinstance(value, int) and value < 2)}

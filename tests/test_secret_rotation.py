@@ -25,12 +25,12 @@ import pytest
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
 from components.pulumi_config import app_args
-from components.rotation import ROTATION_CADENCE_DAYS, SecretTerm, anchor_day, fixed_clock, live_secrets
-from components.schema import MIN_LIFETIME_DAYS
-from exo_oauth.plan import plan_stack
-from exo_oauth.plan_mocks import PlanMocks
-from exo_oauth.policy_rules import DEFAULT_MAX_CREDENTIAL_DAYS, evaluate
-from exo_oauth.policy_verdicts import in_stack
+from exo_domain.rotation import ROTATION_CADENCE_DAYS, SecretTerm, anchor_day, fixed_clock, live_secrets
+from exo_domain.schema import MIN_LIFETIME_DAYS
+from exo_oauth.plan.mocks import PlanMocks
+from exo_oauth.plan.offline import plan_stack
+from exo_oauth.policy.rules import DEFAULT_MAX_CREDENTIAL_DAYS, evaluate
+from exo_oauth.policy.verdicts import in_stack
 from tests.stack_factory import REPO, app, loaded, raw_config
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"

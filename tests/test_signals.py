@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
 from tests.stack_factory import PROJECT, REPO, app, raw_config
 
 STACKS = 60
-"""Enough stacks for two plan workers (exo_oauth.plan.MIN_STACKS_PER_WORKER is 25)."""
+"""Enough stacks for two plan workers (exo_oauth.plan.offline.MIN_STACKS_PER_WORKER is 25)."""
 APPS_PER_STACK = 40
 """Apps in each stack of the plan test: a chunk of three such stacks is larger than a 64 KiB pipe."""
 STARTED = "EXO_OAUTH_TEST_STARTED"
@@ -138,7 +138,7 @@ def fleet(folder: Path, stack: str | None = None) -> Path:
     folder.mkdir()
     for name in ("__main__.py", "Pulumi.yaml", "pyproject.toml"):
         shutil.copy(REPO / name, folder / name)
-    for package in ("components", "exo_oauth"):
+    for package in ("exo_domain", "components", "exo_oauth"):
         shutil.copytree(REPO / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "stacks").mkdir()
     stack = stack or (PROJECT / "stacks" / "Pulumi.contoso.yaml").read_text(encoding="utf-8")

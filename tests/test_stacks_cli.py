@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from exo_oauth.changes import CODE_PATHS
 from exo_oauth.cli import main
-from exo_oauth.errors import UsageError
-from exo_oauth.matrix import Shard, matrix_entries, parse_shard, shard_of
+from exo_oauth.fleet.matrix import Shard, matrix_entries, parse_shard, shard_of
+from exo_oauth.review.changes import CODE_PATHS
+from exo_oauth.util.errors import UsageError
 from tests.stack_factory import PROJECT
 
 
@@ -40,7 +40,7 @@ def repo(tmp_path: Path) -> Path:
     (tmp_path / "stacks").mkdir()
     for name in ("contoso", "fabrikam", "tailspin"):
         (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text("config: {}\n", encoding="utf-8")
-    for path in ("components/mail_app.py", "exo_oauth/policy_rules.py", "policy/__main__.py", "README.md"):
+    for path in ("components/mail_app.py", "exo_oauth/policy/rules.py", "policy/__main__.py", "README.md"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("", encoding="utf-8")
     commit(tmp_path, "start")
@@ -78,7 +78,7 @@ def test_nothing_changed_is_an_empty_list(repo: Path, capsys: pytest.CaptureFixt
     assert stacks(repo, capsys, "--changed-since", base)[:2] == (0, [])
 
 
-@pytest.mark.parametrize("path", ["components/mail_app.py", "exo_oauth/policy_rules.py", "policy/__main__.py",
+@pytest.mark.parametrize("path", ["components/mail_app.py", "exo_oauth/policy/rules.py", "policy/__main__.py",
                                   "__main__.py", "Pulumi.yaml", "pyproject.toml"])
 def test_a_program_change_whose_plans_cannot_be_compared_selects_every_stack(
     repo: Path, capsys: pytest.CaptureFixture[str], path: str
@@ -96,7 +96,7 @@ def test_a_program_change_whose_plans_cannot_be_compared_selects_every_stack(
     assert err.rstrip().endswith("every stack), in 3 job(s)")
 
 
-PROGRAM = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "components", "exo_oauth")
+PROGRAM = ("Pulumi.yaml", "__main__.py", "pyproject.toml", "exo_domain", "components", "exo_oauth")
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_a_renderer_change_selects_the_stacks_whose_exchange_scripts_change(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A change of the Exchange script renderer alone selects every stack whose scripts it changes."""
-    edit(project / "components" / "exchange_scripts.py", "Registers each app-only", "Registers every app-only")
+    edit(project / "exo_domain" / "exchange_scripts.py", "Registers each app-only", "Registers every app-only")
     commit(project, "renderer wording")
     status, entries, err = stacks(project, capsys, "--changed-since", "main~1")
     assert (status, entries) == (0, ["contoso", "fabrikam"])
@@ -176,7 +176,8 @@ def test_a_stack_file_change_is_chosen_beside_a_program_change(
 
 def test_program_paths_are_one_list_that_the_workflows_do_not_repeat() -> None:
     """The program paths live in CODE_PATHS only: no workflow carries its own copy of the list."""
-    assert {"exo_oauth/", "components/", "policy/", "__main__.py", "Pulumi.yaml", "pyproject.toml"} <= set(CODE_PATHS)
+    program = {"exo_oauth/", "components/", "exo_domain/", "policy/", "__main__.py", "Pulumi.yaml", "pyproject.toml"}
+    assert program <= set(CODE_PATHS)
     root = Path(__file__).resolve().parent.parent / ".github"
     for path in root.rglob("*.yml"):
         text = path.read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
-from components.permissions import token_scopes
+from exo_domain.permissions import token_scopes
 from exo_oauth.signin.credentials import ClientCredential
 from exo_oauth.signin.secret import Secret
 from exo_oauth.signin.token import TokenFailure, TokenOutcome
@@ -22,8 +22,8 @@ from exo_oauth.verify.clouds import CLOUDS, Endpoint
 from exo_oauth.verify.diagnosis import CATALOGUE, Diagnosis, diagnose, explain
 from exo_oauth.verify.inputs import Target
 from exo_oauth.verify.report import exit_status, render_json, render_table
-from tests.mailservers.pki import ServerTLS
-from tests.mailservers.scripted import scripted_server
+from standins.mailservers.pki import ServerTLS
+from standins.mailservers.scripted import scripted_server
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 CLIENT = "22222222-3333-4444-8555-666666666666"

@@ -17,9 +17,9 @@ import pytest
 
 from exo_oauth.cli import main
 from exo_oauth.verify.federated import DEFAULT_AUDIENCE, GITHUB_ISSUER, REQUEST_TOKEN, REQUEST_URL
-from tests.mailservers import pki
-from tests.mailservers.harness import MailServers
-from tests.mailservers.https import HttpsServer, JsonHandler
+from standins.mailservers import pki
+from standins.mailservers.harness import MailServers
+from standins.mailservers.https import HttpsServer, JsonHandler
 from tests.outputs_factory import deployed_outputs
 from tests.stack_factory import SCANNERS_SECRET, federated_credential, project_with
 
@@ -110,7 +110,7 @@ def test_a_job_whose_subject_the_credential_does_not_name_is_refused_before_sign
 
 def test_a_federated_app_without_a_project_folder_is_one_line_naming_the_flag() -> None:
     """The stack file holds the issuer and subject: without a project folder verify says which flag finds it."""
-    from exo_oauth.errors import UsageError  # noqa: PLC0415
+    from exo_oauth.util.errors import UsageError  # noqa: PLC0415
     from exo_oauth.verify.federated import github_credential  # noqa: PLC0415
 
     with pytest.raises(UsageError, match=r"^apps\.scanners\.credential: .* no Pulumi\.yaml .*; allowed: --project-dir"):

@@ -11,7 +11,7 @@ import pytest
 
 from exo_oauth.cli import build_parser, main
 from exo_oauth.commands.verify import request_from
-from exo_oauth.errors import UsageError
+from exo_oauth.util.errors import UsageError
 from exo_oauth.verify.inputs import resolve_target
 from exo_oauth.verify.request import VerifyRequest
 from exo_oauth.verify.token_cache import cache_file, credential_partition

@@ -12,8 +12,8 @@ import pytest
 
 from exo_oauth.cli import build_parser, main
 from exo_oauth.commands.verify import request_from
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack
+from exo_oauth.fleet.project import load_stack
+from exo_oauth.plan.offline import plan_stack
 from exo_oauth.verify.request import VerifyRequest
 from tests.stack_factory import PROJECT, REPO
 

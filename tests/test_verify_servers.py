@@ -18,10 +18,10 @@ from exo_oauth.signin.secret import Secret
 from exo_oauth.signin.token import PendingToken, TokenFailure, TokenOutcome
 from exo_oauth.verify.checks import Login, check_imap, tls_context
 from exo_oauth.verify.clouds import Endpoint
-from tests.mailservers import pki
-from tests.mailservers.dovecot import free_port
-from tests.mailservers.harness import OTHER_TENANT, MailServers
-from tests.mailservers.token_server import App
+from standins.mailservers import pki
+from standins.mailservers.dovecot import free_port
+from standins.mailservers.harness import OTHER_TENANT, MailServers
+from standins.mailservers.token_server import App
 
 SECRET_ENV = "EXO_OAUTH_TEST_SECRET"
 ALL_ROLES = ("IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp")

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from exo_oauth.plan import plan_stack
-from exo_oauth.project import load_stack, stack_names
+from exo_oauth.fleet.project import load_stack, stack_names
+from exo_oauth.plan.offline import plan_stack
 from tests.certificates import PFX_PASSWORD, pfx
 from tests.preview_samples import DUE_STEPS, SAME_APP, STACK
 from tests.preview_samples import step as preview_step

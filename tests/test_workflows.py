@@ -14,7 +14,7 @@ import tree_sitter_powershell
 import yaml
 from tree_sitter import Language, Parser
 
-from components.rotation import ROTATION_CADENCE_DAYS
+from exo_domain.rotation import ROTATION_CADENCE_DAYS
 from tests.stack_factory import REPO
 from tests.workflow_files import ACTIONS, WORKFLOWS, load
 from tests.workflow_rules import (

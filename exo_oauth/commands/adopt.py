@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
 from ..tenant.request import AdoptRequest
 from .flags import add_format, add_project_dir, stack_name

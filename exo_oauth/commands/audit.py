@@ -8,10 +8,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..policy_rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
+from ..policy.rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_DAYS
+from ..util.errors import UsageError
 from .flags import add_format
 from .graph_signin import add_signin_arguments, audit_request
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
 from .flags import add_format, add_project_dir, chosen_project_dir
 
@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Plan the changed stacks on both sides and print the access diff."""
-    from ..access_diff import render_json, render_markdown, render_text  # noqa: PLC0415
-    from ..changes import access_changes  # noqa: PLC0415 - imports Pulumi; --help must not
+    from ..review.access_diff import render_json, render_markdown, render_text  # noqa: PLC0415
+    from ..review.changes import access_changes  # noqa: PLC0415 - imports Pulumi; --help must not
 
     project_dir = chosen_project_dir(args)
     entries = access_changes(project_dir, args.base)

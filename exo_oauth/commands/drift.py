@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.exit_codes import ExitCode, exit_help
-from components.microsoft import PROTOCOLS
+from exo_domain.exit_codes import ExitCode, exit_help
+from exo_domain.microsoft import PROTOCOLS
 
-from ..errors import UsageError
+from ..util.errors import UsageError
 from .flags import add_certificate, add_cloud_and_hosts, add_format, add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen checks and print one line each; return OK, DRIFT or NOT_RUN (components.exit_codes)."""
-    from ..drift import (  # noqa: PLC0415
+    """Run the chosen checks and print one line each; return OK, DRIFT or NOT_RUN (exo_domain.exit_codes)."""
+    from ..fleet.drift import (  # noqa: PLC0415
         e2e_checks,
         entra_check,
         exchange_check,
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         render_json,
         render_text,
     )
-    from ..project import load_stack  # noqa: PLC0415
-    from ..stack_outputs import load_outputs  # noqa: PLC0415
+    from ..fleet.project import load_stack  # noqa: PLC0415
+    from ..fleet.stack_outputs import load_outputs  # noqa: PLC0415
     from ..tenant.undeclared import consents_check  # noqa: PLC0415 - reads Graph: loads the sign-in stack
 
     checks = args.checks if args.checks is not None else ",".join(

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..files import read_json
+from ..util.errors import UsageError
+from ..util.files import read_json
 
 ISSUES_ALLOWED = "the output of `gh issue list --state open --label drift --json number,title`"
 
@@ -47,7 +47,7 @@ def _open_issue(issues: Any, title: str, where: str) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the decision, the title and the issue text; return the report's exit status."""
-    from ..drift import issue_title, render_markdown  # noqa: PLC0415
+    from ..fleet.drift import issue_title, render_markdown  # noqa: PLC0415
 
     where = f"--report {args.report}"
     document = read_json(args.report, where, "the output of `exo-oauth drift --format json` (the file is empty "

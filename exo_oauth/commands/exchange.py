@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components.exchange_actions import ACTIONS, script_name
-from components.exit_codes import ExitCode
+from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exit_codes import ExitCode
 
-from ..errors import UsageError
+from ..util.errors import UsageError
 from .flags import add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
-    from components.config import StackConfig
-    from components.exchange_scripts import ExchangeApp
-    from components.outputs import StackOutputs
+    from exo_domain.config import StackConfig
+    from exo_domain.exchange_scripts import ExchangeApp
+    from exo_domain.outputs import StackOutputs
 
-    from ..project import LoadedStack
+    from ..fleet.project import LoadedStack
 
 STANDIN_ID = re.compile(r"00000000-[0-9a-f]{4}-4000-8000-[0-9a-f]{12}", re.IGNORECASE)
 """The offline plan's stand-in IDs (plan_mocks.standin_id): never the ID of a deployed object."""
@@ -56,9 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Read the stack file and the deployed outputs (or plan it offline), render the scripts, print them."""
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
-    from components.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
+    from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
 
-    from ..project import load_stack  # noqa: PLC0415
+    from ..fleet.project import load_stack  # noqa: PLC0415
 
     if args.previous is not None and (args.offline or args.action not in (None, "apply")):
         raise UsageError("--previous: only the apply script revokes, from deployed outputs; allowed: --previous with "
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         source = f"offline plan of stack {args.stack}"
         apps = _planned_apps(project_dir, stack)
     else:
-        from ..stack_outputs import load_outputs  # noqa: PLC0415
+        from ..fleet.stack_outputs import load_outputs  # noqa: PLC0415
 
         source = f"--outputs {args.outputs}" if args.outputs else f"pulumi stack output --stack {stack.name}"
         apps = _deployed_apps(stack, load_outputs(stack.name, project_dir, args.outputs), source)
@@ -93,16 +93,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _planned_apps(project_dir: Path, stack: LoadedStack) -> Any:
-    from ..plan import plan_stack  # noqa: PLC0415 - imports Pulumi
+    from ..plan.offline import plan_stack  # noqa: PLC0415 - imports Pulumi
 
     return plan_stack(project_dir, stack, datetime.now(UTC)).outputs.get("apps", {})
 
 
 def _previous_apps(stack: LoadedStack, path: Path) -> Sequence[ExchangeApp]:
     """Return the apps of the outputs saved before the update; none for a stack that was never deployed."""
-    from components.exchange_scripts import exchange_inputs  # noqa: PLC0415
+    from exo_domain.exchange_scripts import exchange_inputs  # noqa: PLC0415
 
-    from ..stack_outputs import load_previous_outputs  # noqa: PLC0415
+    from ..fleet.stack_outputs import load_previous_outputs  # noqa: PLC0415
 
     outputs = load_previous_outputs(path)
     if outputs is None:

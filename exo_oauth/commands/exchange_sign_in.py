@@ -8,9 +8,9 @@ import binascii
 import os
 from typing import Any
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
+from ..util.errors import UsageError
 from .flags import add_project_dir, chosen_project_dir, stack_name
 
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the certificate, and the stack's Exchange sign-in settings when --stack is given; print one line."""
     from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - --help must not load OpenSSL
 
-    from ..project import load_stack  # noqa: PLC0415
+    from ..fleet.project import load_stack  # noqa: PLC0415
 
     certificate = _certificate(args)
     valid = f"a certificate valid until {certificate.not_valid_after_utc:%Y-%m-%d}"

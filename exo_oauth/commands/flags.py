@@ -12,7 +12,7 @@ import argparse
 import re
 from pathlib import Path
 
-from components.microsoft import PROTOCOLS
+from exo_domain.microsoft import PROTOCOLS
 
 from ..verify.clouds import CLOUDS
 
@@ -37,7 +37,7 @@ def add_project_dir(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -
 
 def chosen_project_dir(args: argparse.Namespace) -> Path:
     """Return the project folder: `--project-dir`, else the nearest folder with a Pulumi.yaml at or above here."""
-    from ..project import find_project_dir  # noqa: PLC0415 - loads the config module; --help must not
+    from ..fleet.project import find_project_dir  # noqa: PLC0415 - loads the config module; --help must not
 
     return Path(args.project_dir).resolve() if args.project_dir else find_project_dir()
 

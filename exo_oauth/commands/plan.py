@@ -7,12 +7,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..files import load_json, read_text
-from ..policy_rules import load_policy_config
-from ..progress import Progress
+from ..policy.rules import load_policy_config
+from ..util.errors import UsageError
+from ..util.files import load_json, read_text
+from ..util.progress import Progress
 from .flags import add_format, add_project_dir, chosen_project_dir, stack_name
 
 
@@ -41,11 +41,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Validate every requested stack, plan them, print the plan; return the exit status."""
-    from components.config import STACKS_DIR  # noqa: PLC0415
+    from exo_domain.config import STACKS_DIR  # noqa: PLC0415
 
-    from ..plan import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
-    from ..plan_render import render_json, render_markdown, render_text  # noqa: PLC0415
-    from ..project import load_stack, require_program, stack_names  # noqa: PLC0415
+    from ..fleet.project import load_stack, require_program, stack_names  # noqa: PLC0415
+    from ..plan.offline import plan_and_judge  # noqa: PLC0415 - imports Pulumi; --help must not
+    from ..plan.render import render_json, render_markdown, render_text  # noqa: PLC0415
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: allowed: a whole number of at least 1")

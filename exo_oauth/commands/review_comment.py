@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..files import read_text
-from ..review import COMMENT_LIMIT, Part, cut, review_markdown
+from ..review.comment import COMMENT_LIMIT, Part, cut, review_markdown
+from ..util.errors import UsageError
+from ..util.files import read_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

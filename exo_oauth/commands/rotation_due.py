@@ -8,12 +8,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..files import read_json
-from ..markdown import fence
-from ..rotation import BLOCKED, DUE, NONE, blocked, judge, read_preview
+from ..fleet.rotation_due import BLOCKED, DUE, NONE, blocked, judge, read_preview
+from ..review.markdown import fence
+from ..util.errors import UsageError
+from ..util.files import read_json
 from .drift_report import _open_issue
 from .flags import stack_name
 

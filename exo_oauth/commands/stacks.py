@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.exit_codes import ExitCode, exit_help
+from exo_domain.exit_codes import ExitCode, exit_help
 
-from ..errors import UsageError
-from ..matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
+from ..fleet.matrix import MAX_JOBS, matrix_entries, parse_batch_size, parse_shard, shard_of
+from ..util.errors import UsageError
 from .flags import add_project_dir, chosen_project_dir, stack_name
 
 if TYPE_CHECKING:
-    from ..changes import Changed
+    from ..review.changes import Changed
 
 SHOWN = 20
 """Stack names an error lists before `and N more`."""
@@ -36,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which.add_argument("--all", action="store_true", help="every stack (same as --select all)")
     which.add_argument("--changed-since", metavar="REF",
                        help="the stacks whose file changed since REF's merge base with HEAD; when the program "
-                       "(exo_oauth.changes.CODE_PATHS) changed, also those whose offline plan (resources, outputs or "
-                       "Exchange scripts) differs there, or every stack if the plans cannot be compared; an empty "
-                       "REF means every stack")
+                       "(exo_oauth.review.changes.CODE_PATHS) changed, also those whose offline plan (resources, "
+                       "outputs or Exchange scripts) differs there, or every stack if the plans cannot be compared; "
+                       "an empty REF means every stack")
     which.add_argument("--select", metavar="SPEC",
                        help="changed (needs --changed-since), all, or stack names separated by commas or spaces: "
                        "the value of a workflow_dispatch input, passed as it is")
@@ -67,7 +67,7 @@ def _selection(args: argparse.Namespace) -> str:
 
 
 def _changed(project_dir: Path, ref: str | None, unknown: str, stacks: list[str]) -> tuple[list[str], str]:
-    from ..changes import check_ref, stacks_changed_since  # noqa: PLC0415 - runs git only when asked
+    from ..review.changes import check_ref, stacks_changed_since  # noqa: PLC0415 - runs git only when asked
 
     if ref is None:
         raise UsageError("--select changed: no ref to compare with; allowed: --changed-since REF")
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     Example stacks (`exo-oauth:example: true`) are never selected; no stack files at all is an empty list.
     """
-    from ..project import is_example_stack, stack_names  # noqa: PLC0415
+    from ..fleet.project import is_example_stack, stack_names  # noqa: PLC0415
 
     shard = parse_shard(args.shard) if args.shard else None
     batch_size = parse_batch_size(args.batch_size)

@@ -8,8 +8,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from components.exit_codes import ExitCode, exit_help
-from components.microsoft import FLOWS, PROTOCOLS
+from exo_domain.exit_codes import ExitCode, exit_help
+from exo_domain.microsoft import FLOWS, PROTOCOLS
 
 from ..verify.request import DEFAULT_TIMEOUT, RUN_STEPS, VerifyRequest
 from ..verify.token_cache import MODES

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import is_guid
+from exo_domain.config import is_guid
 
-from ..errors import UsageError
-from ..files import read_bytes
+from ..util.errors import UsageError
+from ..util.files import read_bytes
 from .secret import Secret
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")

@@ -1,12 +1,12 @@
-"""Where a sign-in goes: each cloud's login host (components.microsoft), or an `https://HOST[:PORT]` override."""
+"""Where a sign-in goes: each cloud's login host (exo_domain.microsoft), or an `https://HOST[:PORT]` override."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from components.microsoft import CLOUDS, DEFAULT_CLOUD
+from exo_domain.microsoft import CLOUDS, DEFAULT_CLOUD
 
-from ..errors import UsageError
+from ..util.errors import UsageError
 
 
 def https_origin(flag: str, value: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..text import printable
+from ..util.text import printable
 
 HTTP_REDIRECTS = range(300, 400)
 MAX_TIMEOUT = 300.0

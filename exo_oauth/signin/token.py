@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..text import printable
+from ..util.text import printable
 from .credentials import ClientCredential
 from .secret import Secret
 from .session import MAX_TEXT, RefusedRequestError, http_session, network_reason

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import APP_NAME, PROJECT
-from components.microsoft import TYPE_TOKENS
-from components.redirect_uris import redirect_uri_problem
-from components.schema import DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFETIME_DAYS, MAX_APP_NAME, MAX_NOTES, MAX_TEXT
+from exo_domain.config import APP_NAME, PROJECT
+from exo_domain.microsoft import TYPE_TOKENS
+from exo_domain.redirect_uris import redirect_uri_problem
+from exo_domain.schema import DEFAULT_FEDERATED_AUDIENCE, DEFAULT_LIFETIME_DAYS, MAX_APP_NAME, MAX_NOTES, MAX_TEXT
 
-from ..microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS
+from ..util.microsoft_ids import API_DISPLAY_NAMES, APP_ROLES, PUBLISHED_APP_IDS
 from .exchange_export import ExchangeExport
 from .findings import Finding, describe_application, mail_use
 from .inventory import Application, Tenant
@@ -159,7 +159,7 @@ _SPA_PROBLEM = "is a single-page-app redirect URI; the stack declares no single-
 
 def _api_keys(stack: str) -> dict[str, str]:
     """Map the plan's stand-in object ids of the first-party service principals back to their API keys."""
-    from ..plan_mocks import standin_id  # noqa: PLC0415 - imports Pulumi
+    from ..plan.mocks import standin_id  # noqa: PLC0415 - imports Pulumi
 
     return {standin_id(stack, "first-party-service-principal", key): key for key in PUBLISHED_APP_IDS}
 

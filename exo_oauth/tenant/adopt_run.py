@@ -13,13 +13,13 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, is_domain, is_guid
-from components.microsoft import CLOUDS, DEFAULT_CLOUD
+from exo_domain.config import PROJECT, is_domain, is_guid
+from exo_domain.microsoft import CLOUDS, DEFAULT_CLOUD
 
-from ..errors import UsageError
-from ..import_file import import_path, shown_import_path
-from ..project import PROGRAM, LoadedStack, find_project_dir, read_stack_text, stack_path
-from ..text import printable
+from ..fleet.project import PROGRAM, LoadedStack, find_project_dir, read_stack_text, stack_path
+from ..plan.import_file import import_path, shown_import_path
+from ..util.errors import UsageError
+from ..util.text import printable
 from .adopt import CREATED_ON_PURPOSE, Adopted, adopt_app, import_file, stack_document
 from .findings import Finding, describe_application
 from .request import AdoptRequest
@@ -149,7 +149,7 @@ on a large tenant, so the plan's memory is that of a part per worker, not of the
 
 def _planned_resources(project_dir: Path, stack: LoadedStack, now: datetime) -> list[dict[str, Any]]:
     """Return the registrations of the stack's offline plan, planned a part of its apps at a time."""
-    from ..plan import plan_stacks  # noqa: PLC0415 - imports Pulumi
+    from ..plan.offline import plan_stacks  # noqa: PLC0415 - imports Pulumi
 
     key, apps = f"{PROJECT}:apps", stack.config.apps
     parts = [LoadedStack(stack.name, stack.path, stack.raw | {key: stack.raw[key][i:i + PLAN_PART]},

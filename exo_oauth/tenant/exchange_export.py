@@ -14,12 +14,12 @@ from typing import Any
 
 from email_validator import EmailNotValidError
 
-from components.config import is_guid, normalized_mailbox
-from components.exchange_module import needed
-from components.powershell import ps_literal
+from exo_domain.config import is_guid, normalized_mailbox
+from exo_domain.exchange_module import needed
+from exo_domain.powershell import ps_literal
 
-from ..errors import UsageError
-from ..files import read_json
+from ..util.errors import UsageError
+from ..util.files import read_json
 
 EXPORT_FILE = "exo-oauth-exchange-export.json"
 FORMAT = "exo-oauth-exchange-export/1"

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from components.config import PROTOCOLS
-from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, permissions_for
-from components.redirect_uris import redirect_uri_problem
+from exo_domain.config import PROTOCOLS
+from exo_domain.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH, SINGLE_TENANT
+from exo_domain.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES, permissions_for
+from exo_domain.redirect_uris import redirect_uri_problem
 
-from ..days import day_count, days_until
-from ..markdown import escape
-from ..microsoft_ids import API_DISPLAY_NAMES
-from ..policy_rules import PolicyConfig
+from ..policy.rules import PolicyConfig
+from ..review.markdown import escape
+from ..util.days import day_count, days_until
+from ..util.microsoft_ids import API_DISPLAY_NAMES
 from .exchange_export import ExchangeExport
 from .inventory import Application, KeyCredential, Permission, ServicePrincipal, Tenant
 
@@ -208,7 +208,7 @@ def _credential_findings(subject: str, credential: KeyCredential, now: datetime,
         yield Finding("credential-expired", subject, f"{what} expired on {credential.end:%Y-%m-%d}")
         return
     # The same thresholds as the policy rules credential-expires-soon and credential-max-lifetime, in the same
-    # whole UTC calendar days (exo_oauth/days.py), so audit and plan agree on every credential.
+    # whole UTC calendar days (exo_oauth/util/days.py), so audit and plan agree on every credential.
     if credential.end - now <= timedelta(days=policy.expiry_warning_days):
         left = day_count(days_until(credential.end, now))
         yield Finding("credential-expiring", subject, f"{what} expires on {credential.end:%Y-%m-%d}, in {left} "

@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..signin.secret import Secret
 from ..signin.session import MAX_TEXT, RefusedRequestError, network_reason
-from ..text import printable
+from ..util.text import printable
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 """Graph's throttling and transient answers, which carry Retry-After or may be retried after a back-off."""

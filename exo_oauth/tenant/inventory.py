@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from components.config import is_guid
-from components.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
+from exo_domain.config import is_guid
+from exo_domain.microsoft import EXCHANGE_ONLINE, MICROSOFT_GRAPH
+from exo_domain.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
-from ..days import parse_time
-from ..microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS, SCOPES
+from ..util.days import parse_time
+from ..util.microsoft_ids import APP_ROLES, PUBLISHED_APP_IDS, SCOPES
 from .graph import PAGE_SIZE, GraphClient, Request
 
 APPLICATION_FIELDS = ("id,appId,displayName,signInAudience,requiredResourceAccess,passwordCredentials,keyCredentials,"

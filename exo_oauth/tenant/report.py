@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ..markdown import code, escape
-from ..text import printable
+from ..review.markdown import code, escape
+from ..util.text import printable
 from .findings import Finding
 
 

@@ -13,13 +13,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from components.config import is_guid
+from exo_domain.config import is_guid
 
-from ..errors import UsageError
 from ..signin.credentials import given_credential
 from ..signin.hosts import graph_host, login_host
 from ..signin.session import MAX_TIMEOUT, http_session
 from ..signin.token import PendingToken, SignIn, acquire_token
+from ..util.errors import UsageError
 from .graph import GraphClient, GraphError
 from .request import MAX_DEADLINE, SignInRequest
 

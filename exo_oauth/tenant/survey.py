@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..errors import UsageError
-from ..policy_rules import PolicyConfig
+from ..policy.rules import PolicyConfig
 from ..signin.session import MAX_TEXT
-from ..text import printable
+from ..util.errors import UsageError
+from ..util.text import printable
 from .exchange_export import ExchangeExport, load_export
 from .findings import Finding, audit
 from .graph import GraphError

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from components.outputs import AppOutputs, StackOutputs
+from exo_domain.outputs import AppOutputs, StackOutputs
 
-from ..drift import CLEAN, DRIFT, NOT_RUN, CheckResult
-from ..microsoft_ids import PUBLISHED_APP_IDS
+from ..fleet.drift import CLEAN, DRIFT, NOT_RUN, CheckResult
+from ..util.microsoft_ids import PUBLISHED_APP_IDS
 from .graph import PAGE_SIZE, GraphClient, GraphError
 
 

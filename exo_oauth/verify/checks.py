@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..signin.secret import Secret
-from ..text import printable
+from ..util.text import printable
 from .clouds import SECURITY, Endpoint
 
 NO_TOKEN = "not checked: there is no token"
@@ -506,7 +506,7 @@ def checks_for(security: Mapping[str, str]) -> dict[str, Callable[[Endpoint, Log
 
 
 CHECKS = checks_for(SECURITY)
-"""Each protocol's check, for the security components.microsoft.PROTOCOLS gives it (read, not restated here)."""
+"""Each protocol's check, for the security exo_domain.microsoft.PROTOCOLS gives it (read, not restated here)."""
 
 
 def run_checks(endpoints: Mapping[str, Endpoint], login: Login) -> list[CheckResult]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..text import printable
+from ..util.text import printable
 
 MAX_CLAIM = 300
 MAX_ITEMS = 100

@@ -1,6 +1,6 @@
 """Login host, token scopes, accepted token audiences and mail endpoints of each cloud, for verify (docs/verify.md).
 
-The facts come from components.microsoft; this module shapes them for the checks (endpoints, audiences).
+The facts come from exo_domain.microsoft; this module shapes them for the checks (endpoints, audiences).
 """
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
-from components.microsoft import EXCHANGE_ONLINE, PROTOCOLS, PUBLISHED_APP_IDS
-from components.microsoft import Cloud as CloudFacts
+from exo_domain.microsoft import CLOUDS as MICROSOFT_CLOUDS
+from exo_domain.microsoft import EXCHANGE_ONLINE, PROTOCOLS, PUBLISHED_APP_IDS
+from exo_domain.microsoft import Cloud as CloudFacts
 
-from ..errors import UsageError
+from ..util.errors import UsageError
 
 MAX_PORT = 65535
 EXCHANGE_ONLINE_APP_ID = PUBLISHED_APP_IDS[EXCHANGE_ONLINE]
@@ -62,7 +62,7 @@ def _cloud(facts: CloudFacts) -> Cloud:
 
 
 CLOUDS = {name: _cloud(facts) for name, facts in MICROSOFT_CLOUDS.items()}
-"""The clouds `--cloud` accepts, from components.microsoft (docs/decisions/0034 cites every host)."""
+"""The clouds `--cloud` accepts, from exo_domain.microsoft (docs/decisions/0034 cites every host)."""
 
 
 def parse_endpoint(flag: str, text: str) -> Endpoint:

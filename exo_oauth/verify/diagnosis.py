@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from components.config import is_guid
-from components.microsoft import CLOUDS as MICROSOFT_CLOUDS
-from components.microsoft import DEFAULT_CLOUD, PROTOCOLS
-from components.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
+from exo_domain.config import is_guid
+from exo_domain.microsoft import CLOUDS as MICROSOFT_CLOUDS
+from exo_domain.microsoft import DEFAULT_CLOUD, PROTOCOLS
+from exo_domain.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 
 from ..signin.secret import Secret
 from ..signin.token import TokenFailure, TokenOutcome

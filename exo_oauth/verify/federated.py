@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
 from ..signin.credentials import ClientCredential
 from ..signin.secret import Secret
-from ..text import printable
+from ..util.errors import UsageError
+from ..util.text import printable
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
@@ -104,7 +104,7 @@ def github_credential(project_dir: Path | None, stack_name: str, app: str,
     token's subject is compared with the credential's first, so a job Entra would refuse (AADSTS700213) is named
     before msal runs.
     """
-    from ..project import load_stack  # noqa: PLC0415
+    from ..fleet.project import load_stack  # noqa: PLC0415
 
     if project_dir is None:
         raise UsageError(f"apps.{app}.credential: a federated credential is read from the stack file of {stack_name}, "

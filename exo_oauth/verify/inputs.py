@@ -14,19 +14,19 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError
 
-from components.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
-from components.microsoft import DEFAULT_CLOUD
-from components.outputs import HIDDEN, AppOutputs, EndpointOutput
-from components.permissions import token_scopes
-from components.schema import RBAC
+from exo_domain.config import PROTOCOLS, is_domain, is_guid, normalized_mailbox
+from exo_domain.microsoft import DEFAULT_CLOUD
+from exo_domain.outputs import HIDDEN, AppOutputs, EndpointOutput
+from exo_domain.permissions import token_scopes
+from exo_domain.schema import RBAC
 
-from ..errors import UsageError
-from ..files import read_bytes
 from ..signin.credentials import ClientCredential, given_credential
 from ..signin.hosts import login_host
 from ..signin.secret import Secret
 from ..signin.session import MAX_TIMEOUT
 from ..signin.token import SignIn
+from ..util.errors import UsageError
+from ..util.files import read_bytes
 from .clouds import CLOUDS, SECURITY, Cloud, Endpoint, parse_endpoint
 from .request import VerifyRequest
 from .token_cache import MODES, cache_dir, cache_file, credential_partition
@@ -102,7 +102,7 @@ class _StackApp:
 
 
 def _stack_app(args: VerifyRequest, stack: str, project_dir: Path | None) -> _StackApp:
-    from ..stack_outputs import load_outputs  # noqa: PLC0415 - runs pulumi; only `--stack` needs it
+    from ..fleet.stack_outputs import load_outputs  # noqa: PLC0415 - runs pulumi; only `--stack` needs it
 
     if project_dir is None and args.outputs is None:
         raise UsageError(f"--stack {args.stack}: no Pulumi.yaml here or above; allowed: run inside the project, "
@@ -229,7 +229,7 @@ def _mailbox_choice(args: VerifyRequest, flow: str, stack: _StackApp | None) -> 
 
 
 def _nearest_project() -> Path | None:
-    from ..project import find_project_dir  # noqa: PLC0415 - loads the config validator; --help must not
+    from ..fleet.project import find_project_dir  # noqa: PLC0415 - loads the config validator; --help must not
 
     try:
         return find_project_dir()

@@ -1,6 +1,6 @@
 """Render a Diagnosis as a table or as JSON, and choose the exit status.
 
-Exit status (components.exit_codes): OK when the token and every requested check passed; FAILED when something
+Exit status (exo_domain.exit_codes): OK when the token and every requested check passed; FAILED when something
 failed (each failure carries a cause and a fix); NOT_RUN when the only failures are network ones (a host unreachable
 or silent), so monitoring can tell "broken" from "could not look"; USAGE (bad input) comes from the CLI before anything
 runs.
@@ -12,7 +12,7 @@ import json
 import textwrap
 from typing import Any
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
 
 from .diagnosis import Diagnosis, Row
 from .inputs import Target

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from components.outputs import StackOutputs
+    from exo_domain.outputs import StackOutputs
 
 DEFAULT_TIMEOUT = 20.0
 """Seconds per network step."""

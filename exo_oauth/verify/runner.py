@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import UsageError
 from ..signin.secret import Secret
 from ..signin.token import PendingToken, TokenOutcome
+from ..util.errors import UsageError
 from .checks import CheckResult, Login, run_checks, tls_context
 from .diagnosis import read_claims
 from .inputs import Target

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from components.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode
 
 from ..signin.secret import Secret
 from .diagnosis import Diagnosis, diagnose

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..errors import UsageError
+from ..util.errors import UsageError
 
 if TYPE_CHECKING:  # the annotation only: the credentials module loads the config validator, which --help must not
     from ..signin.credentials import ClientCredential

@@ -1,0 +1,1 @@
+"""What a pull request shows: the access diff, the Mermaid graph, markdown, the review comment."""
