@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exo_domain.config import parse_stack_config
 from exo_domain.errors import ConfigError
 from exo_domain.exchange_module import module_functions
 from exo_oauth.cli import main
+from tests.config_helpers import parse as parse_config
 from tests.outputs_factory import planned_outputs, real_looking
 from tests.powershell_parse import calls, parse, single_literal, step_calls, syntax_problems, text
 from tests.stack_factory import app, loaded, project, raw_config
-
-NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 def desktop(**keys: Any) -> dict[str, Any]:
@@ -89,6 +86,6 @@ def test_a_delegated_app_naming_nobody_only_reports_as_before(
 def test_bad_sign_in_users_name_the_key(entry: dict[str, Any], key_path: str, message: str) -> None:
     """Only delegated apps name users; each mailbox once; the group is an address."""
     with pytest.raises(ConfigError) as raised:
-        parse_stack_config(raw_config(entry), "stacks/Pulumi.test.yaml", NOW)
+        parse_config(raw_config(entry))
     assert raised.value.key_path == key_path
     assert message in str(raised.value)

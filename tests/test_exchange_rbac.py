@@ -9,22 +9,21 @@ at commit aa46cf7, ms.date 10/17/2025): no API permission in Entra ID, New-Servi
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from exo_domain.config import parse_stack_config
 from exo_domain.errors import ConfigError
 from exo_domain.exchange_module import module_functions
 from exo_domain.exchange_scripts import render_exchange_scripts
 from exo_oauth.plan.offline import plan_stack
 from exo_oauth.review.access_diff import diff_apps
+from tests.config_helpers import NOW
+from tests.config_helpers import parse as parse_config
 from tests.exchange_factory import app_only, inputs_for, rbac_app
 from tests.powershell_parse import calls, parse, single_literal, step_calls, syntax_problems, text
 from tests.stack_factory import REPO, app, loaded, raw_config
 
-NOW = datetime(2026, 11, 28, tzinfo=UTC)
 ROLE = "Application SMTP.SendAsApp"
 
 
@@ -55,7 +54,7 @@ def steps(script: str) -> list[tuple[str, dict[str, str]]]:
 def test_rbac_is_refused_where_microsoft_does_not_offer_it(entry: dict[str, Any], key_path: str, message: str) -> None:
     """Only app-only SMTP apps may use rbac; its mailboxes carry no sendAs and no quote; one line names the key."""
     with pytest.raises(ConfigError) as raised:
-        parse_stack_config(raw_config(entry), "stacks/Pulumi.test.yaml", NOW)
+        parse_config(raw_config(entry))
     assert raised.value.key_path == key_path
     assert message in str(raised.value)
 
