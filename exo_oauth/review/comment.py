@@ -46,12 +46,10 @@ def review_markdown(base: str, plan: Part, diff: Part, stacks: str = "") -> str:
         f"exo-oauth diff failed (exit {diff.status}):\n\n{fence(last_line(diff.stderr))}")
     plan_error = "" if plan.status in (ExitCode.OK, ExitCode.POLICY) else f"{fence(last_line(plan.stderr))}\n"
     replaced = sum(line.startswith(REPLACED_LINE) for line in diff.markdown.splitlines()) if diff.status == 0 else 0
-    if replaced:
-        plan_error += (f"**This deploy replaces the secret devices use now in {replaced} "
-                       f"app{'s' if replaced != 1 else ''}: they stop signing in until they get the new one (see "
-                       "⚠️ below).**\n\n")
+    warning = (f"**This deploy replaces the secret devices use now in {replaced} app{'s' if replaced != 1 else ''}: "
+               "they stop signing in until they get the new one (see ⚠️ below).**\n\n") if replaced else ""
     selection = f"Stacks to preview and deploy: {escape(last_line(stacks))}\n\n" if stacks.strip() else ""
-    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n{plan_error}{selection}### Changes against "
+    return (f"## exo-oauth review\n\n**{verdict(plan)}**\n\n{plan_error}{warning}{selection}### Changes against "
             f"{escape(base)}\n\n{changes}\n### Plan of every stack\n\n{plan.markdown}")
 
 
