@@ -121,19 +121,7 @@ class GraphClient:
 
     def get_all(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """GET every page of a collection, following `@odata.nextLink`, and return all its `value` items."""
-        items: list[dict[str, Any]] = []
-        link: str | None = None
-        for _ in range(MAX_PAGES):
-            page = self.get(link) if link is not None else self.get(path, params)
-            items.extend(_values(page, path))
-            following = page.get("@odata.nextLink")
-            if following is None:
-                return items
-            if not isinstance(following, str):
-                raise GraphError(f"GET {_path(path)}: @odata.nextLink is not a URL; the answer can't be read")
-            link = following
-        raise GraphError(f"GET {_path(path)}: Graph sent more than {MAX_PAGES} pages; stopped reading (a tenant this "
-                         "large, or a Graph host that pages without end)")
+        return self.get_all_many([(path, params)])[0]
 
     def get_many(self, requests: Sequence[Request]) -> list[dict[str, Any]]:
         """GET every request through JSON batches and return the answers in order; one request is a plain GET.
@@ -179,7 +167,8 @@ class GraphClient:
                 return items
             pages = self.get_many([request for _, request in current])
             following: list[tuple[int, Request]] = []
-            for (index, (path, _)), page in zip(current, pages, strict=True):
+            for (index, _), page in zip(current, pages, strict=True):
+                path = requests[index][0]  # the collection asked for names it in messages, not a paging link
                 items[index].extend(_values(page, path))
                 link = page.get("@odata.nextLink")
                 if link is None:
@@ -190,8 +179,8 @@ class GraphClient:
             current = following
         if not current:
             return items
-        raise GraphError(f"GET {_path(current[0][1][0])}: Graph sent more than {MAX_PAGES} pages; stopped reading (a "
-                         "tenant this large, or a Graph host that pages without end)")
+        raise GraphError(f"GET {_path(requests[current[0][0]][0])}: Graph sent more than {MAX_PAGES} pages; stopped "
+                         "reading (a tenant this large, or a Graph host that pages without end)")
 
     def _batch(self, chunk: Sequence[tuple[int, Request]]) -> list[tuple[int, Any, Mapping[str, Any], Any]]:
         """POST one JSON batch of GETs; return (request index, status, headers, body) per request."""
