@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,8 @@ from exo_domain.errors import ConfigError
 from exo_domain.exchange_actions import ACTIONS, script_name
 from exo_domain.exchange_scripts import ExchangeApp, build_exchange_inputs, render_exchange_scripts
 from exo_domain.outputs import AppOutputs
+
+from .exchange_folder import replace_text, write_exchange_folder
 
 if TYPE_CHECKING:
     import pulumi
@@ -41,12 +41,12 @@ PWSH_TIMEOUT_SECONDS = 1800
 class ExchangeScriptWriter:
     """Collects every app's deployed IDs and, once all apps of the stack have them, writes the three scripts.
 
-    The files are `<out_dir>/exchange-apply.ps1`, `exchange-verify.ps1` and `exchange-remove.ps1`. Each is replaced
-    atomically (a temporary file in the same folder, then a rename) and only when its text changed, so no reader ever
-    sees half a script. With `out_dir=None` (preview, offline plan) nothing is written or run. When exchange.autoApply
-    is on, `runner` (default: `run_apply_with_pwsh`) runs the apply script unless `LAST_RUN_FILE` says this exact
-    text already succeeded: a failed or skipped run (say Exchange Online had not yet seen a new service principal)
-    is tried again by the next `pulumi up`, at most once per script text per run.
+    The files are `<out_dir>/exchange-apply.ps1`, `exchange-verify.ps1` and `exchange-remove.ps1`, with the module
+    they import beside them (exchange_folder); each is replaced atomically and only when its text changed. With
+    `out_dir=None` (preview, offline plan) nothing is written or run. When exchange.autoApply is on, `runner`
+    (default: `run_apply_with_pwsh`) runs the apply script unless `LAST_RUN_FILE` says this exact text already
+    succeeded: a failed or skipped run (say Exchange Online had not yet seen a new service principal) is tried again
+    by the next `pulumi up`, at most once per script text per run.
     """
 
     def __init__(self, stack: str, config: StackConfig, out_dir: Path | None, runner: Runner | None = None) -> None:
@@ -122,10 +122,9 @@ class ExchangeScriptWriter:
         return scripts
 
     def _write(self, out_dir: Path, scripts: Mapping[str, str]) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        changed = [action for action in ACTIONS if _replace(out_dir / script_name(action), scripts[action])]
+        changed = write_exchange_folder(out_dir, {script_name(action): scripts[action] for action in ACTIONS})
         if changed:
-            _log(f"wrote {', '.join(str(out_dir / script_name(a)) for a in changed)}")
+            _log(f"wrote {', '.join(str(path) for path in changed)}")
         if self._config.exchange.auto_apply:
             self._auto_apply(out_dir, scripts["apply"])
 
@@ -157,7 +156,7 @@ def _last_run(path: Path) -> dict[str, Any]:
 
 def _save_last_run(path: Path, digest: str, result: str) -> None:
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    _replace(path, json.dumps({"script": digest, "result": result, "at": at}, indent=2) + "\n")
+    replace_text(path, json.dumps({"script": digest, "result": result, "at": at}, indent=2) + "\n")
 
 
 def _known_text(outputs: Mapping[str, Any], key: str, source: str) -> str:
@@ -166,23 +165,6 @@ def _known_text(outputs: Mapping[str, Any], key: str, source: str) -> str:
         # Never show the value: an unknown or secret output is a Pulumi object, and a secret must not be printed.
         raise ConfigError(source, key, "is not a known plain string; allowed: the GUID the provider reports")
     return value
-
-
-def _replace(path: Path, text: str) -> bool:
-    """Atomically replace `path` with `text` unless it already holds exactly that; return whether it changed."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return True
 
 
 def run_apply_with_pwsh(script: Path) -> bool:

@@ -1,92 +1,46 @@
-"""Index the PowerShell module that holds every Exchange step function, and pick the functions a script needs.
+"""The PowerShell module every generated Exchange script imports, and the lines that import it.
 
-The module (exo_domain/exchange/ExoOAuth.psm1, shipped as package data) is read once. A function is the text from
-`function <Verb>-ExoOAuth<Noun> {` at the start of a line to the first `}` alone on a line, together with the lines
-directly above it (its comments and the `$script:` state it keeps); a blank line ends that preamble. A function
-depends on every other module function it names, and on the function whose preamble sets a `$script:` variable it
-reads. tests/test_exchange_module.py checks this index against tree-sitter-powershell's reading of the same file.
+The module (exo_domain/exchange/ExoOAuth.psm1, package data) ships beside the scripts as `MODULE_NAME`. Each script
+checks the file's SHA-256 against the digest it was rendered with, then imports it (`import_lines`): a script runs
+only with the module text it was rendered and tested with, whichever exo-oauth is installed where it runs.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import hashlib
 from functools import cache
 from importlib.resources import files
 
+from .powershell import ps_literal
+
 MODULE_FILE = "exchange/ExoOAuth.psm1"
 """The module's path inside the `exo_domain` package."""
-
-_START = re.compile(r"function ([A-Z][a-z]+-ExoOAuth[A-Za-z]*) \{")
-_NAME = re.compile(r"\b[A-Z][a-z]+-ExoOAuth[A-Za-z]*\b")
-_STATE_SET = re.compile(r"^\$script:(\w+) =", re.MULTILINE)
-_STATE_USE = re.compile(r"\$script:(\w+)")
-
-
-@dataclass(frozen=True)
-class PsFunction:
-    """One function of the module."""
-
-    name: str
-    """`<Verb>-ExoOAuth<Noun>`."""
-    text: str
-    """Its source, preamble included, ending with a newline."""
-    calls: frozenset[str]
-    """The other module functions it names."""
-
-
-def module_text() -> str:
-    """Return the module's source."""
-    return files("exo_domain").joinpath(MODULE_FILE).read_text(encoding="utf-8")
+MODULE_NAME = "ExoOAuth.psm1"
+"""Its file name beside the scripts."""
 
 
 @cache
-def module_functions() -> Mapping[str, PsFunction]:
-    """Return the module's functions by name, in file order."""
-    return index_functions(module_text())
+def module_text() -> str:
+    """Return the module's source, with LF line ends even where a checkout has CRLF: the text the scripts expect."""
+    return files("exo_domain").joinpath(MODULE_FILE).read_text(encoding="utf-8-sig")
 
 
-def index_functions(source: str) -> dict[str, PsFunction]:
-    """Split PowerShell source into its top-level functions (see the module docstring for the rule)."""
-    lines = source.splitlines(keepends=True)
-    spans: list[tuple[str, int, int]] = []
-    i = 0
-    while i < len(lines):
-        start = _START.fullmatch(lines[i].rstrip("\r\n"))
-        if start is None:
-            i += 1
-            continue
-        first = i
-        while first > 0 and lines[first - 1].strip() and not _ends_function(spans, first - 1):
-            first -= 1
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip("\r\n") == "}"), None)
-        if end is None:
-            raise ValueError(f"function {start.group(1)} has no closing '}}' alone on a line")
-        spans.append((start.group(1), first, end))
-        i = end + 1
-    texts = {name: "".join(lines[first:end + 1]).replace("\r\n", "\n") for name, first, end in spans}
-    owners = {state: name for name, text in texts.items() for state in _STATE_SET.findall(text)}
-    found = {}
-    for name, text in texts.items():
-        calls = set(_NAME.findall(text)) & set(texts)
-        calls |= {owners[state] for state in _STATE_USE.findall(text) if state in owners}
-        found[name] = PsFunction(name, text, frozenset(calls - {name}))
-    return found
+def module_sha256() -> str:
+    """Return the SHA-256 of the module file as written beside the scripts (UTF-8, LF), in Get-FileHash's hex."""
+    return hashlib.sha256(module_text().encode("utf-8")).hexdigest().upper()
 
 
-def _ends_function(spans: list[tuple[str, int, int]], line: int) -> bool:
-    return bool(spans) and spans[-1][2] == line
-
-
-def needed(names: Iterable[str], functions: Mapping[str, PsFunction] | None = None) -> list[PsFunction]:
-    """Return the functions `names` call, with everything they call, in module order."""
-    functions = module_functions() if functions is None else functions
-    found: set[str] = set()
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        if name not in found:
-            found.add(name)
-            pending += functions[name].calls
-    return [function for name, function in functions.items() if name in found]
+def import_lines() -> str:
+    """Return the lines that check the module beside the script and import it; they stop the script on a mismatch."""
+    name = ps_literal(MODULE_NAME)
+    mismatch = ps_literal(f"{MODULE_NAME} beside this script is not the copy it was rendered with (its SHA-256 "
+                          "differs); let exo-oauth write the script and the module again")
+    return (
+        f"# The step functions live in {MODULE_NAME}, beside this script exactly as exo-oauth wrote it.\n"
+        f"$ExoOAuthModule = Join-Path -Path $PSScriptRoot -ChildPath {name}\n"
+        f"if ((Get-FileHash -LiteralPath $ExoOAuthModule -Algorithm SHA256).Hash -ne {ps_literal(module_sha256())}) "
+        "{\n"
+        f"    throw {mismatch}\n"
+        "}\n"
+        "Import-Module -Name $ExoOAuthModule -Force\n"
+    )

@@ -6,11 +6,15 @@ U+2018..U+201B alike (the grammar only knows ').
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
+
+from exo_domain.exchange_module import module_text
 
 PARSER = Parser(Language(tree_sitter_powershell.language()))
 QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -100,6 +104,35 @@ def functions(root: Node) -> dict[str, Node]:
             for n in nodes(root) if n.type == "function_statement"}
 
 
+@cache
+def module_functions() -> dict[str, Node]:
+    """Return ExoOAuth.psm1's function definitions by name: what the generated scripts import."""
+    return functions(parse(module_text()))
+
+
+def module_function(name: str) -> str:
+    """Return the source of one function of ExoOAuth.psm1."""
+    return text(module_functions()[name])
+
+
+def module_exports() -> set[str]:
+    """Return the names ExoOAuth.psm1's Export-ModuleMember lists, read with tree-sitter."""
+    call = next(c for c in calls(parse(module_text())) if c.name == "Export-ModuleMember")
+    return set(re.findall(r"'([A-Za-z]+-ExoOAuth[A-Za-z]*)'", text(call.arguments["Function"][0])))
+
+
+def reached_commands(script: str) -> set[str]:
+    """Return every command a script runs: its own calls, and those of each module function it reaches."""
+    defined = module_functions()
+    found: set[str] = set()
+    pending = [c.name for c in calls(parse(script))]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending += [c.name for c in calls(defined[name])] if name in defined else []
+    return found
+
 
 def _outside_functions(node: Node) -> Iterator[Node]:
     for child in node.children:
@@ -116,5 +149,5 @@ def step_calls(root: Node) -> list[Call]:
     return [c for c in found if "-ExoOAuth" in c.name and c.name not in HELPERS]
 
 
-HELPERS = {"Connect-ExoOAuth", "Write-ExoOAuthStep", "Exit-ExoOAuthVerify", "Set-ExoOAuthFullAccessScan"}
-"""Module functions the scripts call outside the steps: sign-in, a message, verify's exit status and scan bound."""
+HELPERS = {"Connect-ExoOAuth", "Write-ExoOAuthStep", "Complete-ExoOAuthVerify", "Set-ExoOAuthFullAccessScan"}
+"""Module functions the scripts call outside the steps: sign-in, a message, verify's summary and scan bound."""

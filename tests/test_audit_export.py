@@ -7,25 +7,34 @@ from pathlib import Path
 
 import pytest
 
-from exo_domain.exchange_module import module_functions
+from exo_domain.exchange_module import MODULE_NAME, module_text
 from exo_oauth.cli import main
-from exo_oauth.tenant.exchange_export import EXPORT_FILE, FORMAT, export_script, load_export
+from exo_oauth.tenant.exchange_export import EXPORT_FILE, EXPORT_SCRIPT, FORMAT, export_script, load_export
 from exo_oauth.util.errors import UsageError
-from tests.powershell_parse import calls, parse, single_literal, syntax_problems, text
+from tests.powershell_parse import (
+    calls,
+    module_functions,
+    parse,
+    reached_commands,
+    single_literal,
+    syntax_problems,
+    text,
+)
 
 EXPORT_FUNCTION = "Export-ExoOAuthExchangeState"
 READ_ONLY = {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission",
-             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host", "Write-Progress"}
+             "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host", "Write-Progress",
+             "Join-Path", "Get-FileHash", "Import-Module", "Set-StrictMode"}
 APP = "22222222-3333-4444-8555-666666666666"
 SP = "33333333-4444-4555-8666-777777777777"
 
 
 def test_export_script_parses_and_only_reads_exchange() -> None:
-    """Every command is a Get-* cmdlet or local output; the file it writes is a quoted literal."""
+    """Every command it reaches is a Get-* cmdlet or local output; the file it writes is a quoted literal."""
     root = parse(export_script())
     assert syntax_problems(root) == []
-    found = calls(root)
-    assert {c.name for c in found} <= READ_ONLY | {EXPORT_FUNCTION}
+    assert reached_commands(export_script()) <= READ_ONLY | {EXPORT_FUNCTION}
+    found = calls(root) + calls(module_functions()[EXPORT_FUNCTION])
     # Get-EXOMailbox and Get-EXOMailboxPermission: the REST cmdlets Microsoft optimizes for bulk reads
     # (learn.microsoft.com/powershell/exchange/exchange-online-powershell-v2).
     assert {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission"} <= {
@@ -38,14 +47,25 @@ def test_export_script_parses_and_only_reads_exchange() -> None:
     export = [c for c in found if c.name == EXPORT_FUNCTION]
     assert [(single_literal(c.arguments["Path"]), single_literal(c.arguments["Format"])) for c in export] == [
         (EXPORT_FILE, FORMAT)]
-    # The function is the module's own text, not a copy in Python.
-    assert module_functions()[EXPORT_FUNCTION].text in export_script()
 
 
-def test_print_export_script_prints_it_without_signing_in(capsys: pytest.CaptureFixture[str]) -> None:
-    """`--print-export-script` needs no tenant and no network."""
-    assert main(["audit", "--print-export-script"]) == 0
-    assert capsys.readouterr().out == export_script()
+def test_export_script_is_written_beside_the_module_without_signing_in(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--export-script DIR` needs no tenant and no network: it writes the script and the module it imports."""
+    assert main(["audit", "--export-script", str(tmp_path / "export")]) == 0
+    written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "export").iterdir()}
+    assert written == {EXPORT_SCRIPT: export_script(), MODULE_NAME: module_text()}
+    assert str(tmp_path / "export" / EXPORT_SCRIPT) in capsys.readouterr().err
+
+
+def test_an_export_folder_that_cannot_be_written_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file where the folder should be: a usage error naming the flag, no traceback."""
+    (tmp_path / "taken").write_text("", encoding="utf-8")
+    assert main(["audit", "--export-script", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"exo-oauth audit: --export-script {tmp_path / 'taken'}: cannot write there")
+    assert len(err.strip().splitlines()) == 1
 
 
 def _export(**parts: object) -> dict[str, object]:

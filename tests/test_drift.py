@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -11,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from exo_domain.exchange_module import MODULE_NAME
 from exo_oauth.cli import main
 from standins.mailservers.harness import MailServers
 from standins.mailservers.token_server import App
-from tests.outputs_factory import deployed_outputs
+from tests.outputs_factory import deployed_outputs, real_looking
 from tests.preview_samples import DUE_STEPS, EXPIRED_DROPPED, SAME_APP, STACK, VALID, slot_replaced, step
 from tests.stack_factory import EXCHANGE_SIGN_IN, PROJECT, project_with
 
@@ -49,7 +52,7 @@ def tool(folder: Path, name: str, text: str) -> None:
 def outputs(tmp_path: Path) -> Path:
     """Return a saved outputs file of the contoso stack: two app-only apps, scripts, secrets."""
     path = tmp_path / "outputs.json"
-    path.write_text(json.dumps(deployed_outputs("contoso")), encoding="utf-8")
+    path.write_text(json.dumps(real_looking(deployed_outputs("contoso"))), encoding="utf-8")
     return path
 
 
@@ -227,6 +230,32 @@ def test_exchange_sign_in_file_and_password_variable_reach_the_verify_script(
     assert status == 0
     assert seen.read_text(encoding="utf-8").splitlines()[-4:] == [
         "-CertificateFilePath", str(pfx.resolve()), "-CertificatePasswordVariable", "EXO_CERTIFICATE_PASSWORD"]
+
+
+def test_drift_runs_this_versions_verify_script_beside_the_module_it_checks(
+    tmp_path: Path, path_with: Path, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verify script is rendered from the outputs, and runs with the ExoOAuth.psm1 whose hash it checks beside it.
+
+    The text saved in the `exchange` output (rendered by the deploy's exo-oauth) is not what runs.
+    """
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
+    seen = tmp_path / "seen"
+    # Stands in for pwsh -NoLogo -NoProfile -NonInteractive -File SCRIPT: keeps SCRIPT and the module beside it.
+    copy = shutil.which("cp", path=os.defpath)  # PATH holds only the stand-ins here
+    tool(path_with, "pwsh", f'#!/bin/sh\n[ "$4" = -File ] || exit 1\n{copy} "$5" "{seen}.ps1"\n'
+         f'{copy} "${{5%/*}}/{MODULE_NAME}" "{seen}.psm1"\n')
+    saved = json.loads(outputs.read_text(encoding="utf-8"))
+    saved["exchange"]["verify"] = "# an old verify script\n"
+    outputs.write_text(json.dumps(saved), encoding="utf-8")
+    pfx = tmp_path / "exo.pfx"
+    pfx.write_bytes(b"stand-in")
+    assert main(["drift", "--project-dir", str(project), "--stack", "contoso", "--checks", "exchange",
+                 "--outputs", str(outputs), "--exchange-certificate-file", str(pfx)]) == 0
+    script = Path(f"{seen}.ps1").read_text(encoding="utf-8")
+    assert script.endswith("if (Complete-ExoOAuthVerify) { exit 5 }\n")
+    digest = hashlib.sha256(Path(f"{seen}.psm1").read_bytes()).hexdigest().upper()
+    assert f".Hash -ne '{digest}'" in script
 
 
 def test_exchange_password_variable_without_a_file_is_a_usage_error(

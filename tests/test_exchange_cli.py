@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_module import MODULE_NAME, module_text
 from exo_domain.exchange_scripts import OFFLINE_BANNER, render_exchange_scripts
 from exo_domain.powershell import ps_literal
 from exo_oauth.cli import main
@@ -46,6 +47,34 @@ def test_default_prints_all_three_scripts_with_separators_and_no_secret(
     expected = "".join(f"# ===== {script_name(a)} (stack contoso) =====\n{scripts[a]}\n" for a in ACTIONS)
     assert out == expected
     assert FAKE_SECRET not in out
+
+
+@pytest.mark.parametrize("chosen", [None, "verify"])
+def test_out_writes_the_scripts_beside_the_module_and_prints_nothing(
+        tmp_path: Path, chosen: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    """--out DIR writes the chosen scripts (all three by default) and ExoOAuth.psm1 into DIR, ready for pwsh -File."""
+    action = () if chosen is None else ("--action", chosen)
+    out = tmp_path / "new" / "folder"
+    assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path)), "--out", str(out), *action) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert str(out) in captured.err
+    scripts = render_exchange_scripts(example("contoso", real_ids=True)[1])
+    wanted = ACTIONS if chosen is None else (chosen,)
+    assert {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()} == {
+        MODULE_NAME: module_text(), **{script_name(a): scripts[a] for a in wanted}}
+
+
+def test_out_into_a_folder_that_cannot_be_written_exits_2_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file where the folder should be: one line naming --out, no traceback, nothing half written."""
+    taken = tmp_path / "taken"
+    taken.write_text("keep", encoding="utf-8")
+    assert run("--stack", "contoso", "--outputs", str(saved_outputs(tmp_path)), "--out", str(taken / "sub")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"exo-oauth exchange: --out {taken / 'sub'}: cannot write there")
+    assert len(err.strip().splitlines()) == 1
+    assert taken.read_text(encoding="utf-8") == "keep"
 
 
 def test_outputs_with_a_bad_id_exit_2_naming_file_and_key(

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-from exo_domain.exchange_module import module_functions, module_text
+from exo_domain.exchange_module import module_text
 from tests.exchange_cmdlets import DOCUMENTED
-from tests.powershell_parse import calls, parse, syntax_problems
+from tests.powershell_parse import calls, module_function, parse, syntax_problems
 
 CORE = {"Where-Object", "Select-Object", "ForEach-Object", "Sort-Object", "Out-Null", "Write-Host", "Write-Warning",
         "Write-Progress", "Start-Sleep", "ConvertTo-SecureString", "ConvertTo-Json", "Set-Content",
-        "Export-ModuleMember"}
+        "Export-ModuleMember", "Set-StrictMode"}
 """PowerShell's own cmdlets the module uses."""
 COMMON = {"ErrorAction", "WarningAction", "Verbose"}
 """PowerShell's common parameters, which every cmdlet takes and no cmdlet page lists."""
@@ -42,7 +42,7 @@ def test_every_parameter_the_module_passes_is_documented_for_that_cmdlet() -> No
 
 def test_the_splatted_sign_in_parameters_are_documented_for_connect_exchange_online() -> None:
     """Connect-ExchangeOnline gets its parameters by splatting: each key set on the hashtable is documented."""
-    connect = module_functions()["Connect-ExoOAuth"].text
+    connect = module_function("Connect-ExoOAuth")
     literal = re.search(r"\$connect = @\{([^}]*)\}", connect)
     assert literal is not None
     keys = set(re.findall(r"\$connect\.(\w+) =", connect)) | set(re.findall(r"(\w+) =", literal.group(1)))

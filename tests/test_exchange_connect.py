@@ -6,9 +6,18 @@ import pytest
 
 from exo_domain.config import ExchangeConfig, parse_stack_config
 from exo_domain.errors import ConfigError
+from exo_domain.exchange_module import module_text
 from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts
 from tests.exchange_factory import app_only, inputs_for
-from tests.powershell_parse import calls, functions, nodes, parse, single_literal, text
+from tests.powershell_parse import (
+    calls,
+    module_function,
+    module_functions,
+    nodes,
+    parse,
+    single_literal,
+    text,
+)
 from tests.stack_factory import app, raw_config
 
 APP_ID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
@@ -48,8 +57,7 @@ def test_certificate_file_and_password_variable_become_the_scripts_defaults() ->
 
 def test_password_is_read_from_the_named_environment_variable_at_run_time() -> None:
     """Connect-ExoOAuth reads the variable the stack names and hands Connect-ExchangeOnline a SecureString."""
-    apply = render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"]
-    connect = text(functions(parse(apply))["Connect-ExoOAuth"])
+    connect = module_function("Connect-ExoOAuth")
     assert "[Environment]::GetEnvironmentVariable($CertificatePasswordVariable)" in connect
     assert "$connect.CertificatePassword = ConvertTo-SecureString -String $password -AsPlainText -Force" in connect
     assert "$connect.CertificateFilePath = $CertificateFilePath" in connect
@@ -57,8 +65,7 @@ def test_password_is_read_from_the_named_environment_variable_at_run_time() -> N
 
 def test_thumbprint_sign_in_stops_with_one_clear_line_off_windows() -> None:
     """On Linux and macOS a thumbprint alone throws before connecting and names the options that work there."""
-    connect = text(functions(parse(render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"]))[
-        "Connect-ExoOAuth"])
+    connect = module_function("Connect-ExoOAuth")
     guard = connect.index("if (-not $IsWindows)")
     assert guard < connect.index("throw ('Connect-ExchangeOnline takes -CertificateThumbprint only on Windows")
     assert guard < connect.index("$connect.CertificateThumbprint = $CertificateThumbprint")
@@ -73,7 +80,7 @@ def test_scripts_connect_to_the_clouds_exchange_environment(cloud: str, environm
                              ExchangeConfig(), cloud=cloud)
     for script in render_exchange_scripts(inputs).values():
         assert params(script)["ExchangeEnvironmentName"] == environment
-    connect = text(functions(parse(render_exchange_scripts(inputs)["apply"]))["Connect-ExoOAuth"])
+    connect = module_function("Connect-ExoOAuth")
     assert "$connect = @{ ShowBanner = $false; ExchangeEnvironmentName = $ExchangeEnvironmentName }" in connect
 
 
@@ -113,8 +120,7 @@ def test_password_variable_value_never_reaches_the_error_message() -> None:
 
 
 def _retried(function: str, cmdlet: str) -> bool:
-    root = parse(render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"])
-    for call in calls(functions(root)[function]):
+    for call in calls(module_functions()[function]):
         if call.name == "Invoke-ExoOAuthRetry":
             block = call.arguments[""][-1]
             if cmdlet in {c.name for c in calls(block)}:
@@ -134,10 +140,9 @@ def test_steps_that_wait_for_replication_run_inside_the_retry(function: str, cmd
 
 def test_retry_is_bounded_and_ends_with_a_clear_message() -> None:
     """The retry waits a fixed list of delays, then throws naming the step, the attempts and what to do."""
-    apply = render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"]
-    retry = apply[apply.index("$script:ExoOAuthRetrySeconds = "):]
+    retry = module_text()[module_text().index("$script:ExoOAuthRetrySeconds = "):]
     assert retry.startswith("$script:ExoOAuthRetrySeconds = @(15, 30, 60, 120)\n")
-    body = text(functions(parse(apply))["Invoke-ExoOAuthRetry"])
+    body = module_function("Invoke-ExoOAuthRetry")
     assert "foreach ($wait in @($script:ExoOAuthRetrySeconds) + @($null))" in body
     assert body.index("if ($null -eq $wait)") < body.index('throw ("$Activity still fails after') < body.index(
         "Start-Sleep -Seconds $wait")
@@ -146,13 +151,12 @@ def test_retry_is_bounded_and_ends_with_a_clear_message() -> None:
 
 def test_retried_blocks_read_no_variable_the_retry_function_shadows() -> None:
     """A script block sees the caller's variables through Invoke-ExoOAuthRetry's scope, so none may share a name."""
-    root = parse(render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"])
     automatic = {"$_", "$null", "$true", "$false"}
     # PowerShell variable names ignore case.
-    retry = {text(n).lower() for n in nodes(functions(root)["Invoke-ExoOAuthRetry"]) if n.type == "variable"}
+    retry = {text(n).lower() for n in nodes(module_functions()["Invoke-ExoOAuthRetry"]) if n.type == "variable"}
     retry -= automatic
     blocks = [c.arguments[""][-1] for name in ("Register-ExoOAuthServicePrincipal", "Grant-ExoOAuthRight")
-              for c in calls(functions(root)[name]) if c.name == "Invoke-ExoOAuthRetry"]
+              for c in calls(module_functions()[name]) if c.name == "Invoke-ExoOAuthRetry"]
     assert len(blocks) == 2
     read = {text(n).lower() for block in blocks for n in nodes(block) if n.type == "variable"} - automatic
     assert read

@@ -11,6 +11,7 @@ from components.exchange_hook import LAST_RUN_FILE, ExchangeScriptWriter
 from exo_domain.config import ExchangeConfig, StackConfig
 from exo_domain.errors import ConfigError
 from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_module import MODULE_NAME, module_text
 from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts
 from exo_oauth.fleet.project import load_stack
 from tests.exchange_factory import apps_output, standin
@@ -40,6 +41,11 @@ def files(folder: Path) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())} if folder.exists() else {}
 
 
+def expected_files(scripts: dict[str, str]) -> dict[str, str]:
+    """Return what the folder holds for `scripts` (by action): the three scripts and the module they import."""
+    return {MODULE_NAME: module_text(), **{script_name(a): scripts[a] for a in ACTIONS}}
+
+
 def expected_scripts(config: StackConfig) -> dict[str, str]:
     """Return the scripts the renderer makes for contoso's stand-in IDs."""
     return render_exchange_scripts(exchange_inputs("contoso", config.tenant_id, apps_output("contoso", config),
@@ -54,7 +60,7 @@ def test_hook_writes_the_three_scripts_once_every_app_has_reported(tmp_path: Pat
     assert files(tmp_path / "out" / "contoso") == {}
     writer.on_service_principal("helpdesk", hook_args("helpdesk"))
     expected = expected_scripts(config)
-    assert files(tmp_path / "out" / "contoso") == {script_name(a): expected[a] for a in ACTIONS}
+    assert files(tmp_path / "out" / "contoso") == expected_files(expected)
 
 
 def test_hook_and_outputs_feed_combine_into_one_set_of_files(tmp_path: Path) -> None:
@@ -64,7 +70,7 @@ def test_hook_and_outputs_feed_combine_into_one_set_of_files(tmp_path: Path) -> 
     writer.on_service_principal("helpdesk", hook_args("helpdesk"))
     returned = writer.from_outputs(apps_output("contoso", config))
     assert returned == expected_scripts(config)
-    assert files(tmp_path) == {script_name(a): returned[a] for a in ACTIONS}
+    assert files(tmp_path) == expected_files(returned)
 
 
 def test_no_written_file_returned_script_or_message_contains_a_secret(
@@ -78,7 +84,7 @@ def test_no_written_file_returned_script_or_message_contains_a_secret(
     apps["scanners"]["clientSecret"] = FAKE_SECRET
     returned = writer.from_outputs(apps)
     captured = capsys.readouterr()
-    assert len(files(tmp_path)) == 3
+    assert len(files(tmp_path)) == 4
     for where in [*files(tmp_path).values(), *returned.values(), captured.out, captured.err]:
         assert FAKE_SECRET not in where
 
@@ -124,7 +130,7 @@ def test_unchanged_scripts_are_not_rewritten_and_changed_ones_replace_the_file(t
     writer.on_service_principal("scanners", hook_args("scanners", object_id=new_id))
     assert apply.stat().st_ino != before
     assert f"-ObjectId '{new_id}'" in apply.read_text(encoding="utf-8")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(script_name(a) for a in ACTIONS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MODULE_NAME, *(script_name(a) for a in ACTIONS)])
 
 
 def test_a_failed_write_leaves_the_previous_script_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

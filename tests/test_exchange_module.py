@@ -1,15 +1,39 @@
-"""The PowerShell module file: the renderer's simple function index agrees with tree-sitter, and nothing is dead."""
+"""ExoOAuth.psm1 ships beside every script, which checks its SHA-256 and imports it; nothing in it is dead."""
 
+import hashlib
 import re
+from pathlib import Path
 
 import pytest
 
+from components.exchange_folder import write_exchange_folder
 from exo_domain.config import ExchangeConfig
-from exo_domain.exchange_module import index_functions, module_functions, module_text, needed
+from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_module import MODULE_NAME, module_sha256, module_text
 from exo_domain.exchange_scripts import render_exchange_scripts
 from exo_oauth.tenant.exchange_export import export_script
 from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
-from tests.powershell_parse import calls, functions, nodes, parse, syntax_problems, text
+from tests.powershell_parse import (
+    calls,
+    module_exports,
+    module_functions,
+    nodes,
+    parse,
+    single_literal,
+    step_calls,
+    syntax_problems,
+    text,
+)
+
+
+def every_script() -> dict[str, str]:
+    """Return a stack's scripts with every kind of step, its offline copies and audit's export script, by name."""
+    inputs = inputs_for({"a": app_only("a", ("imap", "pop", "smtp")), "r": rbac_app("r"),
+                         "d": delegated("d", ("imap", "smtp"), signInGroup="staff@contoso.com")},
+                        ExchangeConfig(tenant_smtp_auth="enable"))
+    return {**render_exchange_scripts(inputs), **{f"offline {a}": t for a, t in
+                                                  render_exchange_scripts(inputs, offline=True).items()},
+            "export": export_script()}
 
 
 def test_module_file_parses_without_syntax_errors() -> None:
@@ -17,72 +41,73 @@ def test_module_file_parses_without_syntax_errors() -> None:
     assert syntax_problems(parse(module_text())) == []
 
 
-def test_function_index_finds_exactly_the_functions_tree_sitter_finds() -> None:
-    """Every top-level function of the file is indexed with the same text tree-sitter gives it."""
-    parsed = functions(parse(module_text()))
-    indexed = module_functions()
-    assert list(indexed) == list(parsed)
-    for name, function in indexed.items():
-        assert function.text.rstrip("\n").endswith(text(parsed[name])), name
+@pytest.mark.parametrize("name", list(every_script()))
+def test_every_script_checks_the_module_hash_before_it_imports_it_and_before_any_step(name: str) -> None:
+    """The script throws unless ExoOAuth.psm1 beside it has the module's digest, then imports it, then calls it.
+
+    Get-FileHash before Import-Module of that same path, and both before any module function (sign-in included).
+    """
+    script = every_script()[name]
+    found = calls(parse(script))
+    names = [c.name for c in found]
+    joined = next(c for c in found if c.name == "Join-Path")
+    assert text(joined.arguments["Path"][0]) == "$PSScriptRoot"
+    assert single_literal(joined.arguments["ChildPath"]) == MODULE_NAME
+    digest = re.search(r"\.Hash -ne ('[0-9A-F]{64}')\) \{\n    throw '", script)
+    assert digest is not None
+    assert digest.group(1) == f"'{module_sha256()}'"
+    imported = names.index("Import-Module")
+    assert names.index("Get-FileHash") < imported
+    assert text(found[imported].arguments["Name"][0]) == "$ExoOAuthModule"
+    assert all(names.index(c.name) > imported for c in found if "-ExoOAuth" in c.name)
+    assert not [n for n in nodes(parse(script)) if n.type == "function_statement"]
 
 
-STATE_OWNERS = {"ExoOAuthDrift": "Add-ExoOAuthDrift", "ExoOAuthRetrySeconds": "Invoke-ExoOAuthRetry",
-                "ExoOAuthMailboxes": "Resolve-ExoOAuthMailbox", "ExoOAuthDeclared": "Add-ExoOAuthDeclared",
-                "ExoOAuthFullAccessScanLimit": "Set-ExoOAuthFullAccessScan"}
-"""Each `$script:` variable of the module and the function whose preamble sets it (written out by hand)."""
+def test_the_digest_in_a_script_is_the_sha256_of_the_module_file_written_beside_it(tmp_path: Path) -> None:
+    """What Get-FileHash will read is exactly what the script expects: the bytes written, not the text in memory."""
+    scripts = render_exchange_scripts(inputs_for({"a": app_only("a")}))
+    write_exchange_folder(tmp_path, {script_name(a): scripts[a] for a in ACTIONS})
+    on_disk = hashlib.sha256((tmp_path / MODULE_NAME).read_bytes()).hexdigest().upper()
+    assert f"-ne '{on_disk}'" in (tmp_path / script_name("apply")).read_text(encoding="utf-8")
+    assert b"\r\n" not in (tmp_path / MODULE_NAME).read_bytes()
 
 
-def test_each_function_depends_on_exactly_the_module_functions_it_calls() -> None:
-    """The index's dependencies are the module functions tree-sitter sees called (plus the owner of state it reads)."""
-    indexed = module_functions()
-    for name, node in functions(parse(module_text())).items():
-        called = {c.name for c in calls(node)} & set(indexed) - {name}
-        owners = {STATE_OWNERS[v] for v in re.findall(r"\$script:(\w+)", text(node))} - {name}
-        assert indexed[name].calls == called | owners, name
+def test_a_module_copy_with_other_bytes_is_replaced_and_an_identical_folder_is_left_alone(tmp_path: Path) -> None:
+    """A module turned to CRLF (same text to a reader, another hash) is rewritten; a second write changes nothing."""
+    scripts = {script_name("verify"): render_exchange_scripts(inputs_for({"a": app_only("a")}))["verify"]}
+    (tmp_path / MODULE_NAME).write_bytes(module_text().replace("\n", "\r\n").encode("utf-8"))
+    assert write_exchange_folder(tmp_path, scripts) == [tmp_path / MODULE_NAME, tmp_path / script_name("verify")]
+    assert write_exchange_folder(tmp_path, scripts) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MODULE_NAME, script_name("verify")])
 
 
-def test_script_state_travels_with_the_function_that_owns_it() -> None:
-    """The `$script:` lines directly above a function are part of it, so a script inlining it also initialises them."""
-    owners = {name: f for name, f in module_functions().items() if "\n$script:" in "\n" + f.text}
-    assert {name: f.text.split(" = ", 1)[0].splitlines()[-1] for name, f in owners.items()} == {
-        owner: f"$script:{variable}" for variable, owner in STATE_OWNERS.items()}
+def test_the_module_stops_on_errors_itself_and_never_exits_the_session_that_imported_it() -> None:
+    """The module sets $ErrorActionPreference itself, and no function of it calls `exit`.
+
+    A script module does not see the script's preference variables (PowerShell/PowerShell#4568). An `exit` in a module
+    function would end the caller, not return: the verify script exits with the drift status itself.
+    """
+    top = module_text().split("\nfunction ", 1)[0]
+    assert "\n$ErrorActionPreference = 'Stop'\n" in top
+    assert "\nSet-StrictMode -Version Latest\n" in top
+    assert not re.search(r"^\s*exit\b", module_text(), re.MULTILINE)
+    verify = render_exchange_scripts(inputs_for({"a": app_only("a")}))["verify"]
+    assert verify.endswith("if (Complete-ExoOAuthVerify) { exit 5 }\n")
 
 
-def test_blank_line_ends_a_preamble_and_an_unclosed_function_is_refused() -> None:
-    """A header comment separated by a blank line belongs to no function; a function without its `}` is an error."""
-    source = ("# header\n\n# about B\nfunction Get-ExoOAuthOuter {\n    Get-ExoOAuthInner\n}\n"
-              "function Get-ExoOAuthInner {\n}\n")
-    found = index_functions(source)
-    assert found["Get-ExoOAuthOuter"].text.startswith("# about B\nfunction")
-    assert found["Get-ExoOAuthOuter"].calls == {"Get-ExoOAuthInner"}
-    assert [f.name for f in needed(["Get-ExoOAuthOuter"], found)] == ["Get-ExoOAuthOuter", "Get-ExoOAuthInner"]
-    with pytest.raises(ValueError, match="function Get-ExoOAuthOpen has no closing"):
-        index_functions("function Get-ExoOAuthOpen {\n    }")
-
-
-def test_windows_line_endings_in_the_module_do_not_reach_the_scripts() -> None:
-    """A module file checked out with CRLF still yields LF function texts."""
-    found = index_functions("function Get-ExoOAuthInner {\r\n    'x'\r\n}\r\n")
-    assert found["Get-ExoOAuthInner"].text == "function Get-ExoOAuthInner {\n    'x'\n}\n"
-
-
-def test_every_module_function_is_used_by_some_generated_script() -> None:
-    """No dead PowerShell: a stack with every kind of step, and audit's export script, use each function."""
-    rendered = render_exchange_scripts(inputs_for(
-        {"a": app_only("a", ("imap", "pop", "smtp")), "r": rbac_app("r"),
-         "d": delegated("d", ("imap", "smtp"), signInGroup="staff@contoso.com")},
-        ExchangeConfig(tenant_smtp_auth="enable")))
-    used = set().union(*(functions(parse(script)) for script in [*rendered.values(), export_script()]))
-    assert used == set(module_functions())
-
-
-def test_inlined_functions_are_the_module_text_byte_for_byte() -> None:
-    """Each script carries the module's own text of the functions it defines, not a copy that could drift."""
-    apply = render_exchange_scripts(inputs_for({"a": app_only("a")}))["apply"]
-    for name, node in functions(parse(apply)).items():
-        assert module_functions()[name].text in apply, name
-        assert text(node) in module_functions()[name].text, name
-    assert not [n for n in nodes(parse(apply)) if n.type == "function_statement" and text(n).count("function ") > 1]
+def test_every_module_function_is_an_export_the_scripts_call_or_a_helper_one_of_them_reaches() -> None:
+    """No dead PowerShell: starting from what the scripts call, following calls, reaches every function."""
+    defined = module_functions()
+    called = {c.name for script in every_script().values() for c in calls(parse(script))} & set(defined)
+    assert called <= module_exports()
+    reached, pending = set(), list(called)
+    while pending:
+        name = pending.pop()
+        if name not in reached:
+            reached.add(name)
+            pending += [c.name for c in calls(defined[name]) if c.name in defined]
+    assert reached == set(defined)
+    assert {c.name for s in every_script().values() for c in step_calls(parse(s))} <= module_exports()
 
 
 def test_every_exchange_read_of_a_new_service_principal_is_inside_the_retry() -> None:
@@ -91,7 +116,7 @@ def test_every_exchange_read_of_a_new_service_principal_is_inside_the_retry() ->
     In Grant-ExoOAuthRight, every call that names the trustee (Get-ExoOAuthRight's Get-MailboxPermission -User and
     Get-RecipientPermission -Trustee, and the grants) is inside the script block given to Invoke-ExoOAuthRetry.
     """
-    grant = functions(parse(module_text()))["Grant-ExoOAuthRight"]
+    grant = module_functions()["Grant-ExoOAuthRight"]
     retries = [n for n in nodes(grant) if n.type == "command" and text(n).startswith("Invoke-ExoOAuthRetry")]
     assert len(retries) == 1
     inside = {c.name for c in calls(retries[0])}

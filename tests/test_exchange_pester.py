@@ -9,20 +9,24 @@ from __future__ import annotations
 import re
 
 from exo_domain.config import ExchangeConfig
-from exo_domain.exchange_module import module_functions, module_text
+from exo_domain.exchange_module import module_text
 from exo_domain.exchange_scripts import render_exchange_scripts
 from tests.exchange_cmdlets import DOCUMENTED
 from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
-from tests.powershell_parse import HELPERS, calls, nodes, parse, step_calls, syntax_problems, text
+from tests.powershell_parse import (
+    HELPERS,
+    calls,
+    module_exports,
+    module_functions,
+    nodes,
+    parse,
+    step_calls,
+    syntax_problems,
+    text,
+)
 from tests.stack_factory import REPO
 
 PESTER = (REPO / "exo_domain" / "exchange" / "ExoOAuth.Tests.ps1").read_text(encoding="utf-8")
-
-
-def exported() -> set[str]:
-    """Return the names Export-ModuleMember lists, read with tree-sitter."""
-    call = next(c for c in calls(parse(module_text())) if c.name == "Export-ModuleMember")
-    return set(re.findall(r"'([A-Za-z]+-ExoOAuth[A-Za-z]*)'", text(call.arguments["Function"][0])))
 
 
 def test_the_module_exports_exactly_the_functions_the_generated_scripts_call() -> None:
@@ -32,8 +36,8 @@ def test_the_module_exports_exactly_the_functions_the_generated_scripts_call() -
          "d": delegated("d", ("imap", "smtp"), signInGroup="staff@contoso.com")},
         ExchangeConfig(tenant_smtp_auth="enable")))
     called = {c.name for script in rendered.values() for c in step_calls(parse(script))}
-    assert exported() == called | HELPERS | {"Export-ExoOAuthExchangeState"}  # the last: audit's export script
-    assert exported() <= set(module_functions())
+    assert module_exports() == called | HELPERS | {"Export-ExoOAuthExchangeState"}  # the last: audit's export script
+    assert module_exports() <= set(module_functions())
 
 
 def test_the_pester_file_parses_and_has_a_describe_block_for_every_export() -> None:
@@ -41,7 +45,7 @@ def test_the_pester_file_parses_and_has_a_describe_block_for_every_export() -> N
     root = parse(PESTER)
     assert syntax_problems(root) == []
     described = {c.arguments[""][0].text.decode().strip("'") for c in calls(root) if c.name == "Describe"}
-    assert described == exported()
+    assert described == module_exports()
 
 
 def test_every_exchange_cmdlet_the_module_calls_is_stubbed_with_the_parameters_it_passes() -> None:

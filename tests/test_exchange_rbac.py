@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 
 from exo_domain.errors import ConfigError
-from exo_domain.exchange_module import module_functions
 from exo_domain.exchange_scripts import render_exchange_scripts
 from exo_oauth.plan.offline import plan_stack
 from exo_oauth.review.access_diff import diff_apps
 from tests.config_helpers import NOW
 from tests.config_helpers import parse as parse_config
 from tests.exchange_factory import app_only, inputs_for, rbac_app
-from tests.powershell_parse import calls, parse, single_literal, step_calls, syntax_problems, text
+from tests.powershell_parse import calls, module_function, parse, single_literal, step_calls, syntax_problems, text
 from tests.stack_factory import REPO, app, loaded, raw_config
 
 ROLE = "Application SMTP.SendAsApp"
@@ -92,11 +91,11 @@ def test_apply_scopes_the_role_to_exactly_the_apps_mailboxes_and_grants_no_mailb
 
 def test_the_role_assignment_goes_to_the_service_principal_object_id_with_the_documented_parameters() -> None:
     """New-ManagementRoleAssignment gets -Name, -Role, -App (the ObjectId) and -CustomResourceScope, nothing else."""
-    body = parse(module_functions()["Grant-ExoOAuthRoleAssignment"].text)
+    body = parse(module_function("Grant-ExoOAuthRoleAssignment"))
     new = next(c for c in calls(body) if c.name == "New-ManagementRoleAssignment")
     assert {k: text(v[0]) for k, v in new.arguments.items() if k} == {
         "Name": "$Name", "Role": "$Role", "App": "$ObjectId", "CustomResourceScope": "$Scope"}
-    scope = parse(module_functions()["Set-ExoOAuthManagementScope"].text)
+    scope = parse(module_function("Set-ExoOAuthManagementScope"))
     assert {c.name for c in calls(scope)} >= {"New-ManagementScope", "Set-ManagementScope"}
 
 
@@ -107,7 +106,7 @@ def test_verify_checks_scope_assignment_and_each_mailbox_with_test_service_princ
     assert {"Test-ExoOAuthManagementScope", "Test-ExoOAuthRoleAssignment"} <= set(names)
     assert [a["Mailbox"] for n, a in verify if n == "Test-ExoOAuthSendAuthorization"] == [
         "box@contoso.com", "sender@contoso.com"]
-    check = parse(module_functions()["Test-ExoOAuthSendAuthorization"].text)
+    check = parse(module_function("Test-ExoOAuthSendAuthorization"))
     assert "Test-ServicePrincipalAuthorization" in {c.name for c in calls(check)}
 
 
@@ -162,7 +161,7 @@ def test_every_rbac_change_is_guarded_by_a_lookup() -> None:
                              ("Grant-ExoOAuthRoleAssignment", "New-ManagementRoleAssignment"),
                              ("Remove-ExoOAuthManagementScope", "Remove-ManagementScope"),
                              ("Revoke-ExoOAuthRoleAssignment", "Remove-ManagementRoleAssignment")):
-        body = module_functions()[function].text
+        body = module_function(function)
         assert body.index("Find-ExoOAuthRbacObject") < body.index(change), function
         assert body.index("return") < body.index(change), function
 

@@ -11,14 +11,16 @@ from tests.exchange_factory import app_only, delegated, example, inputs_for
 from tests.powershell_parse import (
     Call,
     calls,
-    functions,
+    module_exports,
+    module_function,
+    module_functions,
     parse,
+    reached_commands,
     single_literal,
     step_calls,
     syntax_problems,
     text,
 )
-from tests.stack_factory import REPO
 
 CHANGES = {"New-ServicePrincipal", "Set-ServicePrincipal", "Remove-ServicePrincipal", "Add-MailboxPermission",
            "Remove-MailboxPermission", "Add-RecipientPermission", "Remove-RecipientPermission", "Set-CASMailbox",
@@ -45,8 +47,8 @@ def _literals(call: Call) -> dict[str, str]:
 
 
 def commands_in(script: str) -> set[str]:
-    """Return the name of every command the script calls anywhere."""
-    return {c.name for c in calls(parse(script))}
+    """Return the name of every command the script runs, in itself or in the module functions it reaches."""
+    return reached_commands(script)
 
 
 def test_app_only_imap_app_registers_grants_full_access_and_enables_imap() -> None:
@@ -78,14 +80,12 @@ def test_smtp_switch_sets_smtp_client_authentication_disabled_false_per_mailbox(
     smtp = {"Label": "SMTP AUTH", "Property": "SmtpClientAuthenticationDisabled", "Wanted": "False"}
     assert [a for n, a in steps(rendered["apply"]) if n == "Enable-ExoOAuthMailboxProtocol"] == [
         {"Mailbox": box, **smtp} for box in ("box@contoso.com", "sender@contoso.com")]
-    apply = parse(rendered["apply"])
-    assert "Set-CASMailbox" in [c.name for c in calls(functions(apply)["Enable-ExoOAuthMailboxProtocol"])]
+    assert "Set-CASMailbox" in [c.name for c in calls(module_functions()["Enable-ExoOAuthMailboxProtocol"])]
 
 
 def test_the_switch_table_lives_only_in_the_protocol_facts() -> None:
     """The module names no protocol switch: each step gets switch, wanted value and label from PROTOCOLS_BY_NAME."""
-    module = (REPO / "exo_domain" / "exchange" / "ExoOAuth.psm1").read_text(encoding="utf-8")
-    defined = functions(parse(module))
+    defined = module_functions()
     for verb in ("Enable", "Test", "Show"):
         body = text(defined[f"{verb}-ExoOAuthMailboxProtocol"])
         assert not [p.name for p in PROTOCOLS_BY_NAME.values() if p.cas_switch in body or f"'{p.cas_label}'" in body]
@@ -165,10 +165,11 @@ def test_verify_is_read_only_and_exits_with_the_drift_status() -> None:
     """The verify script calls no changing cmdlet and ends with `exit <ExitCode.DRIFT>` when it recorded drift."""
     verify = scripts(app_only(protocols=("imap", "pop", "smtp")), delegated())["verify"]
     assert not commands_in(verify) & CHANGES
-    last = calls(parse(verify))[-1]
-    assert (last.name, [text(a) for a in last.arguments["DriftStatus"]]) == ("Exit-ExoOAuthVerify", [str(EXIT_DRIFT)])
-    exit_body = text(functions(parse(verify))["Exit-ExoOAuthVerify"])
-    assert exit_body.index("if ($script:ExoOAuthDrift.Count)") < exit_body.index("exit $DriftStatus")
+    assert calls(parse(verify))[-1].name == "Complete-ExoOAuthVerify"
+    assert verify.endswith(f"\nif (Complete-ExoOAuthVerify) {{ exit {EXIT_DRIFT} }}\n")
+    summary = module_function("Complete-ExoOAuthVerify")
+    assert summary.index("if ($script:ExoOAuthDrift.Count)") < summary.index("return $true") < summary.index(
+        "return $false")
 
 
 @pytest.mark.parametrize("setting", ["report", "enable", "disable"])
@@ -182,13 +183,15 @@ def test_tenant_smtp_auth_setting_reaches_apply_and_verify_but_not_remove(settin
 
 def test_tenant_smtp_auth_is_changed_only_when_the_setting_asks() -> None:
     """Set-TransportConfig sits after the `report` early return and after comparing the current state."""
-    body = text(functions(parse(scripts(app_only())["apply"]))["Set-ExoOAuthTenantSmtpAuth"])
+    body = module_function("Set-ExoOAuthTenantSmtpAuth")
     assert body.index("if ($Setting -eq 'report')") < body.index("if ($disabled -eq $wanted)") < body.index(
         "Set-TransportConfig")
 
 
 def _order(function: str, script: str) -> list[str]:
-    return [c.name for c in calls(functions(parse(script))[function])]
+    """Return the commands `function` calls in order, after checking that `script` reaches it."""
+    assert function in reached_commands(script)
+    return [c.name for c in calls(module_functions()[function])]
 
 
 @pytest.mark.parametrize(("function", "guard", "change"), [
@@ -203,7 +206,7 @@ def test_every_apply_change_is_guarded_by_a_lookup_and_an_early_return(function:
     apply = scripts(app_only(protocols=("imap", "smtp")), exchange=ExchangeConfig(tenant_smtp_auth="enable"))["apply"]
     order = _order(function, apply)
     assert order.index(guard) < order.index(change)
-    body = text(functions(parse(apply))[function])
+    body = text(module_functions()[function])
     assert body.index("return") < body.index(change)
 
 
@@ -221,15 +224,16 @@ def test_every_remove_change_is_guarded_by_a_lookup(function: str, guard: str, c
 def test_exchange_lookups_never_run_without_an_identity_and_keep_exact_matches_only() -> None:
     """Get-ServicePrincipal and Get-Mailbox always get -Identity, and their results are filtered by exact id."""
     apply = scripts(app_only())["apply"]
-    lookups = [c for c in calls(parse(apply)) if c.name in {"Get-ServicePrincipal", "Get-Mailbox",
+    reached = [module_functions()[name] for name in reached_commands(apply) if name in module_functions()]
+    lookups = [c for function in reached for c in calls(function) if c.name in {"Get-ServicePrincipal", "Get-Mailbox",
                                                            "Get-RecipientPermission", "Get-MailboxPermission"}]
     assert {c.name for c in lookups} == {"Get-ServicePrincipal", "Get-Mailbox", "Get-RecipientPermission",
                                          "Get-MailboxPermission"}
     assert all(c.arguments.get("Identity") for c in lookups)
-    found = text(functions(parse(apply))["Find-ExoOAuthServicePrincipal"])
+    found = module_function("Find-ExoOAuthServicePrincipal")
     assert "ValidatePattern('^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}\\z')" in found
     assert 'Where-Object { "$($_.$By)" -eq $Id }' in found
-    assert '-contains "smtp:$Address"' in text(functions(parse(apply))["Resolve-ExoOAuthMailbox"])
+    assert '-contains "smtp:$Address"' in module_function("Resolve-ExoOAuthMailbox")
 
 
 def test_mismatched_service_principal_is_removed_then_recreated() -> None:
@@ -238,16 +242,17 @@ def test_mismatched_service_principal_is_removed_then_recreated() -> None:
     assert order.index("Remove-ServicePrincipal") < order.index("New-ServicePrincipal")
 
 
-def test_every_called_step_function_is_defined_and_unused_ones_are_left_out() -> None:
-    """A script defines each function it calls (with helpers) and none that a delegated-only stack never calls."""
+def test_every_called_step_function_is_in_the_module_and_a_delegated_stack_registers_nothing() -> None:
+    """Each ExoOAuth function a script calls is one the module exports.
+
+    A delegated-only stack calls no step that touches an Exchange service principal or mailbox permission.
+    """
     for mix in [(app_only(), delegated()), (delegated(),)]:
         for action, script in scripts(*mix).items():
-            root = parse(script)
-            defined = set(functions(root))
-            called = {c.name for c in calls(root) if "-ExoOAuth" in c.name}
-            assert called <= defined, action
-            assert defined <= called | {"Connect-ExoOAuth"}, action
-    assert "Register-ExoOAuthServicePrincipal" not in functions(parse(scripts(delegated())["apply"]))
+            called = {c.name for c in calls(parse(script)) if "-ExoOAuth" in c.name}
+            assert called <= module_exports(), action
+    assert not commands_in(scripts(delegated())["apply"]) & {
+        "Register-ExoOAuthServicePrincipal", "Grant-ExoOAuthRight", "New-ServicePrincipal", "Add-MailboxPermission"}
 
 
 def test_scripts_require_powershell_7_and_exchange_module_3_and_stop_on_errors() -> None:
@@ -255,7 +260,7 @@ def test_scripts_require_powershell_7_and_exchange_module_3_and_stop_on_errors()
     for script in scripts(app_only()).values():
         assert script.startswith("#Requires -Version 7.0\n#Requires -Modules @{ ModuleName = "
                                  "'ExchangeOnlineManagement'; ModuleVersion = '3.0.0'; MaximumVersion = '3.*' }\n")
-        head = script[: script.index("\nfunction ")]
+        head = script[: script.index("\nImport-Module ")]
         assert "\nSet-StrictMode -Version Latest\n$ErrorActionPreference = 'Stop'\n" in head
 
 
@@ -275,7 +280,7 @@ def test_interactive_sign_in_is_the_default_and_the_tenant_is_checked_before_any
     """Without exchange settings the app-only parameters default to '', and Connect-ExoOAuth checks the tenant."""
     apply = scripts(app_only())["apply"]
     assert "[string] $AppId = ''" in apply
-    connect = text(functions(parse(apply))["Connect-ExoOAuth"])
+    connect = module_function("Connect-ExoOAuth")
     assert "elseif ($connected -ne $TenantId)" in connect
     assert apply.index("Connect-ExoOAuth @signIn") < apply.index("Register-ExoOAuthServicePrincipal -App")
     assert "$TenantId = '11111111-2222-4333-8444-555555555555'" in apply

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from exo_domain.exchange_module import module_functions
 from exo_domain.exchange_scripts import render_exchange_scripts
 from tests.exchange_factory import app_only, delegated, inputs_for, rbac_app
-from tests.powershell_parse import calls, parse, single_literal, step_calls, text
+from tests.powershell_parse import calls, module_function, parse, single_literal, step_calls, text
 
 
 def verify_steps(*apps: dict[str, object]) -> list[tuple[str, dict[str, str]]]:
@@ -28,7 +27,7 @@ def test_each_app_only_app_is_checked_for_undeclared_rights_after_its_declared_o
 
 def test_undeclared_send_as_is_listed_with_one_call_by_trustee_over_all_recipients() -> None:
     """Get-RecipientPermission -Trustee without -Identity lists every recipient; each is matched by GUID."""
-    body = module_functions()["Test-ExoOAuthUndeclaredRight"].text
+    body = module_function("Test-ExoOAuthUndeclaredRight")
     listing = next(c for c in calls(parse(body)) if c.name == "Get-RecipientPermission")
     assert set(listing.arguments) - {""} == {"Trustee", "AccessRights", "ResultSize", "ErrorAction"}
     assert text(listing.arguments["ResultSize"][0]) == "Unlimited"
@@ -40,7 +39,7 @@ def test_the_full_access_pass_is_off_unless_a_limit_is_given_and_bounded_by_it()
     script = render_exchange_scripts(inputs_for({"scanners": app_only("scanners")}))["verify"]
     assert "[ValidateRange(0, 2147483647)] [int] $FullAccessScanLimit = 0," in script
     assert script.index("\nSet-ExoOAuthFullAccessScan -Limit $FullAccessScanLimit\nConnect-ExoOAuth @signIn") > 0
-    body = module_functions()["Test-ExoOAuthUndeclaredRight"].text
+    body = module_function("Test-ExoOAuthUndeclaredRight")
     assert body.index("if ($limit -le 0)") < body.index("Get-Mailbox -ResultSize $limit")
     assert "raise -FullAccessScanLimit" in body
     for action in ("apply", "remove"):
@@ -50,5 +49,5 @@ def test_the_full_access_pass_is_off_unless_a_limit_is_given_and_bounded_by_it()
 
 def test_declared_rights_are_recorded_whether_or_not_they_are_found() -> None:
     """A missing declared right is drift of its own, never also reported as undeclared."""
-    body = module_functions()["Test-ExoOAuthRight"].text
+    body = module_function("Test-ExoOAuthRight")
     assert body.count("Add-ExoOAuthDeclared -Right $Right -Trustee $Trustee -Box $box") == 2

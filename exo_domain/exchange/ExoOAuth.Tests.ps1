@@ -340,10 +340,15 @@ Describe 'Test-ExoOAuthSendAuthorization' {
     }
 }
 
-Describe 'Exit-ExoOAuthVerify' {
-    It 'prints "No drift." when nothing drifted' {
-        Exit-ExoOAuthVerify -DriftStatus 5
+Describe 'Complete-ExoOAuthVerify' {
+    It 'prints "No drift." and returns $false when nothing drifted' {
+        Complete-ExoOAuthVerify | Should -BeFalse
         Should -Invoke -ModuleName ExoOAuth Write-Host -Times 1 -Exactly -ParameterFilter { $Object -eq 'No drift.' }
+    }
+    It 'lists each drifted item and returns $true' {
+        InModuleScope ExoOAuth { $script:ExoOAuthDrift.Add('SendAs missing') }
+        Complete-ExoOAuthVerify | Should -BeTrue
+        Should -Invoke -ModuleName ExoOAuth Write-Host -Times 1 -Exactly -ParameterFilter { $Object -eq '  - SendAs missing' }
     }
 }
 

@@ -1,10 +1,14 @@
 # exo-oauth's Exchange Online steps: one function per step and verb (apply: Register/Grant/Enable/Set, verify: Test,
 # remove: Unregister/Revoke/Show), with the helpers they share.
 #
-# A real module (Import-Module it; Export-ModuleMember at the end lists what it exports, and ExoOAuth.Tests.ps1 beside
-# it tests each of those with Pester). exo-oauth also inlines the functions each generated script calls (see
-# exo_domain/exchange_module.py), so the scripts stay self-contained; the lines directly above a function (no blank line between) belong to it. Values reach these
-# functions only as parameters: the generated scripts pass every per-stack value as a single-quoted literal.
+# The generated scripts import this file from beside them, after checking its SHA-256 (docs/exchange.md); the
+# Export-ModuleMember list at the end is what they may call, and ExoOAuth.Tests.ps1 tests each export with Pester.
+# Values reach these functions only as parameters: the scripts pass every per-stack value as a single-quoted literal.
+
+# A script module does not see its caller's preference variables (PowerShell/PowerShell#4568), so the module sets its
+# own: stop on every error and on undefined variables, as the scripts do.
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
 
 function Write-ExoOAuthStep {
     param([Parameter(Mandatory)] [string] $Status, [Parameter(Mandatory)] [string] $Message)
@@ -723,14 +727,16 @@ function Test-ExoOAuthTenantSmtpAuth {
     }
 }
 
-function Exit-ExoOAuthVerify {
-    param([Parameter(Mandatory)] [int] $DriftStatus)
+# Returns whether anything drifted; the verify script itself exits with the drift status, so that `exit` ends the
+# script and never the session that imported this module.
+function Complete-ExoOAuthVerify {
     if ($script:ExoOAuthDrift.Count) {
         Write-Host "$($script:ExoOAuthDrift.Count) drifted item(s):"
         foreach ($item in $script:ExoOAuthDrift) { Write-Host "  - $item" }
-        exit $DriftStatus
+        return $true
     }
     Write-Host 'No drift.'
+    return $false
 }
 
 function Export-ExoOAuthExchangeState {
@@ -784,7 +790,7 @@ function Export-ExoOAuthExchangeState {
     Write-Host "Wrote $Path; pass it to exo-oauth audit or adopt with --exchange-export."
 }
 
-# What the generated scripts (and audit's export script) call; everything else is a helper of these. Import-Module gives exactly these.
+# What the generated scripts (and audit's export script) call; everything else is a helper of these.
 Export-ModuleMember -Function @(
     'Write-ExoOAuthStep',
     'Connect-ExoOAuth',
@@ -812,6 +818,6 @@ Export-ModuleMember -Function @(
     'Show-ExoOAuthTenantProtocol',
     'Set-ExoOAuthTenantSmtpAuth',
     'Test-ExoOAuthTenantSmtpAuth',
-    'Exit-ExoOAuthVerify',
+    'Complete-ExoOAuthVerify',
     'Export-ExoOAuthExchangeState'
 )

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME",
                         help="the stack to write (stacks/Pulumi.NAME.yaml)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
-                        help="the Exchange export (see `exo-oauth audit --print-export-script`): app-only mailboxes")
+                        help="the Exchange export (see `exo-oauth audit --export-script DIR`): app-only mailboxes")
     parser.add_argument("--default-owner", metavar="GUID", help="owner object id for apps that have none")
     parser.add_argument("--organization", metavar="DOMAIN",
                         help="the tenant's *.onmicrosoft.com domain for the Exchange scripts")

@@ -14,6 +14,7 @@ from ..policy.rules import DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CREDENTIAL_D
 from ..util.errors import UsageError
 from .flags import add_format
 from .graph_signin import add_signin_arguments, audit_request
+from .out_dir import write_out_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,11 +29,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "not run. "
         + exit_help(ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
-    parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --print-export-script)")
+    parser.add_argument("--tenant", metavar="GUID", help="the tenant ID (required unless --export-script)")
     parser.add_argument("--exchange-export", type=Path, metavar="FILE",
                         help="also judge Exchange Online's side, from the JSON the export script wrote")
-    parser.add_argument("--print-export-script", action="store_true",
-                        help="print the read-only Exchange Online PowerShell export script and exit")
+    parser.add_argument("--export-script", type=Path, metavar="DIR",
+                        help="write the read-only Exchange Online PowerShell export script, and the module it "
+                        "imports, into DIR and exit")
     add_format(parser, "markdown", "json")
     parser.add_argument("--warn-days", type=int, metavar="DAYS",
                         help="report credentials that end within this many days (default: the policy's, "
@@ -45,12 +47,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the export script, or sign in, read, judge and report; return the exit status."""
-    from ..tenant.exchange_export import export_script  # noqa: PLC0415
-
-    if args.print_export_script:
-        sys.stdout.write(export_script())
-        return ExitCode.OK
+    """Write the export script, or sign in, read, judge and report; return the exit status."""
+    if args.export_script is not None:
+        return _write_export_script(args.export_script)
     if args.tenant is None:
         raise UsageError("--tenant: required; allowed: the tenant ID (a GUID)")
     from ..tenant.graph import GraphError  # noqa: PLC0415
@@ -70,3 +69,14 @@ def run(args: argparse.Namespace) -> int:
         text = (render_markdown if args.format == "markdown" else render_text)(tenant_id, result.findings)
     sys.stdout.write(text)
     return ExitCode.FAILED if result.findings else ExitCode.OK
+
+
+def _write_export_script(folder: Path) -> int:
+    from exo_domain.powershell import ps_literal  # noqa: PLC0415
+
+    from ..tenant.exchange_export import EXPORT_SCRIPT, export_script  # noqa: PLC0415
+
+    write_out_dir("--export-script", folder, {EXPORT_SCRIPT: export_script()})
+    print(f"exo-oauth audit: wrote {folder / EXPORT_SCRIPT} and the module beside it; in pwsh, Connect-ExchangeOnline, "
+          f"then run it: & {ps_literal(str(folder / EXPORT_SCRIPT))}", file=sys.stderr)
+    return ExitCode.OK

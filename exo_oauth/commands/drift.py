@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from ..fleet.project import load_stack  # noqa: PLC0415
     from ..fleet.stack_outputs import load_outputs  # noqa: PLC0415
     from ..tenant.undeclared import consents_check  # noqa: PLC0415 - reads Graph: loads the sign-in stack
+    from .exchange import deployed_script, outputs_source  # noqa: PLC0415
 
     checks = args.checks if args.checks is not None else ",".join(
         c for c in CHECKS if c != "consents" or args.graph_client_id is not None)
@@ -87,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown or not chosen:
         raise UsageError(f"--checks {checks!r}: allowed: a non-empty subset of {','.join(CHECKS)}")
     project_dir = chosen_project_dir(args)
-    config = load_stack(project_dir, args.stack).config
+    stack = load_stack(project_dir, args.stack)
+    config = stack.config
     try:
         # Read once for every check: the e2e checks' secrets included, so verify does not ask pulumi per app.
         outputs = load_outputs(args.stack, project_dir, args.outputs, show_secrets="e2e" in chosen)
@@ -105,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if "entra" in chosen:
         results.append(entra_check(args.stack, project_dir, args.policy_pack.resolve() if args.policy_pack else None))
     if "exchange" in chosen:
-        results.append(exchange_check(args.stack, project_dir, outputs, config.exchange.app_id is not None,
+        verify_script = None if outputs is None else partial(
+            deployed_script, "verify", stack, outputs, outputs_source(stack.name, args.outputs))
+        results.append(exchange_check(args.stack, project_dir, verify_script, config.exchange.app_id is not None,
                                       _exchange_args(args)))
     if "e2e" in chosen:
         results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs, certificate=certificate)

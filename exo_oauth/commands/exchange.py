@@ -1,4 +1,4 @@
-"""`exo-oauth exchange`: print a stack's Exchange Online scripts (apply, verify, remove), deployed or offline."""
+"""`exo-oauth exchange`: write or print a stack's Exchange Online scripts (apply, verify, remove), deployed or not."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_module import MODULE_NAME
 from exo_domain.exit_codes import ExitCode
 
 from ..util.errors import UsageError
 from .flags import add_project_dir, chosen_project_dir, stack_name
+from .out_dir import write_out_dir
 
 if TYPE_CHECKING:
     from exo_domain.config import StackConfig
@@ -31,15 +33,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `exchange` subcommand."""
     parser = subparsers.add_parser(
         "exchange",
-        help="print the Exchange Online PowerShell (apply, verify, remove) for a deployed stack",
+        help="write or print the Exchange Online PowerShell (apply, verify, remove) for a deployed stack",
         description="Render the stack's Exchange Online scripts from its deployed IDs (`pulumi stack output --json`, "
-        "or a saved copy given with --outputs) and its exo-oauth:exchange settings. With --action, print that one "
-        "script alone, ready to save as a .ps1 file and run with pwsh -File; without it, print all three with "
-        f"separators, for reading. verify exits {int(ExitCode.DRIFT)} when something drifted. --offline renders "
-        "from the offline plan before any deploy: the IDs are stand-ins and the scripts refuse to run.",
+        "or a saved copy given with --outputs) and its exo-oauth:exchange settings. With --out DIR, write them "
+        "(or the --action one) into DIR beside the module they import, ExoOAuth.psm1, ready to run with pwsh -File; "
+        "each script checks the module's SHA-256 before it imports it. Without --out, print them for reading "
+        f"(all three with separators, or the --action one). verify exits {int(ExitCode.DRIFT)} when something "
+        "drifted. --offline renders from the offline plan before any deploy: the IDs are stand-ins and the scripts "
+        "refuse to run.",
     )
     parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="a stack under stacks/")
-    parser.add_argument("--action", choices=ACTIONS, help="print only this script (default: all three)")
+    parser.add_argument("--action", choices=ACTIONS, help="only this script (default: all three)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="write the scripts and ExoOAuth.psm1 into DIR (created if needed) instead of printing")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--outputs", type=Path, metavar="FILE",
                         help="the saved output of `pulumi stack output --json` (default: ask the pulumi CLI)")
@@ -56,8 +62,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Read the stack file and the deployed outputs (or plan it offline), render the scripts, print them."""
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
-    from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
-
     from ..fleet.project import load_stack  # noqa: PLC0415
 
     if args.previous is not None and (args.offline or args.action not in (None, "apply")):
@@ -74,22 +78,48 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..fleet.stack_outputs import load_outputs  # noqa: PLC0415
 
-        source = f"--outputs {args.outputs}" if args.outputs else f"pulumi stack output --stack {stack.name}"
+        source = outputs_source(stack.name, args.outputs)
         apps = _deployed_apps(stack, load_outputs(stack.name, project_dir, args.outputs), source)
         stale = stale_outputs(stack.config, apps)
         if stale:
             print(f"exo-oauth exchange: note: the deployed outputs differ from {stack.config.source} ({stale}); "
                   "these scripts follow what is deployed: run pulumi up first to apply the stack file",
                   file=sys.stderr)
-    inputs = exchange_inputs(args.stack, stack.config.tenant_id, apps, stack.config.exchange, source=source,
-                             cloud=stack.config.cloud)
-    scripts = render_exchange_scripts(inputs, offline=args.offline, previous=previous)
+    scripts = _render(stack, apps, source, offline=args.offline, previous=previous)
+    chosen = [args.action] if args.action else list(ACTIONS)
+    if args.out is not None:
+        write_out_dir("--out", args.out, {script_name(action): scripts[action] for action in chosen})
+        print(f"exo-oauth exchange: wrote {', '.join(script_name(a) for a in chosen)} and {MODULE_NAME} into "
+              f"{args.out}", file=sys.stderr)
+        return ExitCode.OK
     if args.action:
         sys.stdout.write(scripts[args.action])
         return ExitCode.OK
     for action in ACTIONS:
         sys.stdout.write(f"# ===== {script_name(action)} (stack {args.stack}) =====\n{scripts[action]}\n")
     return ExitCode.OK
+
+
+def outputs_source(stack: str, outputs_file: Path | None) -> str:
+    """Name where deployed outputs came from, for error messages: `--outputs FILE` or the pulumi CLI."""
+    return f"--outputs {outputs_file}" if outputs_file else f"pulumi stack output --stack {stack}"
+
+
+def deployed_script(action: str, stack: LoadedStack, outputs: StackOutputs, source: str) -> str:
+    """Return the stack's `action` script (ACTIONS) rendered from its deployed `outputs`.
+
+    Raises UsageError for another tenant's outputs or stand-in IDs, ConfigError naming the key path of a bad value.
+    """
+    return _render(stack, _deployed_apps(stack, outputs, source), source)[action]
+
+
+def _render(stack: LoadedStack, apps: Any, source: str, *, offline: bool = False,
+            previous: Sequence[ExchangeApp] = ()) -> dict[str, str]:
+    from exo_domain.exchange_scripts import exchange_inputs, render_exchange_scripts  # noqa: PLC0415
+
+    inputs = exchange_inputs(stack.name, stack.config.tenant_id, apps, stack.config.exchange, source=source,
+                             cloud=stack.config.cloud)
+    return render_exchange_scripts(inputs, offline=offline, previous=previous)
 
 
 def _planned_apps(project_dir: Path, stack: LoadedStack) -> Any:

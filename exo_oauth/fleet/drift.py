@@ -11,13 +11,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.exchange_folder import write_exchange_folder
 from exo_domain.errors import ConfigError
+from exo_domain.exchange_actions import script_name
 from exo_domain.exit_codes import ExitCode
 from exo_domain.outputs import StackOutputs
 
@@ -106,22 +108,25 @@ def _named(steps: Sequence[rotation.Step]) -> str:
     return ", ".join(s.describe() for s in steps[:SHOWN]) + more
 
 
-def exchange_check(stack: str, project_dir: Path, outputs: StackOutputs | None, unattended: bool,
+def exchange_check(stack: str, project_dir: Path, verify_script: Callable[[], str] | None, unattended: bool,
                    script_args: Sequence[str] = ()) -> CheckResult:
-    """Run the stack's Exchange verify script with pwsh (`script_args` after it): exit `ExitCode.DRIFT` means drift."""
+    """Run the stack's Exchange verify script with pwsh (`script_args` after it): exit `ExitCode.DRIFT` means drift.
+
+    `verify_script` renders it with this exo-oauth from the deployed outputs (None without them), only once the check
+    can run; it runs from a temporary folder beside the module it imports.
+    """
     pwsh = shutil.which("pwsh")
-    script = outputs.exchange.get("verify") if outputs else None
     if pwsh is None:
         reason = "pwsh (PowerShell 7) is not on PATH"
-    elif script is None:
-        reason = "the stack outputs have no exchange.verify script; pass --outputs FILE or install the pulumi CLI"
+    elif verify_script is None:
+        reason = "the stack outputs are not available; pass --outputs FILE or install the pulumi CLI"
     elif not unattended:
         reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and a certificate "
                   "for certificate app-only sign-in")
     else:
         with tempfile.TemporaryDirectory(prefix="exo-oauth-drift-") as folder:
-            path = Path(folder) / f"exchange-verify-{stack}.ps1"
-            path.write_text(script, encoding="utf-8")
+            path = Path(folder) / script_name("verify")
+            write_exchange_folder(Path(folder), {path.name: verify_script()})
             done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path), *script_args],
                         project_dir)
         return _exchange_result(stack, done)

@@ -15,13 +15,15 @@ from typing import Any
 from email_validator import EmailNotValidError
 
 from exo_domain.config import is_guid, normalized_mailbox
-from exo_domain.exchange_module import needed
+from exo_domain.exchange_module import import_lines
 from exo_domain.powershell import ps_literal
 
 from ..util.errors import UsageError
 from ..util.files import read_json
 
 EXPORT_FILE = "exo-oauth-exchange-export.json"
+EXPORT_SCRIPT = "exo-oauth-exchange-export.ps1"
+"""The export script's file name, beside the module it imports (`audit --export-script DIR`)."""
 FORMAT = "exo-oauth-exchange-export/1"
 MAX_EXPORT_ITEMS = 100_000
 """Most entries in one list of the export: a 10,000-mailbox tenant lists a service principal per app and a permission
@@ -58,15 +60,14 @@ class ExchangeExport:
 
 def export_script() -> str:
     """Return the read-only PowerShell export script: the module's export function, called with quoted literals."""
-    functions = "".join(f"{function.text}\n" for function in needed(["Export-ExoOAuthExchangeState"]))
-    return (_EXPORT_HEADER + f"$ErrorActionPreference = {ps_literal('Stop')}\n\n" + functions
+    return (_EXPORT_HEADER + f"$ErrorActionPreference = {ps_literal('Stop')}\n\n" + import_lines()
             + f"Export-ExoOAuthExchangeState -Format {ps_literal(FORMAT)} -Path {ps_literal(EXPORT_FILE)}\n")
 
 
 _EXPORT_HEADER = """\
 # exo-oauth: read-only export of Exchange Online's service principals and their mailbox permissions.
-# Run in PowerShell 7 after Connect-ExchangeOnline (any role that may run Get-ServicePrincipal and
-# Get-MailboxPermission, e.g. View-Only Organization Management). It changes nothing.
+# In PowerShell 7, Connect-ExchangeOnline first (any role that may run Get-ServicePrincipal and
+# Get-MailboxPermission, e.g. View-Only Organization Management), then run this file; it changes nothing.
 # A customer's tenant managed through GDAP or CSP: Connect-ExchangeOnline -DelegatedOrganization
 # <customer>.onmicrosoft.com first. Progress shows per mailbox.
 """
@@ -92,7 +93,7 @@ def _text(entry: Mapping[str, Any], key: str, where: str) -> str:
     value = entry.get(key)
     if not isinstance(value, str):
         raise UsageError(f"{where}.{key}: missing or not text; allowed: the JSON the export script "
-                         "(`exo-oauth audit --print-export-script`) writes")
+                         "(`exo-oauth audit --export-script DIR`) writes")
     return value.strip()
 
 
