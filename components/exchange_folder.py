@@ -14,13 +14,14 @@ from pathlib import Path
 from exo_domain.exchange_module import MODULE_NAME, module_text
 
 
-def write_exchange_folder(out_dir: Path, scripts: Mapping[str, str]) -> list[Path]:
+def write_exchange_folder(out_dir: Path, scripts: Mapping[str, str], *, module: bool = True) -> list[Path]:
     """Write `scripts` (file name to text) and the module into `out_dir`; return the files whose text changed.
 
     The module goes first, so no script is ever there without the module it checks. Creates `out_dir` as needed.
+    `module=False` is for files that import nothing (the runners, exo_domain.exchange_runner).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = {MODULE_NAME: module_text(), **scripts}
+    texts = {**({MODULE_NAME: module_text()} if module else {}), **scripts}
     return [out_dir / name for name, text in texts.items() if replace_text(out_dir / name, text)]
 
 

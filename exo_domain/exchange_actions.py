@@ -31,3 +31,13 @@ def mailbox_rights(exchange_access: str | None, send_as: bool) -> tuple[str, ...
 def script_name(action: str) -> str:
     """Return the file name of one script, e.g. `exchange-apply.ps1`."""
     return f"exchange-{action}.ps1"
+
+
+def result_name(action: str) -> str:
+    """Return the file beside a stack's script where a runner records how it ended: `exchange-verify.result.json`."""
+    return f"exchange-{action}.result.json"
+
+
+def runner_name(index: int, action: str) -> str:
+    """Return the file name of one action's `index`th runner (from 1), e.g. `exchange-verify-run-1.ps1`."""
+    return f"exchange-{action}-run-{index}.ps1"

@@ -75,11 +75,20 @@ def test_verify_without_pulumi_says_to_save_the_outputs_with_show_secrets(
     assert "keep it private" in err
 
 
+def test_drift_reads_no_outputs_for_checks_that_need_none(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The entra check previews, and it needs no stack outputs: nothing asks pulumi for them."""
+    monkeypatch.setenv("PATH", "")
+    main(["drift", "--stack", "contoso", "--checks", "entra", "--project-dir", str(PROJECT)])
+    assert "pulumi stack output" not in capsys.readouterr().err
+
+
 def test_drift_without_pulumi_asks_for_no_secrets(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The drift command's own read needs no secret, so its advice leaves --show-secrets out."""
     monkeypatch.setenv("PATH", "")
-    main(["drift", "--stack", "contoso", "--checks", "entra", "--project-dir", str(PROJECT)])
+    main(["drift", "--stack", "contoso", "--checks", "exchange", "--project-dir", str(PROJECT)])
     err = capsys.readouterr().err
     assert "`pulumi stack output --json --stack contoso > FILE`" in err

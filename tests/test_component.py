@@ -14,6 +14,7 @@ import pytest
 from components.first_party import lookup_first_party_apis
 from components.mail_app import MailOAuthApp
 from components.pulumi_config import app_args
+from exo_domain.exchange_module import MODULE_NAME, module_text
 from exo_domain.permissions import APP_ONLY_ROLES, DELEGATED_SCOPES
 from exo_oauth.fleet.project import LoadedStack
 from exo_oauth.plan.mocks import STANDIN_SECRET, PlanMocks
@@ -275,7 +276,8 @@ def test_pulumi_up_binds_script_hooks_and_writes_scripts_but_preview_does_neithe
     up = plan_stack(REPO, stack, NOW, preview=False)
     assert up.hooks == {"a-sp": ["exo-oauth-exchange-scripts-a"], "d-sp": ["exo-oauth-exchange-scripts-d"]}
     written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out" / "test").iterdir()}
-    assert written == {f"exchange-{action}.ps1": text for action, text in up.outputs["exchange"].items()}
+    assert written == {MODULE_NAME: module_text(),
+                       **{f"exchange-{action}.ps1": text for action, text in up.outputs["exchange"].items()}}
     assert all(STANDIN_SECRET not in text for text in written.values())
 
 

@@ -59,6 +59,36 @@ def test_drift_report_decides_what_to_do_with_the_stacks_issue(
     assert decision["title"] == "Drift: stack contoso"
 
 
+@pytest.mark.parametrize(("first", "second", "merged"), [
+    (ExitCode.OK, ExitCode.OK, ExitCode.OK),
+    (ExitCode.OK, ExitCode.DRIFT, ExitCode.DRIFT),
+    (ExitCode.NOT_RUN, ExitCode.OK, ExitCode.NOT_RUN),
+    (ExitCode.NOT_RUN, ExitCode.DRIFT, ExitCode.DRIFT),
+])
+def test_two_reports_of_a_stack_are_one_issue_with_every_check_and_the_worst_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: ExitCode, second: ExitCode, merged: ExitCode,
+) -> None:
+    """--report twice (the other checks, then the exchange check read from a runner): one table, drift wins."""
+    entra = report(tmp_path, first, [{"check": "entra", "status": "clean", "detail": "no change"}])
+    exchange = tmp_path / "exchange.json"
+    exchange.write_text(json.dumps({"stack": "contoso", "exitStatus": second, "checks": [
+        {"check": "exchange", "status": "drift", "detail": "SendAs missing"}]}), encoding="utf-8")
+    status, decision = decide(tmp_path, capsys, entra, [], "--report", str(exchange))
+    assert status == merged
+    assert decision["body"].index("| entra |") < decision["body"].index("| exchange | drift | SendAs missing |")
+
+
+def test_reports_of_two_stacks_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each issue is one stack's: reports of another stack are bad input, one line, exit 2."""
+    contoso = report(tmp_path, ExitCode.OK, [])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"stack": "fabrikam", "exitStatus": 0, "checks": []}), encoding="utf-8")
+    issues = tmp_path / "issues.json"
+    issues.write_text("[]", encoding="utf-8")
+    assert main(["drift-report", "--report", str(contoso), "--report", str(other), "--issues", str(issues)]) == 2
+    assert "--report: reports of stacks contoso, fabrikam; allowed: reports of one stack" in capsys.readouterr().err
+
+
 def test_clean_report_exits_0_and_says_no_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A clean stack: exit 0, the text links the run."""
     path = report(tmp_path, 0, [{"check": "entra", "status": "clean", "detail": "no change"}])

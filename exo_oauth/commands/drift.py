@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     exchange.add_argument("--exchange-full-access-scan", type=int, metavar="N",
                           help="also look for FullAccess the stack does not declare on up to N mailboxes, as "
                           "-FullAccessScanLimit (one Get-MailboxPermission per mailbox and app; default: off)")
+    exchange.add_argument("--exchange-results", type=Path, metavar="DIR",
+                          help="do not run the verify script: read how it ended under a runner that ran it for "
+                          "several stacks in one PowerShell process (`exo-oauth exchange --out DIR --runners N`)")
     graph = parser.add_argument_group("read-only Microsoft Graph sign-in for the consents check (as audit's; "
                                       "--cloud, --authority-host and --ca-file apply too)")
     graph.add_argument("--graph-client-id", metavar="ID", help="a read-only app (Application.Read.All, "
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         e2e_checks,
         entra_check,
         exchange_check,
+        exchange_result_check,
         exit_status,
         render_json,
         render_text,
@@ -91,14 +95,17 @@ def run(args: argparse.Namespace) -> int:
     project_dir = chosen_project_dir(args)
     stack = load_stack(project_dir, args.stack)
     config = stack.config
+    # The entra check previews, and a runner's results need no outputs; the other checks read them.
+    readers = {"e2e", "consents"} | ({"exchange"} if args.exchange_results is None else set())
+    outputs = None
     try:
         # Read once for every check: the e2e checks' secrets included, so verify does not ask pulumi per app.
-        outputs = load_outputs(args.stack, project_dir, args.outputs, show_secrets="e2e" in chosen)
+        if readers & set(chosen):
+            outputs = load_outputs(args.stack, project_dir, args.outputs, show_secrets="e2e" in chosen)
     except UsageError as error:
         if args.outputs is not None:
             raise
         print(f"exo-oauth drift: {error}", file=sys.stderr)
-        outputs = None
     overrides = {name: getattr(args, name) for name in PASS_THROUGH}
     if args.certificate_passphrase_env is not None and args.certificate is None:
         raise UsageError("--certificate-passphrase-env: only with --certificate PEM")
@@ -108,10 +115,17 @@ def run(args: argparse.Namespace) -> int:
     if "entra" in chosen:
         results.append(entra_check(args.stack, project_dir, args.policy_pack.resolve() if args.policy_pack else None))
     if "exchange" in chosen:
-        verify_script = None if outputs is None else partial(
-            deployed_script, "verify", stack, outputs, outputs_source(stack.name, args.outputs))
-        results.append(exchange_check(args.stack, project_dir, verify_script, config.exchange.app_id is not None,
-                                      _exchange_args(args)))
+        if args.exchange_results is not None:
+            if _exchange_args(args):
+                raise UsageError("--exchange-results: the runner already handed the sign-in to the scripts; allowed: "
+                                 "without --exchange-certificate-file, --exchange-password-variable and "
+                                 "--exchange-full-access-scan")
+            results.append(exchange_result_check(args.stack, args.exchange_results))
+        else:
+            verify_script = None if outputs is None else partial(
+                deployed_script, "verify", stack, outputs, outputs_source(stack.name, args.outputs))
+            results.append(exchange_check(args.stack, project_dir, verify_script, config.exchange.app_id is not None,
+                                          _exchange_args(args)))
     if "e2e" in chosen:
         results += e2e_checks(args.stack, project_dir, outputs, overrides, args.outputs, certificate=certificate)
     if "consents" in chosen:

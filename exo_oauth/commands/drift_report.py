@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "markdown). The exit status is the report's own. "
         + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN, ExitCode.DRIFT),
     )
-    parser.add_argument("--report", type=Path, required=True, metavar="FILE", help="the saved drift JSON")
+    parser.add_argument("--report", type=Path, required=True, action="append", metavar="FILE",
+                        help="the saved drift JSON; again for another report of the same stack (say, its exchange "
+                        "check read from a runner's results): their checks are joined")
     parser.add_argument("--issues", type=Path, required=True, metavar="FILE",
                         help="the open drift issues, saved with `gh issue list --state open --label drift "
                         "--json number,title`")
@@ -45,17 +47,27 @@ def _open_issue(issues: Any, title: str, where: str) -> int | None:
     return next((int(i["number"]) for i in issues if i["title"] == title), None)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print the decision, the title and the issue text; return the report's exit status."""
-    from ..fleet.drift import issue_title, render_markdown  # noqa: PLC0415
-
-    where = f"--report {args.report}"
-    document = read_json(args.report, where, "the output of `exo-oauth drift --format json` (the file is empty "
-                         "when drift itself failed: see its error above)")
+def _report(path: Path) -> dict[str, Any]:
+    """Read one saved `drift --format json` report; raise UsageError naming the file when it is not one."""
+    where = f"--report {path}"
+    document = read_json(path, where, "the output of `exo-oauth drift --format json` (the file is empty when drift "
+                         "itself failed: see its error above)")
     if not isinstance(document, Mapping) or not isinstance(document.get("checks"), list) or not isinstance(
             document.get("exitStatus"), int) or not isinstance(document.get("stack"), str):
         raise UsageError(f"{where}: no `stack`, `checks` and `exitStatus`; allowed: the output of `exo-oauth drift "
                          "--format json`")
+    return dict(document)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the decision, the title and the issue text; return the report's exit status."""
+    from ..fleet.drift import issue_title, merge_reports, render_markdown  # noqa: PLC0415
+
+    documents = [_report(path) for path in args.report]
+    stacks = sorted({d["stack"] for d in documents})
+    if len(stacks) > 1:
+        raise UsageError(f"--report: reports of stacks {', '.join(stacks)}; allowed: reports of one stack")
+    document = merge_reports(documents)
     title = issue_title(document["stack"])
     where_issues = f"--issues {args.issues}"
     number = _open_issue(read_json(args.issues, where_issues, ISSUES_ALLOWED), title, where_issues)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exo_domain.exchange_actions import ACTIONS, script_name
+from exo_domain.exchange_actions import ACTIONS, runner_name, script_name
 from exo_domain.exchange_module import MODULE_NAME
 from exo_domain.exit_codes import ExitCode
 
@@ -40,9 +40,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "each script checks the module's SHA-256 before it imports it. Without --out, print them for reading "
         f"(all three with separators, or the --action one). verify exits {int(ExitCode.DRIFT)} when something "
         "drifted. --offline renders from the offline plan before any deploy: the IDs are stand-ins and the scripts "
-        "refuse to run.",
+        "refuse to run. For a fleet job, --stack more than once (or --runners N) with --out and --action writes each "
+        "stack's script into DIR/<stack>/ and N runner scripts into DIR that each run their share of the stacks one "
+        "after another in one PowerShell process (docs/exchange.md).",
     )
-    parser.add_argument("--stack", type=stack_name, required=True, metavar="NAME", help="a stack under stacks/")
+    parser.add_argument("--stack", type=stack_name, required=True, action="append", metavar="NAME",
+                        help="a stack under stacks/ (again for each further stack, with --out and --action)")
     parser.add_argument("--action", choices=ACTIONS, help="only this script (default: all three)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="write the scripts and ExoOAuth.psm1 into DIR (created if needed) instead of printing")
@@ -55,12 +58,55 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--previous", type=Path, metavar="OLD",
                         help="the saved `pulumi stack output --json` from before the update: apply then first "
                         "revokes what OLD held in Exchange Online and the deployed outputs do not (docs/exchange.md)")
+    parser.add_argument("--runners", type=int, metavar="N",
+                        help="with --out and --action: also write N runner scripts (default 1 with several stacks) "
+                        "that share the stacks out, each running its stacks' scripts in one PowerShell process")
     add_project_dir(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the stack file and the deployed outputs (or plan it offline), render the scripts, print them."""
+    """Render the scripts of one stack and print or write them, or write several stacks' scripts and their runners."""
+    if len(args.stack) == 1 and args.runners is None:
+        return _one_stack(args, args.stack[0])
+    if args.out is None or args.action is None or args.outputs is not None or args.previous is not None:
+        raise UsageError("--stack more than once, or --runners: allowed: with --out DIR and --action, without "
+                         "--outputs and --previous (each stack's outputs come from the pulumi CLI)")
+    if args.runners is not None and args.runners < 1:
+        raise UsageError(f"--runners {args.runners}: allowed: 1 or more")
+    from exo_domain.exchange_runner import render_runner, split_stacks  # noqa: PLC0415
+
+    stacks = list(dict.fromkeys(args.stack))
+    scripts = {name: _stack_scripts(args, name)[args.action] for name in stacks}
+    shares = split_stacks(stacks, args.runners or 1)
+    for name, text in scripts.items():
+        write_out_dir("--out", args.out / name, {script_name(args.action): text})
+    write_out_dir("--out", args.out, {runner_name(i, args.action): render_runner(args.action, share)
+                                      for i, share in enumerate(shares, 1)}, module=False)
+    print(f"exo-oauth exchange: wrote {script_name(args.action)} of {len(stacks)} stack(s) into {args.out}/<stack>/ "
+          f"and {len(shares)} runner(s), {runner_name(1, args.action)} and on", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _one_stack(args: argparse.Namespace, name: str) -> int:
+    """Render one stack's scripts and print them, or write them into --out."""
+    scripts = _stack_scripts(args, name)
+    chosen = [args.action] if args.action else list(ACTIONS)
+    if args.out is not None:
+        write_out_dir("--out", args.out, {script_name(action): scripts[action] for action in chosen})
+        print(f"exo-oauth exchange: wrote {', '.join(script_name(a) for a in chosen)} and {MODULE_NAME} into "
+              f"{args.out}", file=sys.stderr)
+        return ExitCode.OK
+    if args.action:
+        sys.stdout.write(scripts[args.action])
+        return ExitCode.OK
+    for action in ACTIONS:
+        sys.stdout.write(f"# ===== {script_name(action)} (stack {name}) =====\n{scripts[action]}\n")
+    return ExitCode.OK
+
+
+def _stack_scripts(args: argparse.Namespace, name: str) -> dict[str, str]:
+    """Read the stack file and the deployed outputs (or plan it offline); return its three scripts by action."""
     # These load PyYAML and the config parser (cryptography, email-validator), which `exo-oauth --help` does not need.
     from ..fleet.project import load_stack  # noqa: PLC0415
 
@@ -68,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--previous: only the apply script revokes, from deployed outputs; allowed: --previous with "
                          "--action apply (or no --action) and without --offline")
     project_dir = chosen_project_dir(args)
-    stack = load_stack(project_dir, args.stack)
+    stack = load_stack(project_dir, name)
     previous: Sequence[ExchangeApp] = ()
     if args.previous is not None:
         previous = _previous_apps(stack, args.previous)
     if args.offline:
-        source = f"offline plan of stack {args.stack}"
+        source = f"offline plan of stack {name}"
         apps = _planned_apps(project_dir, stack)
     else:
         from ..fleet.stack_outputs import load_outputs  # noqa: PLC0415
@@ -85,19 +131,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"exo-oauth exchange: note: the deployed outputs differ from {stack.config.source} ({stale}); "
                   "these scripts follow what is deployed: run pulumi up first to apply the stack file",
                   file=sys.stderr)
-    scripts = _render(stack, apps, source, offline=args.offline, previous=previous)
-    chosen = [args.action] if args.action else list(ACTIONS)
-    if args.out is not None:
-        write_out_dir("--out", args.out, {script_name(action): scripts[action] for action in chosen})
-        print(f"exo-oauth exchange: wrote {', '.join(script_name(a) for a in chosen)} and {MODULE_NAME} into "
-              f"{args.out}", file=sys.stderr)
-        return ExitCode.OK
-    if args.action:
-        sys.stdout.write(scripts[args.action])
-        return ExitCode.OK
-    for action in ACTIONS:
-        sys.stdout.write(f"# ===== {script_name(action)} (stack {args.stack}) =====\n{scripts[action]}\n")
-    return ExitCode.OK
+    return _render(stack, apps, source, offline=args.offline, previous=previous)
 
 
 def outputs_source(stack: str, outputs_file: Path | None) -> str:

@@ -19,12 +19,14 @@ from typing import Any
 
 from components.exchange_folder import write_exchange_folder
 from exo_domain.errors import ConfigError
-from exo_domain.exchange_actions import script_name
+from exo_domain.exchange_actions import result_name, script_name
+from exo_domain.exchange_runner import RESULT_FIELDS
 from exo_domain.exit_codes import ExitCode
 from exo_domain.outputs import StackOutputs
 
 from ..review.markdown import escape
 from ..util.errors import UsageError, last_line
+from ..util.files import read_json
 from ..verify.request import VerifyRequest
 from ..verify.service import Verification, verify
 from . import rotation_due as rotation
@@ -129,19 +131,44 @@ def exchange_check(stack: str, project_dir: Path, verify_script: Callable[[], st
             write_exchange_folder(Path(folder), {path.name: verify_script()})
             done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path), *script_args],
                         project_dir)
-        return _exchange_result(stack, done)
+        if isinstance(done, str):
+            return CheckResult("exchange", NOT_RUN, done)
+        return _exchange_result(stack, done.returncode, last_line(done.stdout), last_line(done.stderr))
     return CheckResult("exchange", NOT_RUN, reason)
 
 
-def _exchange_result(stack: str, done: subprocess.CompletedProcess[str] | str) -> CheckResult:
-    if isinstance(done, str):
-        return CheckResult("exchange", NOT_RUN, done)
-    if done.returncode == 0:
+RESULTS_ALLOWED = "the JSON an Exchange runner writes (`exo-oauth exchange --out DIR --runners N`)"
+
+
+def exchange_result_check(stack: str, folder: Path) -> CheckResult:
+    """Judge how the stack's verify script ended under a runner (exo_domain.exchange_runner), from the result it wrote.
+
+    A missing or unreadable result is `not run`, naming the file: the runner did not get to the stack, or failed.
+    """
+    path = folder / stack / result_name("verify")
+    if not path.is_file():
+        return CheckResult("exchange", NOT_RUN, f"{path}: no result; the Exchange runner did not run this stack "
+                           "(see its log)")
+    try:
+        document = read_json(path, str(path), RESULTS_ALLOWED)
+    except UsageError as error:
+        return CheckResult("exchange", NOT_RUN, str(error))
+    name, status, line = (document.get(key) if isinstance(document, Mapping) else None for key in RESULT_FIELDS)
+    if name != stack or not isinstance(status, int) or isinstance(status, bool) or not isinstance(line, str):
+        return CheckResult("exchange", NOT_RUN, f"{path}: not this stack's {', '.join(RESULT_FIELDS)}; allowed: "
+                           f"{RESULTS_ALLOWED}")
+    return _exchange_result(stack, status, line, line)
+
+
+def _exchange_result(stack: str, status: int, drift_line: str, error_line: str) -> CheckResult:
+    """Judge the verify script's exit status; `drift_line` is its last output line, `error_line` its last error."""
+    if status == 0:
         return CheckResult("exchange", CLEAN, "every Exchange item is as apply left it")
-    if done.returncode == ExitCode.DRIFT:
-        return CheckResult("exchange", DRIFT, f"the verify script found drift: {last_line(done.stdout)}; run "
-                           f"`exo-oauth exchange --stack {stack} --action apply` to restore it")
-    return CheckResult("exchange", NOT_RUN, f"the verify script failed ({done.returncode}): {last_line(done.stderr)}")
+    if status == ExitCode.DRIFT:
+        return CheckResult("exchange", DRIFT, f"the verify script found drift: {drift_line}; run "
+                           f"`exo-oauth exchange --stack {stack} --action apply --out DIR`, then DIR's "
+                           "exchange-apply.ps1, to restore it")
+    return CheckResult("exchange", NOT_RUN, f"the verify script failed ({status}): {error_line}")
 
 
 def e2e_checks(stack: str, project_dir: Path, outputs: StackOutputs | None, overrides: Mapping[str, Any],
@@ -198,6 +225,18 @@ def exit_status(results: Sequence[CheckResult]) -> ExitCode:
     if any(r.status == NOT_RUN for r in results):
         return ExitCode.NOT_RUN
     return ExitCode.OK
+
+
+def merge_reports(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return one `drift --format json` report from several reports of the same stack.
+
+    It holds all their checks, in order, and the worst exit status: DRIFT, else the first that is not OK, else OK.
+    """
+    statuses = [document["exitStatus"] for document in documents]
+    worst = ExitCode.DRIFT if ExitCode.DRIFT in statuses else next((s for s in statuses if s != ExitCode.OK),
+                                                                    ExitCode.OK)
+    return {"stack": documents[0]["stack"], "exitStatus": int(worst),
+            "checks": [check for document in documents for check in document["checks"]]}
 
 
 def render_text(stack: str, results: Sequence[CheckResult]) -> str:
