@@ -40,7 +40,8 @@ MEANINGS: Mapping[ExitCode, tuple[str, str]] = {
                        "a tool or credential missing), so monitoring can tell \"broken\" from \"could not look\"",
                        "`verify` (only network failures); `drift` (no drift, but a check could not run) and "
                        "`drift-report` (the report's own status); `audit` and `adopt` (Microsoft Graph or the login "
-                       "host could not be read; nothing written)"),
+                       "host could not be read; nothing written); `exchange` with several stacks (a stack that could "
+                       "not be rendered was left out, the others written)"),
     ExitCode.DRIFT: ("the tenant differs from the stack: every drifted item is listed",
                      "`drift` (in any check, whatever else could not run) and `drift-report` (the report's own "
                      "status); the Exchange verify script"),

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,22 @@ def test_several_stacks_are_written_each_in_its_folder_with_the_runners_beside(
     assert (out / runner_name(2, "verify")).read_text(encoding="utf-8") == render_runner("verify", ["fabrikam"])
     assert not (out / MODULE_NAME).exists()
     assert "2 runner(s)" in capsys.readouterr().err
+
+
+def test_a_stack_that_cannot_be_rendered_is_left_out_and_the_others_are_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One broken stack file does not cost the batch its Exchange checks: it is named, skipped, and the exit is 4."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "stacks", project / "stacks")
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, project / name)
+    (project / "stacks" / "Pulumi.broken.yaml").write_text("config:\n  exo-oauth:apps: 7\n", encoding="utf-8")
+    out = tmp_path / "exchange"
+    assert main(["exchange", "--project-dir", str(project), "--stack", "broken", "--stack", "contoso",
+                 "--action", "verify", "--offline", "--out", str(out)]) == 4
+    assert "exo-oauth exchange: stack broken left out: " in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["contoso", runner_name(1, "verify")]
+    assert (out / runner_name(1, "verify")).read_text(encoding="utf-8") == render_runner("verify", ["contoso"])
 
 
 @pytest.mark.parametrize("extra", [["--action", "verify"], ["--out", "x"], ["--out", "x", "--action", "verify",

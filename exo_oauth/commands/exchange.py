@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from exo_domain.errors import ConfigError
 from exo_domain.exchange_actions import ACTIONS, runner_name, script_name
 from exo_domain.exchange_module import MODULE_NAME
-from exo_domain.exit_codes import ExitCode
+from exo_domain.exit_codes import ExitCode, exit_help
 
 from ..util.errors import UsageError
 from .flags import add_project_dir, chosen_project_dir, stack_name
@@ -42,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "drifted. --offline renders from the offline plan before any deploy: the IDs are stand-ins and the scripts "
         "refuse to run. For a fleet job, --stack more than once (or --runners N) with --out and --action writes each "
         "stack's script into DIR/<stack>/ and N runner scripts into DIR that each run their share of the stacks one "
-        "after another in one PowerShell process (docs/exchange.md).",
+        "after another in one PowerShell process (docs/exchange.md); a stack that cannot be rendered is left out. "
+        + exit_help(ExitCode.OK, ExitCode.USAGE, ExitCode.NOT_RUN),
     )
     parser.add_argument("--stack", type=stack_name, required=True, action="append", metavar="NAME",
                         help="a stack under stacks/ (again for each further stack, with --out and --action)")
@@ -76,8 +78,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--runners {args.runners}: allowed: 1 or more")
     from exo_domain.exchange_runner import render_runner, split_stacks  # noqa: PLC0415
 
-    stacks = list(dict.fromkeys(args.stack))
-    scripts = {name: _stack_scripts(args, name)[args.action] for name in stacks}
+    scripts = {}
+    for name in dict.fromkeys(args.stack):
+        try:
+            scripts[name] = _stack_scripts(args, name)[args.action]
+        except (UsageError, ConfigError) as error:
+            # One stack that cannot be rendered (say, never deployed) must not cost the others their checks.
+            print(f"exo-oauth exchange: stack {name} left out: {error}", file=sys.stderr)
+    if not scripts:
+        raise UsageError("--stack: no stack could be rendered (each is named above)")
+    stacks = list(scripts)
     shares = split_stacks(stacks, args.runners or 1)
     for name, text in scripts.items():
         write_out_dir("--out", args.out / name, {script_name(args.action): text})
@@ -85,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                                       for i, share in enumerate(shares, 1)}, module=False)
     print(f"exo-oauth exchange: wrote {script_name(args.action)} of {len(stacks)} stack(s) into {args.out}/<stack>/ "
           f"and {len(shares)} runner(s), {runner_name(1, args.action)} and on", file=sys.stderr)
-    return ExitCode.OK
+    return ExitCode.OK if len(stacks) == len(set(args.stack)) else ExitCode.NOT_RUN
 
 
 def _one_stack(args: argparse.Namespace, name: str) -> int:
