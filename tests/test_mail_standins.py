@@ -1,9 +1,10 @@
-"""The local mail stand-ins start reliably beside other test workers that take ports of their own."""
+"""The local Dovecot stand-in starts beside other test workers that take ports of their own."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import tempfile
 from dataclasses import astuple
 from pathlib import Path
@@ -19,6 +20,7 @@ def test_dovecot_listens_on_new_ports_when_a_probed_one_was_taken_before_it_star
     """free_port() only probes, so a parallel worker can take the port first: Dovecot then starts on fresh ports."""
     folder = Path(tempfile.mkdtemp(prefix="exo-oauth-mail-"))
     folder.chmod(0o711)  # Dovecot's unprivileged processes must pass through, as in the harness
+    relay_port = dovecot.free_port()
     try:
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
@@ -27,15 +29,17 @@ def test_dovecot_listens_on_new_ports_when_a_probed_one_was_taken_before_it_star
             probes = iter([port])
             probe = dovecot.free_port
             monkeypatch.setattr(dovecot, "free_port", lambda: next(probes, None) or probe())
-            key = pki.rsa_key()
-            server = dovecot.Dovecot(folder / "dovecot", pki.make_server_tls(folder), issuer="https://login.example/",
-                                     signing_public_pem=pki.public_pem(key), key_id=KEY_ID, relay_port=probe())
+            tls = pki.make_server_tls(folder)
+            server = dovecot.Dovecot(folder / "dovecot", tls, issuer="https://login.example/", key_id=KEY_ID,
+                                     signing_public_pem=pki.public_pem(pki.rsa_key()), relay_port=relay_port)
             assert server.ports.imap == port
             try:
                 server.start()
                 assert port not in astuple(server.ports)
-                for listener in astuple(server.ports):
-                    socket.create_connection(("127.0.0.1", listener), timeout=5).close()
+                context = ssl.create_default_context(cafile=str(tls.ca_file))
+                with (socket.create_connection(("127.0.0.1", server.ports.imap), timeout=10) as raw,
+                      context.wrap_socket(raw, server_hostname="127.0.0.1") as imap):
+                    assert imap.recv(256).startswith(b"* OK"), "Dovecot greets on the new IMAPS port"
             finally:
                 server.stop()
             assert server.pid is None
