@@ -30,9 +30,9 @@ def mail_servers() -> Iterator[MailServers]:
 def two_workers_from_ten_stacks(monkeypatch: pytest.MonkeyPatch) -> int:
     """Let plan_stacks use its worker processes for a small fleet; return the fleet size that gets two workers.
 
-    plan_stacks starts a worker per 25 stacks and hands each 10 chunks: 50 stacks to plan twice (and once more in
-    the test process) only to reach the pool. With 2 stacks per worker and 2 chunks per worker, ten stacks take the
-    same path: two workers, four interleaved chunks of two or three stacks each.
+    plan_stacks starts a worker per MIN_STACKS_PER_WORKER stacks and splits the fleet into PROGRESS_CHUNKS_PER_WORKER
+    chunks per worker: at their defaults a test plans a fleet of dozens of stacks only to reach the pool. With 2 and
+    2, ten stacks take the same path: two workers, four interleaved chunks of two or three stacks each.
     """
     from exo_oauth.plan import offline  # noqa: PLC0415 - Pulumi loads only for the tests that plan
 
