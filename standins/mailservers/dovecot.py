@@ -29,6 +29,9 @@ STOP_TIMEOUT = 15.0
 START_ATTEMPTS = 3
 """free_port() only probes: another process (a parallel test worker) can take a port before Dovecot binds it."""
 PORT_TAKEN = "Address already in use"
+STARTED = "starting up"
+"""What Dovecot's master logs once it has bound every listener: never when a port was taken. Until then a connection
+that succeeds may reach whoever took the port."""
 
 
 def free_port() -> int:
@@ -124,12 +127,17 @@ class Dovecot:
                                              stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + START_TIMEOUT
         waiting = [self.ports.imap, self.ports.pop, self.ports.smtp]
+        bound = False
         while waiting:
             if self._process.poll() is not None:
                 raise RuntimeError(f"dovecot exited with {self._process.returncode}: {self.log_tail()}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"dovecot did not listen within {START_TIMEOUT:g} s: {self.log_tail()}")
+            bound = bound or STARTED in self.log_tail()
+            if not bound:
+                time.sleep(0.02)
+                continue
             try:
                 socket.create_connection(("127.0.0.1", waiting[0]), timeout=1).close()
                 waiting.pop(0)
