@@ -26,6 +26,21 @@ def mail_servers() -> Iterator[MailServers]:
         yield servers
 
 
+@pytest.fixture
+def two_workers_from_ten_stacks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Let plan_stacks use its worker processes for a small fleet; return the fleet size that gets two workers.
+
+    plan_stacks starts a worker per MIN_STACKS_PER_WORKER stacks and splits the fleet into PROGRESS_CHUNKS_PER_WORKER
+    chunks per worker: at their defaults a test plans a fleet of dozens of stacks only to reach the pool. With 2 and
+    2, ten stacks take the same path: two workers, four interleaved chunks of two or three stacks each.
+    """
+    from exo_oauth.plan import offline  # noqa: PLC0415 - Pulumi loads only for the tests that plan
+
+    monkeypatch.setattr(offline, "MIN_STACKS_PER_WORKER", 2)
+    monkeypatch.setattr(offline, "PROGRESS_CHUNKS_PER_WORKER", 2)
+    return 10
+
+
 @pytest.fixture(scope="session")
 def server_tls(tmp_path_factory: pytest.TempPathFactory) -> ServerTLS:
     """Return a throwaway test CA and a 127.0.0.1 server certificate, for scripted servers."""

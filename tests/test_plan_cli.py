@@ -15,7 +15,7 @@ import yaml
 from exo_oauth.cli import main
 from exo_oauth.fleet.project import list_stacks, load_stack
 from exo_oauth.plan.mocks import STANDIN_SECRET
-from exo_oauth.plan.offline import MIN_STACKS_PER_WORKER, plan_stacks
+from exo_oauth.plan.offline import plan_stacks
 from tests.certificates import make_certificate_pem
 from tests.stack_factory import PROJECT, app, project, raw_config
 
@@ -219,9 +219,9 @@ def test_alias_bomb_under_a_foreign_key_does_not_blow_up_the_plan(
     assert json.loads(capsys.readouterr().out)["stacks"][0]["resources"] == []
 
 
-def test_parallel_plan_gives_the_same_result_as_one_process(tmp_path: Path) -> None:
+def test_parallel_plan_gives_the_same_result_as_one_process(tmp_path: Path, two_workers_from_ten_stacks: int) -> None:
     """Planning a fleet over two worker processes returns the same plans, in stack order, as one process."""
-    count = MIN_STACKS_PER_WORKER * 2
+    count = two_workers_from_ten_stacks
     folder = project(tmp_path, **{f"t{i:02d}": raw_config(app(name=f"a{i}")) for i in range(count)})
     stacks = [load_stack(folder, name) for name in list_stacks(folder)]
     now = datetime(2026, 11, 28, tzinfo=UTC)

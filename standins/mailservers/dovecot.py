@@ -26,6 +26,12 @@ AUDIENCES = {"app": "https://outlook.office365.com", "user": "https://outlook.of
 SERVICES = ("imap", "pop3", "submission")
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
+START_ATTEMPTS = 3
+"""free_port() only probes: another process (a parallel test worker) can take a port before Dovecot binds it."""
+PORT_TAKEN = "Address already in use"
+STARTED = "starting up"
+"""What Dovecot's master logs once it has bound every listener: never when a port was taken. Until then a connection
+that succeeds may reach whoever took the port."""
 
 
 def free_port() -> int:
@@ -51,11 +57,12 @@ class Dovecot:
     def __init__(self, folder: Path, tls: ServerTLS, *, signing_public_pem: bytes, key_id: str, issuer: str,
                  relay_port: int) -> None:
         self.folder = folder
-        self.ports = Ports(free_port(), free_port(), free_port())
         self.log_file = folder / "dovecot.log"
+        self.config_file = folder / "dovecot.conf"
         self._process: subprocess.Popen[bytes] | None = None
-        self._write_config(tls, signing_public_pem=signing_public_pem, key_id=key_id, issuer=issuer,
-                           relay_port=relay_port)
+        self._tls, self._relay_port = tls, relay_port
+        self._write_keys_and_auth(signing_public_pem=signing_public_pem, key_id=key_id, issuer=issuer)
+        self._listen_on_free_ports()
 
     def _users(self) -> dict[str, str]:
         if os.geteuid() == 0:
@@ -65,15 +72,14 @@ class Dovecot:
         return {"internal_user": user, "internal_group": group, "login_user": user, "mail_uid": user,
                 "mail_gid": group}
 
-    def _write_config(self, tls: ServerTLS, *, signing_public_pem: bytes, key_id: str, issuer: str,
-                      relay_port: int) -> None:
-        users = self._users()
+    def _write_keys_and_auth(self, *, signing_public_pem: bytes, key_id: str, issuer: str) -> None:
         keys = self.folder / "keys" / "default" / "RS256"
         keys.mkdir(parents=True)
         (keys / key_id).write_bytes(signing_public_pem)
         mail = self.folder / "mail"
         mail.mkdir()
         if os.geteuid() == 0:
+            users = self._users()
             os.chown(mail, pwd.getpwnam(users["mail_uid"]).pw_uid, grp.getgrnam(users["mail_gid"]).gr_gid)
         for service in SERVICES:
             for kind, audience in AUDIENCES.items():
@@ -83,16 +89,19 @@ class Dovecot:
                     f"issuers = {issuer}\n"
                     f"username_attribute = {service}_mailbox\n"
                     f"client_id = {audience}\n", encoding="utf-8")
-        config = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-            base_dir=self.folder / "run", state_dir=self.folder / "state", log_file=self.log_file,
-            instance=self.folder.name, cert_file=tls.cert_file, key_file=tls.key_file, mail_dir=mail,
-            relay_port=relay_port, config_dir=self.folder, imap_port=self.ports.imap, pop_port=self.ports.pop,
-            smtp_port=self.ports.smtp, **users)
-        self.config_file = self.folder / "dovecot.conf"
-        self.config_file.write_text(config, encoding="utf-8")
         # Dovecot's unprivileged processes must reach the keys and the mail folder.
         self.folder.chmod(0o711)
         (self.folder / "keys").chmod(0o755)
+
+    def _listen_on_free_ports(self) -> None:
+        """Pick three free ports and write the configuration that listens on them."""
+        self.ports = Ports(free_port(), free_port(), free_port())
+        config = Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+            base_dir=self.folder / "run", state_dir=self.folder / "state", log_file=self.log_file,
+            instance=self.folder.name, cert_file=self._tls.cert_file, key_file=self._tls.key_file,
+            mail_dir=self.folder / "mail", relay_port=self._relay_port, config_dir=self.folder,
+            imap_port=self.ports.imap, pop_port=self.ports.pop, smtp_port=self.ports.smtp, **self._users())
+        self.config_file.write_text(config, encoding="utf-8")
 
     @property
     def pid(self) -> int | None:
@@ -100,19 +109,35 @@ class Dovecot:
         return self._process.pid if self._process is not None and self._process.poll() is None else None
 
     def start(self) -> None:
-        """Start Dovecot and return once all three listeners accept connections."""
+        """Start Dovecot and return once all three listeners accept connections; new ports if one was taken."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                return
+            except RuntimeError:
+                if attempt == START_ATTEMPTS or PORT_TAKEN not in self.log_tail():
+                    raise
+            self.log_file.unlink(missing_ok=True)
+            self._listen_on_free_ports()
+
+    def _start_once(self) -> None:
         dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
         with (self.folder / "stderr.log").open("wb") as stderr:
             self._process = subprocess.Popen([dovecot, "-F", "-c", str(self.config_file)],
                                              stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + START_TIMEOUT
         waiting = [self.ports.imap, self.ports.pop, self.ports.smtp]
+        bound = False
         while waiting:
             if self._process.poll() is not None:
                 raise RuntimeError(f"dovecot exited with {self._process.returncode}: {self.log_tail()}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"dovecot did not listen within {START_TIMEOUT:g} s: {self.log_tail()}")
+            bound = bound or STARTED in self.log_tail()
+            if not bound:
+                time.sleep(0.02)
+                continue
             try:
                 socket.create_connection(("127.0.0.1", waiting[0]), timeout=1).close()
                 waiting.pop(0)
