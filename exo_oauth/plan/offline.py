@@ -7,6 +7,7 @@ process per core.
 
 from __future__ import annotations
 
+import gc
 import os
 import runpy
 import sys
@@ -190,10 +191,17 @@ PROGRESS_CHUNKS_PER_WORKER = 10
 def _plan_chunk(project_dir: Path, stacks: Sequence[LoadedStack], now: datetime,
                 on_done: Callable[[int], None] | None = None, with_imports: bool = True) -> list[StackPlan]:
     plans = []
-    for stack in stacks:
-        plans.append(plan_stack(project_dir, stack, now, with_imports=with_imports))
-        if on_done is not None:
-            on_done(1)
+    try:
+        for stack in stacks:
+            plans.append(plan_stack(project_dir, stack, now, with_imports=with_imports))
+            if len(plans) == 1:
+                # What lives now (the SDK, the providers and the program, imported by the first run) lives on: the
+                # oldest generation's collections skip it, about a tenth of a fleet plan's time (decision 0180).
+                gc.freeze()
+            if on_done is not None:
+                on_done(1)
+    finally:
+        gc.unfreeze()
     return plans
 
 
