@@ -8,6 +8,7 @@ process per core.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import runpy
 import sys
@@ -51,7 +52,7 @@ class StackPlan:
     provider id `pulumi import` takes it over from) for an adopted object, with `replaceAfterImport` when the first
     `pulumi up` replaces it all the same."""
     invokes: list[dict[str, Any]] = field(default_factory=list)
-    """The look-ups the program made: token, args, result."""
+    """The look-ups the program made: token, args, result; by token, then args (they run concurrently)."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """The stack outputs, with every secret shown as `[secret]`."""
     hooks: dict[str, list[str]] = field(default_factory=dict)
@@ -164,9 +165,11 @@ def plan_stack(
     finally:
         sys.path.remove(str(project_dir))
     outputs = pulumi_sdk.wait(_resolve_all(pulumi_sdk.root_outputs()))
-    # Registration order depends on when outputs resolve; sort so the same stack always plans the same.
+    # Registration order depends on when outputs resolve, and look-ups run on the SDK's threads; sort so the same
+    # stack always plans the same.
     resources = sorted(monitor.registrations,
                        key=lambda r: (r["parent"] or r["urn"], r["parent"] is not None, r["urn"]))
+    invokes = sorted(mocks.invokes, key=lambda i: (i["token"], json.dumps(i["args"], sort_keys=True)))
     # adopt's `pulumi import --file` document, if any; adopt itself plans without the file it is about to replace.
     entries = read_import_entries(stack.path, stack.name) if with_imports else []
     imports = {(e["type"], e["name"]): e["id"] for e in entries}
@@ -179,7 +182,7 @@ def plan_stack(
     components = {r["name"]: r["urn"] for r in resources if r["parent"] is None}
     deletes = [{"type": e["type"], "name": e["name"], "import": e["id"], "parent": components.get(e["parent"])}
                for e in entries if (e["type"], e["name"]) not in registered]
-    return StackPlan(stack.name, stack.config.tenant_id, resources, mocks.invokes, outputs, monitor.hooks, deletes)
+    return StackPlan(stack.name, stack.config.tenant_id, resources, invokes, outputs, monitor.hooks, deletes)
 
 
 MIN_STACKS_PER_WORKER = 25
