@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from exo_oauth.plan import offline as plan
+from tests.stack_factory import REPO, app, loaded, raw_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -56,3 +57,16 @@ def test_stacks_after_the_first_plan_with_the_long_lived_objects_frozen_and_none
             plan.plan_stacks(Path(), stacks, NOW, jobs=1)
     assert frozen_while_planning == [False, True, True][: fails_at or 3]
     assert gc.get_freeze_count() == 0
+
+
+def test_a_plan_joins_its_monitor_threads_so_none_outlives_it() -> None:
+    """The monitor's threads (each with an event loop) end with the plan, one stack or a batch, not at exit.
+
+    Left to interpreter exit, their loops could be finalized after their sockets and print a traceback.
+    """
+    stack = loaded(raw_config(app(name="a")))
+    before = set(threading.enumerate())
+    plan.plan_stack(REPO, stack, NOW)
+    assert set(threading.enumerate()) <= before
+    plan.plan_stacks(REPO, [stack, stack], NOW, jobs=1)
+    assert set(threading.enumerate()) <= before
