@@ -59,7 +59,7 @@ def monitor_threads() -> Iterator[None]:
     that thread, made when first needed and never closed. Such a loop, left for the collector at interpreter exit,
     may be finalized after its own sockets and print `Exception ignored in: BaseEventLoop.__del__`. Here each thread
     gets its loop when it starts; the threads are joined and their loops closed when the block ends. Inside another
-    block (a batch of stacks), the outer block's threads serve.
+    block (a batch of stacks), the outer block's threads serve (decision 0181).
     """
     if _MONITOR_THREADS:
         yield
