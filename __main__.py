@@ -6,7 +6,7 @@ import pulumi
 
 from components.exchange_hook import ExchangeScriptWriter
 from components.first_party import lookup_first_party_apis
-from components.mail_app import MailOAuthApp
+from components.mail_app import MailOAuthApp, all_summaries
 from components.pulumi_config import app_args, read_stack_config
 from exo_domain.outputs import StackOutputs
 from exo_domain.permissions import permissions_for
@@ -36,7 +36,7 @@ exports = StackOutputs.exports(
     client_secrets=pulumi.Output.secret(
         {app.name: apps[app.name].client_secret for app in config.apps if app.credential.type == "secret"}
     ),
-    exchange=pulumi.Output.from_input(summaries).apply(writer.from_outputs),
+    exchange=all_summaries(apps).apply(writer.from_outputs),
 )
 for key, value in exports.items():
     pulumi.export(key, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -223,6 +224,26 @@ class MailOAuthApp(pulumi.ComponentResource):
                 "summary": self.summary,
             }
         )
+
+
+def all_summaries(apps: Mapping[str, MailOAuthApp]) -> pulumi.Output[dict[str, dict[str, Any]]]:
+    """Return one output of every app's `summary` by name: the value `Output.all(**summaries)` gives.
+
+    `Output.all` lifts every list and dict nested in each value into an output of its own (a summary holds about
+    fifty, most of an offline plan's outputs); applying one summary after the other joins them as they are. Known,
+    the join has Output.all's dependencies and secrecy; an unknown summary (a preview of a new app) leaves it unknown,
+    as Output.all is.
+    """
+    joined: pulumi.Output[dict[str, dict[str, Any]]] = pulumi.Output.from_input({})
+    for name, app in apps.items():
+        joined = joined.apply(functools.partial(_join, name=name, summary=app.summary))
+    return joined
+
+
+def _join(
+    done: dict[str, dict[str, Any]], name: str, summary: pulumi.Output[dict[str, Any]],
+) -> pulumi.Output[dict[str, dict[str, Any]]]:
+    return summary.apply(lambda value: {**done, name: value})
 
 
 def _application(

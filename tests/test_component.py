@@ -152,6 +152,16 @@ def test_first_party_apis_are_looked_up_once_per_stack_not_per_app() -> None:
         PUBLISHED_APP_IDS.values())
 
 
+def test_look_ups_are_listed_in_one_order_whichever_finished_first() -> None:
+    """The look-ups run on the SDK's threads; the plan lists them by token, then by args, every time."""
+    stack = loaded(raw_config(app("app-only", name="a"), app("delegated", name="c")))
+    for _ in range(3):
+        listed = [(i["token"].rsplit(":", 1)[-1], i["args"].get("clientId")) for i in run(stack).invokes]
+        assert listed == [("getApplicationPublishedAppIds", None),
+                          ("getServicePrincipal", PUBLISHED_APP_IDS["Office365ExchangeOnline"]),
+                          ("getServicePrincipal", PUBLISHED_APP_IDS["MicrosoftGraph"])]
+
+
 def test_app_is_single_tenant_with_only_mail_permissions() -> None:
     """The app registration is AzureADMyOrg and requests nothing beyond the chosen protocols."""
     plan = run(loaded(raw_config(app("app-only", ("smtp",), name="s"))))

@@ -8,8 +8,10 @@ SDK upgrade that breaks one says which. Checked against the installed SDK, the o
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import inspect
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,13 @@ class _Monitor(pulumi_sdk.MockMonitor):
     def __init__(self, mocks: _Mocks) -> None:
         super().__init__(mocks)
         self.registered: list[tuple[str, str]] = []
+        self.threads: list[tuple[str, asyncio.AbstractEventLoop]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.registered.append((request.type, request.name))
+        if request.type == THING:  # the SDK makes a thread's loop for a resource, not for the Stack
+            self.threads.append((threading.current_thread().name, asyncio.get_event_loop()))
         return response
 
 
@@ -73,6 +78,16 @@ def _sync_await(_: Any) -> None:
         return 42
 
     assert pulumi_sdk.wait(answer()) == 42
+
+
+def _ensure_event_loop(fixture: tuple[_Mocks, _Monitor]) -> None:
+    _, monitor = fixture
+    with pulumi_sdk.monitor_threads():
+        pulumi_sdk.run_program(_program)
+    # The monitor ran on the default executor of the loop the SDK runs programs on, with the loop its thread was given.
+    assert monitor.threads, "the program registered nothing"
+    assert all(name.startswith("pulumi-monitor") for name, _ in monitor.threads), monitor.threads
+    assert all(loop.is_closed() for _, loop in monitor.threads)
 
 
 def _run_pulumi_func(fixture: tuple[_Mocks, _Monitor]) -> None:
@@ -133,6 +148,7 @@ def _config(monkeypatch: pytest.MonkeyPatch, fixture: tuple[_Mocks, _Monitor]) -
 
 CHECKS: dict[str, Callable[..., None]] = {
     "pulumi.runtime.sync_await._sync_await": _sync_await,
+    "pulumi.runtime.sync_await._ensure_event_loop": _ensure_event_loop,
     "pulumi.runtime.stack.run_pulumi_func": _run_pulumi_func,
     "pulumi.runtime.resource._get_stack_trace": _get_stack_trace,
     "pulumi.runtime.settings.set_root_resource": _set_root_resource,
