@@ -67,10 +67,6 @@ def find_project_dir(start: Path | None = None) -> Path:
                      "--project-dir DIR")
 
 
-PROGRAM = "__main__.py"
-"""The Pulumi program's entry point in the project folder, which the offline plan runs."""
-
-
 def require_program(project_dir: Path) -> Path:
     """Return the project's program file; raise UsageError when the folder has none (another Pulumi project)."""
     program = project_dir / PROGRAM
