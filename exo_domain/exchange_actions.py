@@ -38,6 +38,6 @@ def result_name(action: str) -> str:
     return f"exchange-{action}.result.json"
 
 
-def runner_name(index: int, action: str) -> str:
-    """Return the file name of one action's `index`th runner (from 1), e.g. `exchange-verify-run-1.ps1`."""
+def runner_name(index: int | str, action: str) -> str:
+    """Return the file name of one action's `index`th runner (from 1): `exchange-verify-run-1.ps1`; `*` gives a glob."""
     return f"exchange-{action}-run-{index}.ps1"

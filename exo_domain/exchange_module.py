@@ -33,12 +33,14 @@ def module_sha256() -> str:
 def import_lines() -> str:
     """Return the lines that check the module beside the script and import it; they stop the script on a mismatch."""
     name = ps_literal(MODULE_NAME)
-    mismatch = ps_literal(f"{MODULE_NAME} beside this script is not the copy it was rendered with (its SHA-256 "
-                          "differs); let exo-oauth write the script and the module again")
+    mismatch = ps_literal(f"{MODULE_NAME} beside this script is missing or not the copy it was rendered with (its "
+                          "SHA-256 differs); let exo-oauth write the script and the module again "
+                          "(exo-oauth exchange --out DIR)")
     return (
         f"# The step functions live in {MODULE_NAME}, beside this script exactly as exo-oauth wrote it.\n"
         f"$ExoOAuthModule = Join-Path -Path $PSScriptRoot -ChildPath {name}\n"
-        f"if ((Get-FileHash -LiteralPath $ExoOAuthModule -Algorithm SHA256).Hash -ne {ps_literal(module_sha256())}) "
+        "if (-not (Test-Path -LiteralPath $ExoOAuthModule -PathType Leaf) -or\n"
+        f"    (Get-FileHash -LiteralPath $ExoOAuthModule -Algorithm SHA256).Hash -ne {ps_literal(module_sha256())}) "
         "{\n"
         f"    throw {mismatch}\n"
         "}\n"

@@ -24,7 +24,7 @@ from tests.powershell_parse import (
 EXPORT_FUNCTION = "Export-ExoOAuthExchangeState"
 READ_ONLY = {"Get-ServicePrincipal", "Get-EXOMailbox", "Get-EXOMailboxPermission", "Get-RecipientPermission",
              "Where-Object", "ForEach-Object", "ConvertTo-Json", "Set-Content", "Write-Host", "Write-Progress",
-             "Join-Path", "Get-FileHash", "Import-Module", "Set-StrictMode"}
+             "Join-Path", "Test-Path", "Get-FileHash", "Import-Module", "Set-StrictMode"}
 APP = "22222222-3333-4444-8555-666666666666"
 SP = "33333333-4444-4555-8666-777777777777"
 

@@ -258,6 +258,21 @@ def test_drift_runs_this_versions_verify_script_beside_the_module_it_checks(
     assert f".Hash -ne '{digest}'" in script
 
 
+def test_outputs_the_verify_script_cannot_be_rendered_from_cost_only_the_exchange_check(
+    tmp_path: Path, path_with: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Outputs holding the offline plan's stand-in IDs: the exchange check is not run, and drift still reports."""
+    project = project_with(tmp_path / "project", *EXCHANGE_SIGN_IN)
+    tool(path_with, "pwsh", FAKE_PWSH)
+    saved = tmp_path / "standins.json"
+    saved.write_text(json.dumps(deployed_outputs("contoso")), encoding="utf-8")
+    assert main(["drift", "--project-dir", str(project), "--format", "json", "--stack", "contoso",
+                 "--checks", "exchange", "--outputs", str(saved)]) == 4
+    [check] = json.loads(capsys.readouterr().out)["checks"]
+    assert check["status"] == "not run"
+    assert check["detail"].startswith("the verify script could not be rendered: --outputs ")
+
+
 def test_exchange_password_variable_without_a_file_is_a_usage_error(
     outputs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -53,8 +53,8 @@ def test_runner_runs_each_stacks_script_in_turn_and_records_its_status(action: s
              and text(c.arguments["ChildPath"][0]).startswith("'")}
     assert names == {script_name(action), result_name(action)}
     body = text(loop)
-    assert body.index("$global:LASTEXITCODE = 0") < body.index("& $path @PSBoundParameters *>&1") < body.index(
-        "$status = $LASTEXITCODE")
+    assert body.index("Remove-Item -LiteralPath $result") < body.index("$global:LASTEXITCODE = 0") < body.index(
+        "& $path @PSBoundParameters *>&1") < body.index("$status = $LASTEXITCODE")
     assert "catch {" in body
     assert not re.search(r"^\s*exit\b", runner, re.MULTILINE)
 
@@ -103,6 +103,20 @@ def test_several_stacks_are_written_each_in_its_folder_with_the_runners_beside(
     assert (out / runner_name(2, "verify")).read_text(encoding="utf-8") == render_runner("verify", ["fabrikam"])
     assert not (out / MODULE_NAME).exists()
     assert "2 runner(s)" in capsys.readouterr().err
+
+
+def test_results_and_runners_of_an_earlier_run_are_removed_before_the_new_ones_are_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reused folder cannot pass yesterday's clean result off as today's, nor run a runner this run did not write."""
+    out = tmp_path / "exchange"
+    (out / "contoso").mkdir(parents=True)
+    old_result = out / "contoso" / result_name("verify")
+    old_result.write_text('{"stack": "contoso", "status": 0, "lastLine": "No drift."}', encoding="utf-8")
+    (out / runner_name(3, "verify")).write_text("# from a run with three runners\n", encoding="utf-8")
+    assert main(["exchange", "--project-dir", str(PROJECT), "--stack", "contoso", "--runners", "1",
+                 "--action", "verify", "--offline", "--out", str(out)]) == 0
+    assert not old_result.exists()
+    assert sorted(p.name for p in out.glob(runner_name("*", "verify"))) == [runner_name(1, "verify")]
 
 
 def test_a_stack_that_cannot_be_rendered_is_left_out_and_the_others_are_written(

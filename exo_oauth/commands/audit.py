@@ -77,6 +77,7 @@ def _write_export_script(folder: Path) -> int:
     from ..tenant.exchange_export import EXPORT_SCRIPT, export_script  # noqa: PLC0415
 
     write_out_dir("--export-script", folder, {EXPORT_SCRIPT: export_script()})
-    print(f"exo-oauth audit: wrote {folder / EXPORT_SCRIPT} and the module beside it; in pwsh, Connect-ExchangeOnline, "
-          f"then run it: & {ps_literal(str(folder / EXPORT_SCRIPT))}", file=sys.stderr)
+    script = folder.resolve() / EXPORT_SCRIPT
+    print(f"exo-oauth audit: wrote {script} and the module beside it; in pwsh, Connect-ExchangeOnline, then run it: "
+          f"& {ps_literal(str(script))}", file=sys.stderr)
     return ExitCode.OK

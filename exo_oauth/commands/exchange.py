@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exo_domain.errors import ConfigError
-from exo_domain.exchange_actions import ACTIONS, runner_name, script_name
+from exo_domain.exchange_actions import ACTIONS, result_name, runner_name, script_name
 from exo_domain.exchange_module import MODULE_NAME
 from exo_domain.exit_codes import ExitCode, exit_help
 
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--stack: no stack could be rendered (each is named above)")
     stacks = list(scripts)
     shares = split_stacks(stacks, args.runners or 1)
+    _forget_earlier_runs(args.out, args.action, stacks)
     for name, text in scripts.items():
         write_out_dir("--out", args.out / name, {script_name(args.action): text})
     write_out_dir("--out", args.out, {runner_name(i, args.action): render_runner(args.action, share)
@@ -96,6 +97,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"exo-oauth exchange: wrote {script_name(args.action)} of {len(stacks)} stack(s) into {args.out}/<stack>/ "
           f"and {len(shares)} runner(s), {runner_name(1, args.action)} and on", file=sys.stderr)
     return ExitCode.OK if len(stacks) == len(set(args.stack)) else ExitCode.NOT_RUN
+
+
+def _forget_earlier_runs(folder: Path, action: str, stacks: Sequence[str]) -> None:
+    """Remove the runners and the stacks' results an earlier run left in `folder`: none may pass for this run's."""
+    stale = [*folder.glob(runner_name("*", action)),
+             *(folder / name / result_name(action) for name in stacks)]
+    try:
+        for path in stale:
+            path.unlink(missing_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out {folder}: cannot remove {path} of an earlier run ({error.strerror or error}); "
+                         "allowed: a folder you may write") from None
 
 
 def _one_stack(args: argparse.Namespace, name: str) -> int:

@@ -126,9 +126,14 @@ def exchange_check(stack: str, project_dir: Path, verify_script: Callable[[], st
         reason = ("the script would ask for an interactive sign-in; set exo-oauth:exchange.appId and a certificate "
                   "for certificate app-only sign-in")
     else:
+        try:
+            text = verify_script()
+        except (UsageError, ConfigError) as error:
+            # Outputs the script cannot be rendered from cost this check, not the stack's other checks.
+            return CheckResult("exchange", NOT_RUN, f"the verify script could not be rendered: {error}")
         with tempfile.TemporaryDirectory(prefix="exo-oauth-drift-") as folder:
             path = Path(folder) / script_name("verify")
-            write_exchange_folder(Path(folder), {path.name: verify_script()})
+            write_exchange_folder(Path(folder), {path.name: text})
             done = _run([pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", str(path), *script_args],
                         project_dir)
         if isinstance(done, str):

@@ -181,7 +181,7 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
     "smtp-auth-disabled": (
         "Exchange says SMTP AUTH is disabled for mailbox {mailbox} or for the whole tenant.",
         "Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false (per mailbox, which the "
-        "stack's exchange.apply script does for app-only mailboxes; the tenant-wide value: Get-TransportConfig | fl "
+        "stack's exchange-apply.ps1 does for app-only mailboxes; the tenant-wide value: Get-TransportConfig | fl "
         "SmtpClientAuthenticationDisabled)."),
     "smtp-rejected": (
         "The same token logged in to the other protocols, but SMTP AUTH was refused for {mailbox}: SMTP AUTH is "
@@ -198,7 +198,7 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "principal's), or not at all; or the service principal has no FullAccess on {mailbox}.",
         "Remove-ServicePrincipal, then New-ServicePrincipal -AppId {client_id} -ObjectId {sp} and "
         "Add-MailboxPermission -Identity {mailbox} -User {sp} -AccessRights FullAccess (the stack's "
-        "exchange.apply script does both); check with Test-ServicePrincipalAuthorization -Identity {sp} "
+        "exchange-apply.ps1 does both); check with Test-ServicePrincipalAuthorization -Identity {sp} "
         "-Resource {mailbox}."),
     "auth-rejected-user": (
         "Exchange rejected the user's token for {mailbox}: the signed-in user has no rights on that mailbox, "
@@ -210,7 +210,7 @@ CATALOGUE: Mapping[str, tuple[str, str]] = {
         "The login worked, but the principal may not open mailbox {mailbox} (Exchange: \"User is authenticated "
         "but not connected\").",
         "App-only: Add-MailboxPermission -Identity {mailbox} -User {sp} -AccessRights FullAccess (the stack's "
-        "exchange.apply script does this). Delegated: give the user rights on the mailbox, or sign in as it."),
+        "exchange-apply.ps1 does this). Delegated: give the user rights on the mailbox, or sign in as it."),
     "mailbox-failed": (
         "The login worked, but opening the mailbox failed.",
         "Check that {mailbox} exists and has an Exchange Online licence (Get-Mailbox {mailbox})."),

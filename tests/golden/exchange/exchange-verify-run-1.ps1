@@ -21,19 +21,22 @@ $ErrorActionPreference = 'Stop'
 foreach ($stack in @('contoso', 'fabrikam')) {
     $folder = Join-Path -Path $PSScriptRoot -ChildPath $stack
     $path = Join-Path -Path $folder -ChildPath 'exchange-verify.ps1'
+    $result = Join-Path -Path $folder -ChildPath 'exchange-verify.result.json'
+    # No result from an earlier run may stand for this one, should this run stop before the stack's end.
+    Remove-Item -LiteralPath $result -Force -ErrorAction SilentlyContinue
+    $last = ''
     $global:LASTEXITCODE = 0
     try {
-        # *>&1: the script's host lines too, so its last line (the drift summary or the error) is kept. A script's
-        # `exit N` ends that script only and sets $LASTEXITCODE.
-        $lines = @(& $path @PSBoundParameters *>&1 | ForEach-Object { "$_" })
+        # *>&1: the script's host lines too, each shown as it comes and the last kept (the drift summary or the
+        # error). A script's `exit N` ends that script only and sets $LASTEXITCODE.
+        & $path @PSBoundParameters *>&1 | ForEach-Object { $last = "$_"; Write-Host "[$stack] $last" }
         $status = $LASTEXITCODE
     }
     catch {
-        $lines = @("$($_.Exception.Message)")
+        $last = "$($_.Exception.Message)"
+        Write-Host "[$stack] $last"
         $status = 1
     }
-    $lines | ForEach-Object { Write-Host "[$stack] $_" }
-    $result = Join-Path -Path $folder -ChildPath 'exchange-verify.result.json'
-    [ordered]@{ stack = $stack; status = $status; lastLine = "$($lines | Select-Object -Last 1)" } |
+    [ordered]@{ stack = $stack; status = $status; lastLine = $last } |
         ConvertTo-Json | Set-Content -Encoding utf8 -LiteralPath $result
 }

@@ -33,8 +33,9 @@ $ErrorActionPreference = 'Stop'
 
 # The step functions live in ExoOAuth.psm1, beside this script exactly as exo-oauth wrote it.
 $ExoOAuthModule = Join-Path -Path $PSScriptRoot -ChildPath 'ExoOAuth.psm1'
-if ((Get-FileHash -LiteralPath $ExoOAuthModule -Algorithm SHA256).Hash -ne '6866E4ECA7BFC8E6001EBF23EB59E036E07C09D9478FC5FF02F09691167C59DB') {
-    throw 'ExoOAuth.psm1 beside this script is not the copy it was rendered with (its SHA-256 differs); let exo-oauth write the script and the module again'
+if (-not (Test-Path -LiteralPath $ExoOAuthModule -PathType Leaf) -or
+    (Get-FileHash -LiteralPath $ExoOAuthModule -Algorithm SHA256).Hash -ne '6866E4ECA7BFC8E6001EBF23EB59E036E07C09D9478FC5FF02F09691167C59DB') {
+    throw 'ExoOAuth.psm1 beside this script is missing or not the copy it was rendered with (its SHA-256 differs); let exo-oauth write the script and the module again (exo-oauth exchange --out DIR)'
 }
 Import-Module -Name $ExoOAuthModule -Force
 
