@@ -25,11 +25,13 @@ def module_text() -> str:
     return files("exo_domain").joinpath(MODULE_FILE).read_text(encoding="utf-8-sig")
 
 
+@cache
 def module_sha256() -> str:
     """Return the SHA-256 of the module file as written beside the scripts (UTF-8, LF), in Get-FileHash's hex."""
     return hashlib.sha256(module_text().encode("utf-8")).hexdigest().upper()
 
 
+@cache
 def import_lines() -> str:
     """Return the lines that check the module beside the script and import it; they stop the script on a mismatch."""
     name = ps_literal(MODULE_NAME)
